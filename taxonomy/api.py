@@ -1,0 +1,121 @@
+"""The Python API: one function per CLI command, with the same name and the same options.
+
+>>> import taxonomy.api as tx
+>>> tx.init("my.db")
+>>> tx.ingest("values.csv", value_col="value", weight_col="pct_convos", db="my.db")
+>>> result = tx.build(levels="266,26,5", seed=0, message="first cut", db="my.db")
+>>> tx.show(result.version_id, level=3, db="my.db")
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from taxonomy.build import BuildResult, build
+from taxonomy.db.engine import session_scope
+from taxonomy.ingest import IngestResult, ingest
+from taxonomy.init import InitResult, init
+from taxonomy.progress import Progress
+from taxonomy.query import show, similar, versions
+from taxonomy.store import get_version, read_tree
+
+__all__ = ["build", "compare", "export", "ingest", "init", "quickstart", "show", "similar", "versions"]
+
+
+@dataclass
+class ExportResult:
+    version_id: int
+    format: str
+    path: str | None  #: None when written to stdout
+    checksum: str
+    n_nodes: int
+    n_values: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def export(
+    version: int,
+    *,
+    format: str = "values-tree-csv",  # noqa: A002 - the CLI option is --format
+    out: str | Path | None = None,
+    db: str | Engine | None = None,
+) -> ExportResult:
+    """Write a version to ``out`` (None or "-" = stdout) as values-tree-csv, json or parquet."""
+    from taxonomy.export import EXPORT_FORMATS, export_tree
+    from taxonomy.errors import UsageError
+
+    if format not in EXPORT_FORMATS:
+        raise UsageError(f"unknown export format {format!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
+    with session_scope(db) as session:
+        v = get_version(session, version)
+        tree = read_tree(session, version)
+        manifest = dict(v.manifest)
+        checksum = v.checksum
+    manifest.update({"version_id": version, "checksum": checksum})
+    export_tree(tree, format, out, manifest=manifest)
+    return ExportResult(
+        version_id=version,
+        format=format,
+        path=None if out in (None, "-") else str(out),
+        checksum=checksum,
+        n_nodes=len(tree.nodes),
+        n_values=len(tree.leaves),
+    )
+
+
+def compare(version: int, *, reference: str | Path, weights: str = "ours", db: str | Engine | None = None):
+    """Score a version against a reference tree in the published values_tree.csv layout: per level NMI, ARI and
+    purity of each value's ancestor, unweighted and weighted."""
+    from taxonomy.compare import compare_trees
+    from taxonomy.export import load_values_tree_csv
+
+    ref = load_values_tree_csv(reference)
+    with session_scope(db) as session:
+        tree = read_tree(session, version)
+    return compare_trees(tree, ref, weights=weights)
+
+
+def sample_path() -> Path:
+    """The bundled sample: 552 values of the published Values-in-the-Wild list (CC BY 4.0; see NOTICE.md)."""
+    return Path(str(resources.files("taxonomy") / "data" / "sample_values.csv"))
+
+
+@dataclass
+class QuickstartResult:
+    init: InitResult
+    ingest: IngestResult
+    build: BuildResult
+
+    def to_dict(self) -> dict:
+        return {"init": self.init.to_dict(), "ingest": self.ingest.to_dict(), "build": self.build.to_dict()}
+
+
+def quickstart(
+    *,
+    db: str | Engine | None = None,
+    levels: str = "auto",
+    seed: int = 0,
+    cache_dir: str | None = None,
+    progress: Progress | None = None,
+) -> QuickstartResult:
+    """init + ingest the bundled sample + build: a real taxonomy in one call.
+
+    Running it again on the same database ingests nothing new (ingest is idempotent) and builds one more version.
+    """
+    i = init(db)
+    g = ingest(str(sample_path()), value_col="value", weight_col="pct_convos", db=db)
+    b = build(
+        db=db,
+        levels=levels,
+        seed=seed,
+        message="quickstart: bundled sample of the Values-in-the-Wild values",
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    return QuickstartResult(init=i, ingest=g, build=b)

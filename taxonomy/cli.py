@@ -1,0 +1,425 @@
+"""The `taxo` command line. Every command is a thin layer over the function of the same name in
+:mod:`taxonomy.api`; ``--json`` prints that function's result as JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from taxonomy.errors import TaxoError
+
+app = typer.Typer(
+    name="taxo",
+    help="Build, curate, validate and export versioned taxonomies of value strings.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DbOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--db",
+        envvar="TAXO_DATABASE_URL",
+        help="Database URL or SQLite file path [default: sqlite:///taxonomy.db; env TAXO_DATABASE_URL]",
+        show_default=False,
+        show_envvar=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or chatter; results only.")]
+CacheOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--cache-dir",
+        envvar="TAXO_CACHE_DIR",
+        help="Embedding cache directory [default: $XDG_CACHE_HOME/taxo; env TAXO_CACHE_DIR]",
+        show_default=False,
+        show_envvar=False,
+    ),
+]
+
+
+def _emit_json(obj) -> None:
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _progress(quiet: bool, as_json: bool):
+    if quiet or as_json or not sys.stderr.isatty():
+        return nullcontext(None)
+    from taxonomy.progress import RichProgress
+
+    return RichProgress()
+
+
+def _fmt_pct(x: float) -> str:
+    return f"{x:.3f}%"
+
+
+# ----------------------------------------------------------------------------------------------------------- init
+@app.command()
+def init(db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Create the database schema, or upgrade it to the newest revision (safe to repeat)."""
+    from taxonomy.api import init as _init
+
+    res = _init(db)
+    if as_json:
+        return _emit_json(res)
+    if not quiet:
+        what = "created" if res.previous_revision is None else (
+            "already up to date" if res.previous_revision == res.revision else f"upgraded from {res.previous_revision}"
+        )
+        out.print(f"Database {res.database}: schema {what} (revision {res.revision}).")
+
+
+# --------------------------------------------------------------------------------------------------------- ingest
+@app.command()
+def ingest(
+    path: Annotated[str, typer.Argument(help="CSV, JSONL or Parquet file")],
+    value_col: Annotated[str, typer.Option(help="Column holding the value string")] = "value",
+    weight_col: Annotated[Optional[str], typer.Option(help="Numeric weight column (e.g. pct_convos)")] = None,
+    count_col: Annotated[Optional[str], typer.Option(help="Integer count column")] = None,
+    conversation_col: Annotated[
+        Optional[str], typer.Option(help="Conversation id column: the file holds extraction records")
+    ] = None,
+    role_col: Annotated[Optional[str], typer.Option(help="Role column (ai/human) of extraction records")] = None,
+    task_col: Annotated[Optional[str], typer.Option(help="Task/context column of extraction records")] = None,
+    response_type_col: Annotated[Optional[str], typer.Option(help="Response-type column")] = None,
+    excerpt_col: Annotated[Optional[str], typer.Option(help="Evidence-excerpt column")] = None,
+    shape: Annotated[str, typer.Option(help="aggregated | records | auto")] = "auto",
+    file_format: Annotated[str, typer.Option("--format", help="csv | jsonl | parquet | auto (from extension)")] = "auto",
+    keep_case: Annotated[bool, typer.Option("--keep-case", help="Do not case-fold values")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Add a file of values (one row per value) or extraction records (one row per conversation and value)."""
+    from taxonomy.api import ingest as _ingest
+
+    res = _ingest(
+        path,
+        db=db,
+        value_col=value_col,
+        weight_col=weight_col,
+        count_col=count_col,
+        conversation_col=conversation_col,
+        role_col=role_col,
+        task_col=task_col,
+        response_type_col=response_type_col,
+        excerpt_col=excerpt_col,
+        shape=shape,
+        file_format=file_format,
+        keep_case=keep_case,
+    )
+    if as_json:
+        return _emit_json(res)
+    if quiet:
+        return
+    if res.already_ingested:
+        out.print(f"{path} was already ingested as batch {res.batch_id}; nothing changed.")
+    else:
+        extra = f", {res.n_records} extraction records" if res.n_records else ""
+        out.print(
+            f"Batch {res.batch_id}: {res.n_rows} rows, {res.n_values} distinct values "
+            f"({res.n_new_values} new){extra}."
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------- build
+@app.command()
+def build(
+    levels: Annotated[str, typer.Option(help="Clusters per level, e.g. 266,26,5; or auto")] = "auto",
+    method: Annotated[Optional[str], typer.Option(help="Clustering method (see `taxo methods`)")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: same input + seed = same tree")] = 0,
+    message: Annotated[str, typer.Option("--message", "-m", help="Version message")] = "",
+    model: Annotated[
+        Optional[str], typer.Option(help="sentence-transformers model name or path [default: all-MiniLM-L6-v2]")
+    ] = None,
+    summarizer: Annotated[Optional[str], typer.Option(help="Cluster summarizer [default: offline]")] = None,
+    top: Annotated[int, typer.Option(help="Top-level count for --levels auto")] = 5,
+    id_prefix: Annotated[str, typer.Option(help="Prefix of node ids (<prefix>:l<level>:<uuid>)")] = "values",
+    author: Annotated[Optional[str], typer.Option(help="Author recorded with the version")] = None,
+    batch_size: Annotated[int, typer.Option(help="Embedding batch size")] = 64,
+    cache_dir: CacheOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Embed all ingested values, cluster them into levels, name every cluster; prints the new version id."""
+    from taxonomy.api import build as _build
+
+    with _progress(quiet, as_json) as progress:
+        res = _build(
+            db=db,
+            levels=levels,
+            method=method,
+            seed=seed,
+            model=model,
+            summarizer=summarizer,
+            message=message,
+            author=author,
+            id_prefix=id_prefix,
+            top=top,
+            cache_dir=cache_dir,
+            batch_size=batch_size,
+            progress=progress,
+        )
+    if as_json:
+        return _emit_json(res)
+    if not quiet:
+        err.print(
+            f"Built {res.n_values} values into levels {','.join(map(str, res.levels))} with {res.method} "
+            f"(seed {res.seed}) in {res.timings.get('total', 0):.1f}s; embedded {res.embedded}, "
+            f"{res.cached} from cache. Version:"
+        )
+    print(res.version_id)
+
+
+@app.command()
+def methods(as_json: JsonOpt = False) -> None:
+    """List the clustering methods and summarizers."""
+    from taxonomy.cluster import DEFAULT_METHOD, METHODS
+    from taxonomy.summarize import DEFAULT_SUMMARIZER, SUMMARIZERS
+
+    data = {
+        "methods": [{"name": n, "default": n == DEFAULT_METHOD, "doc": (c.__doc__ or "").strip().split("\n")[0]}
+                    for n, c in METHODS.items()],
+        "summarizers": [{"name": n, "default": n == DEFAULT_SUMMARIZER,
+                         "doc": (c.__doc__ or "").strip().split("\n")[0]} for n, c in SUMMARIZERS.items()],
+    }
+    if as_json:
+        return _emit_json(data)
+    for key in ("methods", "summarizers"):
+        t = Table(title=key.capitalize(), show_lines=False)
+        t.add_column("name")
+        t.add_column("")
+        t.add_column("description")
+        for row in data[key]:
+            t.add_row(row["name"], "default" if row["default"] else "", row["doc"])
+        out.print(t)
+
+
+# ------------------------------------------------------------------------------------------------------- versions
+@app.command()
+def versions(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """List versions: id, parent, created, message, node counts per level."""
+    from taxonomy.api import versions as _versions
+
+    rows = _versions(db=db)
+    if as_json:
+        return _emit_json([r.to_dict() for r in rows])
+    if not rows:
+        out.print("No versions yet: run `taxo build`.")
+        return
+    t = Table()
+    for col in ("id", "parent", "created", "kind", "message", "values / per level"):
+        t.add_column(col)
+    for r in rows:
+        counts = " / ".join(str(r.counts.get(lv, 0)) for lv in sorted(r.counts))
+        t.add_row(str(r.id), str(r.parent_id or ""), r.created_at, r.kind, r.message, counts)
+    out.print(t)
+
+
+# ----------------------------------------------------------------------------------------------------------- show
+@app.command()
+def show(
+    version: Annotated[int, typer.Argument(help="Version id")],
+    level: Annotated[Optional[int], typer.Option(help="List the nodes of this level [default: the top level]")] = None,
+    node: Annotated[Optional[str], typer.Option(help="Show one node (full id or the first 4+ characters of its uuid)")] = None,
+    limit: Annotated[int, typer.Option(help="Member values to list for --node (0 = all)")] = 25,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a version's nodes at a level, or one node: path, description, children, member values."""
+    from taxonomy.api import show as _show
+    from taxonomy.query import NodeDetail
+
+    res = _show(version, level=level, node=node, limit=limit, db=db)
+    if as_json:
+        return _emit_json(res)
+    if isinstance(res, NodeDetail):
+        nd = res.node
+        path = " › ".join(p.name for p in res.path + [nd])
+        out.print(f"[bold]{_esc(nd.name)}[/bold]  (level {nd.level}, id {nd.id})")
+        out.print(f"Path: {_esc(path)}")
+        out.print(f"{nd.member_count} values, {_fmt_pct(nd.pct_total_occurrences)} of all occurrences")
+        if nd.description:
+            out.print(_esc(nd.description))
+        if res.children:
+            t = Table(title="Children")
+            for col in ("id", "name", "values", "pct"):
+                t.add_column(col)
+            for c in res.children:
+                t.add_row(c.short_id, _esc(c.name), str(c.member_count), _fmt_pct(c.pct_total_occurrences))
+            out.print(t)
+        t = Table(title=f"Values ({res.n_values_shown} of {res.n_values_total}, heaviest first)")
+        for col in ("value", "weight", "count", "pct", "aliases"):
+            t.add_column(col)
+        for v in res.values:
+            t.add_row(_esc(v.value), f"{v.weight:g}", str(v.count), _fmt_pct(v.pct_total_occurrences),
+                      _esc(", ".join(v.aliases[:3])))
+        out.print(t)
+        if res.n_values_total > res.n_values_shown:
+            out.print(f"… and {res.n_values_total - res.n_values_shown} more (--limit 0 shows all)")
+        return
+    v = res.version
+    out.print(f"Version {v.id}: {_esc(v.message) or '(no message)'}  [{v.created_at}]  level {res.level}")
+    t = Table()
+    for col in ("id", "name", "description", "children", "values", "pct"):
+        t.add_column(col, overflow="fold")
+    for n in res.nodes:
+        t.add_row(n.short_id, _esc(n.name), _esc(n.description), str(n.n_children), str(n.member_count),
+                  _fmt_pct(n.pct_total_occurrences))
+    out.print(t)
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text or "")
+
+
+# -------------------------------------------------------------------------------------------------------- similar
+@app.command()
+def similar(
+    query: Annotated[str, typer.Argument(help="A value or phrase")],
+    version: Annotated[int, typer.Option(help="Version id")],
+    k: Annotated[int, typer.Option("-k", help="Number of values and of nodes")] = 10,
+    model: Annotated[Optional[str], typer.Option(help="Embedding model [default: the version's]")] = None,
+    cache_dir: CacheOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The values and nodes nearest to a phrase (cosine similarity, faiss)."""
+    from taxonomy.api import similar as _similar
+
+    res = _similar(query, version=version, k=k, model=model, cache_dir=cache_dir, db=db)
+    if as_json:
+        return _emit_json(res)
+    for title, hits in (("Nearest values", res.values), ("Nearest nodes", res.nodes)):
+        t = Table(title=title)
+        for col in ("score", "level", "name", "under"):
+            t.add_column(col)
+        for h in hits:
+            t.add_row(f"{h.score:.3f}", str(h.level), _esc(h.name), _esc(" › ".join(h.path)))
+        out.print(t)
+
+
+# --------------------------------------------------------------------------------------------------------- export
+@app.command()
+def export(
+    version: Annotated[int, typer.Argument(help="Version id")],
+    file_format: Annotated[str, typer.Option("--format", "-f", help="values-tree-csv | json | parquet")] = "values-tree-csv",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file [default: stdout]")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write a version as the published values_tree.csv layout, nested JSON, or Parquet (one row per value)."""
+    from taxonomy.api import export as _export
+
+    res = _export(version, format=file_format, out=output, db=db)
+    if as_json and output not in (None, "-"):
+        return _emit_json(res)
+    if not quiet and output not in (None, "-"):
+        err.print(f"Wrote version {version} ({res.n_nodes} nodes, {res.n_values} values) to {output}.")
+
+
+# -------------------------------------------------------------------------------------------------------- compare
+@app.command()
+def compare(
+    version: Annotated[int, typer.Argument(help="Version id")],
+    reference: Annotated[str, typer.Option(help="Reference tree in the values_tree.csv layout")],
+    weights: Annotated[str, typer.Option(help="Weights for the weighted scores: ours | reference")] = "ours",
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per-level NMI, ARI and purity of a version against a reference tree, unweighted and weighted."""
+    from taxonomy.api import compare as _compare
+    from taxonomy.compare import format_comparison
+
+    res = _compare(version, reference=reference, weights=weights, db=db)
+    if as_json:
+        return _emit_json(res)
+    out.print(format_comparison(res))
+
+
+# ----------------------------------------------------------------------------------------------------- quickstart
+@app.command()
+def quickstart(
+    levels: Annotated[str, typer.Option(help="Clusters per level, or auto")] = "auto",
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    cache_dir: CacheOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """init + ingest the bundled sample (552 published values) + build, then show the top level."""
+    from taxonomy.api import quickstart as _quickstart
+    from taxonomy.api import show as _show
+
+    with _progress(quiet, as_json) as progress:
+        res = _quickstart(db=db, levels=levels, seed=seed, cache_dir=cache_dir, progress=progress)
+    if as_json:
+        return _emit_json(res)
+    if quiet:
+        print(res.build.version_id)
+        return
+    b = res.build
+    out.print(
+        f"Built version {b.version_id}: {b.n_values} values into levels {','.join(map(str, b.levels))} "
+        f"({b.method}, seed {b.seed})."
+    )
+    show(b.version_id, level=None, node=None, limit=25, db=db, as_json=False)
+    out.print(f"Next: taxo show {b.version_id} --level 1 | taxo show {b.version_id} --node <id> | "
+              f"taxo similar \"honesty\" --version {b.version_id}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the app and turns workbench errors into a message and an exit code."""
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except TaxoError as exc:
+        err.print(f"[bold red]Error:[/bold red] {_esc(str(exc))}")
+        return exc.exit_code
+    except OperationalError as exc:
+        err.print(f"[bold red]Error:[/bold red] cannot use the database: {_esc(str(exc.orig).strip())}")
+        return 1
+    except SQLAlchemyError as exc:
+        err.print(f"[bold red]Error:[/bold red] database error: {_esc(str(exc).splitlines()[0])}")
+        return 1
+    except KeyboardInterrupt:
+        err.print("Interrupted; nothing was written.")
+        return 130
+    except (typer.Abort, typer.Exit) as exc:  # pragma: no cover
+        return getattr(exc, "exit_code", 1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def run() -> None:  # console-script entry point
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""SQLAlchemy 2.0 ORM models. The schema is created and changed only by the Alembic migrations in
+``migrations/``; a test checks that these models and the migrations agree."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Batch(Base):
+    """One ingested input file."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(Text)  #: the path as given
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    shape: Mapped[str] = mapped_column(String(16))  #: "aggregated" or "records"
+    file_format: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)  #: column mapping and normalisation options
+    n_rows: Mapped[int] = mapped_column(Integer)
+    n_values: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Value(Base):
+    """A distinct normalized value string."""
+
+    __tablename__ = "value_strings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(String(500), unique=True)
+
+
+class ValueAlias(Base):
+    """A surface form of a value as it appeared in an input file."""
+
+    __tablename__ = "value_aliases"
+    __table_args__ = (UniqueConstraint("value_id", "surface"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value_id: Mapped[int] = mapped_column(ForeignKey("value_strings.id", ondelete="CASCADE"), index=True)
+    surface: Mapped[str] = mapped_column(String(1000))
+    n_rows: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BatchValue(Base):
+    """What one batch contributed to one value. A value's totals are the sums over batches."""
+
+    __tablename__ = "batch_values"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True)
+    value_id: Mapped[int] = mapped_column(ForeignKey("value_strings.id", ondelete="CASCADE"), primary_key=True, index=True)
+    weight: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer)
+    n_conversations: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ExtractionRecord(Base):
+    """One (conversation, value) extraction, from a records-shaped input."""
+
+    __tablename__ = "extraction_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    value_id: Mapped[int] = mapped_column(ForeignKey("value_strings.id", ondelete="CASCADE"), index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    conversation_id: Mapped[str] = mapped_column(String(200), index=True)
+    surface: Mapped[str] = mapped_column(String(1000))
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    task: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_type: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    excerpt: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Version(Base):
+    """An immutable taxonomy version."""
+
+    __tablename__ = "versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    message: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))  #: "build", later "edit", "review", ...
+    n_levels: Mapped[int] = mapped_column(Integer)
+    checksum: Mapped[str] = mapped_column(String(64))  #: content checksum of the tree
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    nodes: Mapped[list[Node]] = relationship(back_populates="version", passive_deletes=True)
+
+
+class Node(Base):
+    """A cluster node (level >= 1) of one version. ``uid`` is the node's stable id."""
+
+    __tablename__ = "nodes"
+    __table_args__ = (
+        UniqueConstraint("version_id", "uid"),
+        Index("ix_nodes_version_level", "version_id", "level"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"))
+    uid: Mapped[str] = mapped_column(String(200), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"), nullable=True, index=True)
+    member_count: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[float] = mapped_column(Float)
+    pct_total_occurrences: Mapped[float] = mapped_column(Float)
+
+    version: Mapped[Version] = relationship(back_populates="nodes")
+
+
+class Membership(Base):
+    """A value's place in one version: its level-1 node and the weight it had when the version was written."""
+
+    __tablename__ = "memberships"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True)
+    value_id: Mapped[int] = mapped_column(ForeignKey("value_strings.id"), primary_key=True, index=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), index=True)
+    weight: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer)

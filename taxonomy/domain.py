@@ -1,0 +1,66 @@
+"""Plain data objects shared by the build pipeline, export and comparison.
+
+They carry no database session: the database layer (:mod:`taxonomy.db`) reads and writes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Node:
+    """A cluster node at level >= 1 of one taxonomy version."""
+
+    uid: str  #: stable id of the form ``<prefix>:l<level>:<uuid>``
+    level: int
+    name: str
+    description: str
+    parent_uid: str | None  #: None for the top level
+    member_count: int = 0  #: number of values (level 0) under the node
+    weight: float = 0.0  #: summed weight of the values under the node
+    pct_total_occurrences: float = 0.0  #: 100 * weight / total weight
+
+
+@dataclass
+class Leaf:
+    """A value (level 0) placed in one taxonomy version."""
+
+    text: str  #: normalized value string; also its id in exports
+    parent_uid: str  #: the level-1 node
+    weight: float
+    count: int = 0
+    value_id: int | None = None
+
+
+@dataclass
+class Tree:
+    """A whole taxonomy version: cluster nodes and leaves."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    leaves: list[Leaf] = field(default_factory=list)
+    version_id: int | None = None
+
+    @property
+    def depth(self) -> int:
+        """Number of cluster levels (3 for the published tree)."""
+        return max((n.level for n in self.nodes.values()), default=0)
+
+    def nodes_at(self, level: int) -> list[Node]:
+        return [n for n in self.nodes.values() if n.level == level]
+
+    def ancestor(self, leaf: Leaf, level: int) -> str:
+        """The uid of a leaf's ancestor at ``level`` (>= 1)."""
+        uid = leaf.parent_uid
+        node = self.nodes[uid]
+        while node.level < level:
+            assert node.parent_uid is not None
+            node = self.nodes[node.parent_uid]
+        return node.uid
+
+    def ancestors_by_level(self) -> dict[int, list[str]]:
+        """For each level 1..depth, the ancestor uid of every leaf (in leaf order). Linear time."""
+        out: dict[int, list[str]] = {1: [leaf.parent_uid for leaf in self.leaves]}
+        for level in range(2, self.depth + 1):
+            out[level] = [self.nodes[u].parent_uid for u in out[level - 1]]  # type: ignore[misc]
+        return out

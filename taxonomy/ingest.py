@@ -1,0 +1,209 @@
+"""`taxo ingest`: read a file of values or extraction records and store it as one batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from taxonomy.db.engine import session_scope
+from taxonomy.db.models import Batch, BatchValue, ExtractionRecord, Value, ValueAlias
+from taxonomy.errors import UsageError
+
+T = TypeVar("T")
+CHUNK = 500
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+@dataclass
+class IngestResult:
+    batch_id: int
+    path: str
+    sha256: str
+    shape: str
+    n_rows: int
+    n_values: int  #: distinct values in this file
+    n_new_values: int  #: values the database did not have before
+    n_records: int
+    already_ingested: bool = False
+    columns: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def value_ids(session: Session, texts: Iterable[str]) -> dict[str, int]:
+    """Map value texts to their ids (only those that exist)."""
+    texts = list(texts)
+    out: dict[str, int] = {}
+    for part in chunks(texts):
+        out.update({t: i for t, i in session.execute(select(Value.text, Value.id).where(Value.text.in_(part)))})
+    return out
+
+
+def ingest(
+    path: str,
+    *,
+    db: str | Engine | None = None,
+    value_col: str = "value",
+    weight_col: str | None = None,
+    count_col: str | None = None,
+    conversation_col: str | None = None,
+    role_col: str | None = None,
+    task_col: str | None = None,
+    response_type_col: str | None = None,
+    excerpt_col: str | None = None,
+    shape: str = "auto",
+    file_format: str = "auto",
+    keep_case: bool = False,
+) -> IngestResult:
+    """Read ``path`` (CSV, JSONL or Parquet; aggregated values or extraction records) and store it as a batch.
+
+    The whole file is validated before anything is written, and the batch is written in one transaction.
+    Ingesting a file whose bytes were already ingested with the same options changes nothing and returns the
+    existing batch (``already_ingested=True``); with different options it is refused.
+    """
+    from taxonomy.readers import read_input
+
+    parsed = read_input(
+        path,
+        value_col=value_col,
+        weight_col=weight_col,
+        count_col=count_col,
+        conversation_col=conversation_col,
+        role_col=role_col,
+        task_col=task_col,
+        response_type_col=response_type_col,
+        excerpt_col=excerpt_col,
+        shape=shape,
+        file_format=file_format,
+        keep_case=keep_case,
+    )
+    options = dict(parsed.columns)
+    with session_scope(db) as session:
+        existing = session.scalar(select(Batch).where(Batch.sha256 == parsed.sha256))
+        if existing is not None:
+            if existing.options != options:
+                raise UsageError(
+                    f"{path}: this file (sha256 {parsed.sha256[:12]}…) was already ingested as batch {existing.id} "
+                    f"with other options ({existing.options}); ingesting it again would count its values twice"
+                )
+            return IngestResult(
+                batch_id=existing.id,
+                path=str(path),
+                sha256=parsed.sha256,
+                shape=existing.shape,
+                n_rows=existing.n_rows,
+                n_values=existing.n_values,
+                n_new_values=0,
+                n_records=len(parsed.records),
+                already_ingested=True,
+                columns=options,
+            )
+
+        texts = [v.text for v in parsed.values]
+        ids = value_ids(session, texts)
+        new = [t for t in texts if t not in ids]
+        for part in chunks(new):
+            session.execute(insert(Value), [{"text": t} for t in part])
+        ids.update(value_ids(session, new))
+
+        batch = Batch(
+            source=str(path),
+            sha256=parsed.sha256,
+            shape=parsed.shape,
+            file_format=parsed.format,
+            options=options,
+            n_rows=parsed.n_rows,
+            n_values=len(parsed.values),
+        )
+        session.add(batch)
+        session.flush()
+
+        session.execute(
+            insert(BatchValue),
+            [
+                {
+                    "batch_id": batch.id,
+                    "value_id": ids[v.text],
+                    "weight": float(v.weight),
+                    "count": int(v.count),
+                    "n_conversations": v.n_conversations,
+                }
+                for v in parsed.values
+            ],
+        )
+        _store_aliases(session, ids, parsed.values)
+        if parsed.records:
+            rows = [
+                {
+                    "batch_id": batch.id,
+                    "value_id": ids[r.value],
+                    "line": r.line,
+                    "conversation_id": r.conversation_id,
+                    "surface": r.surface,
+                    "role": r.role,
+                    "task": r.task,
+                    "response_type": r.response_type,
+                    "excerpt": r.excerpt,
+                }
+                for r in parsed.records
+            ]
+            for part in chunks(rows, 5000):
+                session.execute(insert(ExtractionRecord), list(part))
+        return IngestResult(
+            batch_id=batch.id,
+            path=str(path),
+            sha256=parsed.sha256,
+            shape=parsed.shape,
+            n_rows=parsed.n_rows,
+            n_values=len(parsed.values),
+            n_new_values=len(new),
+            n_records=len(parsed.records),
+            columns=options,
+        )
+
+
+def _store_aliases(session: Session, ids: dict[str, int], values) -> None:
+    wanted = {(ids[v.text], surface): n for v in values for surface, n in v.aliases.items()}
+    existing: dict[tuple[int, str], int] = {}
+    vids = sorted({k[0] for k in wanted})
+    for part in chunks(vids):
+        rows = session.execute(
+            select(ValueAlias.value_id, ValueAlias.surface, ValueAlias.id).where(ValueAlias.value_id.in_(part))
+        )
+        existing.update({(vid, s): aid for vid, s, aid in rows})
+    new_rows = [{"value_id": k[0], "surface": k[1], "n_rows": n} for k, n in wanted.items() if k not in existing]
+    if new_rows:
+        session.execute(insert(ValueAlias), new_rows)
+    for key, n in wanted.items():
+        if key in existing:
+            session.execute(
+                update(ValueAlias).where(ValueAlias.id == existing[key]).values(n_rows=ValueAlias.n_rows + n)
+            )
+
+
+@dataclass
+class ValueTotal:
+    id: int
+    text: str
+    weight: float
+    count: int
+
+
+def value_totals(session: Session) -> list[ValueTotal]:
+    """Every stored value with its weight and count summed over all batches, ordered by id."""
+    rows = session.execute(
+        select(Value.id, Value.text, func.sum(BatchValue.weight), func.sum(BatchValue.count))
+        .join(BatchValue, BatchValue.value_id == Value.id)
+        .group_by(Value.id, Value.text)
+        .order_by(Value.id)
+    )
+    return [ValueTotal(int(i), t, float(w or 0.0), int(c or 0)) for i, t, w, c in rows]

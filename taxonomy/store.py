@@ -1,0 +1,151 @@
+"""Writing a tree as a new immutable version, and reading versions back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from taxonomy.db.models import Membership, Node, Value, Version
+from taxonomy.domain import Leaf, Tree
+from taxonomy.domain import Node as TreeNode
+from taxonomy.errors import NotFoundError
+
+
+def write_version(
+    session: Session,
+    tree: Tree,
+    *,
+    kind: str,
+    message: str,
+    manifest: dict,
+    checksum: str,
+    parent_id: int | None = None,
+    author: str | None = None,
+) -> int:
+    """Insert ``tree`` as a new version inside the caller's transaction and return its id.
+
+    Leaves must carry ``value_id``. Nothing is written unless the caller's transaction commits.
+    """
+    version = Version(
+        parent_id=parent_id,
+        message=message,
+        author=author,
+        kind=kind,
+        n_levels=tree.depth,
+        checksum=checksum,
+        manifest=manifest,
+    )
+    session.add(version)
+    session.flush()
+    uid_to_id: dict[str, int] = {}
+    for level in range(tree.depth, 0, -1):
+        nodes = sorted(tree.nodes_at(level), key=lambda n: n.uid)
+        if not nodes:
+            continue
+        session.execute(
+            insert(Node),
+            [
+                {
+                    "version_id": version.id,
+                    "uid": n.uid,
+                    "level": n.level,
+                    "name": n.name,
+                    "description": n.description,
+                    "parent_id": uid_to_id[n.parent_uid] if n.parent_uid else None,
+                    "member_count": n.member_count,
+                    "weight": n.weight,
+                    "pct_total_occurrences": n.pct_total_occurrences,
+                }
+                for n in nodes
+            ],
+        )
+        uid_to_id.update(
+            {
+                uid: nid
+                for uid, nid in session.execute(
+                    select(Node.uid, Node.id).where(Node.version_id == version.id, Node.level == level)
+                )
+            }
+        )
+    rows = [
+        {
+            "version_id": version.id,
+            "value_id": leaf.value_id,
+            "node_id": uid_to_id[leaf.parent_uid],
+            "weight": leaf.weight,
+            "count": leaf.count,
+        }
+        for leaf in tree.leaves
+    ]
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(Membership), rows[start : start + 5000])
+    return version.id
+
+
+def get_version(session: Session, version_id: int) -> Version:
+    version = session.get(Version, version_id)
+    if version is None:
+        known = session.scalar(select(func.max(Version.id)))
+        hint = f"the newest is {known}" if known else "there are no versions yet: run `taxo build`"
+        raise NotFoundError(f"version {version_id} does not exist ({hint})")
+    return version
+
+
+def read_tree(session: Session, version_id: int) -> Tree:
+    """The whole tree of a version: nodes and leaves (leaves ordered by value text)."""
+    get_version(session, version_id)
+    id_to_uid: dict[int, str] = {}
+    raw = session.execute(
+        select(
+            Node.id,
+            Node.uid,
+            Node.level,
+            Node.name,
+            Node.description,
+            Node.parent_id,
+            Node.member_count,
+            Node.weight,
+            Node.pct_total_occurrences,
+        ).where(Node.version_id == version_id)
+    ).all()
+    for r in raw:
+        id_to_uid[r.id] = r.uid
+    tree = Tree(version_id=version_id)
+    for r in raw:
+        tree.nodes[r.uid] = TreeNode(
+            uid=r.uid,
+            level=r.level,
+            name=r.name,
+            description=r.description,
+            parent_uid=id_to_uid[r.parent_id] if r.parent_id is not None else None,
+            member_count=r.member_count,
+            weight=r.weight,
+            pct_total_occurrences=r.pct_total_occurrences,
+        )
+    rows = session.execute(
+        select(Value.id, Value.text, Membership.node_id, Membership.weight, Membership.count)
+        .join(Value, Value.id == Membership.value_id)
+        .where(Membership.version_id == version_id)
+        .order_by(Value.text)
+    )
+    tree.leaves = [
+        Leaf(text=t, parent_uid=id_to_uid[nid], weight=w, count=c, value_id=vid) for vid, t, nid, w, c in rows
+    ]
+    return tree
+
+
+def level_counts(session: Session, version_ids: Sequence[int] | None = None) -> dict[int, dict[int, int]]:
+    """{version id: {level: number of nodes}}, level 0 = values."""
+    out: dict[int, dict[int, int]] = {}
+    q = select(Node.version_id, Node.level, func.count()).group_by(Node.version_id, Node.level)
+    m = select(Membership.version_id, func.count()).group_by(Membership.version_id)
+    if version_ids is not None:
+        q = q.where(Node.version_id.in_(version_ids))
+        m = m.where(Membership.version_id.in_(version_ids))
+    for vid, level, n in session.execute(q):
+        out.setdefault(vid, {})[level] = n
+    for vid, n in session.execute(m):
+        out.setdefault(vid, {})[0] = n
+    return out
