@@ -1,0 +1,869 @@
+"""The default summarizer: offline and deterministic, no language model, no network.
+
+How a cluster is named
+----------------------
+1. *Representative members.* Every member gets a weight that mixes its frequency (its share of the cluster's
+   weight, square-rooted so one very frequent value does not drown the rest) with its mere presence, times how
+   typical it is: the squared cosine to the cluster's centroid, damped when a neighbouring cluster's centroid is
+   about as close (only the ``neighbours`` nearest centroids are looked at: no n x n matrix anywhere).
+2. *Candidate terms.* Whole member strings and the word n-grams (1-4 words, never starting or ending with a
+   function word, never spanning "and"/"or" or a comma) shared by at least two members. A term's mass is the
+   summed representativeness of the members that contain it; its score is that mass times the square root of
+   its concentration in this cluster against the whole level (a class-based TF-IDF), so words that every
+   cluster shares lose out. Only terms whose last word acts as a head noun somewhere in the level (it ends
+   member strings, or is a value on its own) qualify, so "analytical" alone never becomes a name; a lone word
+   that mostly modifies ("evidence-based") or that no member says alone ("spirit" of "team spirit") is damped.
+   Above level 1 the children's names count as members too, weighted by the children's weights.
+3. *The name* is the best term joined with the best *complementary* term: the one scoring best on the members
+   that do not already say the first term's head word ("Honesty and truthfulness", "Respect and dignity").
+   Terms sharing their first or last word are factored ("analytical rigor" + "analytical precision" ->
+   "Analytical rigor and precision"; "emotional" + "psychological wellbeing" -> "Emotional and psychological
+   wellbeing"); terms repeating a stem ("honesty" + "honest communication") are never paired. A lone generic
+   word is replaced by its two main uses ("communication" -> "Open and direct communication"). From
+   ``category_level`` up, broad categories are named by their leading adjectives ("Social and cultural
+   values"), the style of the published top level. A parent avoids repeating a child's name. Names are
+   capitalised on the first letter only (acronyms and mixed case such as "AI", "iOS" kept) and stay within
+   ``max_words`` / ``max_chars``.
+4. *Distinct names.* Clusters are served heaviest first; each takes its best option not yet used in the level
+   (case-insensitively), else a qualified one ("Honesty (candor)"), else a numbered one ("Honesty 2").
+
+The description names the focus, a few representative members that add to the name (greedy, diverse), the
+number of values and the cluster's share of the level's total weight, in one to three sentences.
+
+Everything is deterministic: no randomness, sums taken in input order, ties broken by the strings themselves
+(so the hash seed does not matter either).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from .base import ClusterInfo, Summarizer, Summary
+
+#: Function words: an n-gram never starts or ends with one (they may sit inside: "respect for authority").
+STOPWORDS = frozenset(
+    """
+    a an the of for to in on at by with from as into onto over under about through within without between
+    against among amongst toward towards upon via per vs versus than and or nor but so yet if then that which
+    who whom whose this these those is are be been being it its their theirs our ours your yours my his her
+    one's oneself's & first
+    """.split()
+)
+#: Words that join two terms; n-grams do not span them.
+CONJUNCTIONS = frozenset({"and", "or", "&", "nor", "but"})
+#: Lower-case tokens shown in upper case in names and descriptions.
+ACRONYMS = frozenset(
+    """ai ui ux api apis seo eu un ngo ngos dei esg hr roi kpi kpis diy llm llms ml nlp lgbt lgbtq lgbtqia gdpr
+    hipaa sql html css json pii""".split()
+)
+
+_WS = re.compile(r"\s+")
+_EDGE = re.compile(r"^[\W_]+|[\W_]+$")
+_QUALIFIER = re.compile(r" (?:\d+|\([^()]*\))$")
+_BREAK = re.compile(r"[,;:|/\\()\[\]{}<>\"“”«»]+")
+
+
+def _norm_weights(weights, n: int) -> tuple[np.ndarray, float]:
+    """Non-negative finite weights (uniform when unusable) normalised to sum 1, and the raw total."""
+    w = np.asarray(weights, dtype=np.float64).reshape(-1) if weights is not None else np.zeros(0)
+    if w.shape[0] != n:
+        w = np.ones(n)
+    w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
+    total = float(w.sum())
+    if n == 0:
+        return w, 0.0
+    if total <= 0.0:
+        return np.full(n, 1.0 / n), 0.0
+    return w / total, total
+
+
+_SUFFIXES = sorted(
+    """ability ibility iveness fulness ousness lessness ication ation ition ness ity ment ism ist ive ing ed
+    al ical ic ly ful ous ence ance ency ancy ent ant ible able er or s y e""".split(),
+    key=lambda x: (-len(x), x),
+)
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    """A light suffix-stripping stem: adaptability/adaptiveness -> adapt, honesty/honest -> honest."""
+    w = word
+    for _ in range(3):
+        for suf in _SUFFIXES:
+            if w.endswith(suf) and len(w) - len(suf) >= 4:
+                w = w[: -len(suf)]
+                break
+        else:
+            break
+    return w
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """Crude, deterministic stem equality: honesty/honest, transparency/transparent, care/careful. Hyphenated
+    words also match on their last part or on any part of 5+ letters ("tradition-innovation" ~ "innovation",
+    "results-orientation" ~ "results-focused", but not "self-respect" ~ "self-awareness")."""
+    if a == b:
+        return True
+    if _stem_eq(a, b):
+        return True
+    if "-" in a or "-" in b:
+        pa, pb = a.split("-"), b.split("-")
+        if len(pa[-1]) > 2 and len(pb[-1]) > 2 and _stem_eq(pa[-1], pb[-1]):
+            return True
+        return any(_stem_eq(x, y) for x in pa if len(x) >= 5 for y in pb if len(y) >= 5)
+    return False
+
+
+@lru_cache(maxsize=65536)
+def _prefixes(word: str) -> frozenset[str]:
+    """First three letters of a word and of its hyphenated parts: two words can only share a stem (as
+    :func:`_same_stem` sees it) when these overlap."""
+    return frozenset(p[:3] for p in (word, *word.split("-")) if p)
+
+
+@lru_cache(maxsize=262144)
+def _stem_eq(a: str, b: str) -> bool:
+    if a == b or _stem(a) == _stem(b):
+        return True
+    short = min(len(a), len(b))
+    k = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        k += 1
+    return (
+        (k >= 4 and k >= 0.75 * short)
+        or (k >= 6 and k >= 0.6 * short)
+        or (short >= 3 and k == short and short >= 0.6 * max(len(a), len(b)))
+    )
+
+
+#: Last parts of hyphenated compound adjectives ("user-focused", "eco-conscious").
+_ADJ_TAILS = ("ed", "centric", "conscious", "aware", "friendly", "free", "wide", "proof", "like", "minded", "ready")
+
+
+#: Endings of (English) adjectives, for category names at the top levels: social, scientific, creative, ...
+_ADJ_ENDINGS = ("al", "ic", "ive", "ous", "ful", "ary", "ent", "ant", "ible", "able", "ish", "less")
+
+
+def _adjectival(word: str) -> bool:
+    """A hyphenated compound adjective: "user-focused", "data-driven", "eco-conscious", "child-friendly"."""
+    if "-" not in word:
+        return False
+    tail = word.rsplit("-", 1)[1]
+    return len(tail) >= 3 and tail.endswith(_ADJ_TAILS)
+
+
+@lru_cache(maxsize=65536)
+def _display_token(tok: str) -> str:
+    """How a (lower-case key) token is shown: acronyms in upper case, everything else as is."""
+    parts = tok.split("-")
+    if any(p in ACRONYMS for p in parts):
+        return "-".join(p.upper() if p in ACRONYMS else p for p in parts)
+    return tok
+
+
+def _capitalise(text: str) -> str:
+    if not text:
+        return text
+    first = text.split(" ", 1)[0]
+    if any(ch.isupper() for ch in first):  # an acronym or a mixed-case word: leave it alone
+        return text
+    return text[0].upper() + text[1:]
+
+
+def _decapitalise(name: str) -> str:
+    """A name as it reads inside a sentence: "Honesty and truthfulness" -> "honesty and truthfulness"."""
+    if not name:
+        return name
+    first = name.split(" ", 1)[0]
+    rest = first[1:]
+    if len(first) > 1 and any(ch.isupper() for ch in rest):  # "AI safety", "iOS": keep
+        return name
+    return name[0].lower() + name[1:]
+
+
+def _fmt_pct(v: float) -> str:
+    if not math.isfinite(v) or v <= 0:
+        return "0%"
+    if v >= 99.95:
+        return "100%" if v >= 99.995 else f"{v:.2f}%"
+    if v >= 1:
+        return f"{v:.1f}%"
+    if v >= 0.01:
+        return f"{v:.2f}%"
+    return "<0.01%"
+
+
+def _join_list(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+class _Tok:
+    """Tokenisation of one string (cached per distinct string)."""
+
+    __slots__ = ("keys", "mixed", "ngrams", "full")
+
+    def __init__(self, text: str, max_n: int):
+        keys: list[str] = []
+        mixed: list[tuple[str, str]] = []
+        breaks: set[int] = set()  # positions that start a new chunk (after a comma, a bracket, a slash ...)
+        for chunk in _BREAK.split(str(text)):
+            if keys:
+                breaks.add(len(keys))
+            for piece in chunk.split():
+                # strip surrounding punctuation/symbols, keep inner hyphens and apostrophes ("data-driven")
+                word = _EDGE.sub("", piece)
+                if not word:
+                    continue
+                key = word.lower()
+                keys.append(key)
+                # remember an existing mixed case ("iOS", "McDonald"); otherwise names show the lower-case form
+                rest = word[1:]
+                if rest.lower() != rest:
+                    mixed.append((key, word))
+        self.keys = tuple(keys)
+        self.mixed = tuple(mixed)
+        ok = keys and not (breaks - {len(keys)}) and keys[0] not in STOPWORDS and keys[-1] not in STOPWORDS
+        self.full = self.keys if ok else None
+        grams: set[tuple[str, ...]] = set()
+        stop = [k in STOPWORDS for k in keys]
+        start = 0
+        m = len(keys)
+        while start < m:
+            # a segment between conjunctions
+            end = start
+            while end < m and keys[end] not in CONJUNCTIONS and (end == start or end not in breaks):
+                end += 1
+            for a in range(start, end):
+                if stop[a]:
+                    continue
+                for b in range(a + 1, min(end, a + max_n) + 1):
+                    if not stop[b - 1]:
+                        grams.add(self.keys[a:b])
+            start = end + 1 if end < m and keys[end] in CONJUNCTIONS else max(end, start + 1)
+        self.ngrams = frozenset(grams)
+
+
+class OfflineSummarizer(Summarizer):
+    """Deterministic names and descriptions from the members themselves (no model, no network).
+
+    Parameters
+    ----------
+    n_examples:
+        Representative members quoted in a description.
+    max_words, max_chars:
+        Upper bounds of a name's length.
+    frequency_mix, frequency_power:
+        0..1, how much a member's weight (vs. its mere presence) counts when ranking members and terms; weights
+        are raised to ``frequency_power`` first so that one very frequent value does not drown the others.
+    distinctiveness:
+        Exponent of a term's concentration in its cluster relative to the level (0 = ignore other clusters).
+    second_term_ratio, second_term_min_mass:
+        A second term joins the name ("X and Y") when, counted on the members that do not already say the first
+        term's head word, its score is at least ``second_term_ratio`` of the first's and its share of the cluster's
+        representative mass at least ``second_term_min_mass``.
+    neighbours:
+        Nearest other centroids a member is compared with to measure how distinctive it is.
+    category_level:
+        From this level up (0 = never), clusters are broad categories named by their leading adjectives when
+        they have some ("Social and cultural values"), as in the published top level.
+    """
+
+    name = "offline"
+
+    def __init__(
+        self,
+        n_examples: int = 3,
+        max_words: int = 6,
+        max_chars: int = 60,
+        frequency_mix: float = 0.5,
+        frequency_power: float = 0.5,
+        distinctiveness: float = 0.5,
+        second_term_ratio: float = 0.03,
+        second_term_min_mass: float = 0.05,
+        neighbours: int = 8,
+        category_level: int = 3,
+    ):
+        self.n_examples = int(n_examples)
+        self.max_words = int(max_words)
+        self.max_chars = int(max_chars)
+        self.frequency_mix = float(frequency_mix)
+        self.frequency_power = float(frequency_power)
+        self.distinctiveness = float(distinctiveness)
+        self.second_term_ratio = float(second_term_ratio)
+        self.second_term_min_mass = float(second_term_min_mass)
+        self.neighbours = int(neighbours)
+        self.category_level = int(category_level)
+
+    # ------------------------------------------------------------------ representativeness of members
+    def _member_scores(self, clusters: list[ClusterInfo], probs: list[np.ndarray]) -> list[np.ndarray]:
+        """Per cluster, a representativeness weight per member (sums to 1): frequency and presence, times
+        typicality (cosine to the own centroid, damped when a neighbouring centroid is as close)."""
+        mix = min(max(self.frequency_mix, 0.0), 1.0)
+        imp = []
+        for p in probs:
+            n = len(p)
+            q = p**self.frequency_power if n else p
+            q = q / q.sum() if n and q.sum() > 0 else q
+            imp.append(mix * q + (1.0 - mix) / max(n, 1))
+
+        def shape(c: ClusterInfo) -> int | None:
+            E = c.embeddings
+            ok = isinstance(E, np.ndarray) and E.ndim == 2 and E.shape[0] == len(c.members) and E.shape[1] > 0
+            return int(E.shape[1]) if ok else None
+
+        dims = [shape(c) for c in clusters]
+        known = sorted({d for d in dims if d is not None}, key=lambda d: (-dims.count(d), d))
+        if not known:
+            return [x / x.sum() if x.size else x for x in imp]
+        d = known[0]
+        valid = [k for k, dk in enumerate(dims) if dk == d and len(clusters[k].members) > 0]
+        embs: dict[int, np.ndarray] = {
+            k: np.nan_to_num(np.asarray(clusters[k].embeddings, dtype=np.float32)) for k in valid
+        }
+        cents = np.zeros((len(valid), d), dtype=np.float32)
+        for row, k in enumerate(valid):
+            E = embs[k]
+            v = imp[k].astype(np.float32) @ E
+            nrm = float(np.linalg.norm(v))
+            if nrm < 1e-9:
+                v = E.mean(axis=0)
+                nrm = float(np.linalg.norm(v))
+            if nrm >= 1e-9:
+                cents[row] = v / nrm
+
+        # nearest other centroids, in blocks (no K x K matrix for a huge K)
+        V = len(valid)
+        T = min(max(self.neighbours, 0), V - 1)
+        nbrs = np.zeros((V, max(T, 0)), dtype=np.int64)
+        if T > 0:
+            block = 1024
+            for s0 in range(0, V, block):
+                S = cents[s0 : s0 + block] @ cents.T
+                rows = np.arange(S.shape[0])
+                S[rows, s0 + rows] = -np.inf
+                part = np.argpartition(-S, T - 1, axis=1)[:, :T]
+                nbrs[s0 : s0 + block] = np.sort(part, axis=1)  # the max below ignores order; sorted anyway
+
+        out = [x / x.sum() if x.size and x.sum() > 0 else x for x in imp]
+        for row, k in enumerate(valid):
+            E = embs[k]
+            cen = E @ cents[row]
+            typ = np.clip(cen, 0.05, 1.0) ** 2
+            if T > 0:
+                other = (E @ cents[nbrs[row]].T).max(axis=1)
+                margin = cen - other
+                typ = typ * (0.25 + 0.75 / (1.0 + np.exp(-np.clip(margin / 0.1, -30, 30))))
+            r = imp[k] * typ.astype(np.float64)
+            tot = r.sum()
+            out[k] = r / tot if tot > 0 else np.full(len(r), 1.0 / len(r))
+        return out
+
+    # ------------------------------------------------------------------ main
+    def summarize_level(self, clusters: list[ClusterInfo], sibling_groups: list[list[int]]) -> list[Summary]:
+        """One summary per cluster, in order. Names are distinct within the whole level (so within every group of
+        ``sibling_groups`` too, which is therefore not needed)."""
+        try:
+            return self._summarize_level(list(clusters))
+        finally:
+            self._modifier = None  # a per-call helper; drop it so the instance stays plain (and picklable)
+
+    def _summarize_level(self, clusters: list[ClusterInfo]) -> list[Summary]:
+        K = len(clusters)
+        if K == 0:
+            return []
+        max_n = 4
+        # tokenisations are kept from the previous call only: the levels of one build share their members
+        previous: dict[str, _Tok] = getattr(self, "_tok_cache", {})
+        cache: dict[str, _Tok] = {}
+
+        def tok(s: str) -> _Tok:
+            t = cache.get(s)
+            if t is None:
+                t = previous.get(s)
+                if t is None:
+                    t = _Tok(s, max_n)
+                cache[s] = t
+            return t
+
+        probs, raw_totals = [], []
+        for c in clusters:
+            p, tot = _norm_weights(c.weights, len(c.members))
+            probs.append(p)
+            raw_totals.append(tot)
+        level_total = sum(raw_totals)
+        if level_total > 0:
+            pcts = [100.0 * t / level_total for t in raw_totals]
+        else:
+            n_all = sum(len(c.members) for c in clusters) or 1
+            pcts = [100.0 * len(c.members) / n_all for c in clusters]
+
+        reps = self._member_scores(clusters, probs)
+
+        # level-wide head-noun statistics: how often a word ends a member (or child-name segment)
+        n_last: dict[str, int] = defaultdict(int)
+        n_seen: dict[str, int] = defaultdict(int)
+        full_strings: set[tuple[str, ...]] = set()
+        seen_strings: set[str] = set()
+
+        def note(t: _Tok) -> None:
+            for key in set(t.keys):
+                if key not in CONJUNCTIONS:
+                    n_seen[key] += 1
+            # the last word of each conjunction-separated segment acts as a head
+            prev = None
+            for key in t.keys:
+                if key in CONJUNCTIONS and prev is not None:
+                    n_last[prev] += 1
+                prev = key if key not in CONJUNCTIONS else None
+            if prev is not None:
+                n_last[prev] += 1
+            if t.full is not None:
+                full_strings.add(t.full)
+
+        for c in clusters:
+            for s in list(c.members) + list(c.child_names or []):
+                if s not in seen_strings:
+                    seen_strings.add(s)
+                    note(tok(s))
+
+        def headish(g: tuple[str, ...]) -> bool:
+            if g in full_strings:
+                return True
+            last = g[-1]
+            return (last,) in full_strings or n_last.get(last, 0) >= 0.3 * n_seen.get(last, 1)
+
+        # each cluster as weighted "units": its members (and, above level 1, its children's names)
+        units_per: list[list[tuple[_Tok, float]]] = []
+        tfs: list[dict[tuple[str, ...], float]] = []
+        counts: list[dict[tuple[str, ...], int]] = []
+        fulls: list[set[tuple[str, ...]]] = []
+        F: dict[tuple[str, ...], float] = defaultdict(float)
+        for k, c in enumerate(clusters):
+            children = list(c.child_names or [])
+            lam = 0.5 if (c.level >= 2 and children) else 0.0
+            units = [(tok(s), float(r) * (1.0 - lam)) for s, r in zip(c.members, reps[k], strict=True)]
+            if lam > 0:
+                cw, _ = _norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
+                cw = 0.5 * cw + 0.5 / len(children)
+                units += [(tok(s), float(w) * lam) for s, w in zip(children, cw, strict=True)]
+            tf: dict[tuple[str, ...], float] = defaultdict(float)
+            cnt: dict[tuple[str, ...], int] = defaultdict(int)
+            full: set[tuple[str, ...]] = set()
+            for t, w in units:
+                for g in t.ngrams:
+                    tf[g] += w
+                    cnt[g] += 1
+                if t.full is not None:
+                    full.add(t.full)
+                    if t.full not in t.ngrams:  # a string longer than 4 words, or one spanning "and"
+                        tf[t.full] += w
+                        cnt[t.full] += 1
+            for g, v in tf.items():
+                F[g] += v
+            units_per.append(units)
+            tfs.append(tf)
+            counts.append(cnt)
+            fulls.append(full)
+
+        beta = max(self.distinctiveness, 0.0)
+
+        def head_ratio(word: str) -> float:
+            return n_last.get(word, 0) / max(n_seen.get(word, 1), 1)
+
+        def modifier(g: tuple[str, ...]) -> bool:
+            """A lone word that mostly modifies others ("evidence-based", "analytical"): no name of its own."""
+            return len(g) == 1 and (head_ratio(g[0]) < 0.3 or _adjectival(g[0]))
+
+        self._modifier = modifier  # used by the naming helpers during this call
+        ranked: list[list[tuple[float, tuple[str, ...]]]] = []
+        conc: list[dict[tuple[str, ...], float]] = []  # distinctiveness factor of each candidate
+        for k in range(K):
+            tf, cnt, full = tfs[k], counts[k], fulls[k]
+            cands = []
+            factor: dict[tuple[str, ...], float] = {}
+            for g, v in tf.items():
+                if v <= 0:
+                    continue
+                if g not in full and cnt[g] < 2:
+                    continue
+                if not headish(g):
+                    continue
+                n = len(g)
+                length = 1.0 + 0.12 * (min(n, 3) - 1) - 0.2 * max(n - 3, 0)
+                if n > self.max_words:
+                    length *= 0.25
+                if modifier(g):  # a modifier that is also a value somewhere ("evidence-based")
+                    length *= 0.3
+                elif n == 1 and g not in full:  # a bare head word no member says alone ("spirit", "living")
+                    length *= 0.5
+                f = (v / F[g]) ** beta * max(length, 0.05)
+                factor[g] = f
+                cands.append((v * f, g))
+            # a term nearly always said as part of one longer term ("spirit" in "team spirit") gives way to it
+            longer: dict[tuple[str, ...], float] = defaultdict(float)
+            for g in factor:
+                if len(g) >= 2:
+                    for sub in (g[1:], g[:-1]):
+                        longer[sub] = max(longer[sub], tf[g])
+            cands = [(sc * 0.3 if longer.get(g, 0.0) >= 0.7 * tf[g] else sc, g) for sc, g in cands]
+            cands.sort(key=lambda x: (-x[0], x[1]))
+            ranked.append(cands)
+            conc.append(factor)
+
+        # display forms: a key keeps a mixed case ("iOS", "McDonald") when most strings that use it write it so
+        forms: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for text in seen_strings:
+            for key, shown in set(cache[text].mixed):
+                forms[key][shown] += 1
+        disp: dict[str, str] = {}
+        for key, counts_ in forms.items():
+            shown, n = min(counts_.items(), key=lambda x: (-x[1], x[0]))
+            if 2 * sum(counts_.values()) > n_seen.get(key, 0):
+                disp[key] = shown
+
+        def show(g: Sequence[str]) -> str:
+            return " ".join(disp.get(x, _display_token(x)) for x in g)
+
+        options = []
+        for k, c in enumerate(clusters):
+            opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show)
+            if self.category_level and c.level >= self.category_level:
+                opts = self._category_names(tfs[k], F, head_ratio, show) + opts
+            # a parent that repeats one of its children's names says nothing new: such options go last
+            child = {str(x).casefold() for x in (c.child_names or [])}
+            opts = [o for o in opts if o.casefold() not in child] + [o for o in opts if o.casefold() in child]
+            options.append(opts)
+        names = self._assign(clusters, options, raw_totals, reps, tok, show)
+
+        out = []
+        for k, c in enumerate(clusters):
+            out.append(Summary(names[k], self._describe(c, names[k], reps[k], pcts[k], tok)))
+        self._tok_cache = cache
+        return out
+
+    # ------------------------------------------------------------------ naming
+    def _fits(self, words: Sequence[str], text: str) -> bool:
+        return 0 < len(words) <= self.max_words and len(text) <= self.max_chars
+
+    def _second_terms(self, A, score_a, cands, factor, units, tf, vocab) -> list[tuple[float, tuple[str, ...]]]:
+        """Terms that complement ``A``: scored on the units that do not already say A's head word."""
+        if self._modifier(A):
+            return []
+        head = A[-1]
+        hp = _prefixes(head)
+        said = {x for x in vocab if not hp.isdisjoint(_prefixes(x)) and _same_stem(x, head)}
+        # mass of each term on the units that do say the head word; the rest is the residual
+        sub: dict[tuple[str, ...], float] = defaultdict(float)
+        said_total = 0.0
+        total = 0.0
+        for t, w in units:
+            total += w
+            if w <= 0 or said.isdisjoint(t.keys):
+                continue
+            said_total += w
+            for g in t.ngrams:
+                sub[g] += w
+            if t.full is not None and t.full not in t.ngrams:
+                sub[t.full] += w
+        resid_total = total - said_total
+        need = max(min(self.second_term_min_mass, 0.25 * resid_total), 0.02)
+        out = []
+        for _, B in cands:
+            if self._modifier(B):
+                continue
+            mass = tf[B] - sub.get(B, 0.0)
+            if mass < need:
+                continue
+            sb = mass * factor[B]
+            if sb < self.second_term_ratio * score_a:
+                continue
+            combo = self._combine(A, B)
+            if combo is not None:
+                out.append((sb, combo))
+        out.sort(key=lambda x: (-x[0], x[1]))
+        return out
+
+    def _specialisations(self, A, cands, tf) -> list[tuple[float, tuple[str, ...]]]:
+        """For a single word, its two strongest two-word uses, factored: "open communication" + "direct
+        communication" -> "Open and direct communication"; "community building" + "community engagement" ->
+        "Community building and engagement". With the share of the word's mass the two uses cover."""
+        if len(A) != 1:
+            return []
+        word = A[0]
+        out = []
+        for pos in (1, 0):
+            uses = [(sc, g) for sc, g in cands if len(g) == 2 and g[pos] == word and g[1 - pos] not in STOPWORDS]
+            if len(uses) < 2 or tf[uses[0][1]] + tf[uses[1][1]] < 0.15 * tf[A]:
+                continue
+            combo = self._combine(uses[0][1], uses[1][1])
+            if combo is not None:
+                cover = (tf[uses[0][1]] + tf[uses[1][1]]) / tf[A]
+                out.append((uses[0][0] + uses[1][0], cover, combo))
+        out.sort(key=lambda x: (-x[0], x[2]))
+        return [(cover, combo) for _, cover, combo in out]
+
+    def _category_names(self, tf, F, head_ratio, show) -> list[str]:
+        """Broad categories named by their leading adjectives: "Social and cultural values"."""
+        beta = max(self.distinctiveness, 0.0)
+        adj = sorted(
+            (
+                (v * (v / F[g]) ** beta, g[0])
+                for g, v in tf.items()
+                if len(g) == 1
+                and v > 0
+                and g[0] not in STOPWORDS
+                and "-" not in g[0]
+                and len(g[0]) >= 4
+                and g[0].endswith(_ADJ_ENDINGS)
+                and head_ratio(g[0]) < 0.3
+            ),
+            key=lambda x: (-x[0], x[1]),
+        )
+        out: list[str] = []
+        if not adj:
+            return out
+        s1, a1 = adj[0]
+        if s1 < 0.01:
+            return out
+        for s2, a2 in adj[1:4]:
+            if s2 >= 0.4 * s1 and not _same_stem(a1, a2):
+                out.append(_capitalise(show((a1, "and", a2, "values"))))
+                break
+        out.append(_capitalise(show((a1, "values"))))
+        return [o for o in out if len(o) <= self.max_chars]
+
+    def _name_options(self, cands, tf, F, factor, units, c, rep, tok, show) -> list[str]:
+        """Ranked name options for one cluster (best first, no duplicates)."""
+        opts: list[str] = []
+        seen: set[str] = set()
+
+        def add(words: Sequence[str]) -> None:
+            text = _capitalise(show(words))
+            if self._fits(words, text) and text.casefold() not in seen:
+                seen.add(text.casefold())
+                opts.append(text)
+
+        full = {t.full for t, _ in units if t.full is not None}
+        vocab = {x for t, _ in units for x in t.keys}
+        for sa, A in cands[:4]:
+            pairs = self._second_terms(A, sa, cands, factor, units, tf, vocab)
+            # a lone word that is generic (common in other clusters), a modifier, never a value of its own here,
+            # or mostly said in two main ways with nothing else to pair it with, reads better as those two uses
+            strong = bool(pairs) and pairs[0][0] >= 0.25 * sa
+            specs = self._specialisations(A, cands, tf)
+            vague = len(A) == 1 and (
+                self._modifier(A)
+                or A not in full
+                or (tf[A] / F[A] < 0.5 and not strong)
+                or (not pairs and bool(specs) and specs[0][0] >= 0.3)
+            )
+            if vague:
+                for _, combo in specs:
+                    add(combo)
+            if pairs:
+                add(pairs[0][1])
+            elif len(A) == 2 and not self._modifier(A[-1:]):
+                # no other head to add: name the two main kinds of A's head ("emotional" + "psychological"
+                # wellbeing -> "Emotional and psychological wellbeing")
+                kinds = [
+                    (sb, B) for sb, B in cands if len(B) == 2 and B[1] == A[1] and B != A and tf[B] >= 0.25 * tf[A]
+                ]
+                if kinds:
+                    combo = self._combine(A, kinds[0][1])
+                    if combo is not None:
+                        add(combo)
+            add(A)
+            for _, combo in pairs[1:3]:
+                add(combo)
+        if not opts:
+            for _, g in cands:
+                add(g)
+                if opts:
+                    break
+        if not opts:
+            # no usable term (e.g. only symbols): the heaviest member, cut to size
+            order = sorted(range(len(c.members)), key=lambda i: (-rep[i], str(c.members[i])))
+            for i in order:
+                t = tok(c.members[i])
+                words = list(t.keys[: self.max_words])
+                while words and words[-1] in STOPWORDS:
+                    words.pop()
+                while words and len(_capitalise(show(words))) > self.max_chars:
+                    words.pop()
+                if words:
+                    add(words)
+                    break
+        return opts
+
+    @staticmethod
+    def _combine(A: tuple[str, ...], B: tuple[str, ...]) -> tuple[str, ...] | None:
+        """Join two terms, factoring a shared first or last word; None when they repeat a stem."""
+        if any(x in CONJUNCTIONS for x in A + B):
+            return None
+        # shared leading words: "analytical rigor" + "analytical precision"
+        p = 0
+        while p < min(len(A), len(B)) and A[p] == B[p]:
+            p += 1
+        if p:
+            ra, rb = A[p:], B[p:]
+            if not ra or not rb or len(ra) > 1 or len(rb) > 1:
+                return None
+            if _same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
+                return None
+            return A + ("and",) + rb
+        # shared trailing words: "emotional wellbeing" + "psychological wellbeing"
+        s = 0
+        while s < min(len(A), len(B)) and A[-1 - s] == B[-1 - s]:
+            s += 1
+        if s:
+            ra, rb = A[:-s], B[:-s]
+            if not ra or not rb or len(ra) > 1 or len(rb) > 1:
+                return None
+            if _same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
+                return None
+            return ra + ("and",) + B
+        content_a = [x for x in A if x not in STOPWORDS]
+        content_b = [x for x in B if x not in STOPWORDS]
+        for x in content_a:
+            for y in content_b:
+                if _same_stem(x, y):
+                    return None
+        return A + ("and",) + B
+
+    def _assign(self, clusters, options, raw_totals, reps, tok, show) -> list[str]:
+        """Distinct names within the level: heaviest cluster first, each its best free option, else a
+        qualified one ("Honesty (candor)"), else a numbered one ("Honesty 2")."""
+        K = len(clusters)
+        order = sorted(range(K), key=lambda k: (-raw_totals[k], -len(clusters[k].members), k))
+        used: set[str] = set()
+        names = [""] * K
+        for k in order:
+            opts = options[k] or ["Unnamed cluster"]
+            chosen = next((o for o in opts if o.casefold() not in used), None)
+            if chosen is None:
+                chosen = self._qualify(opts, clusters[k], reps[k], used, tok, show)
+            used.add(chosen.casefold())
+            names[k] = chosen
+        return names
+
+    def _qualify(self, bases, c, rep, used, tok, show) -> str:
+        order = sorted(range(len(c.members)), key=lambda i: (-rep[i], str(c.members[i])))[:10]
+        for base in sorted(bases[:4], key=lambda b: (len(b.split()), bases.index(b))):
+            base_keys = set(tok(base).keys)
+            for i in order:
+                t = tok(c.members[i])
+                content = [x for x in t.keys if x not in STOPWORDS]
+                if not content or set(content) <= base_keys or len(t.keys) > 3:
+                    continue
+                cand = f"{base} ({show(t.keys)})"
+                short = len(cand.split()) <= self.max_words + 1 and len(cand) <= self.max_chars
+                if short and cand.casefold() not in used:
+                    return cand
+        base = bases[0]
+        words = base.split()
+        while len(words) > 1 and (
+            len(words) >= self.max_words or len(" ".join(words)) > self.max_chars - 6 or words[-1].lower() in STOPWORDS
+        ):
+            words.pop()
+        base = " ".join(words)
+        n = 2
+        while f"{base} {n}".casefold() in used:
+            n += 1
+        return f"{base} {n}"
+
+    # ------------------------------------------------------------------ descriptions
+    def _examples(self, c: ClusterInfo, name: str, rep: np.ndarray, tok, n_max: int) -> list[str]:
+        """Representative members that add something to the name: greedy, each pick weighing the member's
+        representativeness by the share of its words not yet said (by the name or earlier picks)."""
+        said = {x for x in tok(name).keys if x not in STOPWORDS and x not in CONJUNCTIONS}
+        n = len(c.members)
+        if n == 0 or n_max <= 0:
+            return []
+        top = np.argsort(-np.asarray(rep, dtype=np.float64), kind="stable")[: max(30, 3 * n_max)]
+        pool = sorted((int(i) for i in top), key=lambda i: (-rep[i], str(c.members[i])))
+        E = c.embeddings if isinstance(c.embeddings, np.ndarray) and c.embeddings.ndim == 2 else None
+        sim: dict[int, dict[int, float]] = {}
+        if E is not None and E.shape[0] == n:
+            P = np.asarray(E[pool], dtype=np.float32)
+            S = P @ P.T
+            sim = {i: {j: float(S[a, b]) for b, j in enumerate(pool)} for a, i in enumerate(pool)}
+        chosen: list[int] = []
+        seen: set[tuple[str, ...]] = set()
+        said_stems = {_stem(x) for x in said}
+        while len(chosen) < n_max:
+            best, best_score = None, 0.0
+            for i in pool:
+                if i in chosen:
+                    continue
+                content = tuple(x for x in tok(c.members[i]).keys if x not in STOPWORDS)
+                if not content or content in seen:
+                    continue
+                new = sum(1 for x in content if x not in said and _stem(x) not in said_stems)
+                if new == 0:  # nothing the name or earlier examples did not already say
+                    continue
+                if sim and chosen and max(sim[i][j] for j in chosen) > 0.92:
+                    continue
+                score = float(rep[i]) * (0.5 + 0.5 * new / len(content))
+                if best is None or score > best_score:
+                    best, best_score = i, score
+            if best is None:
+                break
+            chosen.append(best)
+            content = tuple(x for x in tok(c.members[best]).keys if x not in STOPWORDS)
+            seen.add(content)
+            said.update(content)
+            said_stems.update(_stem(x) for x in content)
+        return [self._quote(c.members[i]) for i in chosen]
+
+    @staticmethod
+    def _clip(s: str) -> str:
+        text = _WS.sub(" ", str(s)).strip()
+        return text[:49].rstrip() + "…" if len(text) > 50 else text
+
+    @classmethod
+    def _quote(cls, s: str) -> str:
+        text = cls._clip(s)
+        if any(ch in text for ch in ",;.") or " and " in f" {text} ":
+            text = f"“{text}”"
+        return text
+
+    def _describe(self, c: ClusterInfo, name: str, rep: np.ndarray, pct: float, tok) -> str:
+        n = len(c.members)
+        share = f"{_fmt_pct(pct)} of all occurrences"
+        focus = _decapitalise(_QUALIFIER.sub("", name))  # "Privacy 2", "Honesty (candor)" -> "privacy", "honesty"
+        if focus.casefold() == "unnamed cluster":
+            return f"Values without words to name them. {n} values, {share}."
+        if n == 0:
+            return f"An empty cluster. {share[0].upper()}{share[1:]}."
+        if n == 1:
+            return f"A single value: {self._quote(c.members[0])}. It accounts for {share}."
+        category = name.casefold().endswith(" values")
+        children = list(c.child_names or [])
+        ex = self._examples(c, name, rep, tok, self.n_examples)
+        count = f"{n} values, {share}."
+        if c.level >= 2 and children:
+            cw, _ = _norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
+            corder = sorted(range(len(children)), key=lambda j: (-cw[j], str(children[j])))
+            shown = [f"“{self._clip(children[j])}”" for j in corder[:3]]
+            first = f"A broad category of {focus}." if category else f"Values centred on {focus}."
+            if len(children) == 1:
+                second = f"It holds the single cluster {shown[0]}"
+            else:
+                verb = "include" if len(children) > 3 else "are"
+                second = f"Its {len(children)} clusters {verb} {_join_list(shown)}"
+            second += f", with values such as {_join_list(ex)}." if ex else "."
+            return f"{first} {second} {count}"
+        opening = f"A category of {focus}" if category else f"Values centred on {focus}"
+        if ex:
+            return f"{opening}, such as {_join_list(ex)}. {count}"
+        return f"{opening}. {count}"
