@@ -31,6 +31,20 @@ class Leaf:
     weight: float
     count: int = 0
     value_id: int | None = None
+    aliases: list[str] = field(default_factory=list)  #: other surface forms seen in the input
+
+
+@dataclass
+class Tombstone:
+    """A node that no longer exists: merged away, deleted or split. Kept so that any old id can be resolved in any
+    later version (SKOS: ``owl:deprecated true`` + ``dct:isReplacedBy``)."""
+
+    uid: str
+    level: int
+    name: str
+    reason: str  #: "merged", "deleted" or "split"
+    replaced_by: list[str]  #: uids of the survivor(s) (several for a split)
+    version_id: int | None = None  #: the version in which it stopped existing
 
 
 @dataclass
@@ -40,6 +54,7 @@ class Tree:
     nodes: dict[str, Node] = field(default_factory=dict)
     leaves: list[Leaf] = field(default_factory=list)
     version_id: int | None = None
+    tombstones: dict[str, Tombstone] = field(default_factory=dict)  #: every node retired in this lineage
 
     @property
     def depth(self) -> int:

@@ -1,0 +1,583 @@
+"""SKOS export of a taxonomy version (``skos-ttl``, ``skos-jsonld``) and the reader that rebuilds the tree.
+
+Both formats hold the same RDF graph, built with rdflib; Turtle and JSON-LD are two serialisations of it.
+
+IRIs (``base`` defaults to :data:`DEFAULT_BASE`, ``urn:taxo:``; any absolute IRI prefix works, e.g.
+``https://data.example.org/taxo/``):
+
+* the version's concept scheme: ``<base>version:<version id>``, or ``<base>checksum:<sha256>`` for a tree that
+  has no version id;
+* a cluster node (and a retired node): ``<base>node:<uid>``, the uid percent-encoded (``:`` kept), e.g.
+  ``urn:taxo:node:values:l1:3f2a9c1d-...``. Node uids are stable across versions, so one node has the same IRI
+  in every version that holds it; the scheme is what changes;
+* a value (level 0): ``<base>value:<text>``, the text UTF-8 percent-encoded (everything but ``A-Za-z0-9_.-~``),
+  e.g. ``urn:taxo:value:freedom%20of%20speech``. Injective, so distinct values never share an IRI.
+
+Vocabulary: SKOS (``skos:``), Dublin Core terms (``dct:``), OWL (``owl:deprecated``), and a small workbench
+namespace :data:`TAXO_NS` (prefix ``taxo:``) for what SKOS has no term for:
+
+=================================  ========================================================================
+``taxo:checksum``                  scheme: :func:`~taxonomy.export.content_checksum` of the tree (hex)
+``taxo:levels``                    scheme: number of cluster levels (xsd:integer)
+``taxo:manifest``                  scheme: the version's build manifest as a JSON string (sorted keys)
+``taxo:level``                     concept: 0 for values, 1.. for nodes (xsd:integer)
+``taxo:weight``                    concept: value weight, or summed weight under a node (xsd:double)
+``taxo:pctTotalOccurrences``       concept: ``100 * weight / total leaf weight`` (xsd:double)
+``taxo:memberCount``               node: number of values under it (xsd:integer)
+``taxo:count``                     value: its record count (xsd:integer)
+``taxo:retiredReason``             retired node: ``merged``, ``deleted`` or ``split``
+``taxo:retiredInVersion``          retired node: the version in which it stopped existing (xsd:integer)
+=================================  ========================================================================
+
+What each resource carries:
+
+* scheme: ``a skos:ConceptScheme``, ``dct:identifier`` (the version id, as a string; omitted when none),
+  ``taxo:checksum``, ``dct:created`` (xsd:dateTime, when the manifest has ``created`` or ``created_at``),
+  ``skos:prefLabel`` (``taxo version <id>``), ``taxo:levels``, ``taxo:manifest`` (when non-empty),
+  ``skos:hasTopConcept`` for every top-level node;
+* node: ``a skos:Concept``, ``skos:prefLabel`` (name), ``skos:definition`` (description, omitted when empty),
+  ``skos:notation`` (uid), ``skos:inScheme``, ``skos:broader``/``skos:narrower`` (both directions, values
+  included), ``skos:topConceptOf`` at the top level, ``taxo:level``, ``taxo:weight``,
+  ``taxo:pctTotalOccurrences``, ``taxo:memberCount``;
+* value: ``a skos:Concept``, ``skos:prefLabel`` and ``skos:notation`` (the value text), ``skos:altLabel`` per
+  alias (an alias equal to the text is left out: SKOS keeps prefLabel and altLabel disjoint),
+  ``skos:broader`` (its level-1 node), ``skos:inScheme``, ``taxo:level 0``, ``taxo:weight``,
+  ``taxo:pctTotalOccurrences``, ``taxo:count``;
+* retired node (:attr:`Tree.tombstones`): ``a skos:Concept``, ``owl:deprecated true``, ``dct:isReplacedBy``
+  each survivor's IRI, ``skos:prefLabel`` (its last name), ``skos:notation`` (uid), ``taxo:level``,
+  ``taxo:retiredReason``, ``taxo:retiredInVersion`` (when known), ``skos:inScheme``; no
+  broader/narrower/topConceptOf.
+
+Labels carry no language tag (names and values come in any language). Doubles are written with their shortest
+round-trip ``repr`` as lexical form (``"0.123456"^^xsd:double``), so weights read back bit for bit: rdflib's own
+Turtle writer would print doubles as ``%e`` (6 significant digits), which is why the Turtle output goes through
+:class:`_ExactTurtleSerializer`.
+
+Determinism: the same tree gives byte-identical files. rdflib's Turtle writer sorts subjects, predicates and
+objects; its JSON-LD writer does not (it walks a ``set``), so the JSON-LD document is built with rdflib's
+``from_rdf`` and then put in canonical order here (``@graph`` by ``@id``, multi-valued properties sorted, keys
+sorted) before it is written.
+
+Not kept: ``Leaf.value_id`` (a database id); the *order* of ``Leaf.aliases`` and ``Tombstone.replaced_by`` (RDF
+has sets, not lists: :func:`read_skos` returns both sorted) and duplicates within them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote, unquote
+
+from taxonomy.domain import Leaf, Node, Tombstone, Tree
+from taxonomy.errors import InputError, TaxoError, UsageError
+
+if TYPE_CHECKING:  # rdflib is imported lazily: it costs ~0.3 s and only these formats need it
+    from rdflib import Graph, Literal, URIRef
+
+    from taxonomy.export import ExportContext
+
+#: Default prefix of every IRI minted for a scheme, node or value.
+DEFAULT_BASE = "urn:taxo:"
+
+#: The workbench's own RDF vocabulary (prefix ``taxo:``) for what SKOS does not cover; see the module docstring.
+TAXO_NS = "https://w3id.org/taxo-workbench/ns#"
+
+SKOS_NS = "http://www.w3.org/2004/02/skos/core#"
+DCT_NS = "http://purl.org/dc/terms/"
+OWL_NS = "http://www.w3.org/2002/07/owl#"
+XSD_NS = "http://www.w3.org/2001/XMLSchema#"
+RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+
+#: Prefixes bound in both serialisations (and the JSON-LD ``@context``).
+PREFIXES: dict[str, str] = {
+    "dct": DCT_NS,
+    "owl": OWL_NS,
+    "rdf": RDF_NS,
+    "skos": SKOS_NS,
+    "taxo": TAXO_NS,
+    "xsd": XSD_NS,
+}
+
+#: ``format`` names accepted by :func:`read_skos` -> rdflib parser names.
+_READ_FORMATS = {
+    "turtle": "turtle", "ttl": "turtle", "skos-ttl": "turtle",
+    "json-ld": "json-ld", "jsonld": "json-ld", "skos-jsonld": "json-ld",
+}
+
+_IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|\\^`]')
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_LOCAL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# IRIs
+# --------------------------------------------------------------------------------------------------------------
+
+
+def check_base(base: str) -> str:
+    """``base`` if it is usable as an IRI prefix (absolute: ``scheme:...``, no spaces or ``<>"{}|\\^```)."""
+    if not isinstance(base, str) or not _SCHEME_RE.match(base) or _IRI_FORBIDDEN.search(base):
+        raise UsageError(
+            f"SKOS base IRI {base!r} is not an absolute IRI prefix (e.g. {DEFAULT_BASE!r} or "
+            "'https://data.example.org/taxo/'; no spaces, quotes or angle brackets)"
+        )
+    scheme = base.split(":", 1)[0]
+    if scheme.lower() in PREFIXES:  # JSON-LD would read "skos:..." as a compact IRI
+        raise UsageError(f"SKOS base IRI {base!r}: the IRI scheme {scheme!r} clashes with the prefix {scheme!r}")
+    return base
+
+
+def scheme_iri(version: int | None, checksum: str, base: str = DEFAULT_BASE) -> str:
+    """IRI of the concept scheme of one version (``<base>version:<id>``; ``<base>checksum:<sha>`` without id)."""
+    if version is not None:
+        return f"{base}version:{quote(str(version), safe='')}"
+    return f"{base}checksum:{quote(checksum, safe='')}"
+
+
+def node_iri(uid: str, base: str = DEFAULT_BASE) -> str:
+    """IRI of a cluster node (live or retired): ``<base>node:<percent-encoded uid>``."""
+    return f"{base}node:{quote(uid, safe=':')}"
+
+
+def value_iri(text: str, base: str = DEFAULT_BASE) -> str:
+    """IRI of a value: ``<base>value:<percent-encoded text>``."""
+    return f"{base}value:{quote(text, safe='')}"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Graph construction
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _double_lexical(x: float) -> str:
+    """xsd:double lexical form that reads back as exactly ``x`` (shortest round-trip repr)."""
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "INF" if x > 0 else "-INF"
+    return repr(x)
+
+
+def _double(x: float) -> Literal:
+    from rdflib import Literal
+    from rdflib.namespace import XSD
+
+    return Literal(_double_lexical(x), datatype=XSD.double)
+
+
+@functools.lru_cache(maxsize=4096)
+def _int(x: int) -> Literal:
+    from rdflib import Literal
+    from rdflib.namespace import XSD
+
+    return Literal(str(int(x)), datatype=XSD.integer)
+
+
+def _created_literal(value: Any) -> Literal | None:
+    from rdflib import Literal
+    from rdflib.namespace import XSD
+
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return Literal(value.isoformat(), datatype=XSD.dateTime)
+    if isinstance(value, date):
+        return Literal(value.isoformat(), datatype=XSD.date)
+    text = str(value)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return Literal(text)
+    return Literal(parsed.isoformat(), datatype=XSD.dateTime)
+
+
+def tree_to_graph(tree: Tree, ctx: ExportContext, *, base: str = DEFAULT_BASE) -> Graph:
+    """The SKOS graph of ``tree`` (see the module docstring for IRIs and properties)."""
+    from rdflib import Graph, Literal, Namespace, URIRef
+    from rdflib.namespace import RDF
+
+    from taxonomy.export import leaf_pct, total_leaf_weight
+
+    check_base(base)
+    SKOS, DCT, OWL, TAXO = Namespace(SKOS_NS), Namespace(DCT_NS), Namespace(OWL_NS), Namespace(TAXO_NS)
+    clash = sorted(set(tree.tombstones) & set(tree.nodes))
+    if clash:
+        raise TaxoError(f"cannot export to SKOS: node {clash[0]!r} is both live and retired (tombstone)")
+    for key, t in tree.tombstones.items():
+        if t.uid != key:
+            raise TaxoError(f"tree is inconsistent: tombstone keyed {key!r} has uid {t.uid!r}")
+
+    g = Graph(store="SimpleMemory", bind_namespaces="none")  # no contexts needed: faster to fill
+    for prefix, ns in PREFIXES.items():
+        g.bind(prefix, ns)
+    add = g.add
+    scheme = URIRef(scheme_iri(ctx.version, ctx.checksum, base))
+    node_ref = {uid: URIRef(node_iri(uid, base)) for uid in sorted(tree.nodes)}
+
+    add((scheme, RDF.type, SKOS["ConceptScheme"]))
+    label = f"taxo version {ctx.version}" if ctx.version is not None else f"taxo tree {ctx.checksum[:12]}"
+    add((scheme, SKOS["prefLabel"], Literal(label)))
+    if ctx.version is not None:
+        add((scheme, DCT["identifier"], Literal(str(ctx.version))))
+    add((scheme, TAXO["checksum"], Literal(ctx.checksum)))
+    add((scheme, TAXO["levels"], _int(tree.depth)))
+    manifest = ctx.manifest or {}
+    created = _created_literal(manifest.get("created", manifest.get("created_at")))
+    if created is not None:
+        add((scheme, DCT["created"], created))
+    if manifest:
+        text = json.dumps(manifest, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
+        add((scheme, TAXO["manifest"], Literal(text)))
+
+    for uid, ref in node_ref.items():
+        n = tree.nodes[uid]
+        add((ref, RDF.type, SKOS["Concept"]))
+        add((ref, SKOS["prefLabel"], Literal(n.name)))
+        if n.description:
+            add((ref, SKOS["definition"], Literal(n.description)))
+        add((ref, SKOS["notation"], Literal(n.uid)))
+        add((ref, SKOS["inScheme"], scheme))
+        add((ref, TAXO["level"], _int(n.level)))
+        add((ref, TAXO["weight"], _double(n.weight)))
+        add((ref, TAXO["pctTotalOccurrences"], _double(n.pct_total_occurrences)))
+        add((ref, TAXO["memberCount"], _int(n.member_count)))
+        if n.parent_uid is None:
+            add((ref, SKOS["topConceptOf"], scheme))
+            add((scheme, SKOS["hasTopConcept"], ref))
+        else:
+            parent = node_ref[n.parent_uid]
+            add((ref, SKOS["broader"], parent))
+            add((parent, SKOS["narrower"], ref))
+
+    total = total_leaf_weight(tree)
+    for leaf in sorted(tree.leaves, key=lambda lf: lf.text):
+        ref = URIRef(value_iri(leaf.text, base))
+        parent = node_ref[leaf.parent_uid]
+        text = Literal(leaf.text)
+        add((ref, RDF.type, SKOS["Concept"]))
+        add((ref, SKOS["prefLabel"], text))
+        add((ref, SKOS["notation"], text))
+        for alias in sorted(set(leaf.aliases)):
+            if alias != leaf.text:
+                add((ref, SKOS["altLabel"], Literal(alias)))
+        add((ref, SKOS["inScheme"], scheme))
+        add((ref, SKOS["broader"], parent))
+        add((parent, SKOS["narrower"], ref))
+        add((ref, TAXO["level"], _int(0)))
+        add((ref, TAXO["weight"], _double(leaf.weight)))
+        add((ref, TAXO["pctTotalOccurrences"], _double(leaf_pct(leaf.weight, total))))
+        add((ref, TAXO["count"], _int(leaf.count)))
+
+    true = Literal("true", datatype=URIRef(XSD_NS + "boolean"))
+    for uid in sorted(tree.tombstones):
+        t = tree.tombstones[uid]
+        ref = URIRef(node_iri(uid, base))
+        add((ref, RDF.type, SKOS["Concept"]))
+        add((ref, OWL["deprecated"], true))
+        add((ref, SKOS["prefLabel"], Literal(t.name)))
+        add((ref, SKOS["notation"], Literal(t.uid)))
+        add((ref, SKOS["inScheme"], scheme))
+        add((ref, TAXO["level"], _int(t.level)))
+        add((ref, TAXO["retiredReason"], Literal(t.reason)))
+        if t.version_id is not None:
+            add((ref, TAXO["retiredInVersion"], _int(t.version_id)))
+        for survivor in sorted(set(t.replaced_by)):
+            add((ref, DCT["isReplacedBy"], URIRef(node_iri(survivor, base))))
+    return g
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Writers
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _exact_turtle_serializer(graph: Graph):
+    """rdflib's Turtle serializer, except that xsd:double literals keep their lexical form (rdflib prints
+    them as ``%e``, i.e. 6 significant digits, which would lose the weights' precision)."""
+    from rdflib import Literal, URIRef
+    from rdflib.namespace import XSD
+    from rdflib.plugins.serializers.turtle import TurtleSerializer, _GEN_QNAME_FOR_DT
+
+    class _ExactTurtleSerializer(TurtleSerializer):
+        # the scheme first, then the concepts (rdflib: subjects of these classes first, each group sorted)
+        topClasses = [URIRef(SKOS_NS + "ConceptScheme")]
+
+        def reset(self) -> None:
+            super().reset()
+            self._pnames: dict[URIRef, str | None] = {}
+
+        def get_pname(self, uri, gen_prefix=True):  # type: ignore[override]
+            # Only the bound vocabularies get prefixed names (all their local names are plain words); every
+            # scheme/node/value IRI is written in full. rdflib's generic version tries to split every IRI
+            # (most of the export time) and may invent prefixes.
+            if not isinstance(uri, URIRef):
+                return None
+            try:
+                return self._pnames[uri]
+            except KeyError:
+                pass
+            pname = None
+            for prefix, ns in PREFIXES.items():
+                if uri.startswith(ns) and _LOCAL_NAME.fullmatch(uri[len(ns):]):
+                    pname = f"{self.addNamespace(prefix, URIRef(ns))}:{uri[len(ns):]}"
+                    break
+            self._pnames[uri] = pname
+            return pname
+
+        def label(self, node, position):  # type: ignore[override]
+            if isinstance(node, Literal) and node.datatype == XSD.double:
+                return node._literal_n3(
+                    use_plain=False, qname_callback=lambda dt: self.get_pname(dt, _GEN_QNAME_FOR_DT)
+                )
+            return super().label(node, position)
+
+    return _ExactTurtleSerializer(graph)
+
+
+def _n_concepts(tree: Tree) -> int:
+    return len(tree.nodes) + len(tree.leaves) + len(tree.tombstones)
+
+
+def write_skos_turtle(tree: Tree, fh: BinaryIO, ctx: ExportContext, *, base: str = DEFAULT_BASE) -> int:
+    """SKOS in Turtle (UTF-8). Returns the number of concepts written (nodes + values + retired nodes)."""
+    import io
+
+    graph = tree_to_graph(tree, ctx, base=base)
+    buf = io.BytesIO()
+    _exact_turtle_serializer(graph).serialize(buf, encoding="utf-8")
+    data = buf.getvalue()
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    fh.write(data)
+    return _n_concepts(tree)
+
+
+_JSONLD_KEEP = frozenset({"@id", "@value", "@language", "@context"})
+
+
+def _canonical_jsonld(obj: Any) -> Any:
+    """Sort multi-valued properties (JSON-LD arrays are unordered sets unless ``@list``) recursively, and write
+    doubles as ``{"@type": "xsd:double", "@value": "<repr>"}``: rdflib emits native JSON numbers once a context
+    is active, which JSON-LD processors may turn into xsd:double with fewer than 17 significant digits."""
+    if isinstance(obj, float):
+        return {"@type": "xsd:double", "@value": _double_lexical(obj)}
+    if isinstance(obj, dict):
+        return {k: (v if k in _JSONLD_KEEP else _canonical_jsonld(v) if k == "@list"
+                    else _sort_values(_canonical_jsonld(v)))
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_canonical_jsonld(v) for v in obj]
+    return obj
+
+
+def _sort_values(v: Any) -> Any:
+    if isinstance(v, list):
+        return sorted(v, key=lambda x: json.dumps(x, sort_keys=True, ensure_ascii=False))
+    return v
+
+
+def tree_to_jsonld(tree: Tree, ctx: ExportContext, *, base: str = DEFAULT_BASE) -> dict[str, Any]:
+    """The JSON-LD document (compacted with :data:`PREFIXES` as ``@context``) in canonical order."""
+    from rdflib.plugins.serializers.jsonld import from_rdf
+
+    graph = tree_to_graph(tree, ctx, base=base)
+    context = dict(sorted(PREFIXES.items()))
+    doc = from_rdf(graph, context_data=context, use_native_types=False, use_rdf_type=False)
+    if isinstance(doc, list):  # no context (cannot happen with a context, but keep the shape stable)
+        doc = {"@context": context, "@graph": doc}
+    nodes = doc.pop("@graph", None)
+    if nodes is None:  # a single resource is inlined at the top level
+        nodes = [{k: v for k, v in doc.items() if k != "@context"}]
+    nodes = sorted((_canonical_jsonld(n) for n in nodes), key=lambda n: str(n.get("@id", "")))
+    return {"@context": context, "@graph": nodes}
+
+
+def write_skos_jsonld(tree: Tree, fh: BinaryIO, ctx: ExportContext, *, base: str = DEFAULT_BASE) -> int:
+    """SKOS in JSON-LD (UTF-8, 1 node object per concept in ``@graph``). Returns the number of concepts."""
+    doc = tree_to_jsonld(tree, ctx, base=base)
+    data = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True, allow_nan=False)
+    fh.write((data + "\n").encode("utf-8"))
+    return _n_concepts(tree)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reader
+# --------------------------------------------------------------------------------------------------------------
+
+
+def read_skos(
+    source: str | Path | bytes, format: str = "turtle", *, verify: bool = False  # noqa: A002
+) -> tuple[Tree, int | None, str]:
+    """Parse a ``skos-ttl`` / ``skos-jsonld`` export back into ``(tree, version_id, checksum)``.
+
+    ``source``: a file path, or the document itself as ``bytes``. ``format``: ``"turtle"`` (also ``ttl``,
+    ``skos-ttl``) or ``"json-ld"`` (also ``jsonld``, ``skos-jsonld``). The tree holds the nodes (uid, level,
+    name, description, parent, member_count, weight, pct_total_occurrences as written), the leaves (text,
+    parent, weight, count, aliases sorted) and the tombstones (replaced_by sorted); ``tree.version_id`` is the
+    version id. ``checksum`` is the one stated in the file; with ``verify=True`` an :class:`InputError` is raised
+    unless it equals :func:`~taxonomy.export.content_checksum` of the tree read back.
+    """
+    from rdflib import Graph, Literal, URIRef
+    from rdflib.namespace import RDF
+
+    from taxonomy.export import check_tree, content_checksum
+
+    parser = _READ_FORMATS.get(str(format).lower())
+    if parser is None:
+        raise UsageError(f"unknown SKOS format {format!r}; use 'turtle' or 'json-ld'")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        where, data = "<SKOS data>", bytes(source)
+    else:
+        where = str(source)
+        try:
+            data = Path(source).read_bytes()
+        except FileNotFoundError:
+            raise InputError(where, "file not found") from None
+        except OSError as exc:
+            raise InputError(where, f"cannot read the file: {exc.strerror or exc}") from None
+    g = Graph(bind_namespaces="none")
+    try:
+        g.parse(data=data, format=parser)
+    except Exception as exc:  # rdflib raises many types (BadSyntax, JSONDecodeError, ValueError, ...)
+        raise InputError(where, f"not valid {parser}: {exc}") from None
+
+    SKOS = lambda name: URIRef(SKOS_NS + name)  # noqa: E731
+    TAXO = lambda name: URIRef(TAXO_NS + name)  # noqa: E731
+    DCT_ID, DCT_REPL = URIRef(DCT_NS + "identifier"), URIRef(DCT_NS + "isReplacedBy")
+    DEPRECATED = URIRef(OWL_NS + "deprecated")
+
+    def fail(problem: str) -> InputError:
+        return InputError(where, problem)
+
+    def one(s, p, what: str, *, required: bool = True):
+        vals = list(g.objects(s, p))
+        if len(vals) > 1:
+            raise fail(f"{s} has {len(vals)} values of {what} (expected one)")
+        if not vals:
+            if required:
+                raise fail(f"{s} has no {what}")
+            return None
+        return vals[0]
+
+    def text(s, p, what: str, *, default: str | None = None) -> str:
+        v = one(s, p, what, required=default is None)
+        if v is None:
+            return default  # type: ignore[return-value]
+        if not isinstance(v, Literal):
+            raise fail(f"{s}: {what} is not a literal")
+        return str(v)
+
+    def number(s, p, what: str, kind, default=None, *, required: bool | None = None):
+        v = one(s, p, what, required=(default is None) if required is None else required)
+        if v is None:
+            return default
+        try:
+            return kind(str(v))
+        except ValueError:
+            raise fail(f"{s}: {what} is not a number: {str(v)!r}") from None
+
+    schemes = sorted(set(g.subjects(RDF.type, SKOS("ConceptScheme"))))
+    if len(schemes) != 1:
+        raise fail(f"expected exactly one skos:ConceptScheme, found {len(schemes)}")
+    scheme = schemes[0]
+    vid_text = text(scheme, DCT_ID, "dct:identifier", default="")
+    try:
+        version_id = int(vid_text) if vid_text else None
+    except ValueError:
+        raise fail(f"dct:identifier of the scheme is not a version id: {vid_text!r}") from None
+    checksum = text(scheme, TAXO("checksum"), "taxo:checksum", default="")
+
+    concepts = sorted(set(g.subjects(RDF.type, SKOS("Concept"))))
+    retired: list = []
+    values: list = []
+    clusters: list = []
+    for c in concepts:
+        dep = one(c, DEPRECATED, "owl:deprecated", required=False)
+        if dep is not None and isinstance(dep, Literal) and str(dep).strip().lower() in ("true", "1"):
+            retired.append(c)
+            continue
+        level = number(c, TAXO("level"), "taxo:level", int)
+        (values if level == 0 else clusters).append((c, level))
+
+    uid_of: dict = {}
+    nodes: dict[str, Node] = {}
+    for c, level in clusters:
+        if level < 0:
+            raise fail(f"{c}: taxo:level must be >= 0, found {level}")
+        uid = text(c, SKOS("notation"), "skos:notation (node uid)")
+        if uid in nodes:
+            raise fail(f"node uid {uid!r} appears twice")
+        uid_of[c] = uid
+        nodes[uid] = Node(
+            uid=uid, level=level, name=text(c, SKOS("prefLabel"), "skos:prefLabel"),
+            description=text(c, SKOS("definition"), "skos:definition", default=""), parent_uid=None,
+            member_count=number(c, TAXO("memberCount"), "taxo:memberCount", int, 0),
+            weight=number(c, TAXO("weight"), "taxo:weight", float, 0.0),
+            pct_total_occurrences=number(c, TAXO("pctTotalOccurrences"), "taxo:pctTotalOccurrences", float, 0.0),
+        )
+
+    def parent_of(c) -> str | None:
+        p = one(c, SKOS("broader"), "skos:broader", required=False)
+        if p is None:
+            return None
+        if p not in uid_of:
+            raise fail(f"{c}: skos:broader {p} is not a live node of the scheme")
+        return uid_of[p]
+
+    for c, _level in clusters:
+        nodes[uid_of[c]].parent_uid = parent_of(c)
+
+    leaves: list[Leaf] = []
+    for c, _level in values:
+        parent = parent_of(c)
+        label = text(c, SKOS("prefLabel"), "skos:prefLabel")
+        if parent is None:
+            raise fail(f"value {label!r} has no skos:broader (level-1 node)")
+        leaves.append(Leaf(
+            text=label, parent_uid=parent, weight=number(c, TAXO("weight"), "taxo:weight", float),
+            count=number(c, TAXO("count"), "taxo:count", int, 0),
+            aliases=sorted(str(a) for a in g.objects(c, SKOS("altLabel"))),
+        ))
+    leaves.sort(key=lambda lf: lf.text)
+
+    tomb_uid = {c: text(c, SKOS("notation"), "skos:notation (node uid)") for c in retired}
+    # IRI prefix of node concepts (``<base>node:``), for a survivor that the file does not describe
+    prefixes = {str(c)[: -len(q)] for c, u in [*uid_of.items(), *tomb_uid.items()]
+                if str(c).endswith(q := quote(u, safe=":"))}
+    tombstones: dict[str, Tombstone] = {}
+    for c in retired:
+        uid = tomb_uid[c]
+        if uid in nodes or uid in tombstones:
+            raise fail(f"node uid {uid!r} appears twice")
+        survivors = []
+        for s in g.objects(c, DCT_REPL):
+            su = uid_of.get(s) or tomb_uid.get(s)
+            if su is None:
+                starts = [p for p in prefixes if str(s).startswith(p)]
+                if len(starts) != 1:
+                    raise fail(f"{c}: dct:isReplacedBy {s} is not a node IRI")
+                su = unquote(str(s)[len(starts[0]):])
+            survivors.append(su)
+        tombstones[uid] = Tombstone(
+            uid=uid, level=number(c, TAXO("level"), "taxo:level", int),
+            name=text(c, SKOS("prefLabel"), "skos:prefLabel"),
+            reason=text(c, TAXO("retiredReason"), "taxo:retiredReason", default=""),
+            replaced_by=sorted(set(survivors)),
+            version_id=number(c, TAXO("retiredInVersion"), "taxo:retiredInVersion", int, required=False),
+        )
+
+    tree = Tree(nodes=nodes, leaves=leaves, version_id=version_id, tombstones=tombstones)
+    try:
+        check_tree(tree)
+    except TaxoError as exc:
+        raise fail(str(exc)) from None
+    if verify and content_checksum(tree) != checksum:
+        raise fail(f"content checksum mismatch: the file states {checksum!r}, its content hashes to "
+                   f"{content_checksum(tree)!r}")
+    return tree, version_id, checksum
