@@ -23,7 +23,57 @@ from taxonomy.progress import Progress
 from taxonomy.query import show, similar, versions
 from taxonomy.store import get_version, read_tree
 
-__all__ = ["build", "compare", "export", "ingest", "init", "quickstart", "show", "similar", "versions"]
+from taxonomy.changesets import (  # noqa: E402  (curation API, re-exported)
+    apply,
+    branch,
+    branches,
+    check,
+    create,
+    delete,
+    history,
+    log,
+    merge,
+    move,
+    reassign,
+    rename,
+    split,
+)
+
+__all__ = [
+    "apply",
+    "branch",
+    "branches",
+    "build",
+    "check",
+    "compare",
+    "create",
+    "delete",
+    "diff",
+    "export",
+    "history",
+    "ingest",
+    "init",
+    "log",
+    "merge",
+    "move",
+    "quickstart",
+    "reassign",
+    "rename",
+    "show",
+    "similar",
+    "split",
+    "versions",
+]
+
+
+def diff(a: int, b: int, *, db: str | Engine | None = None):
+    """What changed from version ``a`` to version ``b`` (any two versions)."""
+    from taxonomy.diff import diff_trees
+
+    with session_scope(db) as session:
+        ta = read_tree(session, a)
+        tb = read_tree(session, b)
+    return diff_trees(ta, tb)
 
 
 @dataclass

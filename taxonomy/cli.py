@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from taxonomy.errors import TaxoError
+from taxonomy.errors import UsageError as TaxoUsage
 
 app = typer.Typer(
     name="taxo",
@@ -352,6 +353,273 @@ def compare(
     if as_json:
         return _emit_json(res)
     out.print(format_comparison(res))
+
+
+# ---------------------------------------------------------------------------------------------------- curation
+edit_app = typer.Typer(
+    help="Edit a version: each edit writes a new version (the base stays as it was). "
+    "Usage: taxo edit VERSION OPERATION ...",
+    no_args_is_help=True,
+)
+app.add_typer(edit_app, name="edit")
+
+MessageOpt = Annotated[str, typer.Option("--message", "-m", help="Version message [default: a summary of the edit]")]
+AuthorOpt = Annotated[Optional[str], typer.Option(help="Who made the change", envvar="TAXO_AUTHOR", show_envvar=False)]
+BranchOpt = Annotated[
+    Optional[str], typer.Option(help="Advance this branch (it must point at the base version, or not exist yet)")
+]
+ResumOpt = Annotated[bool, typer.Option("--resummarize", help="Re-name and re-describe the nodes the edit changed")]
+
+
+@edit_app.callback()
+def _edit_version(ctx: typer.Context, version: Annotated[int, typer.Argument(help="Base version id")]) -> None:
+    ctx.obj = {"version": version}
+
+
+def _report_change(res, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        return _emit_json(res)
+    if not quiet:
+        where = f" (branch {res.branch})" if res.branch else ""
+        err.print(f"Version {res.version_id} from {res.base_version_id}{where}: {_esc(res.summary)}")
+    print(res.version_id)
+
+
+def _edit(ctx: typer.Context, fn_name: str, *args, db, as_json, quiet, cache_dir=None, **kwargs) -> None:
+    import taxonomy.changesets as cs
+
+    fn = getattr(cs, fn_name)
+    res = fn(ctx.obj["version"], *args, db=db, cache_dir=cache_dir, source={"kind": "cli"}, **kwargs)
+    _report_change(res, as_json, quiet)
+
+
+@edit_app.command("rename")
+def edit_rename(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Argument(help="Node id (or its first 4+ characters)")],
+    name: Annotated[Optional[str], typer.Argument(help="New name")] = None,
+    description: Annotated[Optional[str], typer.Option(help="New description")] = None,
+    message: MessageOpt = "", author: AuthorOpt = None, branch: BranchOpt = None,
+    db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
+) -> None:
+    """Rename a node and/or rewrite its description (the node keeps its id)."""
+    _edit(ctx, "rename", node, name, description=description, message=message, author=author, branch=branch,
+          db=db, as_json=as_json, quiet=quiet)
+
+
+@edit_app.command("merge")
+def edit_merge(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Argument(help="Node to merge away")],
+    into: Annotated[str, typer.Option("--into", help="Surviving node (same level)")],
+    resummarize: ResumOpt = False, message: MessageOpt = "", author: AuthorOpt = None, branch: BranchOpt = None,
+    cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
+) -> None:
+    """Merge a node into another: its children and values move to the survivor."""
+    _edit(ctx, "merge", node, into=into, resummarize=resummarize, message=message, author=author, branch=branch,
+          cache_dir=cache_dir, db=db, as_json=as_json, quiet=quiet)
+
+
+@edit_app.command("move")
+def edit_move(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Argument(help="Node to move")],
+    to: Annotated[str, typer.Option("--to", help="New parent (one level up)")],
+    resummarize: ResumOpt = False, message: MessageOpt = "", author: AuthorOpt = None, branch: BranchOpt = None,
+    cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
+) -> None:
+    """Move a node under another parent."""
+    _edit(ctx, "move", node, to=to, resummarize=resummarize, message=message, author=author, branch=branch,
+          cache_dir=cache_dir, db=db, as_json=as_json, quiet=quiet)
+
+
+@edit_app.command("split")
+def edit_split(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Argument(help="Node to split")],
+    k: Annotated[Optional[int], typer.Option("--k", help="Re-cluster its members into k new siblings")] = None,
+    groups: Annotated[Optional[str], typer.Option("--groups", help="JSON file: [{name, description, members}, ...]")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed for --k")] = 0,
+    resummarize: ResumOpt = False, message: MessageOpt = "", author: AuthorOpt = None, branch: BranchOpt = None,
+    cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
+) -> None:
+    """Split a node into new siblings (named by the summarizer unless the groups file names them)."""
+    group_list = _load_groups(groups) if groups else None
+    _edit(ctx, "split", node, k=k, groups=group_list, seed=seed, resummarize=resummarize, message=message,
+          author=author, branch=branch, cache_dir=cache_dir, db=db, as_json=as_json, quiet=quiet)
+
+
+def _load_groups(path: str) -> list:
+    from taxonomy.errors import InputError
+
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    if isinstance(data, dict):
+        data = data.get("groups")
+    if not isinstance(data, list):
+        raise InputError(path, "expected a list of groups (or {\"groups\": [...]})")
+    return data
+
+
+@edit_app.command("create")
+def edit_create(
+    ctx: typer.Context,
+    level: Annotated[int, typer.Option(help="Level of the new node")],
+    name: Annotated[str, typer.Option(help="Name")],
+    parent: Annotated[Optional[str], typer.Option(help="Parent node (one level up; none at the top level)")] = None,
+    description: Annotated[Optional[str], typer.Option(help="Description")] = None,
+    children: Annotated[Optional[str], typer.Option(help="Comma-separated child node ids (values at level 1)")] = None,
+    message: MessageOpt = "", author: AuthorOpt = None, branch: BranchOpt = None,
+    db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
+) -> None:
+    """Create a node and move children under it."""
+    kids = [c.strip() for c in children.split(",") if c.strip()] if children else None
+    _edit(ctx, "create", level=level, name=name, parent=parent, description=description, children=kids,
+          message=message, author=author, branch=branch, db=db, as_json=as_json, quiet=quiet)
+
+
+@edit_app.command("delete")
+def edit_delete(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Argument(help="Node to delete")],
+    reassign_to: Annotated[str, typer.Option("--reassign-to", help="Node (same level) that receives its contents")],
+    resummarize: ResumOpt = False, message: MessageOpt = "", author: AuthorOpt = None, branch: BranchOpt = None,
+    cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
+) -> None:
+    """Delete a node; everything under it moves to --reassign-to."""
+    _edit(ctx, "delete", node, reassign_to=reassign_to, resummarize=resummarize, message=message, author=author,
+          branch=branch, cache_dir=cache_dir, db=db, as_json=as_json, quiet=quiet)
+
+
+@edit_app.command("reassign")
+def edit_reassign(
+    ctx: typer.Context,
+    value: Annotated[str, typer.Argument(help="Value string")],
+    to: Annotated[str, typer.Option("--to", help="Level-1 node")],
+    message: MessageOpt = "", author: AuthorOpt = None, branch: BranchOpt = None,
+    db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
+) -> None:
+    """Move a value to another level-1 node."""
+    _edit(ctx, "reassign", value, to=to, message=message, author=author, branch=branch, db=db,
+          as_json=as_json, quiet=quiet)
+
+
+@app.command("apply")
+def apply_cmd(
+    version: Annotated[int, typer.Argument(help="Base version id")],
+    changes: Annotated[str, typer.Argument(help="Change-set file (YAML or JSON)")],
+    message: MessageOpt = "", author: AuthorOpt = None, branch: BranchOpt = None,
+    resummarize: ResumOpt = False, seed: Annotated[int, typer.Option(help="Random seed for splits")] = 0,
+    cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
+) -> None:
+    """Apply a batch of edits from a file, all or nothing; prints the new version id."""
+    from taxonomy.changesets import apply as _apply
+
+    res = _apply(version, changes, message=message, author=author, branch=branch, resummarize=resummarize,
+                 seed=seed, cache_dir=cache_dir, db=db)
+    _report_change(res, as_json, quiet)
+
+
+@app.command("check")
+def check_cmd(version: Annotated[int, typer.Argument(help="Version id")], db: DbOpt = None,
+              as_json: JsonOpt = False) -> None:
+    """Verify a version against every integrity rule (exit 1 if any is broken)."""
+    from taxonomy.changesets import check as _check
+
+    rep = _check(version, db=db)
+    if as_json:
+        _emit_json(rep)
+    elif rep.ok:
+        out.print(f"Version {version}: OK ({rep.n_nodes} nodes, {rep.n_values} values; all integrity rules hold).")
+    else:
+        for v in rep.violations:
+            out.print(f"[{v.rule}] {_esc(v.message)}")
+    if not rep.ok:
+        raise typer.Exit(1)
+
+
+@app.command("log")
+def log_cmd(version: Annotated[Optional[int], typer.Argument(help="Show this version's ancestry")] = None,
+            db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Version lineage: who, when, message and a summary of each change-set."""
+    from taxonomy.changesets import log as _log
+
+    rows = _log(version, db=db)
+    if as_json:
+        return _emit_json([r.to_dict() for r in rows])
+    for r in rows:
+        indent = "  " * r.depth if version is None else ""
+        heads = f" ({', '.join(r.branches)})" if r.branches else ""
+        parent = f" ← {r.parent_id}" if r.parent_id else ""
+        out.print(f"{indent}[bold]{r.id}[/bold]{parent}{_esc(heads)}  {r.created_at}  {_esc(r.author or '-')}  "
+                  f"{_esc(r.message)}")
+        out.print(f"{indent}    {_esc(r.summary)}")
+
+
+@app.command("history")
+def history_cmd(node: Annotated[str, typer.Argument(help="Node id (or its first 4+ characters)")],
+                db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """One node across versions."""
+    from taxonomy.changesets import history as _history
+
+    rows = _history(node, db=db)
+    if as_json:
+        return _emit_json([r.to_dict() for r in rows])
+    t = Table()
+    for col in ("version", "status", "name", "level", "parent", "values", "change"):
+        t.add_column(col)
+    for r in rows:
+        status = r.status if not r.replaced_by else f"{r.status} → {', '.join(x.rsplit(':', 1)[-1][:8] for x in r.replaced_by)}"
+        t.add_row(str(r.version_id), status, _esc(r.name or ""), str(r.level or ""),
+                  (r.parent or "").rsplit(":", 1)[-1][:8], str(r.member_count or ""), _esc(r.change))
+    out.print(t)
+
+
+@app.command("branch")
+def branch_cmd(
+    name: Annotated[Optional[str], typer.Argument(help="Branch to create or move")] = None,
+    version: Annotated[Optional[int], typer.Argument(help="Version it points at")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Move an existing branch")] = False,
+    db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """List branches, or create one: taxo branch main 3."""
+    from taxonomy.changesets import branch as _branch
+    from taxonomy.changesets import branches as _branches
+
+    if name is None:
+        rows = _branches(db=db)
+        if as_json:
+            return _emit_json([r.to_dict() for r in rows])
+        for r in rows:
+            out.print(f"{_esc(r.name)}\t{r.head_version_id}\t{r.updated_at}")
+        return
+    if version is None:
+        raise TaxoUsage("give the version the branch should point at: taxo branch NAME VERSION")
+    res = _branch(name, version, force=force, db=db)
+    if as_json:
+        return _emit_json(res)
+    out.print(f"Branch {_esc(res.name)} → version {res.head_version_id}")
+
+
+@app.command("diff")
+def diff_cmd(
+    a: Annotated[int, typer.Argument(help="Old version")],
+    b: Annotated[int, typer.Argument(help="New version")],
+    limit: Annotated[int, typer.Option(help="Entries to list per kind")] = 20,
+    db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """What changed between two versions (any two, not only parent and child)."""
+    from taxonomy.api import diff as _diff
+    from taxonomy.diff import format_diff
+
+    d = _diff(a, b, db=db)
+    if as_json:
+        return _emit_json(d)
+    out.print(_esc(format_diff(d, limit=limit)))
 
 
 # ----------------------------------------------------------------------------------------------------- quickstart

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from taxonomy.db.models import Membership, Node, Value, Version
-from taxonomy.domain import Leaf, Tree
+from taxonomy.db.models import Membership, Node, TombstoneRow, Value, ValueAlias, Version
+from taxonomy.domain import Leaf, Tombstone, Tree
 from taxonomy.domain import Node as TreeNode
 from taxonomy.errors import NotFoundError
 
@@ -81,6 +81,22 @@ def write_version(
     ]
     for start in range(0, len(rows), 5000):
         session.execute(insert(Membership), rows[start : start + 5000])
+    if tree.tombstones:
+        session.execute(
+            insert(TombstoneRow),
+            [
+                {
+                    "version_id": version.id,
+                    "uid": t.uid,
+                    "level": t.level,
+                    "name": t.name,
+                    "reason": t.reason,
+                    "replaced_by": list(t.replaced_by),
+                    "retired_in": t.version_id if t.version_id is not None else version.id,
+                }
+                for t in sorted(tree.tombstones.values(), key=lambda t: t.uid)
+            ],
+        )
     return version.id
 
 
@@ -93,8 +109,9 @@ def get_version(session: Session, version_id: int) -> Version:
     return version
 
 
-def read_tree(session: Session, version_id: int) -> Tree:
-    """The whole tree of a version: nodes and leaves (leaves ordered by value text)."""
+def read_tree(session: Session, version_id: int, *, aliases: bool = False) -> Tree:
+    """The whole tree of a version: nodes, leaves (ordered by value text) and tombstones; with ``aliases``, each
+    leaf's other surface forms too."""
     get_version(session, version_id)
     id_to_uid: dict[int, str] = {}
     raw = session.execute(
@@ -133,6 +150,22 @@ def read_tree(session: Session, version_id: int) -> Tree:
     tree.leaves = [
         Leaf(text=t, parent_uid=id_to_uid[nid], weight=w, count=c, value_id=vid) for vid, t, nid, w, c in rows
     ]
+    for t in session.scalars(select(TombstoneRow).where(TombstoneRow.version_id == version_id)):
+        tree.tombstones[t.uid] = Tombstone(
+            uid=t.uid, level=t.level, name=t.name, reason=t.reason, replaced_by=list(t.replaced_by), version_id=t.retired_in
+        )
+    if aliases:
+        by_id = {leaf.value_id: leaf for leaf in tree.leaves}
+        q = (
+            select(ValueAlias.value_id, ValueAlias.surface)
+            .join(Membership, Membership.value_id == ValueAlias.value_id)
+            .where(Membership.version_id == version_id)
+            .order_by(ValueAlias.value_id, ValueAlias.n_rows.desc(), ValueAlias.surface)
+        )
+        for vid, surface in session.execute(q):
+            leaf = by_id[vid]
+            if surface != leaf.text and surface not in leaf.aliases:
+                leaf.aliases.append(surface)
     return tree
 
 

@@ -13,6 +13,9 @@ from taxonomy.errors import DatabaseNotInitialisedError
 from taxonomy.init import downgrade, init
 
 TABLES = {
+    "tombstones",
+    "change_sets",
+    "branches",
     "batches",
     "value_strings",
     "value_aliases",
@@ -55,3 +58,18 @@ def test_models_match_migrations(db_url):
 def test_commands_refuse_an_uninitialised_database(db_url):
     with pytest.raises(DatabaseNotInitialisedError, match="taxo init"):
         check_schema(get_engine(db_url))
+
+
+def test_stepwise_upgrade_and_downgrade_keep_data(db_url):
+    """Upgrading from the first revision keeps the data; downgrading one step removes only that step's tables."""
+    from sqlalchemy import text
+
+    init(db_url)
+    downgrade(db_url, "0001")
+    engine = get_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO value_strings (text) VALUES ('honesty')"))
+    init(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT text FROM value_strings")).scalar() == "honesty"
+    assert {"tombstones", "change_sets", "branches"} <= set(inspect(engine).get_table_names())

@@ -35,7 +35,7 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, list[str]: JSON}
 
 
 class Batch(Base):
@@ -155,3 +155,46 @@ class Membership(Base):
     node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), index=True)
     weight: Mapped[float] = mapped_column(Float)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class TombstoneRow(Base):
+    """A node retired (merged away, deleted, split) in this version's lineage; copied forward into every later
+    version so that any old id resolves in any later version."""
+
+    __tablename__ = "tombstones"
+    __table_args__ = (UniqueConstraint("version_id", "uid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), index=True)
+    uid: Mapped[str] = mapped_column(String(200))
+    level: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(String(16))
+    replaced_by: Mapped[list[str]] = mapped_column(JSON)
+    retired_in: Mapped[int] = mapped_column(Integer)  #: the version in which the node stopped existing
+
+
+class ChangeSet(Base):
+    """The operations that turned a base version into a new version, with who, when and from where."""
+
+    __tablename__ = "change_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    base_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), unique=True)
+    author: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    source: Mapped[dict[str, Any]] = mapped_column(JSON)  #: {"kind": "cli" | "api" | "label-studio", ...}
+    operations: Mapped[list[Any]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Branch(Base):
+    """A named pointer to a version. Advancing it is a compare-and-swap: exactly one of two concurrent
+    advances from the same head succeeds."""
+
+    __tablename__ = "branches"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    head_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

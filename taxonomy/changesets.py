@@ -1,0 +1,564 @@
+"""Change-sets: apply operations to a base version and write the result as a new version, in one transaction.
+
+Also: branch heads (advanced by compare-and-swap), the lineage log, a node's history, and `taxo check`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
+from taxonomy.db.engine import session_scope
+from taxonomy.db.models import Branch, ChangeSet, Node, TombstoneRow, Version, utcnow
+from taxonomy.edits import (
+    Create,
+    Delete,
+    EditContext,
+    Merge,
+    Move,
+    Operation,
+    Reassign,
+    Rename,
+    Split,
+    apply_operations,
+    operation_from_dict,
+)
+from taxonomy.errors import InputError, TaxoError, UsageError
+from taxonomy.integrity import CheckReport, IntegrityError, check_tree_integrity
+from taxonomy.store import get_version, read_tree, write_version
+
+
+class BranchConflictError(TaxoError):
+    """The branch head moved since the change-set's base version: rebase onto the new head."""
+
+    exit_code = 3
+
+
+@dataclass
+class ChangeResult:
+    version_id: int
+    base_version_id: int
+    change_set_id: int
+    operations: list[dict]
+    summary: str
+    branch: str | None = None
+    created: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarize_operations(ops: Sequence[Operation]) -> str:
+    """A one-line summary, e.g. ``2 rename, 1 merge: rename …``."""
+    from collections import Counter
+
+    counts = Counter(op.op for op in ops)
+    head = ", ".join(f"{n} {name}" for name, n in counts.items())
+    first = ops[0].describe() if ops else ""
+    more = f" (+{len(ops) - 1} more)" if len(ops) > 1 else ""
+    return f"{head}: {first}{more}" if ops else "no operations"
+
+
+def _embedder_for(manifest: dict, cache_dir):
+    from embeddings import Embedder
+
+    model = (manifest.get("model") or {}).get("name")
+    return Embedder(model=model, cache_dir=cache_dir)
+
+
+def _name_nodes(tree, uids: Sequence[str], embed, summarizer) -> None:
+    """(Re)name and describe the given nodes with the summarizer, one level at a time, siblings considered."""
+    from taxonomy.summarize.base import ClusterInfo
+
+    if not uids:
+        return
+    anc = tree.ancestors_by_level()
+    by_level: dict[int, list[str]] = {}
+    for u in uids:
+        by_level.setdefault(tree.nodes[u].level, []).append(u)
+    texts = [leaf.text for leaf in tree.leaves]
+    weights = np.array([leaf.weight for leaf in tree.leaves], dtype=np.float64)
+    X = embed(texts)
+    for level in sorted(by_level):
+        # summarize the whole level so that names stay distinct from the untouched siblings
+        level_nodes = sorted(tree.nodes_at(level), key=lambda n: n.uid)
+        member_idx: dict[str, list[int]] = {n.uid: [] for n in level_nodes}
+        for i, uid in enumerate(anc[level]):
+            member_idx[uid].append(i)
+        kids: dict[str, list] = {}
+        for n in tree.nodes.values():
+            if n.parent_uid is not None and n.level == level - 1:
+                kids.setdefault(n.parent_uid, []).append(n)
+        infos = []
+        for n in level_nodes:
+            idx = np.array(member_idx[n.uid], dtype=int)
+            ch = sorted(kids.get(n.uid, []), key=lambda c: (-c.weight, c.name))
+            infos.append(
+                ClusterInfo(
+                    level=level,
+                    members=[texts[i] for i in idx],
+                    weights=weights[idx],
+                    embeddings=X[idx],
+                    child_names=[c.name for c in ch],
+                    child_weights=[c.weight for c in ch],
+                )
+            )
+        groups: dict[str | None, list[int]] = {}
+        for i, n in enumerate(level_nodes):
+            groups.setdefault(n.parent_uid, []).append(i)
+        summaries = summarizer.summarize_level(infos, list(groups.values()))
+        wanted = set(by_level[level])
+        taken = {n.name.strip().casefold() for n in level_nodes if n.uid not in wanted}
+        for n, s in zip(level_nodes, summaries, strict=True):
+            if n.uid in wanted:
+                name = s.name
+                k = 2
+                while name.strip().casefold() in taken:
+                    name = f"{s.name} ({k})"
+                    k += 1
+                taken.add(name.strip().casefold())
+                n.name, n.description = name, s.description
+
+
+def apply(
+    version: int,
+    operations: Sequence[Operation | dict] | str | os.PathLike,
+    *,
+    message: str = "",
+    author: str | None = None,
+    source: dict | None = None,
+    branch: str | None = None,
+    resummarize: bool = False,
+    seed: int = 0,
+    cache_dir: str | None = None,
+    db: str | Engine | None = None,
+) -> ChangeResult:
+    """Apply a change-set to ``version`` and store the result as a new version (all or nothing).
+
+    ``operations``: Operation objects, dicts like ``{"op": "merge", "node": ..., "into": ...}``, or the path of a
+    YAML/JSON change-set file. With ``branch``, the branch must point at ``version`` (or not exist yet) and is
+    advanced to the new version atomically; if another change moved it first, :class:`BranchConflictError`.
+    """
+    from taxonomy.export import content_checksum
+    from taxonomy.summarize import get_summarizer
+
+    if isinstance(operations, str | os.PathLike):
+        path = Path(operations)
+        file_ops, file_message = load_changeset_file(path)
+        ops = file_ops
+        message = message or file_message
+        source = source or {"kind": "cli", "file": str(path)}
+    else:
+        ops = [
+            op if isinstance(op, Operation) else operation_from_dict(op, where=f"operation {i + 1}: ")
+            for i, op in enumerate(operations)
+        ]
+    if not ops:
+        raise UsageError("the change-set has no operations")
+    with session_scope(db) as session:
+        base = get_version(session, version)
+        manifest = dict(base.manifest)
+        tree = read_tree(session, version)
+        if branch is not None:
+            head = session.get(Branch, branch)
+            if head is not None and head.head_version_id != version:
+                raise BranchConflictError(
+                    f"branch {branch!r} is at version {head.head_version_id}, not {version}: rebase your change-set "
+                    f"onto it (taxo apply {head.head_version_id} ... --branch {branch})"
+                )
+
+    embedder = None
+
+    def embed(texts):
+        nonlocal embedder
+        if embedder is None:
+            embedder = _embedder_for(manifest, cache_dir)
+        return embedder.embed(list(texts))
+
+    summarizer = get_summarizer((manifest.get("summarizer") or {}).get("name"))
+    ctx = EditContext(
+        base_version_id=version,
+        id_prefix=manifest.get("id_prefix", "values"),
+        seed=seed,
+        resummarize=resummarize,
+        embed=embed,
+        summarizer=summarizer,
+    )
+    outcome = apply_operations(tree, ops, ctx)
+    new_tree = outcome.tree
+    violations = check_tree_integrity(new_tree)
+    if violations:
+        raise IntegrityError(violations, context=f"the change-set on version {version}")
+    to_name = set(outcome.unnamed)
+    if resummarize:
+        to_name |= {u for u in outcome.touched if u in new_tree.nodes}
+        to_name |= set(outcome.created)
+    _name_nodes(new_tree, sorted(to_name), embed, summarizer)
+    violations = check_tree_integrity(new_tree)
+    if violations:  # pragma: no cover - naming keeps names distinct
+        raise IntegrityError(violations, context=f"the change-set on version {version}")
+
+    op_dicts = [op.to_dict() for op in ops]
+    summary = summarize_operations(ops)
+    new_manifest = {
+        **{k: v for k, v in manifest.items() if k not in ("kind", "change_set")},
+        "kind": "edit",
+        "base_version": version,
+        "change_set": {"operations": op_dicts, "summary": summary, "resummarize": resummarize},
+    }
+    checksum = content_checksum(new_tree)
+    source = source or {"kind": "api"}
+    try:
+        with session_scope(db) as session:
+            new_id = write_version(
+                session,
+                new_tree,
+                kind="edit",
+                message=message or summary,
+                manifest=new_manifest,
+                checksum=checksum,
+                parent_id=version,
+                author=author,
+            )
+            cs = ChangeSet(
+                base_version_id=version,
+                version_id=new_id,
+                author=author,
+                source=source,
+                operations=op_dicts,
+                summary=summary,
+            )
+            session.add(cs)
+            session.flush()
+            if branch is not None:
+                _advance_branch(session, branch, version, new_id)
+            cs_id = cs.id
+    except SAIntegrityError as exc:
+        if branch is not None:
+            raise BranchConflictError(
+                f"branch {branch!r} was created or moved by another change at the same time; rebase onto its head"
+            ) from exc
+        raise
+    return ChangeResult(
+        version_id=new_id,
+        base_version_id=version,
+        change_set_id=cs_id,
+        operations=op_dicts,
+        summary=summary,
+        branch=branch,
+        created=outcome.created,
+    )
+
+
+def _advance_branch(session, name: str, expected: int, new: int) -> None:
+    """Compare-and-swap: move ``name`` from ``expected`` to ``new``; create it if it does not exist."""
+    res = session.execute(
+        update(Branch)
+        .where(Branch.name == name, Branch.head_version_id == expected)
+        .values(head_version_id=new, updated_at=utcnow())
+    )
+    if res.rowcount == 1:
+        return
+    current = session.get(Branch, name)
+    if current is None:
+        session.execute(insert(Branch).values(name=name, head_version_id=new, updated_at=utcnow()))
+        return
+    raise BranchConflictError(
+        f"branch {name!r} moved to version {current.head_version_id} while this change-set was applied to version "
+        f"{expected}; nothing was written. Rebase: apply your change-set to version {current.head_version_id}"
+    )
+
+
+def load_changeset_file(path: Path) -> tuple[list[Operation], str]:
+    """Read a YAML (or JSON) change-set: ``{message: ..., operations: [{op: rename, node: ..., name: ...}, ...]}``
+    or just the list of operations. Errors name the file and the operation."""
+    import yaml
+
+    if not path.exists():
+        raise InputError(str(path), "no such file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), f"not UTF-8 text ({exc.reason})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(
+            str(path), f"not valid YAML: {getattr(exc, 'problem', exc)}", line=mark.line + 1 if mark else None
+        ) from None
+    message = ""
+    if isinstance(data, dict):
+        message = str(data.get("message") or "")
+        unknown = set(data) - {"message", "operations"}
+        if unknown:
+            raise InputError(str(path), f"unknown key(s) {', '.join(sorted(unknown))}; expected message, operations")
+        data = data.get("operations")
+    if not isinstance(data, list) or not data:
+        raise InputError(str(path), "expected a non-empty list of operations (under 'operations:')")
+    ops = []
+    for i, item in enumerate(data):
+        try:
+            ops.append(operation_from_dict(item, where=""))
+        except UsageError as exc:
+            raise InputError(str(path), str(exc), field=f"operations[{i + 1}]") from None
+    return ops, message
+
+
+# ----------------------------------------------------------------------------------------------- one-op helpers
+def _one(version, op, **kw) -> ChangeResult:
+    kw.setdefault("source", {"kind": kw.pop("source_kind", "api")})
+    return apply(version, [op], **kw)
+
+
+def rename(version: int, node: str, name: str | None = None, *, description: str | None = None, **kw) -> ChangeResult:
+    """Rename a node and/or rewrite its description. Keeps the node id."""
+    return _one(version, Rename(node=node, name=name, description=description), **kw)
+
+
+def merge(version: int, node: str, *, into: str, **kw) -> ChangeResult:
+    """Merge ``node`` into ``into`` (same level): its children and values move to the survivor."""
+    return _one(version, Merge(node=node, into=into), **kw)
+
+
+def move(version: int, node: str, *, to: str, **kw) -> ChangeResult:
+    """Move ``node`` under a new parent one level up."""
+    return _one(version, Move(node=node, to=to), **kw)
+
+
+def split(version: int, node: str, *, k: int | None = None, groups: list[dict] | None = None, **kw) -> ChangeResult:
+    """Split ``node`` into k new siblings by re-clustering its members, or into the given ``groups``."""
+    return _one(version, Split(node=node, k=k, groups=groups), **kw)
+
+
+def create(
+    version: int,
+    *,
+    level: int,
+    name: str,
+    parent: str | None = None,
+    description: str | None = None,
+    children: list[str] | None = None,
+    **kw,
+) -> ChangeResult:
+    """Create a node at ``level`` under ``parent``, taking ``children`` (node ids; value texts at level 1)."""
+    return _one(version, Create(level=level, name=name, parent=parent, description=description, children=children), **kw)
+
+
+def delete(version: int, node: str, *, reassign_to: str, **kw) -> ChangeResult:
+    """Delete ``node``; everything under it moves to ``reassign_to`` (same level). Nothing is lost."""
+    return _one(version, Delete(node=node, reassign_to=reassign_to), **kw)
+
+
+def reassign(version: int, value: str, *, to: str, **kw) -> ChangeResult:
+    """Move a value to another level-1 node."""
+    return _one(version, Reassign(value=value, to=to), **kw)
+
+
+# ------------------------------------------------------------------------------------------------ check, log, ...
+def check(version: int, *, db: str | Engine | None = None) -> CheckReport:
+    """Verify a stored version against every integrity rule."""
+    with session_scope(db) as session:
+        tree = read_tree(session, version)
+    return CheckReport(
+        version_id=version,
+        violations=check_tree_integrity(tree),
+        n_nodes=len(tree.nodes),
+        n_values=len(tree.leaves),
+    )
+
+
+@dataclass
+class LogEntry:
+    id: int
+    parent_id: int | None
+    created_at: str
+    author: str | None
+    kind: str
+    message: str
+    summary: str
+    depth: int  #: distance from the root of its lineage
+    branches: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def log(version: int | None = None, *, db: str | Engine | None = None) -> list[LogEntry]:
+    """Lineage. With ``version``: its ancestry, newest first. Without: every version in tree order (a child after
+    its parent; an edit of an old version makes a branch)."""
+    with session_scope(db) as session:
+        rows = session.scalars(select(Version).order_by(Version.id)).all()
+        summaries = {vid: s for vid, s in session.execute(select(ChangeSet.version_id, ChangeSet.summary))}
+        heads: dict[int, list[str]] = {}
+        for b in session.scalars(select(Branch).order_by(Branch.name)):
+            heads.setdefault(b.head_version_id, []).append(b.name)
+        by_id = {v.id: v for v in rows}
+        if version is not None:
+            get_version(session, version)
+        depth: dict[int, int] = {}
+        for v in rows:
+            depth[v.id] = 0 if v.parent_id is None else depth.get(v.parent_id, 0) + 1
+
+        def entry(v: Version) -> LogEntry:
+            return LogEntry(
+                id=v.id,
+                parent_id=v.parent_id,
+                created_at=v.created_at.isoformat(timespec="seconds") if v.created_at else "",
+                author=v.author,
+                kind=v.kind,
+                message=v.message,
+                summary=summaries.get(v.id, _build_summary(v)),
+                depth=depth[v.id],
+                branches=heads.get(v.id, []),
+            )
+
+        if version is not None:
+            out = []
+            cur: int | None = version
+            while cur is not None:
+                out.append(entry(by_id[cur]))
+                cur = by_id[cur].parent_id
+            return out
+        children: dict[int | None, list[Version]] = {}
+        for v in rows:
+            children.setdefault(v.parent_id, []).append(v)
+        out = []
+        stack = list(reversed(children.get(None, [])))
+        while stack:
+            v = stack.pop()
+            out.append(entry(v))
+            stack.extend(reversed(children.get(v.id, [])))
+        return out
+
+
+def _build_summary(v: Version) -> str:
+    m = v.manifest or {}
+    if v.kind == "build":
+        levels = ",".join(str(x) for x in m.get("levels", []))
+        return f"build of {m.get('n_values', '?')} values, levels {levels}, {m.get('method', {}).get('name', '?')}"
+    return v.kind
+
+
+@dataclass
+class HistoryEntry:
+    version_id: int
+    status: str  #: "present", "merged", "deleted", "split", "absent"
+    name: str | None
+    level: int | None
+    parent: str | None
+    member_count: int | None
+    replaced_by: list[str] = field(default_factory=list)
+    change: str = ""  #: what changed relative to the previous entry
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def history(node: str, *, db: str | Engine | None = None) -> list[HistoryEntry]:
+    """One node across all versions: name, parent, size where it exists; how it was retired where it was."""
+    with session_scope(db) as session:
+        uid = _resolve_any(session, node)
+        present = {
+            r.version_id: r
+            for r in session.execute(
+                select(Node.version_id, Node.name, Node.level, Node.parent_id, Node.member_count).where(Node.uid == uid)
+            )
+        }
+        parent_ids = {r.parent_id for r in present.values() if r.parent_id}
+        parents = {
+            i: u for i, u in session.execute(select(Node.id, Node.uid).where(Node.id.in_(parent_ids)))
+        } if parent_ids else {}
+        tombs = {
+            t.version_id: t for t in session.scalars(select(TombstoneRow).where(TombstoneRow.uid == uid))
+        }
+        versions = session.scalars(select(Version.id).order_by(Version.id)).all()
+    out: list[HistoryEntry] = []
+    prev: HistoryEntry | None = None
+    for vid in versions:
+        if vid in present:
+            r = present[vid]
+            e = HistoryEntry(vid, "present", r.name, r.level, parents.get(r.parent_id), r.member_count)
+        elif vid in tombs:
+            t = tombs[vid]
+            e = HistoryEntry(vid, t.reason, t.name, t.level, None, None, list(t.replaced_by))
+        else:
+            continue
+        if prev is None:
+            e.change = "first seen" if e.status == "present" else f"retired ({e.status})"
+        else:
+            changes = []
+            if e.status != prev.status:
+                changes.append(e.status if e.status != "present" else "present again")
+            if e.status == "present" and prev.status == "present":
+                if e.name != prev.name:
+                    changes.append(f"renamed {prev.name!r} → {e.name!r}")
+                if e.parent != prev.parent:
+                    changes.append("moved")
+                if e.member_count != prev.member_count:
+                    changes.append(f"members {prev.member_count} → {e.member_count}")
+            e.change = ", ".join(changes)
+        out.append(e)
+        prev = e
+    return out
+
+
+def _resolve_any(session, ref: str) -> str:
+    ref = ref.strip()
+    if session.scalar(select(Node.uid).where(Node.uid == ref).limit(1)) or session.scalar(
+        select(TombstoneRow.uid).where(TombstoneRow.uid == ref).limit(1)
+    ):
+        return ref
+    part = ref.rsplit(":", 1)[-1].lower()
+    if len(part) < 4:
+        raise UsageError(f"node id {ref!r} is too short: give at least 4 characters")
+    found = set(session.scalars(select(Node.uid).where(Node.uid.like(f"%:{part}%")).distinct().limit(10)))
+    found |= set(session.scalars(select(TombstoneRow.uid).where(TombstoneRow.uid.like(f"%:{part}%")).distinct().limit(10)))
+    found = {u for u in found if u.rsplit(":", 1)[-1].startswith(part)}
+    if not found:
+        from taxonomy.errors import NotFoundError
+
+        raise NotFoundError(f"no version has a node {ref!r}")
+    if len(found) > 1:
+        raise UsageError(f"node id {ref!r} is ambiguous: {', '.join(sorted(found)[:5])}")
+    return found.pop()
+
+
+@dataclass
+class BranchInfo:
+    name: str
+    head_version_id: int
+    updated_at: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def branches(*, db: str | Engine | None = None) -> list[BranchInfo]:
+    with session_scope(db) as session:
+        return [
+            BranchInfo(b.name, b.head_version_id, b.updated_at.isoformat(timespec="seconds"))
+            for b in session.scalars(select(Branch).order_by(Branch.name))
+        ]
+
+
+def branch(name: str, version: int, *, force: bool = False, db: str | Engine | None = None) -> BranchInfo:
+    """Create a branch pointing at ``version`` (or, with ``force``, move an existing one there)."""
+    if not name.strip() or any(c.isspace() for c in name):
+        raise UsageError(f"branch name {name!r}: use a non-empty name without spaces")
+    with session_scope(db) as session:
+        get_version(session, version)
+        b = session.get(Branch, name)
+        if b is not None and not force:
+            raise UsageError(f"branch {name!r} exists (at version {b.head_version_id}); use --force to move it")
+        if b is None:
+            b = Branch(name=name, head_version_id=version)
+            session.add(b)
+        else:
+            b.head_version_id, b.updated_at = version, utcnow()
+        session.flush()
+        return BranchInfo(b.name, b.head_version_id, b.updated_at.isoformat(timespec="seconds"))

@@ -1,0 +1,554 @@
+"""Edit operations on a tree, and change-sets: a list of operations applied together, all or nothing.
+
+Every edit — from the command line, the Python API, a change-set file, or review annotations — is an
+:class:`Operation` applied by :func:`apply_operations` to a copy of a base version's tree. The result is checked
+against the integrity rules before anything is written; a refused edit writes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from taxonomy.domain import Node, Tombstone, Tree
+from taxonomy.errors import NotFoundError, UsageError
+
+EDIT_NAMESPACE = uuid.UUID("2d9b7c54-3f0e-5b1a-8c6d-7e4f3a2b1c0d")
+
+
+class EditError(UsageError):
+    """An operation that cannot apply (unknown node, merge into itself, ...). Nothing is written."""
+
+    def __init__(self, message: str, *, op_index: int | None = None, op: "Operation | None" = None):
+        self.op_index = op_index
+        prefix = ""
+        if op_index is not None:
+            prefix = f"operation {op_index + 1}"
+            if op is not None:
+                prefix += f" ({op.describe()})"
+            prefix += ": "
+        super().__init__(prefix + message)
+
+
+# --------------------------------------------------------------------------------------------------- operations
+@dataclass
+class Operation:
+    """Base class. ``op`` names the operation in change-set files; fields are its arguments."""
+
+    op: ClassVar[str]
+    structural: ClassVar[bool] = True  #: changes membership (merge/split/delete/...): may re-summarize
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, **{k: v for k, v in asdict(self).items() if v is not None}}
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in asdict(self).items() if v is not None)
+        return f"{self.op} {args}"
+
+
+@dataclass
+class Rename(Operation):
+    node: str
+    name: str | None = None
+    description: str | None = None
+    op: ClassVar[str] = "rename"
+    structural: ClassVar[bool] = False
+
+    def describe(self) -> str:
+        parts = [f"rename {self.node}"]
+        if self.name is not None:
+            parts.append(f"to {self.name!r}")
+        if self.description is not None:
+            parts.append("(new description)")
+        return " ".join(parts)
+
+
+@dataclass
+class Merge(Operation):
+    node: str
+    into: str
+    op: ClassVar[str] = "merge"
+
+    def describe(self) -> str:
+        return f"merge {self.node} into {self.into}"
+
+
+@dataclass
+class Move(Operation):
+    node: str
+    to: str
+    op: ClassVar[str] = "move"
+
+    def describe(self) -> str:
+        return f"move {self.node} under {self.to}"
+
+
+@dataclass
+class Split(Operation):
+    node: str
+    k: int | None = None
+    groups: list[dict] | None = None  #: [{"name": optional, "description": optional, "members": [...]}, ...]
+    op: ClassVar[str] = "split"
+
+    def describe(self) -> str:
+        how = f"into {self.k}" if self.groups is None else f"into {len(self.groups)} given groups"
+        return f"split {self.node} {how}"
+
+
+@dataclass
+class Create(Operation):
+    level: int
+    name: str
+    parent: str | None = None
+    description: str | None = None
+    children: list[str] | None = None
+    op: ClassVar[str] = "create"
+
+    def describe(self) -> str:
+        return f"create {self.name!r} at level {self.level}"
+
+
+@dataclass
+class Delete(Operation):
+    node: str
+    reassign_to: str
+    op: ClassVar[str] = "delete"
+
+    def describe(self) -> str:
+        return f"delete {self.node} (reassign to {self.reassign_to})"
+
+
+@dataclass
+class Reassign(Operation):
+    value: str
+    to: str
+    op: ClassVar[str] = "reassign"
+
+    def describe(self) -> str:
+        return f"reassign {self.value!r} to {self.to}"
+
+
+OPERATIONS: dict[str, type[Operation]] = {
+    cls.op: cls for cls in (Rename, Merge, Move, Split, Create, Delete, Reassign)
+}
+
+
+def operation_from_dict(data: dict, *, where: str = "") -> Operation:
+    """Build an operation from a change-set entry like ``{"op": "merge", "node": "...", "into": "..."}``.
+    The short form ``{"merge": {"node": ..., "into": ...}}`` is accepted too."""
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}expected a mapping with an 'op' key, got {type(data).__name__}")
+    data = dict(data)
+    if "op" not in data and len(data) == 1:
+        (name, args), = data.items()
+        if not isinstance(args, dict):
+            raise UsageError(f"{where}arguments of {name!r} must be a mapping")
+        data = {"op": name, **args}
+    name = data.pop("op", None)
+    cls = OPERATIONS.get(str(name)) if name is not None else None
+    if cls is None:
+        raise UsageError(f"{where}unknown operation {name!r}; known: {', '.join(OPERATIONS)}")
+    fields = {f for f in cls.__dataclass_fields__}
+    unknown = set(data) - fields
+    if unknown:
+        raise UsageError(f"{where}{name}: unknown argument(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(fields))}")
+    try:
+        op = cls(**data)
+    except TypeError as exc:
+        raise UsageError(f"{where}{name}: {exc}") from None
+    _validate_types(op, where)
+    return op
+
+
+def _validate_types(op: Operation, where: str) -> None:
+    for key, value in asdict(op).items():
+        if value is None:
+            continue
+        if key in ("node", "into", "to", "reassign_to", "parent", "value", "name", "description"):
+            if not isinstance(value, str) or (key != "description" and not value.strip()):
+                raise UsageError(f"{where}{op.op}: {key} must be a non-empty string, got {value!r}")
+        if key in ("k", "level") and (not isinstance(value, int) or isinstance(value, bool)):
+            raise UsageError(f"{where}{op.op}: {key} must be an integer, got {value!r}")
+        if key == "children" and (not isinstance(value, list) or not all(isinstance(c, str) for c in value)):
+            raise UsageError(f"{where}{op.op}: children must be a list of node ids")
+    if isinstance(op, Split) and (op.k is None) == (op.groups is None):
+        raise UsageError(f"{where}split: give either k or groups")
+    if isinstance(op, Rename) and op.name is None and op.description is None:
+        raise UsageError(f"{where}rename: give a name and/or a description")
+
+
+# ------------------------------------------------------------------------------------------------------ context
+@dataclass
+class EditContext:
+    """What operations may need besides the tree: how to embed (split) and summarize (new or re-summarized nodes)."""
+
+    base_version_id: int
+    id_prefix: str = "values"
+    seed: int = 0
+    resummarize: bool = False
+    embed: Callable[[Sequence[str]], np.ndarray] | None = None
+    summarizer: Any = None
+
+
+@dataclass
+class ApplyOutcome:
+    tree: Tree
+    touched: list[str] = field(default_factory=list)  #: uids whose membership changed (for re-summarizing)
+    created: list[str] = field(default_factory=list)  #: uids of new nodes
+    unnamed: list[str] = field(default_factory=list)  #: new nodes (split parts) that still need a name
+
+
+class _Editor:
+    def __init__(self, tree: Tree, ctx: EditContext):
+        self.tree = tree
+        self.ctx = ctx
+        self.touched: set[str] = set()
+        self.created: list[str] = []
+        self.unnamed: set[str] = set()
+        self._leaf_index = {leaf.text: i for i, leaf in enumerate(tree.leaves)}
+        self._counter = 0
+
+    # -- lookups -------------------------------------------------------------------------------------------------
+    def node(self, ref: str, what: str = "node") -> Node:
+        ref = ref.strip()
+        nodes = self.tree.nodes
+        if ref in nodes:
+            return nodes[ref]
+        tomb = self.tree.tombstones.get(ref)
+        part = ref.rsplit(":", 1)[-1].lower()
+        if tomb is None and len(part) >= 4:
+            matches = [u for u in nodes if u.rsplit(":", 1)[-1].startswith(part)]
+            if len(matches) == 1:
+                return nodes[matches[0]]
+            if len(matches) > 1:
+                raise UsageError(f"{what} id {ref!r} is ambiguous: {', '.join(sorted(matches)[:5])}")
+            tmatches = [u for u in self.tree.tombstones if u.rsplit(":", 1)[-1].startswith(part)]
+            if len(tmatches) == 1:
+                tomb = self.tree.tombstones[tmatches[0]]
+        if tomb is not None:
+            survivors = resolve_tombstone(self.tree, tomb.uid)
+            where = f" in version {tomb.version_id}" if tomb.version_id else ""
+            raise NotFoundError(
+                f"{what} {ref!r} ({tomb.name!r}) no longer exists: it was {tomb.reason}{where}; "
+                f"now: {', '.join(survivors) or 'nothing'}"
+            )
+        raise NotFoundError(f"unknown {what} id {ref!r} in version {self.ctx.base_version_id}")
+
+    def children(self, uid: str) -> list[Node]:
+        return [n for n in self.tree.nodes.values() if n.parent_uid == uid]
+
+    def leaves_of(self, uid: str) -> list[int]:
+        return [i for i, leaf in enumerate(self.tree.leaves) if leaf.parent_uid == uid]
+
+    def descendants(self, uid: str) -> set[str]:
+        out: set[str] = set()
+        frontier = [uid]
+        kids: dict[str, list[str]] = {}
+        for n in self.tree.nodes.values():
+            if n.parent_uid:
+                kids.setdefault(n.parent_uid, []).append(n.uid)
+        while frontier:
+            u = frontier.pop()
+            for c in kids.get(u, []):
+                if c not in out:
+                    out.add(c)
+                    frontier.append(c)
+        return out
+
+    def siblings(self, parent_uid: str | None, level: int) -> list[Node]:
+        return [n for n in self.tree.nodes.values() if n.parent_uid == parent_uid and n.level == level]
+
+    def _check_sibling_name(self, name: str, parent_uid: str | None, level: int, exclude: str | None = None) -> None:
+        key = name.strip().casefold()
+        for s in self.siblings(parent_uid, level):
+            if s.uid != exclude and s.name.strip().casefold() == key:
+                raise EditError(f"a sibling already has the name {s.name!r} ({s.uid})")
+
+    def new_uid(self, level: int, salt: str) -> str:
+        self._counter += 1
+        u = uuid.uuid5(EDIT_NAMESPACE, f"{self.ctx.base_version_id}\n{self._counter}\n{salt}")
+        return f"{self.ctx.id_prefix}:l{level}:{u}"
+
+    def retire(self, node: Node, reason: str, replaced_by: list[str]) -> None:
+        del self.tree.nodes[node.uid]
+        self.tree.tombstones[node.uid] = Tombstone(
+            uid=node.uid, level=node.level, name=node.name, reason=reason, replaced_by=list(replaced_by)
+        )
+        self.touched.discard(node.uid)
+
+    def move_contents(self, src: Node, dst: Node) -> None:
+        for c in self.children(src.uid):
+            c.parent_uid = dst.uid
+        if src.level == 1:
+            for i in self.leaves_of(src.uid):
+                self.tree.leaves[i].parent_uid = dst.uid
+        self.touched.add(dst.uid)
+
+    # -- operations ----------------------------------------------------------------------------------------------
+    def apply(self, op: Operation) -> None:
+        getattr(self, f"_{op.op}")(op)
+
+    def _rename(self, op: Rename) -> None:
+        node = self.node(op.node)
+        if op.name is not None:
+            name = op.name.strip()
+            if not name:
+                raise EditError("the new name is empty")
+            self._check_sibling_name(name, node.parent_uid, node.level, exclude=node.uid)
+            node.name = name
+        if op.description is not None:
+            node.description = op.description.strip()
+
+    def _merge(self, op: Merge) -> None:
+        src, dst = self.node(op.node), self.node(op.into, "target node")
+        if src.uid == dst.uid:
+            raise EditError(f"cannot merge node {src.uid} ({src.name!r}) into itself")
+        if src.level != dst.level:
+            raise EditError(
+                f"cannot merge {src.uid} ({src.name!r}, level {src.level}) into {dst.uid} ({dst.name!r}, level "
+                f"{dst.level}): merged nodes must be on the same level"
+            )
+        self.move_contents(src, dst)
+        self.retire(src, "merged", [dst.uid])
+
+    def _delete(self, op: Delete) -> None:
+        node = self.node(op.node)
+        same_level = [n for n in self.tree.nodes.values() if n.level == node.level]
+        if len(same_level) == 1:
+            what = "top category" if node.level == self.tree.depth else f"node of level {node.level}"
+            raise EditError(f"cannot delete {node.uid} ({node.name!r}): it is the last {what}")
+        dst = self.node(op.reassign_to, "reassign-to node")
+        if node.uid == dst.uid:
+            raise EditError(f"cannot delete {node.uid} and reassign its contents to itself")
+        if node.level != dst.level:
+            raise EditError(
+                f"--reassign-to {dst.uid} is at level {dst.level}, but {node.uid} is at level {node.level}: "
+                "its children need a node of the same level"
+            )
+        self.move_contents(node, dst)
+        self.retire(node, "deleted", [dst.uid])
+
+    def _move(self, op: Move) -> None:
+        node, parent = self.node(op.node), self.node(op.to, "new parent")
+        if parent.uid == node.uid or parent.uid in self.descendants(node.uid):
+            raise EditError(f"cannot move {node.uid} ({node.name!r}) under itself or its own descendant {parent.uid}")
+        if parent.level != node.level + 1:
+            raise EditError(
+                f"cannot move {node.uid} (level {node.level}) under {parent.uid} (level {parent.level}): "
+                f"its parent must be at level {node.level + 1}"
+            )
+        self._check_sibling_name(node.name, parent.uid, node.level, exclude=node.uid)
+        if node.parent_uid:
+            self.touched.add(node.parent_uid)
+        node.parent_uid = parent.uid
+        self.touched.add(parent.uid)
+
+    def _reassign(self, op: Reassign) -> None:
+        from taxonomy.normalize import normalize_value
+
+        idx = self._leaf_index.get(op.value)
+        if idx is None:
+            idx = self._leaf_index.get(normalize_value(op.value))
+        if idx is None:
+            raise NotFoundError(f"value {op.value!r} is not in version {self.ctx.base_version_id}")
+        dst = self.node(op.to, "target node")
+        if dst.level != 1:
+            raise EditError(f"values can only be reassigned to level-1 nodes; {dst.uid} is at level {dst.level}")
+        leaf = self.tree.leaves[idx]
+        self.touched.update({leaf.parent_uid, dst.uid})
+        leaf.parent_uid = dst.uid
+
+    def _create(self, op: Create) -> None:
+        depth = self.tree.depth
+        if not 1 <= op.level <= depth:
+            raise EditError(f"level {op.level} does not exist (levels are 1..{depth})")
+        parent_uid = None
+        if op.level < depth:
+            if op.parent is None:
+                raise EditError(f"a level-{op.level} node needs --parent (a level-{op.level + 1} node)")
+            parent = self.node(op.parent, "parent")
+            if parent.level != op.level + 1:
+                raise EditError(f"--parent {parent.uid} is at level {parent.level}; expected level {op.level + 1}")
+            parent_uid = parent.uid
+        elif op.parent is not None:
+            raise EditError(f"level {op.level} is the top level: its nodes have no parent")
+        name = op.name.strip()
+        self._check_sibling_name(name, parent_uid, op.level)
+        uid = self.new_uid(op.level, name)
+        self.tree.nodes[uid] = Node(
+            uid=uid, level=op.level, name=name, description=(op.description or "").strip(), parent_uid=parent_uid
+        )
+        self.created.append(uid)
+        for ref in op.children or []:
+            if op.level == 1:
+                self._reassign(Reassign(value=ref, to=uid))
+            else:
+                self._move(Move(node=ref, to=uid))
+
+    def _split(self, op: Split) -> None:
+        node = self.node(op.node)
+        if node.level == 1:
+            members = [self.tree.leaves[i].text for i in self.leaves_of(node.uid)]
+            kids: list[Node] = []
+        else:
+            kids = sorted(self.children(node.uid), key=lambda n: n.uid)
+            members = [k.uid for k in kids]
+        if op.groups is not None:
+            groups = self._groups_from_spec(node, op.groups, members, kids)
+        else:
+            k = op.k
+            assert k is not None
+            if k < 2:
+                raise EditError(f"split needs k >= 2, got {k}")
+            if k > len(members):
+                raise EditError(f"cannot split {node.uid} ({node.name!r}) into {k}: it has only {len(members)} children")
+            groups = self._cluster_members(node, members, kids, k)
+        part_uids = []
+        for gi, g in enumerate(groups):
+            uid = self.new_uid(node.level, f"split {node.uid} {gi}")
+            name = (g.get("name") or "").strip()
+            self.tree.nodes[uid] = Node(
+                uid=uid,
+                level=node.level,
+                name=name or f"{node.name} (part {gi + 1})",
+                description=(g.get("description") or "").strip(),
+                parent_uid=node.parent_uid,
+            )
+            if not name:
+                self.unnamed.add(uid)
+            self.created.append(uid)
+            part_uids.append(uid)
+            for m in g["members"]:
+                if node.level == 1:
+                    self.tree.leaves[self._leaf_index[m]].parent_uid = uid
+                else:
+                    self.tree.nodes[m].parent_uid = uid
+        self.retire(node, "split", part_uids)
+        for uid in part_uids:
+            if uid not in self.unnamed:
+                self._check_sibling_name(self.tree.nodes[uid].name, node.parent_uid, node.level, exclude=uid)
+
+    def _groups_from_spec(self, node: Node, spec: list[dict], members: list[str], kids: list[Node]) -> list[dict]:
+        from taxonomy.normalize import normalize_value
+
+        if not isinstance(spec, list) or len(spec) < 2:
+            raise EditError("split --groups needs a list of at least 2 groups")
+        wanted = set(members)
+        seen: set[str] = set()
+        out = []
+        for gi, g in enumerate(spec, start=1):
+            if not isinstance(g, dict) or not isinstance(g.get("members"), list) or not g["members"]:
+                raise EditError(f"group {gi} needs a non-empty 'members' list")
+            resolved = []
+            for m in g["members"]:
+                if node.level == 1:
+                    key = m if m in wanted else normalize_value(str(m))
+                else:
+                    key = self.node(str(m), "group member").uid
+                if key not in wanted:
+                    raise EditError(f"group {gi}: {m!r} is not a child of {node.uid} ({node.name!r})")
+                if key in seen:
+                    raise EditError(f"group {gi}: {m!r} is in more than one group")
+                seen.add(key)
+                resolved.append(key)
+            out.append({"name": g.get("name"), "description": g.get("description"), "members": resolved})
+        missing = wanted - seen
+        if missing:
+            raise EditError(
+                f"{len(missing)} child(ren) of {node.uid} are in no group, e.g. {sorted(missing)[:3]}; "
+                "every child must be assigned"
+            )
+        return out
+
+    def _cluster_members(self, node: Node, members: list[str], kids: list[Node], k: int) -> list[dict]:
+        if self.ctx.embed is None:
+            raise EditError("split --k needs embeddings, and no embedder is configured")
+        from sklearn.cluster import KMeans
+
+        if node.level == 1:
+            X = self.ctx.embed(members)
+            w = np.array([self.tree.leaves[self._leaf_index[m]].weight for m in members], dtype=np.float64)
+        else:
+            # a child node is represented by the weighted mean embedding of the values under it
+            X = np.stack([self._node_vector(kid.uid) for kid in kids])
+            w = np.array([max(kid.weight, 0.0) for kid in kids], dtype=np.float64)
+        if w.sum() <= 0:
+            w = np.ones_like(w)
+        km = KMeans(n_clusters=k, n_init=10, random_state=self.ctx.seed).fit(X, sample_weight=w + 1e-12)
+        labels = km.labels_
+        if len(set(labels.tolist())) < k:
+            raise EditError(f"{node.uid} has fewer than {k} distinct members; cannot split it into {k}")
+        groups = []
+        for c in sorted(set(labels.tolist()), key=lambda c: min(i for i, lab in enumerate(labels) if lab == c)):
+            groups.append({"members": [members[i] for i in range(len(members)) if labels[i] == c]})
+        return groups
+
+    def _node_vector(self, uid: str) -> np.ndarray:
+        level1 = {uid}
+        node = self.tree.nodes[uid]
+        for _ in range(node.level - 1):
+            level1 = {n.uid for n in self.tree.nodes.values() if n.parent_uid in level1}
+        texts = [leaf.text for leaf in self.tree.leaves if leaf.parent_uid in level1]
+        weights = np.array([leaf.weight for leaf in self.tree.leaves if leaf.parent_uid in level1]) + 1e-12
+        assert self.ctx.embed is not None
+        v = (self.ctx.embed(texts) * weights[:, None]).sum(axis=0)
+        return v / (np.linalg.norm(v) or 1.0)
+
+
+def resolve_tombstone(tree: Tree, uid: str) -> list[str]:
+    """The live node(s) that now stand for a retired node id, following chains of merges/splits."""
+    out: list[str] = []
+    seen: set[str] = set()
+    frontier = [uid]
+    while frontier:
+        u = frontier.pop(0)
+        if u in seen:
+            continue
+        seen.add(u)
+        if u in tree.nodes:
+            out.append(u)
+        elif u in tree.tombstones:
+            frontier.extend(tree.tombstones[u].replaced_by)
+    return out
+
+
+def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditContext) -> ApplyOutcome:
+    """Apply ``operations`` in order to a deep copy of ``tree``; raise :class:`EditError` naming the operation that
+    cannot apply. Node statistics are recomputed and new/split nodes are named; the result is not yet checked."""
+    from taxonomy.export import recompute_stats
+
+    work = copy.deepcopy(tree)
+    editor = _Editor(work, ctx)
+    for i, op in enumerate(operations):
+        try:
+            editor.apply(op)
+        except EditError as exc:
+            if exc.op_index is None:
+                raise EditError(str(exc), op_index=i, op=op) from None
+            raise
+        except UsageError as exc:
+            if type(exc) is UsageError:
+                raise EditError(str(exc), op_index=i, op=op) from None
+            raise type(exc)(f"operation {i + 1} ({op.describe()}): {exc}") from None
+    out = recompute_stats(work) if _structurally_valid(work) else work
+    return ApplyOutcome(
+        tree=out,
+        touched=sorted(u for u in editor.touched if u in out.nodes),
+        created=[u for u in editor.created if u in out.nodes],
+        unnamed=sorted(u for u in editor.unnamed if u in out.nodes),
+    )
+
+
+def _structurally_valid(tree: Tree) -> bool:
+    from taxonomy.export import check_tree
+
+    try:
+        check_tree(tree)
+    except Exception:  # noqa: BLE001 - the integrity check reports it properly
+        return False
+    return True

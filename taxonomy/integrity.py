@@ -1,0 +1,182 @@
+"""Integrity rules every version satisfies (`taxo check`), and the check that refuses an edit breaking one."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+
+from taxonomy.domain import Tree
+from taxonomy.errors import UsageError
+
+#: Rule names, in the order they are checked.
+RULES = (
+    "one-root-path",  # every value has exactly one level-1 parent, and every node a path to the top level
+    "no-cycles",
+    "parent-level",  # a node at level L has a parent at level L+1; the top level has none
+    "no-empty-clusters",
+    "distinct-sibling-names",
+    "weights-consistent",  # node weight/member_count/pct_total_occurrences agree with the values under it
+)
+
+
+@dataclass
+class Violation:
+    rule: str
+    message: str
+    nodes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class CheckReport:
+    version_id: int | None
+    violations: list[Violation]
+    n_nodes: int
+    n_values: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict:
+        return {
+            "version_id": self.version_id,
+            "ok": self.ok,
+            "n_nodes": self.n_nodes,
+            "n_values": self.n_values,
+            "violations": [v.to_dict() for v in self.violations],
+        }
+
+
+class IntegrityError(UsageError):
+    """An edit would break an integrity rule; nothing was written."""
+
+    def __init__(self, violations: list[Violation], context: str = "the edit"):
+        self.violations = violations
+        lines = [f"{context} was refused (no version written):"]
+        lines += [f"  [{v.rule}] {v.message}" for v in violations[:20]]
+        if len(violations) > 20:
+            lines.append(f"  … and {len(violations) - 20} more")
+        super().__init__("\n".join(lines))
+
+
+def _label(tree: Tree, uid: str) -> str:
+    node = tree.nodes.get(uid)
+    return f"{uid} ({node.name!r})" if node else uid
+
+
+def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float = 1e-6) -> list[Violation]:
+    """All violations of :data:`RULES` in ``tree`` (empty list = valid). Linear in the size of the tree."""
+    out: list[Violation] = []
+    nodes = tree.nodes
+    depth = tree.depth
+
+    # one-root-path: leaves
+    seen: Counter[str] = Counter(leaf.text for leaf in tree.leaves)
+    for text, n in seen.items():
+        if n > 1:
+            out.append(Violation("one-root-path", f"value {text!r} is placed {n} times"))
+    for leaf in tree.leaves:
+        parent = nodes.get(leaf.parent_uid)
+        if parent is None:
+            out.append(Violation("one-root-path", f"value {leaf.text!r} has unknown parent {leaf.parent_uid!r}"))
+        elif parent.level != 1:
+            out.append(
+                Violation(
+                    "one-root-path",
+                    f"value {leaf.text!r} is under {_label(tree, parent.uid)} at level {parent.level}, not level 1",
+                    [parent.uid],
+                )
+            )
+
+    # no-cycles and parent-level
+    for uid, node in nodes.items():
+        if node.parent_uid is None:
+            if node.level != depth:
+                out.append(
+                    Violation("parent-level", f"node {_label(tree, uid)} at level {node.level} has no parent", [uid])
+                )
+            continue
+        parent = nodes.get(node.parent_uid)
+        if parent is None:
+            out.append(Violation("one-root-path", f"node {_label(tree, uid)} has unknown parent {node.parent_uid}", [uid]))
+        elif parent.level != node.level + 1:
+            out.append(
+                Violation(
+                    "parent-level",
+                    f"node {_label(tree, uid)} at level {node.level} has parent {_label(tree, parent.uid)} at level "
+                    f"{parent.level}; expected level {node.level + 1}",
+                    [uid, parent.uid],
+                )
+            )
+    state: dict[str, int] = {}
+    for start in nodes:
+        path: list[str] = []
+        uid: str | None = start
+        while uid is not None and uid in nodes and state.get(uid, 0) == 0:
+            state[uid] = 1
+            path.append(uid)
+            uid = nodes[uid].parent_uid
+        if uid is not None and state.get(uid) == 1:
+            cycle = path[path.index(uid) :] if uid in path else [uid]
+            out.append(Violation("no-cycles", "cycle: " + " → ".join(_label(tree, u) for u in cycle + [uid]), cycle))
+        for u in path:
+            state[u] = 2
+
+    # no-empty-clusters
+    n_children: Counter[str] = Counter(n.parent_uid for n in nodes.values() if n.parent_uid)
+    n_children.update(leaf.parent_uid for leaf in tree.leaves)
+    for uid in nodes:
+        if n_children[uid] == 0:
+            out.append(Violation("no-empty-clusters", f"node {_label(tree, uid)} has no children", [uid]))
+
+    # distinct-sibling-names
+    by_parent: dict[tuple[str | None, int], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for uid, node in nodes.items():
+        by_parent[(node.parent_uid, node.level)][node.name.strip().casefold()].append(uid)
+    for (_, _), names in by_parent.items():
+        for _name, uids in names.items():
+            if len(uids) > 1:
+                uids = sorted(uids)
+                out.append(
+                    Violation(
+                        "distinct-sibling-names",
+                        f"siblings share the name {nodes[uids[0]].name!r}: " + ", ".join(uids),
+                        uids,
+                    )
+                )
+
+    if check_stats and not out:
+        out.extend(_check_stats(tree, rel_tol))
+    return out
+
+
+def _check_stats(tree: Tree, rel_tol: float) -> list[Violation]:
+    counts: Counter[str] = Counter()
+    weights: dict[str, float] = defaultdict(float)
+    for level, ancestors in tree.ancestors_by_level().items():
+        for leaf, uid in zip(tree.leaves, ancestors, strict=True):
+            counts[uid] += 1
+            weights[uid] += leaf.weight
+    total = math.fsum(leaf.weight for leaf in tree.leaves)
+    out: list[Violation] = []
+    for uid, node in tree.nodes.items():
+        problems = []
+        if node.member_count != counts[uid]:
+            problems.append(f"member_count {node.member_count} but {counts[uid]} values under it")
+        if not math.isclose(node.weight, weights[uid], rel_tol=rel_tol, abs_tol=1e-9):
+            problems.append(f"weight {node.weight:g} but its values weigh {weights[uid]:g}")
+        pct = 100.0 * weights[uid] / total if total > 0 else node.pct_total_occurrences
+        if not math.isclose(node.pct_total_occurrences, pct, rel_tol=1e-4, abs_tol=1e-6):
+            problems.append(f"pct_total_occurrences {node.pct_total_occurrences:g} but should be {pct:g}")
+        if problems:
+            out.append(Violation("weights-consistent", f"node {_label(tree, uid)}: " + "; ".join(problems), [uid]))
+    if total > 0:
+        for level in range(1, tree.depth + 1):
+            s = math.fsum(n.pct_total_occurrences for n in tree.nodes_at(level))
+            if not math.isclose(s, 100.0, abs_tol=1e-3):
+                out.append(Violation("weights-consistent", f"pct_total_occurrences of level {level} sum to {s:g}"))
+    return out
