@@ -96,7 +96,8 @@ def export(
     out: str | Path | None = None,
     db: str | Engine | None = None,
 ) -> ExportResult:
-    """Write a version to ``out`` (None or "-" = stdout) as values-tree-csv, json or parquet."""
+    """Write a version to ``out`` (None or "-" = stdout) as values-tree-csv, json, parquet, skos-ttl or
+    skos-jsonld. JSON, Parquet and SKOS state the version id and the content checksum."""
     from taxonomy.export import EXPORT_FORMATS, export_tree
     from taxonomy.errors import UsageError
 
@@ -104,10 +105,11 @@ def export(
         raise UsageError(f"unknown export format {format!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
     with session_scope(db) as session:
         v = get_version(session, version)
-        tree = read_tree(session, version)
+        tree = read_tree(session, version, aliases=format.startswith("skos"))
         manifest = dict(v.manifest)
         checksum = v.checksum
-    manifest.update({"version_id": version, "checksum": checksum})
+        created = v.created_at.isoformat() if v.created_at else None
+    manifest.update({"version_id": version, "checksum": checksum, "created_at": created})
     export_tree(tree, format, out, manifest=manifest)
     return ExportResult(
         version_id=version,

@@ -320,13 +320,13 @@ def similar(
 @app.command()
 def export(
     version: Annotated[int, typer.Argument(help="Version id")],
-    file_format: Annotated[str, typer.Option("--format", "-f", help="values-tree-csv | json | parquet")] = "values-tree-csv",
+    file_format: Annotated[str, typer.Option("--format", "-f", help="values-tree-csv | json | parquet | skos-ttl | skos-jsonld")] = "values-tree-csv",
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file [default: stdout]")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Write a version as the published values_tree.csv layout, nested JSON, or Parquet (one row per value)."""
+    """Write a version as the published values_tree.csv layout, nested JSON, Parquet (one row per value) or SKOS."""
     from taxonomy.api import export as _export
 
     res = _export(version, format=file_format, out=output, db=db)

@@ -49,14 +49,17 @@ What each resource carries:
   broader/narrower/topConceptOf.
 
 Labels carry no language tag (names and values come in any language). Doubles are written with their shortest
-round-trip ``repr`` as lexical form (``"0.123456"^^xsd:double``), so weights read back bit for bit: rdflib's own
-Turtle writer would print doubles as ``%e`` (6 significant digits), which is why the Turtle output goes through
-:class:`_ExactTurtleSerializer`.
+round-trip ``repr`` as lexical form (Turtle ``"0.123456"^^xsd:double``, JSON-LD
+``{"@type": "xsd:double", "@value": "0.123456"}``), so weights read back bit for bit. rdflib's own writers would
+not do that: its Turtle writer prints doubles as ``%e`` (6 significant digits), hence the small serializer
+subclass in :func:`_exact_turtle_serializer`; its JSON-LD writer emits native JSON numbers, which other JSON-LD
+processors may convert with too few digits.
 
-Determinism: the same tree gives byte-identical files. rdflib's Turtle writer sorts subjects, predicates and
-objects; its JSON-LD writer does not (it walks a ``set``), so the JSON-LD document is built with rdflib's
-``from_rdf`` and then put in canonical order here (``@graph`` by ``@id``, multi-valued properties sorted, keys
-sorted) before it is written.
+Determinism: the same tree gives byte-identical files, whatever the order of its dicts and lists and the
+process's hash seed. rdflib's Turtle writer sorts subjects (the scheme first, then the concepts by number of
+references and IRI), predicates and objects; its JSON-LD writer does not (it walks a ``set``), so the JSON-LD
+document is built with rdflib's ``from_rdf`` and then put in canonical order here (``@graph`` by ``@id``,
+multi-valued properties sorted, keys sorted) before it is written.
 
 Not kept: ``Leaf.value_id`` (a database id); the *order* of ``Leaf.aliases`` and ``Tombstone.replaced_by`` (RDF
 has sets, not lists: :func:`read_skos` returns both sorted) and duplicates within them.
@@ -68,6 +71,7 @@ import functools
 import json
 import math
 import re
+import warnings
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -76,7 +80,7 @@ from urllib.parse import quote, unquote
 from taxonomy.domain import Leaf, Node, Tombstone, Tree
 from taxonomy.errors import InputError, TaxoError, UsageError
 
-if TYPE_CHECKING:  # rdflib is imported lazily: it costs ~0.3 s and only these formats need it
+if TYPE_CHECKING:  # rdflib is imported lazily (~0.2 s): only these formats need it
     from rdflib import Graph, Literal, URIRef
 
     from taxonomy.export import ExportContext
@@ -443,7 +447,9 @@ def read_skos(
             raise InputError(where, f"cannot read the file: {exc.strerror or exc}") from None
     g = Graph(bind_namespaces="none")
     try:
-        g.parse(data=data, format=parser)
+        with warnings.catch_warnings():  # rdflib's own JSON-LD parser uses its deprecated ConjunctiveGraph
+            warnings.filterwarnings("ignore", "ConjunctiveGraph is deprecated", DeprecationWarning)
+            g.parse(data=data, format=parser)
     except Exception as exc:  # rdflib raises many types (BadSyntax, JSONDecodeError, ValueError, ...)
         raise InputError(where, f"not valid {parser}: {exc}") from None
 
@@ -549,7 +555,7 @@ def read_skos(
     tomb_uid = {c: text(c, SKOS("notation"), "skos:notation (node uid)") for c in retired}
     # IRI prefix of node concepts (``<base>node:``), for a survivor that the file does not describe
     prefixes = {str(c)[: -len(q)] for c, u in [*uid_of.items(), *tomb_uid.items()]
-                if str(c).endswith(q := quote(u, safe=":"))}
+                if (q := quote(u, safe=":")) and str(c).endswith(q)}
     tombstones: dict[str, Tombstone] = {}
     for c in retired:
         uid = tomb_uid[c]

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
-from rdflib.namespace import XSD
 
 from taxonomy.domain import Leaf, Node, Tombstone, Tree
 from taxonomy.errors import InputError, TaxoError, UsageError
@@ -27,6 +26,12 @@ from taxonomy.skos import (
     write_skos_jsonld,
     write_skos_turtle,
 )
+
+# plain rdflib's JSON-LD parser warns about its own use of ConjunctiveGraph
+pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
+
+XSD_DOUBLE = URIRef("http://www.w3.org/2001/XMLSchema#double")
+XSD_DATETIME = URIRef("http://www.w3.org/2001/XMLSchema#dateTime")
 
 FORMAT_PAIRS = [("skos-ttl", "turtle"), ("skos-jsonld", "json-ld")]
 
@@ -206,6 +211,39 @@ def test_deterministic(tree, tmp_path, fmt):
     assert export_bytes(shuffled, fmt, tmp_path) == first
 
 
+_DIGEST_SCRIPT = """
+import hashlib, io, sys
+from taxonomy.domain import Leaf, Node, Tombstone, Tree
+from taxonomy.export import ExportContext, content_checksum, recompute_stats
+from taxonomy.skos import write_skos_jsonld, write_skos_turtle
+nodes = {"t:l2:top": Node("t:l2:top", 2, "Top", "", None)}
+nodes.update({f"t:l1:{i}": Node(f"t:l1:{i}", 1, f"n{i}", f"d{i}", "t:l2:top") for i in range(5)})
+leaves = [Leaf(f"v{i} é", f"t:l1:{i % 5}", i / 3, i, aliases=[f"V{i}", f"v{i}!"]) for i in range(40)]
+tree = recompute_stats(Tree(nodes, leaves, 3))
+tree.tombstones = {"t:l1:x": Tombstone("t:l1:x", 1, "x", "split", ["t:l1:1", "t:l1:2", "t:l1:3"], 2)}
+ctx = ExportContext(3, content_checksum(tree), {"b": 1, "a": 2})
+for w in (write_skos_turtle, write_skos_jsonld):
+    buf = io.BytesIO()
+    w(tree, buf, ctx)
+    print(hashlib.sha256(buf.getvalue()).hexdigest())
+"""
+
+
+def test_deterministic_across_hash_seeds():
+    """rdflib walks sets in places (its JSON-LD writer does): the bytes must not depend on str hashing."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        res = subprocess.run([sys.executable, "-c", _DIGEST_SCRIPT], env=env, capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parents[1], check=True)
+        outputs.add(res.stdout)
+    assert len(outputs) == 1
+
+
 def test_turtle_and_jsonld_hold_the_same_graph(tree, tmp_path):
     g_ttl = Graph().parse(data=export_bytes(tree, "skos-ttl", tmp_path), format="turtle")
     g_jsonld = Graph().parse(data=export_bytes(tree, "skos-jsonld", tmp_path), format="json-ld")
@@ -267,10 +305,10 @@ def test_sparql_over_turtle(tree, tmp_path):
     assert len(rows) == 1
     vid, csum, created, label = rows[0]
     assert (str(vid), str(csum), str(label)) == ("7", content_checksum(tree), "taxo version 7")
-    assert created.datatype == XSD.dateTime
+    assert created.datatype == XSD_DATETIME
     # typed statistics
     w = g.value(URIRef(value_iri("privacy")), URIRef(TAXO_NS + "weight"))
-    assert w.datatype == XSD.double and float(w) == 0.123456789012345678
+    assert w.datatype == XSD_DOUBLE and float(w) == 0.123456789012345678
     # empty descriptions are left out, others are skos:definition
     assert _count(g, "?c skos:definition ?d") == n_nodes - 1
 
@@ -284,7 +322,7 @@ def test_concept_properties(tree, tmp_path):
     assert str(g.value(a1, URIRef(skos + "definition"))) == f"about {A1}"
     assert int(g.value(a1, URIRef(TAXO_NS + "level"))) == 1
     assert int(g.value(a1, URIRef(TAXO_NS + "memberCount"))) == 2
-    assert g.value(a1, URIRef(TAXO_NS + "pctTotalOccurrences")).datatype == XSD.double
+    assert g.value(a1, URIRef(TAXO_NS + "pctTotalOccurrences")).datatype == XSD_DOUBLE
     honesty = URIRef(value_iri("honesty"))
     assert {str(x) for x in g.objects(honesty, URIRef(skos + "altLabel"))} == {"Honesty", "HONESTY "}
     assert str(g.value(honesty, URIRef(skos + "notation"))) == "honesty"
@@ -372,7 +410,7 @@ def test_manifest_is_carried(tree, tmp_path):
     text = g.value(URIRef(scheme_iri(7, "")), URIRef(TAXO_NS + "manifest"))
     assert json.loads(str(text)) == manifest
     created = g.value(URIRef(scheme_iri(7, "")), URIRef("http://purl.org/dc/terms/created"))
-    assert created.datatype == XSD.dateTime
+    assert created.datatype == XSD_DATETIME
 
 
 # ------------------------------------------------------------------------------------------------------------
