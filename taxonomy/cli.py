@@ -557,7 +557,8 @@ def log_cmd(version: Annotated[Optional[int], typer.Argument(help="Show this ver
         parent = f" ← {r.parent_id}" if r.parent_id else ""
         out.print(f"{indent}[bold]{r.id}[/bold]{parent}{_esc(heads)}  {r.created_at}  {_esc(r.author or '-')}  "
                   f"{_esc(r.message)}")
-        out.print(f"{indent}    {_esc(r.summary)}")
+        if r.summary and r.summary != r.message:
+            out.print(f"{indent}    {_esc(r.summary)}")
 
 
 @app.command("history")
