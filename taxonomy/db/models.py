@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -198,3 +199,116 @@ class Branch(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     head_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ------------------------------------------------------------------------------------------ language-model cache
+class LLMResponse(Base):
+    """A language-model response, cached by (model, prompt hash): re-running a build costs nothing."""
+
+    __tablename__ = "llm_responses"
+    __table_args__ = (UniqueConstraint("model", "prompt_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_hash: Mapped[str] = mapped_column(String(64))
+    prompt: Mapped[str] = mapped_column(Text)  #: the full request, as JSON
+    response: Mapped[str] = mapped_column(Text)
+    input_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    output_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ------------------------------------------------------------------------------------------ review in Label Studio
+class ReviewBatch(Base):
+    """Nodes of one version pushed to a Label Studio project for review."""
+
+    __tablename__ = "review_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(String(500))  #: Label Studio base URL (never a token)
+    project_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(32), default="pushed")
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewTask(Base):
+    """One Label Studio task: one node of the batch's version."""
+
+    __tablename__ = "review_tasks"
+    __table_args__ = (UniqueConstraint("batch_id", "node_uid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("review_batches.id", ondelete="CASCADE"), index=True)
+    node_uid: Mapped[str] = mapped_column(String(200))
+    ls_task_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewAnnotation(Base):
+    """An annotation pulled from Label Studio, and what became of it."""
+
+    __tablename__ = "review_annotations"
+    __table_args__ = (UniqueConstraint("task_id", "ls_annotation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("review_tasks.id", ondelete="CASCADE"), index=True)
+    ls_annotation_id: Mapped[int] = mapped_column(Integer)
+    annotator: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(32), default="pending")  #: pending/applied/conflict/refused
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    applied_version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"), nullable=True)
+    pulled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# ------------------------------------------------------------------------------------------ validation spot-checks
+class ValidationSample(Base):
+    """A stored, reproducible sample of extraction records for accuracy spot-checks."""
+
+    __tablename__ = "validation_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)
+    stratify: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    redact: Mapped[bool] = mapped_column(Boolean, default=False)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    population: Mapped[dict[str, Any]] = mapped_column(JSON)  #: records per stratum in the population
+    url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    project_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ValidationItem(Base):
+    """One sampled (value, excerpt) pair: an extraction record, with the excerpt as sent for review."""
+
+    __tablename__ = "validation_items"
+    __table_args__ = (UniqueConstraint("sample_id", "record_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("validation_samples.id", ondelete="CASCADE"), index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("extraction_records.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    stratum: Mapped[str] = mapped_column(String(200))
+    excerpt: Mapped[str | None] = mapped_column(Text, nullable=True)  #: as sent (redacted when asked)
+    n_redactions: Mapped[int] = mapped_column(Integer, default=0)
+    ls_task_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+
+
+class ValidationJudgement(Base):
+    """A validator's answer for one item: expressed / not expressed / cannot tell."""
+
+    __tablename__ = "validation_judgements"
+    __table_args__ = (UniqueConstraint("item_id", "ls_annotation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("validation_items.id", ondelete="CASCADE"), index=True)
+    ls_annotation_id: Mapped[int] = mapped_column(Integer)
+    annotator: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    answer: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pulled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
