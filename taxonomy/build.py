@@ -163,7 +163,6 @@ def summarize_tree(tree: Tree, texts: Sequence[str], weights: np.ndarray, X: np.
     """Name and describe every node, bottom-up, one level at a time (fills ``name``/``description`` in place)."""
     from taxonomy.summarize.base import ClusterInfo
 
-    # uid of each cluster index per level, recovered from the leaves' ancestors
     for level, vl in enumerate(value_labels, start=1):
         k = int(vl.max()) + 1
         order = np.argsort(vl, kind="stable")
@@ -174,13 +173,11 @@ def summarize_tree(tree: Tree, texts: Sequence[str], weights: np.ndarray, X: np.
         if level > 1:
             for node in tree.nodes_at(level - 1):
                 children.setdefault(node.parent_uid or "", []).append(node)
-        first_leaf_uid = {}
         for c in range(k):
             members = order[bounds[c] : bounds[c + 1]]
             # the node is the ancestor at `level` of any of its members
             uid = tree.ancestor(tree.leaves[int(members[0])], level)
             node = tree.nodes[uid]
-            first_leaf_uid[c] = uid
             kids = sorted(children.get(uid, []), key=lambda nd: (-nd.weight, nd.name))
             infos.append(
                 ClusterInfo(
