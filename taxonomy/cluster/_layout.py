@@ -1,0 +1,199 @@
+"""A compact, deterministic UMAP (McInnes, Healy & Melville 2018) for the clustering methods.
+
+Why not ``umap.UMAP`` itself: on inputs under 4,096 rows umap-learn computes the *full* pairwise distance matrix
+(quadratic, and slow through a Python callback), and even with a precomputed kNN graph it JIT-compiles its fuzzy
+graph construction in every new process (~7 s on 2 cores), which alone would blow a `taxo build` time budget.
+This module builds the same objects with numpy/scipy/faiss and runs the same SGD in a cached numba kernel:
+
+1. exact cosine kNN graph with faiss (``n_neighbors`` per value; memory n x k, never n x n);
+2. UMAP's fuzzy simplicial set: per-point ``rho`` (distance to the nearest distinct neighbour) and ``sigma``
+   (binary search so that the memberships sum to log2(k)), then the fuzzy union ``A + A^T - A * A^T``;
+3. spectral initialisation (leading eigenvectors of the normalised graph, seeded ARPACK), scaled to [0, 10];
+4. UMAP's cross-entropy SGD with negative sampling (``_sgd.optimize_layout``), sequential and seeded.
+
+Same input and seed -> bit-identical output. It is not bit-identical to umap-learn (different RNG), but it is the
+same algorithm; on the Values-in-the-Wild benchmark its embeddings cluster as well as umap-learn's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+SMALL_N_DENSE = 300  # below this many points the spectral init uses a dense eigensolver
+
+
+def knn(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine distances and indices of the ``k`` nearest *other* rows of ``X`` (rows must be unit length)."""
+    import faiss
+
+    n = len(X)
+    k = min(k, n - 1)
+    Xf = np.ascontiguousarray(X, dtype=np.float32)
+    index = faiss.IndexFlatIP(Xf.shape[1])
+    index.add(Xf)
+    S, I = index.search(Xf, k + 1)
+    # drop each row itself; with duplicate vectors it need not come first, so remove it wherever it is
+    is_self = I == np.arange(n)[:, None]
+    drop = np.where(is_self.any(1), is_self.argmax(1), k)
+    keep = np.ones_like(is_self)
+    keep[np.arange(n), drop] = False
+    I = I[keep].reshape(n, k)
+    S = S[keep].reshape(n, k)
+    # faiss pads with -1 when it finds fewer than k (cannot happen with a flat index, but be safe)
+    bad = I < 0
+    if bad.any():
+        I = np.where(bad, np.arange(n)[:, None], I)
+    # faiss's BLAS sums depend on the thread count in the last bits, and the layout amplifies any difference:
+    # recompute the similarities of the found pairs in float64 with a fixed summation order
+    X64 = Xf.astype(np.float64)
+    S = np.empty((n, k))
+    step = max(1, 2_000_000 // max(1, k * Xf.shape[1]))
+    for s in range(0, n, step):
+        S[s : s + step] = np.einsum("id,ikd->ik", X64[s : s + step], X64[I[s : s + step]])
+    D = np.clip(1.0 - S, 0.0, 2.0)
+    D[bad] = 2.0
+    order = np.argsort(D, axis=1, kind="stable")
+    return np.take_along_axis(D, order, 1), np.take_along_axis(I, order, 1).astype(np.int64)
+
+
+def fuzzy_graph(D: np.ndarray, I: np.ndarray, n_iter: int = 64) -> sp.csr_matrix:
+    """UMAP's fuzzy simplicial set (local_connectivity=1, set_op_mix_ratio=1) from a kNN graph."""
+    n, k = D.shape
+    pos = np.where(D > 0, D, np.inf)
+    rho = pos.min(1)
+    rho[~np.isfinite(rho)] = 0.0
+    target = np.log2(k + 1)  # umap counts the point itself among its n_neighbors
+    lo = np.zeros(n)
+    hi = np.full(n, np.inf)
+    mid = np.ones(n)
+    excess = np.maximum(D - rho[:, None], 0.0)
+    for _ in range(n_iter):
+        psum = np.exp(-excess / mid[:, None]).sum(1)
+        big = psum > target
+        hi = np.where(big, mid, hi)
+        lo = np.where(big, lo, mid)
+        mid = np.where(np.isinf(hi), mid * 2, (lo + hi) / 2)
+    mean_d = D.mean(1)
+    sigma = np.where(rho > 0, np.maximum(mid, 1e-3 * mean_d), np.maximum(mid, 1e-3 * D.mean()))
+    sigma = np.maximum(sigma, 1e-12)
+    W = np.exp(-excess / sigma[:, None])
+    A = sp.csr_matrix((W.ravel(), (np.repeat(np.arange(n), k), I.ravel())), shape=(n, n))
+    A.sum_duplicates()
+    At = A.T.tocsr()
+    G = (A + At - A.multiply(At)).tocsr()
+    G.eliminate_zeros()
+    return G
+
+
+def spectral_init(G: sp.csr_matrix, dim: int, seed: int) -> np.ndarray:
+    """Leading non-trivial eigenvectors of D^-1/2 G D^-1/2 (as UMAP's spectral init), scaled to max |x| = 10."""
+    n = G.shape[0]
+    rng = np.random.RandomState(seed)
+    deg = np.asarray(G.sum(1)).ravel()
+    dm = 1.0 / np.sqrt(np.maximum(deg, 1e-12))
+    A = sp.diags(dm) @ G @ sp.diags(dm)
+    vecs = None
+    if n <= SMALL_N_DENSE or dim + 2 >= n:
+        vals, vecs = np.linalg.eigh(A.toarray())
+        order = np.argsort(-vals, kind="stable")
+        vecs = vecs[:, order[1 : dim + 1]]
+    else:
+        from scipy.sparse.linalg import ArpackError, eigsh
+
+        try:
+            vals, vecs = eigsh(A, k=dim + 1, which="LA", v0=rng.uniform(-1, 1, n), tol=1e-4, maxiter=n * 5)
+            order = np.argsort(-vals, kind="stable")
+            vecs = vecs[:, order[1:]]
+        except ArpackError:  # pragma: no cover - rare; UMAP falls back to a random init too
+            vecs = None
+    if vecs is None or vecs.shape[1] < dim:
+        extra = rng.uniform(-1, 1, (n, dim - (0 if vecs is None else vecs.shape[1])))
+        vecs = extra if vecs is None else np.hstack([vecs, extra])
+    # fix each eigenvector's sign so the result does not depend on the solver's arbitrary choice
+    signs = np.sign(vecs[np.abs(vecs).argmax(0), np.arange(vecs.shape[1])])
+    vecs = vecs * np.where(signs == 0, 1, signs)
+    vecs = vecs / max(np.abs(vecs).max(), 1e-12) * 10.0
+    return vecs + rng.normal(scale=1e-4, size=vecs.shape)
+
+
+def find_ab(min_dist: float, spread: float = 1.0) -> tuple[float, float]:
+    """UMAP's curve parameters a, b for ``min_dist`` / ``spread``."""
+    from scipy.optimize import curve_fit
+
+    xv = np.linspace(0, spread * 3, 300)
+    yv = np.where(xv < min_dist, 1.0, np.exp(-(xv - min_dist) / spread))
+    (a, b), _ = curve_fit(lambda x, a, b: 1.0 / (1.0 + a * x ** (2 * b)), xv, yv)
+    return float(a), float(b)
+
+
+def layout(
+    G: sp.csr_matrix,
+    dim: int,
+    seed: int,
+    n_epochs: int = 200,
+    min_dist: float = 0.0,
+    negative_sample_rate: int = 5,
+) -> np.ndarray:
+    """Low-dimensional layout of the fuzzy graph ``G`` (UMAP's optimisation)."""
+    from taxonomy.cluster._sgd import optimize_layout
+
+    n = G.shape[0]
+    Y = spectral_init(G, dim, seed)
+    lo, hi = Y.min(0), Y.max(0)
+    Y = 10.0 * (Y - lo) / np.where(hi > lo, hi - lo, 1.0)
+    C = G.tocoo()
+    w = C.data
+    keep = w >= w.max() / n_epochs
+    head = C.row[keep].astype(np.int64)
+    tail = C.col[keep].astype(np.int64)
+    eps = w.max() / w[keep]
+    a, b = find_ab(min_dist)
+    Y = np.ascontiguousarray(Y, dtype=np.float32)
+    if len(head) and n > 1:
+        optimize_layout(
+            Y, head, tail, eps.astype(np.float64), int(n_epochs), a, b, 1.0, float(negative_sample_rate), int(seed)
+        )
+    return Y
+
+
+def umap_embed(
+    X: np.ndarray,
+    n_components: int = 10,
+    n_neighbors: int = 15,
+    random_state: int = 0,
+    n_epochs: int = 200,
+    min_dist: float = 0.0,
+    knn_graph: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """UMAP embedding of unit-length rows ``X`` under cosine distance (see module docstring)."""
+    n = len(X)
+    k = max(1, min(n_neighbors - 1, n - 1))  # n_neighbors counts the point itself, as in umap-learn
+    if knn_graph is None:
+        D, I = knn(X, k)
+    else:
+        D, I = knn_graph[0][:, :k], knn_graph[1][:, :k]
+    G = fuzzy_graph(D, I)
+    dim = max(1, min(n_components, n - 2))
+    return layout(G, dim, random_state, n_epochs, min_dist)
+
+
+def embed_many(X: np.ndarray, specs: list[dict], random_state: int) -> list[np.ndarray]:
+    """Several UMAP embeddings of the same data, sharing one kNN search, computed in parallel threads.
+
+    The numba kernel releases the GIL, so on a 2-core machine two layouts take about as long as the slower one.
+    Each layout is sequential and seeded on its own, so the result does not depend on thread scheduling.
+    """
+    n = len(X)
+    kmax = max(1, min(max(s.get("n_neighbors", 15) for s in specs) - 1, n - 1))
+    D, I = knn(X, kmax)
+
+    def one(spec):
+        return umap_embed(X, random_state=random_state, knn_graph=(D, I), **spec)
+
+    if len(specs) == 1:
+        return [one(specs[0])]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(specs), 2)) as pool:
+        return list(pool.map(one, specs))
