@@ -53,9 +53,13 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)
     embedded: int = 0  #: texts sent to the model (0 with a warm cache)
     cached: int = 0  #: texts found in the embedding cache
+    llm: dict | None = None  #: language-model provider, model and call statistics (LLM summarizers only)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d.get("llm") is None:
+            d.pop("llm", None)
+        return d
 
 
 def parse_levels(levels: str | Sequence[int]) -> list[int] | str:
@@ -213,18 +217,32 @@ def build(
     cache_dir: str | None = None,
     batch_size: int = 64,
     progress: Progress | None = None,
+    hierarchy: str = "embedding",
+    count_tolerance: int = 0,
+    llm_model: str | None = None,
+    llm_base_url: str | None = None,
+    llm_api_key_env: str | None = None,
+    llm_concurrency: int | None = None,
+    max_calls: int | None = None,
+    max_cost: float | None = None,
+    llm_price: Sequence[float] | None = None,
 ) -> BuildResult:
     """Build a taxonomy from every ingested value and store it as a new version (one transaction).
 
     ``levels``: cluster counts for levels 1..L ("266,26,5" or a list), or "auto" (a geometric progression from
     about n/12 down to ``top``). ``method``: a name from :data:`taxonomy.cluster.METHODS` (default: the best in the
     benchmark). ``seed``: the random state; the same input and seed give the same tree.
+
+    Language models (``summarizer="anthropic"`` or ``"openai"``): ``llm_model``, ``llm_base_url``,
+    ``llm_api_key_env``, ``llm_concurrency``, ``max_calls``, ``max_cost``, ``llm_price`` configure the calls (see
+    :mod:`taxonomy.llm`); the key and server are checked before any work. ``hierarchy="clio"`` builds the levels
+    above 1 with the model (:mod:`taxonomy.cluster.clio`), meeting the counts within ``count_tolerance``.
     """
     from embeddings import Embedder
     from taxonomy.cluster import DEFAULT_METHOD, auto_levels, get_method
     from taxonomy.export import content_checksum
     from taxonomy.ingest import value_totals
-    from taxonomy.summarize import DEFAULT_SUMMARIZER, get_summarizer
+    from taxonomy.summarize import DEFAULT_SUMMARIZER
 
     progress = progress or NullProgress()
     timings: dict[str, float] = {}
@@ -232,7 +250,27 @@ def build(
     parsed_levels = parse_levels(levels)
     method_name = method or DEFAULT_METHOD
     clusterer = get_method(method_name, random_state=seed)
-    summ = get_summarizer(summarizer or DEFAULT_SUMMARIZER)
+    from taxonomy.summarize.llm import is_llm_summarizer, summarizer_for_build
+
+    summ = summarizer_for_build(
+        summarizer or DEFAULT_SUMMARIZER,
+        seed=seed,
+        db=db,
+        hierarchy=hierarchy,
+        model=llm_model,
+        base_url=llm_base_url,
+        api_key_env=llm_api_key_env,
+        concurrency=llm_concurrency,
+        max_calls=max_calls,
+        max_cost=max_cost,
+        price=llm_price,
+    )
+    use_llm = is_llm_summarizer(summ)
+    clio = None
+    if hierarchy == "clio":
+        from taxonomy.cluster.clio import ClioHierarchy
+
+        clio = ClioHierarchy(summ, seed=seed, count_tolerance=count_tolerance)
     if not id_prefix or any(c in id_prefix for c in ": \t\n,"):
         raise UsageError(f"--id-prefix {id_prefix!r}: use a short word without colons, commas or spaces")
 
@@ -253,6 +291,8 @@ def build(
     weights = np.array([t.weight for t in totals], dtype=np.float64)
     counts = [t.count for t in totals]
     ids = [t.id for t in totals]
+    if use_llm:  # the key and the server, before any work
+        summ.preflight()
     timings["load"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -263,16 +303,30 @@ def build(
     timings["embed"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    clio_result = None
     with progress.step("Clustering", total=len(level_counts)) as step:
-        hierarchy = clusterer.fit(X, level_counts, sample_weight=weights)
-        hierarchy.validate(n, level_counts)
+        if clio is None:
+            fitted = clusterer.fit(X, level_counts, sample_weight=weights)
+            fitted.validate(n, level_counts)
+        else:
+            from taxonomy.cluster.base import Hierarchy
+
+            first = clusterer.fit(X, level_counts[:1], sample_weight=weights)
+            first.validate(n, level_counts[:1])
+            clio_result = clio.fit(X, texts, weights, first.labels[0], level_counts, embed=embedder.embed)
+            level_counts = list(clio_result.levels)
+            fitted = Hierarchy(clio_result.labels)
+            fitted.validate(n, level_counts)
         step.update(len(level_counts))
     timings["cluster"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    tree, value_labels = assemble_tree(texts, weights, counts, ids, hierarchy.labels, id_prefix=id_prefix)
+    tree, value_labels = assemble_tree(texts, weights, counts, ids, fitted.labels, id_prefix=id_prefix)
     with progress.step("Naming clusters", total=len(level_counts)) as step:
-        summarize_tree(tree, texts, weights, X, value_labels, summ)
+        if clio_result is None:
+            summarize_tree(tree, texts, weights, X, value_labels, summ)
+        else:  # Clio named every level while building it
+            _apply_summaries(tree, value_labels, clio_result.summaries)
         step.update(len(level_counts))
     timings["summarize"] = time.perf_counter() - t
 
@@ -291,6 +345,16 @@ def build(
         "id_prefix": id_prefix,
         "packages": package_versions(),
     }
+    if use_llm:
+        manifest["llm"] = _jsonable(summ.llm_info())
+        manifest["prompts"] = summ.prompts.manifest()
+    if clio_result is not None:
+        manifest["hierarchy"] = {
+            "name": "clio",
+            "level1_method": method_name,
+            "params": _jsonable(clio.get_params()),
+            "report": _jsonable(clio_result.report),
+        }
     t = time.perf_counter()
     from taxonomy.store import write_version
 
@@ -316,7 +380,23 @@ def build(
         timings={k: round(v, 3) for k, v in timings.items()},
         embedded=embedder.stats.n_embedded,
         cached=embedder.stats.n_cached,
+        llm=(
+            {"provider": summ.provider, "model": summ.service.model, "stats": summ.service.stats.to_dict()}
+            if use_llm
+            else None
+        ),
     )
+
+
+def _apply_summaries(tree: Tree, value_labels, summaries) -> None:
+    """Names and descriptions given per level and cluster index (as the labels number them)."""
+    for level, (vl, summ) in enumerate(zip(value_labels, summaries, strict=True), start=1):
+        first_member: dict[int, int] = {}
+        for j, c in enumerate(vl):
+            first_member.setdefault(int(c), j)
+        for c, j in first_member.items():
+            node = tree.nodes[tree.ancestor(tree.leaves[j], level)]
+            node.name, node.description = summ[c].name, summ[c].description
 
 
 def _jsonable(obj):

@@ -13,6 +13,11 @@ from .offline import OfflineSummarizer
 SUMMARIZERS: dict[str, type[Summarizer]] = {
     OfflineSummarizer.name: OfflineSummarizer,
 }
+# language-model summarizers (taxonomy.summarize.llm; the SDKs are imported only when a model is called)
+from .llm import AnthropicSummarizer, OpenAISummarizer  # noqa: E402
+
+SUMMARIZERS[AnthropicSummarizer.name] = AnthropicSummarizer
+SUMMARIZERS[OpenAISummarizer.name] = OpenAISummarizer
 DEFAULT_SUMMARIZER = "offline"
 
 

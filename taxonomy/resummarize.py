@@ -1,0 +1,309 @@
+"""`taxo resummarize`: regenerate the names and descriptions of some nodes of a version as a new version.
+
+The result is an ordinary change-set of ``rename`` operations (name and description) applied to the base version,
+with source ``{"kind": "resummarize", ...}``: the new version's parent is the base, node ids are unchanged, and
+``taxo diff`` / ``taxo log`` show what was renamed. Levels are done bottom-up, so a parent is named from its
+children's new names. The language-model summarizers only send the requested nodes to the model (the whole level
+is still used for contrast and for distinct sibling names); the offline summarizer names the whole level and the
+requested nodes take their new summaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from sqlalchemy import Engine
+
+from taxonomy.db.engine import session_scope
+from taxonomy.errors import UsageError
+from taxonomy.store import get_version, read_tree
+
+
+@dataclass
+class ResummarizeResult:
+    version_id: int
+    base_version_id: int
+    change_set_id: int
+    summarizer: str
+    nodes: list[dict] = field(default_factory=list)  #: uid, level, old and new name, old and new description
+    llm: dict | None = None  #: provider, model, statistics (language-model summarizers)
+
+    @property
+    def n_renamed(self) -> int:
+        return sum(1 for n in self.nodes if n["name"] != n["old_name"])
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["n_renamed"] = self.n_renamed
+        return d
+
+
+def _split_refs(nodes) -> list[str]:
+    if nodes is None:
+        return []
+    if isinstance(nodes, str):
+        nodes = [nodes]
+    out = []
+    for item in nodes:
+        out.extend(p.strip() for p in str(item).split(",") if p.strip())
+    return out
+
+
+def _targets(tree, version: int, level: int | None, refs: list[str]) -> list[str]:
+    from taxonomy.edits import EditContext, _Editor
+
+    depth = tree.depth
+    if level is not None and not 1 <= int(level) <= depth:
+        raise UsageError(f"--level {level}: version {version} has levels 1..{depth}")
+    if refs:
+        editor = _Editor(tree, EditContext(base_version_id=version))
+        uids = []
+        for ref in refs:
+            node = editor.node(ref)
+            if level is not None and node.level != int(level):
+                raise UsageError(f"node {ref!r} ({node.name!r}) is at level {node.level}, not --level {level}")
+            if node.uid not in uids:
+                uids.append(node.uid)
+        return uids
+    if level is not None:
+        return sorted(n.uid for n in tree.nodes_at(int(level)))
+    return sorted(tree.nodes)
+
+
+def _llm_defaults(manifest: dict, provider: str, given: dict) -> dict:
+    """The base version's model and server, unless given (never its key: only the variable's name)."""
+    prev = manifest.get("llm") or {}
+    out = dict(given)
+    if prev.get("provider") == provider:
+        for key in ("model", "base_url", "api_key_env"):
+            if out.get(key) is None and prev.get(key):
+                out[key] = prev[key]
+    return out
+
+
+def _rename_order(tree, current: dict[str, str], new_names: dict[str, str]) -> list[tuple[str, str]]:
+    """(uid, name) renames in an order in which no intermediate state repeats a sibling's name: a node whose new
+    name is a sibling's current name waits for that sibling; a cycle (a swap) goes through a temporary name.
+    ``current``: every node's name before; ``new_names``: the wanted names (unchanged ones are skipped)."""
+    cur = dict(current)
+    siblings: dict[str, list[str]] = {}
+    for u, n in tree.nodes.items():
+        siblings.setdefault(f"{n.parent_uid}|{n.level}", []).append(u)
+    group = {u: f"{n.parent_uid}|{n.level}" for u, n in tree.nodes.items()}
+    pending = {u for u, nm in new_names.items() if nm != cur[u]}
+    out: list[tuple[str, str]] = []
+
+    def blocker(u: str) -> str | None:
+        key = new_names[u].strip().casefold()
+        for s in siblings[group[u]]:
+            if s != u and cur[s].strip().casefold() == key:
+                return s
+        return None
+
+    while pending:
+        ready = sorted(u for u in pending if blocker(u) is None)
+        if ready:
+            for u in ready:
+                if blocker(u) is None:
+                    out.append((u, new_names[u]))
+                    cur[u] = new_names[u]
+                    pending.discard(u)
+            continue
+        u = min(pending)  # a cycle: park one node under a temporary name
+        taken = {cur[s].strip().casefold() for s in siblings[group[u]]} | {
+            new_names[s].strip().casefold() for s in siblings[group[u]] if s in new_names
+        }
+        k = 1
+        temp = f"{cur[u]} (renaming)"
+        while temp.casefold() in taken:
+            k += 1
+            temp = f"{cur[u]} (renaming {k})"
+        out.append((u, temp))
+        cur[u] = temp
+    return out
+
+
+def resummarize(
+    version: int,
+    level: int | None = None,
+    nodes: Sequence[str] | str | None = None,
+    *,
+    message: str = "",
+    summarizer: str | None = None,
+    author: str | None = None,
+    branch: str | None = None,
+    cache_dir: str | None = None,
+    db: str | Engine | None = None,
+    llm_model: str | None = None,
+    llm_base_url: str | None = None,
+    llm_api_key_env: str | None = None,
+    llm_concurrency: int | None = None,
+    max_calls: int | None = None,
+    max_cost: float | None = None,
+    llm_price: Sequence[float] | None = None,
+    refresh: bool = False,
+) -> ResummarizeResult:
+    """Regenerate the summaries of ``nodes`` (ids or 4+ character uuid prefixes), or of every node at ``level``, or
+    of every node, and store them as a new version whose parent is ``version`` (a change-set of renames).
+
+    ``summarizer``: default the base version's; a language-model summarizer reuses the base version's model and
+    server unless ``llm_model`` / ``llm_base_url`` say otherwise. Answers come from the response cache when the
+    prompt is unchanged (``refresh=True`` asks the model again and replaces them).
+    """
+    from taxonomy.changesets import _embedder_for, apply
+    from taxonomy.summarize import DEFAULT_SUMMARIZER
+    from taxonomy.summarize.base import ClusterInfo
+    from taxonomy.summarize.llm import is_llm_summarizer, summarizer_for_build
+
+    with session_scope(db) as session:
+        base = get_version(session, version)
+        manifest = dict(base.manifest or {})
+        tree = read_tree(session, version)
+    refs = _split_refs(nodes)
+    uids = _targets(tree, version, level, refs)
+    if not uids:
+        raise UsageError(f"version {version} has no nodes to resummarize")
+
+    name = (summarizer or (manifest.get("summarizer") or {}).get("name") or DEFAULT_SUMMARIZER).strip().lower()
+    given = {
+        "model": llm_model,
+        "base_url": llm_base_url,
+        "api_key_env": llm_api_key_env,
+        "concurrency": llm_concurrency,
+        "max_calls": max_calls,
+        "max_cost": max_cost,
+        "price": llm_price,
+    }
+    from taxonomy.summarize import SUMMARIZERS
+    from taxonomy.summarize.llm import LLMSummarizer
+
+    cls = SUMMARIZERS.get(name)
+    if cls is not None and issubclass(cls, LLMSummarizer):
+        given = _llm_defaults(manifest, cls.provider, given)
+    summ = summarizer_for_build(name, seed=int(manifest.get("seed") or 0), db=db, refresh=refresh, **given)
+    use_llm = is_llm_summarizer(summ)
+    if use_llm:
+        summ.preflight()  # before any work
+        for n in tree.nodes.values():
+            summ.remember(n.name, n.description)
+
+    texts = [leaf.text for leaf in tree.leaves]
+    weights = np.array([leaf.weight for leaf in tree.leaves], dtype=np.float64)
+    X = _embedder_for(manifest, cache_dir).embed(texts)
+    anc = tree.ancestors_by_level()
+    wanted = set(uids)
+    old = {u: (tree.nodes[u].name, tree.nodes[u].description) for u in uids}
+    for lv in sorted({tree.nodes[u].level for u in uids}):
+        level_nodes = sorted(tree.nodes_at(lv), key=lambda n: n.uid)
+        member_idx: dict[str, list[int]] = {n.uid: [] for n in level_nodes}
+        for i, u in enumerate(anc[lv]):
+            member_idx[u].append(i)
+        kids: dict[str, list] = {}
+        for n in tree.nodes.values():
+            if n.parent_uid is not None and n.level == lv - 1:
+                kids.setdefault(n.parent_uid, []).append(n)
+        infos = []
+        for n in level_nodes:
+            idx = np.array(member_idx[n.uid], dtype=int)
+            ch = sorted(kids.get(n.uid, []), key=lambda c: (-c.weight, c.name))
+            infos.append(
+                ClusterInfo(
+                    level=lv,
+                    members=[texts[i] for i in idx],
+                    weights=weights[idx],
+                    embeddings=X[idx],
+                    child_names=[c.name for c in ch],
+                    child_weights=[c.weight for c in ch],
+                )
+            )
+        groups: dict[str | None, list[int]] = {}
+        for i, n in enumerate(level_nodes):
+            groups.setdefault(n.parent_uid, []).append(i)
+        targets = [i for i, n in enumerate(level_nodes) if n.uid in wanted]
+        if use_llm:
+            fixed = [None if n.uid in wanted else n.name for n in level_nodes]
+            summaries = summ.summarize_level(infos, list(groups.values()), targets=targets, fixed_names=fixed)
+        else:
+            summaries = summ.summarize_level(infos, list(groups.values()))
+            # distinct from the siblings that keep their names
+            for g in groups.values():
+                taken = {level_nodes[i].name.strip().casefold() for i in g if level_nodes[i].uid not in wanted}
+                for i in g:
+                    if level_nodes[i].uid not in wanted:
+                        continue
+                    s = summaries[i]
+                    nm, k = s.name, 2
+                    while nm.strip().casefold() in taken:
+                        nm = f"{s.name} ({k})"
+                        k += 1
+                    taken.add(nm.strip().casefold())
+                    summaries[i] = type(s)(nm, s.description)
+        for i in targets:
+            n = level_nodes[i]
+            n.name, n.description = summaries[i].name, summaries[i].description
+
+    # the change-set: the renames in a safe order (each node's last one carries its description), then the nodes
+    # whose name stayed (their description may have changed)
+    current = {u: n.name for u, n in tree.nodes.items()}
+    current.update({u: old[u][0] for u in uids})
+    new_names = {u: tree.nodes[u].name for u in uids}
+    order = _rename_order(tree, current, new_names)
+    last = {u: i for i, (u, _) in enumerate(order)}
+    ops: list[dict] = []
+    for i, (u, nm) in enumerate(order):
+        op = {"op": "rename", "node": u, "name": nm}
+        if last[u] == i:
+            op["description"] = tree.nodes[u].description
+        ops.append(op)
+    for u in uids:
+        if u not in last:
+            ops.append({"op": "rename", "node": u, "name": new_names[u], "description": tree.nodes[u].description})
+    what = f"level {level}" if level is not None and not refs else f"{len(uids)} node{'s' if len(uids) != 1 else ''}"
+    source = {
+        "kind": "resummarize",
+        "summarizer": summ.name,
+        "level": level,
+        "nodes": uids,
+    }
+    llm_info = None
+    if use_llm:
+        svc = summ.service
+        llm_info = {"provider": summ.provider, "model": svc.model, "stats": svc.stats.to_dict()}
+        source.update(
+            provider=summ.provider,
+            model=svc.model,
+            base_url=svc.config.base_url,
+            prompts=summ.prompts.hashes(),
+            llm_stats=svc.stats.to_dict(),
+            repairs=summ.repairs[:100],
+        )
+    res = apply(
+        version,
+        ops,
+        message=message or f"resummarize {what} with {summ.name}",
+        author=author,
+        source=source,
+        branch=branch,
+        cache_dir=cache_dir,
+        db=db,
+    )
+    return ResummarizeResult(
+        version_id=res.version_id,
+        base_version_id=version,
+        change_set_id=res.change_set_id,
+        summarizer=summ.name,
+        nodes=[
+            {
+                "uid": u,
+                "level": tree.nodes[u].level,
+                "old_name": old[u][0],
+                "name": tree.nodes[u].name,
+                "old_description": old[u][1],
+                "description": tree.nodes[u].description,
+            }
+            for u in uids
+        ],
+        llm=llm_info,
+    )
