@@ -65,6 +65,18 @@ def summarize_operations(ops: Sequence[Operation]) -> str:
     return f"{head}: {first}{more}" if ops else "no operations"
 
 
+def _summarizer_for(manifest: dict, db):
+    """The summarizer that named the base version, with its recorded model and server (never a key)."""
+    from taxonomy.resummarize import _llm_defaults
+    from taxonomy.summarize import DEFAULT_SUMMARIZER
+    from taxonomy.summarize.llm import summarizer_for_build
+
+    name = (manifest.get("summarizer") or {}).get("name") or DEFAULT_SUMMARIZER
+    if name == DEFAULT_SUMMARIZER:
+        return summarizer_for_build(name)
+    return summarizer_for_build(name, db=db, **_llm_defaults(manifest, name, {}))
+
+
 def _embedder_for(manifest: dict, cache_dir):
     from embeddings import Embedder
 
@@ -146,7 +158,6 @@ def apply(
     advanced to the new version atomically; if another change moved it first, :class:`BranchConflictError`.
     """
     from taxonomy.export import content_checksum
-    from taxonomy.summarize import get_summarizer
 
     if isinstance(operations, str | os.PathLike):
         path = Path(operations)
@@ -181,7 +192,7 @@ def apply(
             embedder = _embedder_for(manifest, cache_dir)
         return embedder.embed(list(texts))
 
-    summarizer = get_summarizer((manifest.get("summarizer") or {}).get("name"))
+    summarizer = _summarizer_for(manifest, db)
     ctx = EditContext(
         base_version_id=version,
         id_prefix=manifest.get("id_prefix", "values"),
@@ -199,6 +210,8 @@ def apply(
     if resummarize:
         to_name |= {u for u in outcome.touched if u in new_tree.nodes}
         to_name |= set(outcome.created)
+    if to_name and hasattr(summarizer, "preflight"):
+        summarizer.preflight()  # a language model: check key and server before naming anything
     _name_nodes(new_tree, sorted(to_name), embed, summarizer)
     violations = check_tree_integrity(new_tree)
     if violations:  # pragma: no cover - naming keeps names distinct
