@@ -12,4 +12,17 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/python -m pip install -q -e '.[test]'
 .venv/bin/taxo --help >/dev/null
+# Label Studio (for `taxo review` and its integration tests) lives in its own virtualenv: its pins clash with ours.
+# Pinned; installing it takes a few minutes, so an existing .venv-ls at the pinned version is kept as it is.
+LABEL_STUDIO_VERSION=1.23.2
+if [ "${TAXO_SKIP_LABEL_STUDIO:-0}" != 1 ]; then
+    if [ -x .venv-ls/bin/label-studio ] && .venv-ls/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('label-studio') != '$LABEL_STUDIO_VERSION')" 2>/dev/null; then
+        echo "Label Studio $LABEL_STUDIO_VERSION already in .venv-ls"
+    else
+        "$PYTHON" -m venv --clear .venv-ls
+        .venv-ls/bin/python -m pip install -q --upgrade pip
+        .venv-ls/bin/python -m pip install -q "label-studio==$LABEL_STUDIO_VERSION"
+        echo "Installed Label Studio $LABEL_STUDIO_VERSION in .venv-ls"
+    fi
+fi
 echo "Set up: $(.venv/bin/python --version), CLI at .venv/bin/taxo"

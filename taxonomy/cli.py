@@ -151,6 +151,21 @@ def build(
     id_prefix: Annotated[str, typer.Option(help="Prefix of node ids (<prefix>:l<level>:<uuid>)")] = "values",
     author: Annotated[Optional[str], typer.Option(help="Author recorded with the version")] = None,
     batch_size: Annotated[int, typer.Option(help="Embedding batch size")] = 64,
+    hierarchy: Annotated[
+        str, typer.Option(help="Upper levels: embedding (clustering method) or clio (built by the language model)")
+    ] = "embedding",
+    count_tolerance: Annotated[int, typer.Option(help="--hierarchy clio: allowed deviation from --levels")] = 0,
+    llm_model: Annotated[Optional[str], typer.Option(help="Language model for --summarizer anthropic/openai")] = None,
+    llm_base_url: Annotated[Optional[str], typer.Option(help="Model server URL (e.g. http://localhost:8000/v1)")] = None,
+    llm_api_key_env: Annotated[
+        Optional[str], typer.Option(help="Environment variable with the API key (default: ANTHROPIC_API_KEY / OPENAI_API_KEY)")
+    ] = None,
+    llm_concurrency: Annotated[Optional[int], typer.Option(help="Model calls in flight at once (default: 4)")] = None,
+    max_calls: Annotated[Optional[int], typer.Option(help="Stop before making more model calls than this")] = None,
+    max_cost: Annotated[Optional[float], typer.Option(help="Stop before the estimated cost (USD) would exceed this")] = None,
+    llm_price: Annotated[
+        Optional[str], typer.Option(help="USD per million input,output tokens for --max-cost (e.g. 3,15)")
+    ] = None,
     cache_dir: CacheOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -158,6 +173,7 @@ def build(
 ) -> None:
     """Embed all ingested values, cluster them into levels, name every cluster; prints the new version id."""
     from taxonomy.api import build as _build
+    from taxonomy.cli_llm import llm_kwargs
 
     with _progress(quiet, as_json) as progress:
         res = _build(
@@ -174,9 +190,15 @@ def build(
             cache_dir=cache_dir,
             batch_size=batch_size,
             progress=progress,
+            **llm_kwargs(hierarchy, count_tolerance, llm_model, llm_base_url, llm_api_key_env, llm_concurrency,
+                         max_calls, max_cost, llm_price),
         )
     if as_json:
         return _emit_json(res)
+    if not quiet and res.llm:
+        from taxonomy.llm.service import format_stats
+
+        err.print(_esc(format_stats(res.llm)))
     if not quiet:
         err.print(
             f"Built {res.n_values} values into levels {','.join(map(str, res.levels))} with {res.method} "
@@ -686,9 +708,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+from taxonomy.cli_llm import register as _register_llm  # noqa: E402
+
+_register_llm(app)
+
+
+
+from taxonomy.cli_validate import validate_app  # noqa: E402
+app.add_typer(validate_app, name="validate")
+
+from taxonomy.cli_review import review_app  # noqa: E402
+app.add_typer(review_app, name="review")
 
 
 def run() -> None:  # console-script entry point
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

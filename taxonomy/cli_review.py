@@ -1,0 +1,203 @@
+"""`taxo review push/status/pull`: review a version in Label Studio. Thin layers over :mod:`review.api`.
+
+The Label Studio URL comes from ``--url`` or ``TAXO_LABEL_STUDIO_URL``; the token only from
+``TAXO_LABEL_STUDIO_TOKEN`` (never an option, never printed)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+# Imported by taxonomy.cli at its end: importing taxonomy.cli here at module level would be circular when this module
+# is imported first, so the shared options are declared here and the consoles are taken from taxonomy.cli when used.
+DbOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--db",
+        envvar="TAXO_DATABASE_URL",
+        help="Database URL or SQLite file path [default: sqlite:///taxonomy.db; env TAXO_DATABASE_URL]",
+        show_default=False,
+        show_envvar=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or chatter; results only.")]
+CacheOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--cache-dir",
+        envvar="TAXO_CACHE_DIR",
+        help="Embedding cache directory [default: $XDG_CACHE_HOME/taxo; env TAXO_CACHE_DIR]",
+        show_default=False,
+        show_envvar=False,
+    ),
+]
+AuthorOpt = Annotated[Optional[str], typer.Option(help="Who made the change", envvar="TAXO_AUTHOR", show_envvar=False)]
+
+
+def _emit_json(obj) -> None:
+    from taxonomy import cli
+
+    cli._emit_json(obj)
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text or "")
+
+
+class _Console:
+    """taxonomy.cli's console of that name, looked up when used (tests adjust its width)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def print(self, *args, **kwargs) -> None:
+        from taxonomy import cli
+
+        getattr(cli, self._name).print(*args, **kwargs)
+
+
+out = _Console("out")
+err = _Console("err")
+
+review_app = typer.Typer(
+    help="Review a version in Label Studio: push nodes as tasks, pull the annotations back as a new version. "
+    "Token: TAXO_LABEL_STUDIO_TOKEN.",
+    no_args_is_help=True,
+)
+
+UrlOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--url",
+        envvar="TAXO_LABEL_STUDIO_URL",
+        help="Label Studio URL, e.g. http://localhost:8080 [env TAXO_LABEL_STUDIO_URL]",
+        show_default=False,
+        show_envvar=False,
+    ),
+]
+
+
+@review_app.command("push")
+def push_cmd(
+    version: Annotated[int, typer.Argument(help="Version id")],
+    level: Annotated[Optional[int], typer.Option(help="Level whose nodes are reviewed [default: 1, or the --nodes' level]")] = None,
+    nodes: Annotated[Optional[str], typer.Option(help="Comma-separated node ids (or 4+ characters of them)")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the N heaviest nodes")] = None,
+    url: UrlOpt = None,
+    new_batch: Annotated[bool, typer.Option("--new-batch", help="A new project even if this version and level were pushed before")] = False,
+    annotators: Annotated[int, typer.Option(help="Annotations wanted per task (Label Studio overlap)")] = 1,
+    members: Annotated[int, typer.Option(help="Member values listed per task (heaviest first)")] = 25,
+    suggestions: Annotated[int, typer.Option(help="Nearest nodes offered as merge targets")] = 5,
+    cache_dir: CacheOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Create a Label Studio project with one task per node (idempotent: pushing again adds only missing nodes).
+    Prints the review batch id."""
+    from review.api import push
+
+    res = push(version, level=level, nodes=nodes, limit=limit, url=url, new_batch=new_batch, annotators=annotators,
+               members=members, suggestions=suggestions, cache_dir=cache_dir, db=db)
+    if as_json:
+        return _emit_json(res)
+    if not quiet:
+        again = f", {res.existing} already there" if res.existing else ""
+        err.print(
+            f"Review batch {res.batch_id}: version {res.version_id}, level {res.level}: {res.n_tasks} tasks in project "
+            f"{res.project_id} ({res.created} created{again}). Open {res.project_url}\n"
+            f"When reviewed: taxo review pull {res.batch_id} -m \"...\". Batch:"
+        )
+    print(res.batch_id)
+
+
+MovedUrlOpt = Annotated[
+    Optional[str],
+    typer.Option("--url", help="Label Studio URL if it moved [default: the one the batch was pushed to]"),
+]
+
+
+@review_app.command("status")
+def status_cmd(
+    batch: Annotated[Optional[int], typer.Argument(help="Review batch id (printed by push); none: list the batches")] = None,
+    url: MovedUrlOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tasks, annotated, conflicting, applied, ... of a review batch (asks Label Studio); without a batch id, the
+    list of batches."""
+    from review.api import batches, status
+
+    if batch is None:
+        rows = batches(db=db)
+        if as_json:
+            return _emit_json([r.to_dict() for r in rows])
+        if not rows:
+            out.print("No review batches yet: taxo review push VERSION --level 1")
+        for r in rows:
+            out.print(f"{r.batch_id}\tversion {r.version_id}, level {r.level}\t{r.tasks} tasks\tproject "
+                      f"{r.project_id} at {_esc(r.url)}\t{r.status}\t{r.created_at}"
+                      + (f"\tversions {', '.join(map(str, r.versions))}" if r.versions else ""))
+        return
+    res = status(batch, url=url, db=db)
+    if as_json:
+        return _emit_json(res)
+    out.print(f"Review batch {res.batch_id}: version {res.version_id}, level {res.level}, project {res.project_id} "
+              f"({_esc(res.project_url or '-')}), {res.status}")
+    out.print(f"  tasks {res.tasks}, annotated {res.annotated} ({res.annotations} annotations), "
+              f"conflicting {res.conflicting}, applied {res.applied}, approved {res.approved}, "
+              f"flagged {res.flagged}, refused {res.refused}, not yet pulled {res.pending}")
+    if res.versions:
+        out.print(f"  versions from this batch: {', '.join(map(str, res.versions))}")
+
+
+@review_app.command("pull")
+def pull_cmd(
+    batch: Annotated[int, typer.Argument(help="Review batch id")],
+    message: Annotated[str, typer.Option("--message", "-m", help="Version message")] = "",
+    resolve: Annotated[Optional[str], typer.Option(help="When reviewers disagree on a node: latest | majority")] = None,
+    partial: Annotated[bool, typer.Option("--partial", help="Apply what can apply even if some annotations cannot")] = False,
+    onto: Annotated[Optional[int], typer.Option(help="Base version [default: the newest descendant of the reviewed version]")] = None,
+    branch: Annotated[Optional[str], typer.Option(help="Apply onto this branch's head and advance it")] = None,
+    url: MovedUrlOpt = None,
+    author: AuthorOpt = None,
+    cache_dir: CacheOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Turn the annotations into one change-set, i.e. one new version (prints its id). Exit code 1 when some
+    annotations cannot apply and --partial is not given (then nothing is applied)."""
+    from review.api import pull
+
+    res = pull(batch, message=message, author=author, resolve=resolve, partial=partial, onto=onto, branch=branch,
+               url=url, cache_dir=cache_dir, db=db)
+    if as_json:
+        _emit_json(res)
+    else:
+        if not quiet:
+            for title, items, what in (
+                ("Applied", res.applied, "decision"),
+                ("Flagged for discussion", res.flagged, "comment"),
+                ("Conflicts (not applied)", res.conflicts, "reason"),
+                ("Refused (cannot apply)", res.refused, "reason"),
+            ):
+                if items:
+                    err.print(f"[bold]{title}[/bold] ({len(items)}):")
+                    for it in items:
+                        detail = getattr(it, what) or it.decision
+                        err.print(f"  {_esc(it.name)} ({it.node.rsplit(':', 1)[-1][:8]}, task {it.task}): {_esc(detail)}")
+            for w in res.warnings:
+                err.print(f"[yellow]Warning:[/yellow] {_esc(w)}")
+            if res.blocked:
+                err.print("[bold red]Nothing was applied[/bold red]: some annotations cannot apply. Fix them in Label "
+                          "Studio and pull again, or pull with --partial to apply the rest.")
+            err.print(_esc(res.summary))
+        if res.version_id is not None:
+            print(res.version_id)
+    if res.blocked:
+        raise typer.Exit(1)
