@@ -621,8 +621,9 @@ def pull(
     """Bring a batch's annotations back as ONE change-set → ONE new version (or none when nothing changes).
 
     Label Studio is asked at the batch's URL (``url`` if it moved). The base is ``onto``, else the head of
-    ``branch``, else the newest version descending from the batch's last pulled version (or its pushed version). Conflicting nodes are left out unless ``resolve``; annotations that
-    cannot apply are reported one by one and, unless ``partial``, nothing is applied.
+    ``branch``, else the newest version descending from the batch's last pulled version (or its pushed version).
+    Conflicting nodes are left out unless ``resolve``; annotations that cannot apply are reported one by one and,
+    unless ``partial``, nothing is applied.
     """
     from taxonomy.changesets import BranchConflictError
     from taxonomy.changesets import apply as apply_changeset
