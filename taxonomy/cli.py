@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from taxonomy.cli_common import AuthorOpt, CacheOpt, DbOpt, JsonOpt, QuietOpt, _emit_json, _esc  # noqa: F401
 from taxonomy.errors import TaxoError
 from taxonomy.errors import UsageError as TaxoUsage
 
@@ -25,35 +26,6 @@ app = typer.Typer(
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-
-DbOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--db",
-        envvar="TAXO_DATABASE_URL",
-        help="Database URL or SQLite file path [default: sqlite:///taxonomy.db; env TAXO_DATABASE_URL]",
-        show_default=False,
-        show_envvar=False,
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or chatter; results only.")]
-CacheOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--cache-dir",
-        envvar="TAXO_CACHE_DIR",
-        help="Embedding cache directory [default: $XDG_CACHE_HOME/taxo; env TAXO_CACHE_DIR]",
-        show_default=False,
-        show_envvar=False,
-    ),
-]
-
-
-def _emit_json(obj) -> None:
-    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
 
 def _progress(quiet: bool, as_json: bool):
     if quiet or as_json or not sys.stderr.isatty():
@@ -306,12 +278,6 @@ def show(
     out.print(t)
 
 
-def _esc(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text or "")
-
-
 # -------------------------------------------------------------------------------------------------------- similar
 @app.command()
 def similar(
@@ -386,7 +352,6 @@ edit_app = typer.Typer(
 app.add_typer(edit_app, name="edit")
 
 MessageOpt = Annotated[str, typer.Option("--message", "-m", help="Version message [default: a summary of the edit]")]
-AuthorOpt = Annotated[Optional[str], typer.Option(help="Who made the change", envvar="TAXO_AUTHOR", show_envvar=False)]
 BranchOpt = Annotated[
     Optional[str], typer.Option(help="Advance this branch (it must point at the base version, or not exist yet)")
 ]

@@ -9,59 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-# Imported by taxonomy.cli at its end: importing taxonomy.cli here at module level would be circular when this module
-# is imported first, so the shared options are declared here and the consoles are taken from taxonomy.cli when used.
-DbOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--db",
-        envvar="TAXO_DATABASE_URL",
-        help="Database URL or SQLite file path [default: sqlite:///taxonomy.db; env TAXO_DATABASE_URL]",
-        show_default=False,
-        show_envvar=False,
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or chatter; results only.")]
-CacheOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--cache-dir",
-        envvar="TAXO_CACHE_DIR",
-        help="Embedding cache directory [default: $XDG_CACHE_HOME/taxo; env TAXO_CACHE_DIR]",
-        show_default=False,
-        show_envvar=False,
-    ),
-]
-AuthorOpt = Annotated[Optional[str], typer.Option(help="Who made the change", envvar="TAXO_AUTHOR", show_envvar=False)]
-
-
-def _emit_json(obj) -> None:
-    from taxonomy import cli
-
-    cli._emit_json(obj)
-
-
-def _esc(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text or "")
-
-
-class _Console:
-    """taxonomy.cli's console of that name, looked up when used (tests adjust its width)."""
-
-    def __init__(self, name: str):
-        self._name = name
-
-    def print(self, *args, **kwargs) -> None:
-        from taxonomy import cli
-
-        getattr(cli, self._name).print(*args, **kwargs)
-
-
-out = _Console("out")
-err = _Console("err")
+from taxonomy.cli_common import AuthorOpt, CacheOpt, DbOpt, JsonOpt, QuietOpt, _emit_json, _esc, err, out  # noqa: F401
 
 review_app = typer.Typer(
     help="Review a version in Label Studio: push nodes as tasks, pull the annotations back as a new version. "

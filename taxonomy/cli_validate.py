@@ -8,48 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-# Imported by taxonomy.cli at its end; importing taxonomy.cli from here at module level would be circular when this
-# module is imported first, so the options are declared here and the consoles are taken from taxonomy.cli lazily.
-DbOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--db",
-        envvar="TAXO_DATABASE_URL",
-        help="Database URL or SQLite file path [default: sqlite:///taxonomy.db; env TAXO_DATABASE_URL]",
-        show_default=False,
-        show_envvar=False,
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or chatter; results only.")]
-
-
-def _emit_json(obj) -> None:
-    from taxonomy import cli
-
-    cli._emit_json(obj)
-
-
-def _esc(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text or "")
-
-
-class _Console:
-    """taxonomy.cli's console of that name, looked up when used (tests adjust its width)."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def print(self, *args, **kwargs) -> None:
-        from taxonomy import cli
-
-        getattr(cli, self.name).print(*args, **kwargs)
-
-
-out = _Console("out")
-err = _Console("err")
+from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, _emit_json, _esc, err, out  # noqa: F401
 
 validate_app = typer.Typer(
     help="Validation spot-checks: is each extracted value really expressed in its excerpt? "
