@@ -12,6 +12,16 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/python -m pip install -q -e '.[test]'
 .venv/bin/taxo --help >/dev/null
+# A real browser for the tests of what a person looks at (the HTML report, the Label Studio task view): Debian's
+# chromium, driven by playwright with executable_path=/usr/bin/chromium (playwright's own browser download is not used).
+if [ ! -x /usr/bin/chromium ] && [ "${TAXO_SKIP_BROWSER:-0}" != 1 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-dejavu-core >/dev/null
+    else
+        echo "Chromium is missing: run 'sudo apt-get install chromium chromium-driver' for the browser tests" >&2
+    fi
+fi
 # Label Studio (for `taxo review` and its integration tests) lives in its own virtualenv: its pins clash with ours.
 # Pinned; installing it takes a few minutes, so an existing .venv-ls at the pinned version is kept as it is.
 LABEL_STUDIO_VERSION=1.23.2
