@@ -253,3 +253,17 @@ def test_hierarchy_value_labels():
     h = Hierarchy([np.array([0, 1, 2, 2]), np.array([0, 0, 1]), np.array([0, 0])])
     assert h.value_labels(2).tolist() == [0, 0, 1, 1]
     assert h.value_labels(3).tolist() == [0, 0, 0, 0]
+
+
+def test_validate_raises_a_real_error_for_a_wrong_shape():
+    """The shape check is a real exception (it survives ``python -O``), not an assert."""
+    from taxonomy.cluster.base import Hierarchy, HierarchyShapeError
+
+    h = Hierarchy(labels=[np.array([0, 1, 1]), np.array([0, 0])])
+    h.validate(3, [2, 1])
+    with pytest.raises(HierarchyShapeError, match="level 1: clusters must be exactly 0..2"):
+        h.validate(3, [3, 1])
+    with pytest.raises(HierarchyShapeError, match="one label array per level"):
+        h.validate(3, [2])
+    with pytest.raises(HierarchyShapeError, match="level 1: expected 4 labels"):
+        h.validate(4, [2, 1])

@@ -38,12 +38,20 @@ class Hierarchy:
         return lab
 
     def validate(self, n_values: int, levels: Sequence[int]) -> None:
-        """Raise AssertionError unless this hierarchy has exactly the requested shape."""
-        assert len(self.labels) == len(levels), "one label array per level"
+        """Raise :class:`HierarchyShapeError` unless this hierarchy has exactly the requested shape (a real check,
+        not an ``assert``: it also holds under ``python -O``)."""
+        if len(self.labels) != len(levels):
+            raise HierarchyShapeError(f"expected one label array per level ({len(levels)}), got {len(self.labels)}")
         sizes = [n_values, *levels[:-1]]
         for i, (lab, size, k) in enumerate(zip(self.labels, sizes, levels, strict=True)):
-            assert lab.shape == (size,), f"level {i + 1}: expected {size} labels, got {lab.shape}"
-            assert np.array_equal(np.unique(lab), np.arange(k)), f"level {i + 1}: clusters must be exactly 0..{k - 1}"
+            if lab.shape != (size,):
+                raise HierarchyShapeError(f"level {i + 1}: expected {size} labels, got {lab.shape}")
+            if not np.array_equal(np.unique(lab), np.arange(k)):
+                raise HierarchyShapeError(f"level {i + 1}: clusters must be exactly 0..{k - 1}")
+
+
+class HierarchyShapeError(RuntimeError):
+    """A clustering method returned a hierarchy of the wrong shape (a bug in the method, not a user error)."""
 
 
 class HierarchyMethod(ABC):

@@ -224,7 +224,7 @@ class ClioHierarchy:
         n_proposed = 0
         for h, (value, problem, count) in enumerate(proposals):
             if value is None:
-                value = self._fallback_candidates(hoods[h], children, child_w, E, count)
+                value = self._fallback_candidates(hoods[h], children, child_w, E, count, self.seed)
                 self._summ.record_repair(L, f"neighbourhood {h + 1} ({len(hoods[h])} clusters)", problem or "", "candidates from its heaviest clusters")
             for name, desc in value:
                 n_proposed += 1
@@ -373,7 +373,7 @@ class ClioHierarchy:
         return None, f"{raw!r} is not one of the listed categories; copy one of their names exactly"
 
     @staticmethod
-    def _fallback_candidates(idx, children, child_w, E, count) -> list[tuple[str, str]]:
+    def _fallback_candidates(idx, children, child_w, E, count, seed: int) -> list[tuple[str, str]]:
         """Without usable proposals: k-means the neighbourhood into ``count`` groups, each named after its heaviest
         cluster (the parents are renamed from their children later anyway)."""
         idx = list(idx)
@@ -381,7 +381,7 @@ class ClioHierarchy:
         if count > 1:
             from sklearn.cluster import KMeans
 
-            g = KMeans(n_clusters=count, random_state=0, n_init=10).fit(E[idx]).labels_
+            g = KMeans(n_clusters=count, random_state=seed, n_init=10).fit(E[idx]).labels_
         else:
             g = np.zeros(len(idx), dtype=np.int64)
         out = []
