@@ -107,7 +107,8 @@
       for (var j = 0; j < N.uid.length; j++) if (N.level[j] === level) idx.push(j);
       idx.sort(function (a, b) { return N.pct[b] - N.pct[a]; });
       var shown = idx.slice(0, 25).reverse();
-      chart.style.height = Math.max(220, shown.length * 24 + 60) + 'px';
+      var height = Math.max(220, shown.length * 24 + 60);
+      chart.style.height = height + 'px';
       Plotly.react(chart, [{
         type: 'bar', orientation: 'h', x: shown.map(function (j) { return N.pct[j]; }),
         y: shown.map(function (j) { return String(j); }),
@@ -115,7 +116,7 @@
         customdata: shown.map(function (j) { return T.plotlyText(N.name[j]); }),
         hovertemplate: '%{customdata}<br>%{x:.3f}% of occurrences<extra></extra>', marker: {color: '#4c78a8'}
       }], {
-        margin: {l: 260, r: 60, t: 10, b: 40}, xaxis: {title: {text: '% of occurrences'}, ticksuffix: '%'},
+        height: height, margin: {l: 260, r: 60, t: 10, b: 40}, xaxis: {title: {text: '% of occurrences'}, ticksuffix: '%'},
         yaxis: {type: 'category', tickmode: 'array', tickvals: shown.map(function (j) { return String(j); }),
           ticktext: shown.map(function (j) { var s = N.name[j]; return T.plotlyText(s.length > 40 ? s.slice(0, 39) + '…' : s); }), automargin: true},
         paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: 'rgba(0,0,0,0)'
