@@ -24,6 +24,8 @@ from .curation_fixtures import VALUES, make_version, uid
 
 def load_js(path: Path, prefix: str):
     text = path.read_text(encoding="utf-8")
+    if prefix == "window.TAXO_DATA = ":
+        return load_js_text(text)
     assert text.startswith(prefix)
     body = text[len(prefix):].rstrip().rstrip(";")
     if prefix.startswith("TAXO_CHUNK("):
@@ -75,7 +77,8 @@ def test_data_holds_the_tree_values_and_per_node_members(db, tmp_path):
     assert entry["w"] == [pytest.approx(v.weight) for v in shown.values]
     assert entry["c"] == [v.count for v in shown.values]
     assert nodes["members"][i] == 4 and nodes["pct"][i] == pytest.approx(shown.node.pct_total_occurrences, rel=1e-5)
-    assert m["diff"] is None and m["neighbours"] is None
+    assert entry["d"] == "Community and belonging (description)."
+    assert m["diff"] is None and m["neighbours"] is False and "n" not in entry
 
 
 def test_diff_counts_match_taxo_diff_and_history_is_recorded(edited):
@@ -86,7 +89,8 @@ def test_diff_counts_match_taxo_diff_and_history_is_recorded(edited):
     assert d["counts"]["renamed"] == 1 and d["counts"]["merged"] == 1 and d["counts"]["values_moved"] >= 1
     assert d["renamed"][0]["new_name"] == "Honesty"
     nodes = data.main["nodes"]
-    hist = data.main["history"][nodes["uid"].index(uid("a1x"))]
+    i = nodes["uid"].index(uid("a1x"))
+    hist = data.chunks[nodes["chunk"][i]][str(i)]["h"]
     kinds = [(v, k) for v, k, _ in hist]
     assert (1, "first") in kinds and (2, "renamed") in kinds and (3, "absorbed") in kinds
     assert any("'Transparency' merged into this node" in text for _, _, text in hist)
@@ -96,7 +100,9 @@ def test_diff_counts_match_taxo_diff_and_history_is_recorded(edited):
 def test_nearest_nodes_are_same_level_and_exclude_the_node(db, tmp_path, cache_dir):
     make_version(db, tmp_path)
     data = collect(1, options=ReportOptions(neighbours=2, cache_dir=str(cache_dir)), db=db)
-    nodes, near = data.main["nodes"], data.main["neighbours"]
+    nodes = data.main["nodes"]
+    near = [data.chunks[c][str(i)]["n"] for i, c in enumerate(nodes["chunk"])]
+    assert data.main["neighbours"] is True
     for i, hits in enumerate(near):
         assert hits and all(nodes["level"][j] == nodes["level"][i] and j != i for j, _ in hits)
         assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
@@ -242,6 +248,7 @@ def test_serve_refuses_a_busy_port_and_a_missing_database(tmp_path, db, taxo):
 
 
 def load_js_text(text: str):
-    prefix = "window.TAXO_DATA = "
-    assert text.startswith(prefix)
-    return json.loads(text[len(prefix):].rstrip().rstrip(";"))
+    """The data of data/taxo.js: ``window.TAXO_DATA = JSON.parse("...");``."""
+    prefix = "window.TAXO_DATA = JSON.parse("
+    assert text.startswith(prefix) and text.rstrip().endswith(");")
+    return json.loads(json.loads(text[len(prefix):].rstrip()[:-2]))

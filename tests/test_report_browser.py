@@ -218,7 +218,7 @@ def test_analyses_about_and_keyboard(page, built):
     page.wait_for_selector("#prevalence .bars .point")
     assert page.locator("#prevalence .bars .point").count() == 3
     page.select_option("#prev-level", "1")
-    page.wait_for_function("document.querySelectorAll('#prevalence .bars .point').length === 25")
+    page.wait_for_function("() => document.querySelectorAll('#prevalence .bars .point').length === 25")
     shot(page, built, "analyses", full_page=True)
     page.goto(built["url"] + "#about")
     page.wait_for_selector("#about-manifest")

@@ -1,8 +1,9 @@
 """Everything the report pages show about one version, as JSON-able data.
 
-The pages load ``main`` once (nodes as parallel arrays, every value's text and level-1 node, nearest nodes,
-histories, the diff, the manifest) and each node's member list with weights, counts and excerpts from a small
-``chunk`` only when the node is opened, so that a 100,000-value version opens quickly.
+The pages load ``main`` once (nodes as parallel arrays, every value's text and level-1 node, the diff, the
+manifest) and what a node page adds -- description, member values with weights and counts, nearest nodes,
+history, excerpts -- from a small ``chunk`` only when the node is opened, so that a 100,000-value version opens
+quickly.
 """
 
 from __future__ import annotations
@@ -201,10 +202,14 @@ def collect(
             chunks.append(current)
             current, size = {}, 0
         entry: dict[str, Any] = {
+            "d": tree.nodes[uid].description,
+            "h": histories.get(uid, []),
             "v": lst,
             "w": [_num(leaves[j].weight) for j in lst],
             "c": [leaves[j].count for j in lst],
         }
+        if neighbours is not None:
+            entry["n"] = neighbours[i]
         picks = wanted.get(uid, [])
         if picks:
             entry["x"] = [[j, *excerpts[rid]] for j, rid in picks if rid in excerpts]
@@ -226,7 +231,6 @@ def collect(
         "nodes": {
             "uid": order,
             "name": [n.name for n in nodes],
-            "desc": [n.description for n in nodes],
             "level": [n.level for n in nodes],
             "parent": [index[n.parent_uid] if n.parent_uid else -1 for n in nodes],
             "weight": [_num(n.weight) for n in nodes],
@@ -235,8 +239,7 @@ def collect(
             "chunk": chunk_of,
         },
         "values": {"text": [leaf.text for leaf in leaves], "node": [index[leaf.parent_uid] for leaf in leaves]},
-        "neighbours": neighbours,
-        "history": [histories.get(u, []) for u in order],
+        "neighbours": neighbours is not None,
         "diff": _diff_data(other, tree, opts) if other is not None else None,
         "excerpts": {"records": n_records, "values_with_excerpt": len(first_rec), "redactions": n_redactions,
                      "per_node": opts.excerpts},

@@ -1,7 +1,7 @@
 """The report's files: the page assets (package data) and the data as JavaScript files.
 
 Pages opened from file:// cannot fetch() local files, so the data are scripts: ``data/taxo.js`` sets
-``window.TAXO_DATA`` and each ``data/m-<k>.js`` calls ``TAXO_CHUNK(k, ...)`` when the page adds it for an opened
+``window.TAXO_DATA`` (``JSON.parse`` of one string) and each ``data/m-<k>.js`` calls ``TAXO_CHUNK(k, ...)`` when the page adds it for an opened
 node. Text from the data is only ever placed with textContent by ``assets/app.js``; JSON keeps it inert here.
 """
 
@@ -47,7 +47,9 @@ def site_files(data: ReportData, *, serve: bool = False) -> dict[str, bytes | Pa
     files: dict[str, bytes | Path] = {name if name == "index.html" else f"assets/{name}": asset_path(name)
                                       for name in ASSETS}
     files["assets/plotly.min.js"] = plotly_js()
-    files["data/taxo.js"] = ("window.TAXO_DATA = " + _js(main) + ";\n").encode("utf-8")
+    # JSON.parse of a string literal: parsed several times faster than the same data as an object literal
+    text = json.dumps(_js(main), ensure_ascii=False)
+    files["data/taxo.js"] = ("window.TAXO_DATA = JSON.parse(" + text + ");\n").encode("utf-8")
     for k, chunk in enumerate(data.chunks):
         files[f"data/m-{k}.js"] = (f"TAXO_CHUNK({k}, " + _js(chunk) + ");\n").encode("utf-8")
     for p in data.analyses:

@@ -5,6 +5,7 @@
   'use strict';
   var D = window.TAXO_DATA;
   var T = window.TAXO = {views: {}};
+  if (window.performance && performance.mark) performance.mark('taxo-scripts-loaded');
 
   // ------------------------------------------------------------------------------------------------ helpers
   function el(tag, attrs) {
@@ -126,41 +127,63 @@
       c.appendChild(el('a', {href: nodeHref(chartRoot), cls: 'open', text: 'Open node page'}));
     }
   }
+  // The chart shows a window of the tree: the zoom root (as the centre) and the rings below it, as many as stay
+  // under SECTORS sectors (at least two), so that drawing costs the same for 500 or 100,000 values. Clicking a
+  // sector re-roots the window there; clicking the centre goes one level up.
+  var SECTORS = 400;
+  function windowOf(root) {
+    var out = root < 0 ? [] : [root], ring = root < 0 ? tops.slice() : children[root].slice(), rings = 0;
+    while (ring.length && (rings < 2 || out.length + ring.length <= SECTORS)) {
+      var next = [];
+      for (var a = 0; a < ring.length; a++) { out.push(ring[a]); next.push.apply(next, children[ring[a]]); }
+      ring = next;
+      rings++;
+    }
+    return out;
+  }
+  function trace(root) {
+    var nodes = windowOf(root), inWindow = new Set(nodes);
+    var ids = [], labels = [], parents = [], values = [], custom = [];
+    nodes.forEach(function (j) {
+      var p = N.parent[j], kids = children[j];
+      ids.push(String(j));
+      labels.push(plotlyText(N.name[j]));
+      parents.push(j === root || p < 0 ? '' : String(p));
+      // branchvalues 'remainder': a node whose children are drawn is the sum of them
+      values.push(kids.length && inWindow.has(kids[0]) ? 0 : sizeOf[j]);
+      custom.push([fmtPct(N.pct[j]), fmtNum(N.members[j]), 'level ' + N.level[j]]);
+    });
+    return {
+      type: 'sunburst', ids: ids, labels: labels, parents: parents, values: values, customdata: custom,
+      branchvalues: 'remainder', sort: false, insidetextorientation: 'radial',
+      hovertemplate: '<b>%{label}</b><br>%{customdata[0]} of occurrences<br>%{customdata[1]} values, %{customdata[2]}<extra></extra>',
+      marker: {line: {width: 1, color: '#fff'}}
+    };
+  }
+  var LAYOUT = {margin: {l: 4, r: 4, t: 4, b: 4}, paper_bgcolor: 'rgba(0,0,0,0)', font: {size: 12}};
   function zoom(j) {
     chartRoot = j;
     var div = document.getElementById('sunburst');
-    if (div.data) Plotly.restyle(div, {level: [j < 0 ? '' : String(j)]});
     crumbs();
+    if (window.Plotly && div.data) return Plotly.react(div, [trace(j)], LAYOUT);
   }
-  T.zoom = zoom;
+  T.zoom = zoom; T.trace = trace; T.setSectors = function (n) { SECTORS = n; };
   function drawSunburst() {
     var div = document.getElementById('sunburst');
     if (!window.Plotly) { div.textContent = 'plotly.js could not be loaded (assets/plotly.min.js).'; return; }
-    var ids = [], labels = [], parents = [], values = [], custom = [];
-    for (var j = 0; j < nNodes; j++) {
-      ids.push(String(j));
-      labels.push(plotlyText(N.name[j]));
-      parents.push(N.parent[j] < 0 ? '' : String(N.parent[j]));
-      values.push(N.level[j] === 1 ? sizeOf[j] : 0);  // branchvalues 'remainder': a parent is its children
-      custom.push([fmtPct(N.pct[j]), fmtNum(N.members[j]), 'level ' + N.level[j]]);
-    }
-    var depth = nNodes > 1500 ? 2 : Math.min(D.levels, 3);
-    Plotly.newPlot(div, [{
-      type: 'sunburst', ids: ids, labels: labels, parents: parents, values: values, customdata: custom,
-      branchvalues: 'remainder', maxdepth: depth, sort: false, insidetextorientation: 'radial',
-      hovertemplate: '<b>%{label}</b><br>%{customdata[0]} of occurrences<br>%{customdata[1]} values, %{customdata[2]}<extra></extra>',
-      marker: {line: {width: 1, color: '#fff'}}
-    }], {margin: {l: 4, r: 4, t: 4, b: 4}, paper_bgcolor: 'rgba(0,0,0,0)', font: {size: 12}},
-    {responsive: true, displaylogo: false, modeBarButtonsToRemove: ['toImage']});
+    var drawn = Plotly.newPlot(div, [trace(chartRoot)], LAYOUT,
+      {responsive: true, displaylogo: false, modeBarButtonsToRemove: ['toImage']});
     div.on('plotly_sunburstclick', function (ev) {
       var p = ev && ev.points && ev.points[0];
-      if (!p) return;
-      var next = ev.nextLevel;
-      chartRoot = next === undefined || next === '' ? -1 : Number(next);
-      crumbs();
-      if (chartRoot >= 0) revealInOutline(chartRoot);
+      if (!p) return false;
+      var j = Number(p.id);
+      if (j === chartRoot) zoom(N.parent[j]);
+      else if (children[j].length) { zoom(j); revealInOutline(j); }
+      else go(j);  // a level-1 node: its page
+      return false;  // no plotly zoom: the window is re-rooted instead
     });
     crumbs();
+    return drawn;
   }
 
   // ---------------------------------------------------------------------------------------------- outline
@@ -171,7 +194,7 @@
     var toggle = el('button', {type: 'button', cls: 'toggle', 'aria-label': 'Expand', text: kids.length ? '▸' : ''});
     if (!kids.length) toggle.disabled = true;
     var row = el('div', {cls: 'row', style: 'padding-left:' + (depth * 16 + 4) + 'px'},
-      toggle, el('a', {href: nodeHref(j), cls: 'nodelink name', text: N.name[j], title: N.desc[j]}), badges(j),
+      toggle, el('a', {href: nodeHref(j), cls: 'nodelink name', text: N.name[j], title: N.name[j]}), badges(j),
       el('span', {cls: 'share', text: fmtPct(N.pct[j])}),
       el('span', {cls: 'count', text: fmtNum(N.members[j]) + (N.members[j] === 1 ? ' value' : ' values')}));
     var box = el('div', {cls: 'kids', role: 'group', hidden: ''});
@@ -241,7 +264,8 @@
     b.appendChild(crumbsBox);
     b.appendChild(el('h2', {id: 'node-name', text: N.name[j]}));
     b.appendChild(el('p', {cls: 'meta'}, 'level ' + N.level[j] + ' · ', el('code', {text: shortId(N.uid[j]), title: N.uid[j]}), ' ', badges(j)));
-    if (N.desc[j]) b.appendChild(el('p', {cls: 'desc', text: N.desc[j]}));
+    var descBox = el('p', {cls: 'desc', id: 'node-desc'});
+    b.appendChild(descBox);
     var stats = el('dl', {cls: 'stats'},
       el('dt', {text: 'Share of occurrences'}), el('dd', {text: fmtPct(N.pct[j])}),
       el('dt', {text: 'Values'}), el('dd', {text: fmtNum(N.members[j])}),
@@ -264,22 +288,27 @@
     b.appendChild(section(N.level[j] === 1 ? 'Values (' + fmtNum(N.members[j]) + ')' : 'Heaviest values', membersBox));
     var exBox = el('div', {id: 'node-excerpts'});
     if (D.excerpts && D.excerpts.records) b.appendChild(section('Excerpts (redacted)', exBox));
-    if (D.neighbours) {
-      var ul = el('ul', {cls: 'plain', id: 'node-neighbours'});
-      (D.neighbours[j] || []).forEach(function (h) {
-        ul.appendChild(el('li', null, nodeLink(h[0]), el('span', {cls: 'muted', text: '  similarity ' + h[1].toFixed(3) + ' · ' + pathText(N.parent[h[0]]) })));
+    var nearBox = el('ul', {cls: 'plain', id: 'node-neighbours'});
+    if (D.neighbours) b.appendChild(section('Nearest nodes (level ' + N.level[j] + ')', nearBox));
+    var histBox = el('div', {id: 'node-history'});
+    b.appendChild(section('History', histBox));
+    loadChunk(N.chunk[j]).then(function (c) {
+      var entry = c[String(j)] || {};
+      descBox.textContent = entry.d || '';
+      fillMembers(j, entry, membersBox, exBox, hl);
+      (entry.n || []).forEach(function (h) {
+        nearBox.appendChild(el('li', null, nodeLink(h[0]), el('span', {cls: 'muted', text: '  similarity ' + h[1].toFixed(3) +
+          (N.parent[h[0]] >= 0 ? ' · ' + pathText(N.parent[h[0]]) : '')})));
       });
-      if (!ul.firstChild) ul.appendChild(el('li', {cls: 'muted', text: 'no other node at this level'}));
-      b.appendChild(section('Nearest nodes (level ' + N.level[j] + ')', ul));
-    }
-    b.appendChild(section('History', T.historyList(j)));
-    loadChunk(N.chunk[j]).then(function (c) { fillMembers(j, c[String(j)], membersBox, exBox, hl); },
+      if (!nearBox.firstChild) nearBox.appendChild(el('li', {cls: 'muted', text: 'no other node at this level'}));
+      T.historyList(j, entry.h || [], histBox);
+    },
       function (err) { membersBox.className = 'error'; membersBox.textContent = err.message; });
     panel.scrollTop = 0;
   }
   function fillMembers(j, entry, box, exBox, hl) {
     clear(box); box.className = '';
-    if (!entry) { box.textContent = 'no values'; return; }
+    if (!entry.v) { box.textContent = 'no values'; return; }
     var n = entry.v.length, shown = Math.min(n, 200), tb = el('tbody');
     var total = D.total_weight || 0;
     function rows(from, to) {
@@ -443,9 +472,14 @@
     });
     if (D.serve) T.versionSelect();
     drawOutline();
-    drawSunburst();
+    performance.mark('taxo-outline-drawn');
+    var drawn = drawSunburst();
     window.addEventListener('hashchange', route);
     route();
+    // performance.now() once the tree is on screen (benchmarks/report_speed.py reads it)
+    Promise.resolve(drawn).then(function () {
+      requestAnimationFrame(function () { performance.mark('taxo-ready'); T.readyAt = performance.now(); });
+    });
     (D.notes || []).forEach(function (n) { console.info('taxo report: ' + n); });
   });
 })();

@@ -8,9 +8,7 @@
 
   function vlabel(id) { return 'version ' + id + (id === D.version.id ? ' (this one)' : ''); }
 
-  T.historyList = function (j) {
-    var evs = (D.history && D.history[j]) || [];
-    var box = el('div', {id: 'node-history'});
+  T.historyList = function (j, evs, box) {
     var ul = el('ul', {cls: 'history'});
     evs.forEach(function (e) {
       ul.appendChild(el('li', {cls: 'h-' + e[1]}, el('span', {cls: 'hv', text: vlabel(e[0])}), el('span', {text: e[2]})));
@@ -20,7 +18,6 @@
     var first = evs.length ? evs[0][0] : D.version.id;
     box.appendChild(el('p', {cls: 'muted', text: 'First seen in version ' + first + '; id ' + N.uid[j] + '. `taxo history ' +
       T.shortId(N.uid[j]) + '` prints the same events.'}));
-    return box;
   };
 
   // -------------------------------------------------------------------------------------------- changes
