@@ -20,6 +20,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 HOSTILE = "<img src=x onerror=alert(1)>"
+HOSTILE_VALUE = "<svg onload=alert(2)> & <script>alert(3)</script>"
 RENAMED = "Renamed in the browser test"
 
 pytestmark = pytest.mark.slow
@@ -45,7 +46,7 @@ def built(tmp_path_factory, cache_dir):
     tx.init(db)
     tx.ingest(str(tx.sample_path()), value_col="value", weight_col="pct_convos", db=db)
     extra = tmp / "extra.csv"
-    extra.write_text("value,pct_convos\nhonesty,0.9\n")
+    extra.write_text(f'value,pct_convos\nhonesty,0.9\n"{HOSTILE_VALUE}",0.05\n')
     tx.ingest(str(extra), value_col="value", weight_col="pct_convos", db=db)
     v1 = tx.build(levels="40,8,3", seed=0, message="first cut", cache_dir=str(cache_dir), db=db).version_id
     top = tx.show(v1, db=db).nodes
@@ -196,6 +197,13 @@ def test_hostile_name_is_shown_as_text_and_runs_nothing(page, built):
     page.keyboard.type("onerror")
     page.wait_for_selector("#results .hit")
     assert page.locator("#results .hit .hname").first.text_content() == HOSTILE
+    page.keyboard.press("Escape")
+    page.fill("#search", "svg onload")
+    page.wait_for_selector("#results .hit .hname")
+    assert page.locator("#results .hit .hname").first.text_content() == HOSTILE_VALUE
+    page.locator("#results .hit").first.click()
+    page.wait_for_selector("#node-members tr.hl")
+    assert page.text_content("#node-members tr.hl td") == HOSTILE_VALUE
     page.keyboard.press("Escape")
     for view in ("changes", "about"):
         page.goto(built["url"] + "#" + view)

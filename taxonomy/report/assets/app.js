@@ -471,6 +471,11 @@
       }
     });
     if (D.serve) T.versionSelect();
+    // the node panel opens below the header, so that search stays usable while it is open
+    var header = document.getElementById('top');
+    function headerHeight() { document.documentElement.style.setProperty('--header-h', header.offsetHeight + 'px'); }
+    headerHeight();
+    window.addEventListener('resize', headerHeight);
     drawOutline();
     performance.mark('taxo-outline-drawn');
     var drawn = drawSunburst();
