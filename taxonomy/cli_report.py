@@ -36,10 +36,13 @@ def report(
 
     res = _report(version, out=out_dir, diff=diff, analyses=analyses, neighbours=neighbours, cache_dir=cache_dir,
                   db=db)
+    opened = None
     if open_:
         import webbrowser
 
-        webbrowser.open(res.index)
+        opened = webbrowser.open(res.index)
+        if not opened:
+            err.print(f"Could not start a web browser here; open {_esc(res.index)}")
     if as_json:
         return _emit_json(res)
     if quiet:

@@ -252,3 +252,17 @@ def load_js_text(text: str):
     prefix = "window.TAXO_DATA = JSON.parse("
     assert text.startswith(prefix) and text.rstrip().endswith(");")
     return json.loads(json.loads(text[len(prefix):].rstrip()[:-2]))
+
+
+def test_open_starts_the_browser_named_in_BROWSER(db, tmp_path):
+    make_version(db, tmp_path)
+    seen = tmp_path / "opened.txt"
+    script = tmp_path / "fake-browser.sh"
+    script.write_text(f'#!/bin/sh\necho "$1" > {seen}\n')
+    script.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "BROWSER": str(script)}
+    proc = subprocess.run([sys.executable, "-m", "taxonomy.cli", "report", "1", "-o", str(tmp_path / "rep"),
+                           "--neighbours", "0", "--open", "--quiet", "--db", db], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert seen.read_text().strip() == (tmp_path / "rep" / "index.html").resolve().as_uri()
