@@ -48,6 +48,10 @@ def built(tmp_path_factory, cache_dir):
     extra = tmp / "extra.csv"
     extra.write_text(f'value,pct_convos\nhonesty,0.9\n"{HOSTILE_VALUE}",0.05\n')
     tx.ingest(str(extra), value_col="value", weight_col="pct_convos", db=db)
+    records = tmp / "records.jsonl"
+    records.write_text('{"value": "honesty", "conversation_id": "c1", "role": "ai", '
+                       '"excerpt": "Be honest with me, write to ana.lima@example.org if unsure."}\n')
+    tx.ingest(str(records), conversation_col="conversation_id", role_col="role", excerpt_col="excerpt", db=db)
     v1 = tx.build(levels="40,8,3", seed=0, message="first cut", cache_dir=str(cache_dir), db=db).version_id
     top = tx.show(v1, db=db).nodes
     v2 = tx.rename(v1, top[0].id, HOSTILE, db=db).version_id
@@ -151,8 +155,9 @@ def test_search_honesty_shows_its_path_and_opens_its_node(page, built):
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "search"
     page.keyboard.type("honesty")
-    first_value = page.locator("#results .hit").filter(has=page.locator(".k-value")).first
+    first_value = page.locator("#results .hit").first
     first_value.wait_for()
+    assert first_value.locator(".kind").text_content() == "value"  # the exact match comes first
     assert first_value.locator(".hname").text_content() == "honesty"
     assert first_value.locator(".hpath").text_content() == expected_path
     shot(page, built, "search")
@@ -162,6 +167,10 @@ def test_search_honesty_shows_its_path_and_opens_its_node(page, built):
     assert page.text_content("#node-name") == tree.nodes[leaf.parent_uid].name
     assert page.locator("#panel .crumbs").text_content().startswith(chain[-1])
     assert page.locator("#node-neighbours li").count() == 5
+    excerpt = page.locator("#node-excerpts blockquote").first
+    assert excerpt.locator("p").text_content() == "Be honest with me, write to [EMAIL] if unsure."
+    assert excerpt.locator("footer").text_content() == "honesty · ai"
+    assert "ana.lima" not in page.content()
     assert page.locator("#node-history li").count() >= 1
     shot(page, built, "node")
     page.keyboard.press("Escape")

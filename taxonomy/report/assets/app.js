@@ -375,8 +375,11 @@
       else if (pos === 0) { if (prefix.length < lim) prefix.push(k); }
       else if (other.length < lim) other.push(k);
     }
-    nodeExact.concat(nodeOther).slice(0, 10).forEach(function (j) { hits.push({kind: 'node', i: j}); });
-    exact.concat(prefix, other).slice(0, lim).forEach(function (k) { hits.push({kind: 'value', i: k}); });
+    // exact matches first (nodes, then values), then other nodes, then values starting with the text, then the rest
+    nodeExact.forEach(function (j) { hits.push({kind: 'node', i: j}); });
+    exact.forEach(function (k) { hits.push({kind: 'value', i: k}); });
+    nodeOther.slice(0, Math.max(0, 10 - nodeExact.length)).forEach(function (j) { hits.push({kind: 'node', i: j}); });
+    prefix.concat(other).slice(0, Math.max(0, lim - exact.length)).forEach(function (k) { hits.push({kind: 'value', i: k}); });
     showResults(nNodesHit, nValues);
   }
   function showResults(nNodesHit, nValues) {
