@@ -95,6 +95,10 @@ def test_diff_counts_match_taxo_diff_and_history_is_recorded(edited):
     assert (1, "first") in kinds and (2, "renamed") in kinds and (3, "absorbed") in kinds
     assert any("'Transparency' merged into this node" in text for _, _, text in hist)
     assert [v["id"] for v in data.main["versions"]] == [1, 2, v3]
+    # the report of version 1 tells what became of a node later
+    old = collect(1, options=ReportOptions(neighbours=0), db=db)
+    j = old.main["nodes"]["uid"].index(uid("a1y"))
+    assert [v3, "merged", "merged into 'Honesty'"] in old.chunks[old.main["nodes"]["chunk"][j]][str(j)]["h"]
 
 
 def test_nearest_nodes_are_same_level_and_exclude_the_node(db, tmp_path, cache_dir):

@@ -70,9 +70,15 @@ def node_histories(session: Session, tree: Tree) -> dict[str, list[list]]:
                TombstoneRow.retired_in).where(TombstoneRow.version_id == TombstoneRow.retired_in)
     ).all()
     names = {u: n.name for u, n in tree.nodes.items()}
+    name_in = {(r.uid, r.version_id): r.name for r in rows}
+
+    def name_at(uid: str, version_id: int) -> str:
+        """The node's name in that version when it is one of ours, else its name here, else the id."""
+        return name_in.get((uid, version_id)) or names.get(uid, uid)
+
     for t in retired:
-        if t.uid in events:  # retired in another line of versions, or later and revived by nothing: report it
-            targets = ", ".join(repr(names.get(x, x)) for x in t.replaced_by) or "nothing"
+        if t.uid in events:  # a node of this version retired in a later version (or on another branch)
+            targets = ", ".join(repr(name_at(x, t.retired_in)) for x in t.replaced_by) or "nothing"
             text = {"merged": f"merged into {targets}", "split": f"split into {targets}"}.get(
                 t.reason, f"deleted; contents to {targets}")
             kind = t.reason if t.reason in ("merged", "split") else "deleted"
