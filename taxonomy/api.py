@@ -201,6 +201,7 @@ def report(
     model: str | None = None,
     cache_dir: str | None = None,
     db: str | Engine | None = None,
+    progress: Progress | None = None,
 ) -> ReportResult:
     """Write a static HTML report of ``version`` into directory ``out``: the tree (sunburst and outline), node
     pages, search, the changes from version ``diff``, analyses (prevalence per level, and the PNG/SVG plots of
@@ -213,7 +214,7 @@ def report(
 
         raise UsageError(f"--neighbours must be 0 or more, got {neighbours}")
     opts = ReportOptions(neighbours=neighbours, model=model, cache_dir=cache_dir)
-    data = collect(version, diff=diff, analyses=analyses, options=opts, db=db)
+    data = collect(version, diff=diff, analyses=analyses, options=opts, db=db, progress=progress)
     path = write_site(data, out).resolve()
     return ReportResult(
         version_id=version,

@@ -32,10 +32,20 @@ def report(
 ) -> None:
     """Write a static HTML report of a version (tree, node pages, search, changes, analyses, manifest) that opens
     from file:// with no network and no server."""
+    import sys
+    from contextlib import nullcontext
+
     from taxonomy.api import report as _report
 
-    res = _report(version, out=out_dir, diff=diff, analyses=analyses, neighbours=neighbours, cache_dir=cache_dir,
-                  db=db)
+    if quiet or as_json or not sys.stderr.isatty():  # no bars for scripts
+        ctx = nullcontext(None)
+    else:
+        from taxonomy.progress import RichProgress
+
+        ctx = RichProgress()
+    with ctx as progress:
+        res = _report(version, out=out_dir, diff=diff, analyses=analyses, neighbours=neighbours,
+                      cache_dir=cache_dir, db=db, progress=progress)
     opened = None
     if open_:
         import webbrowser

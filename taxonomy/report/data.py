@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import Version
 from taxonomy.errors import TaxoError, UsageError
+from taxonomy.progress import NullProgress, Progress
 from taxonomy.report.extras import first_excerpts, node_histories, node_neighbours, redacted_excerpts
 from taxonomy.store import get_version, level_counts, read_tree
 
@@ -115,12 +116,14 @@ def _members(tree, top: int) -> dict[str, list[int]]:
     return out
 
 
-def _leaf_vectors(tree, manifest: dict, opts: ReportOptions, notes: list[str]):
+def _leaf_vectors(tree, manifest: dict, opts: ReportOptions, notes: list[str], progress: Progress):
     from embeddings import Embedder
 
     model = opts.model or (manifest.get("model") or {}).get("name")
     try:
-        return Embedder(model=model, cache_dir=opts.cache_dir).embed([leaf.text for leaf in tree.leaves])
+        with progress.step("Embeddings (cache first)", total=len(tree.leaves)) as step:
+            return Embedder(model=model, cache_dir=opts.cache_dir).embed(
+                [leaf.text for leaf in tree.leaves], progress=lambda done, total: step.update(done, total))
     except TaxoError as exc:
         notes.append(f"nearest nodes not computed: {exc}")
         return None
@@ -145,12 +148,14 @@ def collect(
     analyses: str | Path | None = None,
     options: ReportOptions = ReportOptions(),
     db: str | Engine | None = None,
+    progress: Progress | None = None,
 ) -> ReportData:
     """Gather the report data of ``version``; with ``diff``, the changes from version ``diff`` to it."""
     opts = options
+    progress = progress or NullProgress()
     images = analyses_files(analyses)
     notes: list[str] = []
-    with session_scope(db) as session:
+    with session_scope(db) as session, progress.step("Reading the version", total=None):
         v = get_version(session, version)
         if diff is not None:
             get_version(session, diff)
@@ -186,9 +191,10 @@ def collect(
 
     neighbours: list[list] | None = None
     if opts.neighbours > 0 and leaves:
-        vecs = _leaf_vectors(tree, manifest, opts, notes)
+        vecs = _leaf_vectors(tree, manifest, opts, notes, progress)
         if vecs is not None:
-            near = node_neighbours(tree, vecs, opts.neighbours)
+            with progress.step("Nearest nodes", total=None):
+                near = node_neighbours(tree, vecs, opts.neighbours)
             neighbours = [[[index[h], round(s, 3)] for h, s in near.get(u, [])] for u in order]
 
     # Member chunks, loaded by the page when a node is opened.
