@@ -143,6 +143,7 @@ def test_report_files_offline_and_replacing(db, tmp_path, taxo):
     plots = tmp_path / "plots"
     plots.mkdir()
     (plots / "prevalence_by_role.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (plots / "values #2 (by level).svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
     (plots / "notes.txt").write_text("not an image")
     out = tmp_path / "rep"
     code, stdout, err = taxo("report", "1", "-o", out, "--analyses", plots, "--neighbours", "0", "--db", db)
@@ -161,7 +162,10 @@ def test_report_files_offline_and_replacing(db, tmp_path, taxo):
     assert "connect-src 'none'" in html
     assert "https://" not in (out / "assets" / "app.js").read_text() + (out / "assets" / "views.js").read_text()
     main_data = load_js(out / "data" / "taxo.js", "window.TAXO_DATA = ")
-    assert main_data["analyses"] == [{"file": "analyses/prevalence_by_role.png", "title": "Prevalence by role"}]
+    assert main_data["analyses"] == [{"file": "analyses/prevalence_by_role.png", "title": "Prevalence by role"},
+                                     {"file": "analyses/values%20%232%20%28by%20level%29.svg",
+                                      "title": "Values #2 (by level)"}]
+    assert (out / "analyses" / "values #2 (by level).svg").is_file()
     # writing again replaces the previous report; a directory with other files is refused, untouched
     code, _, err = taxo("report", "1", "-o", out, "--neighbours", "0", "--db", db)
     assert code == 0 and not (out / "analyses").exists()
@@ -185,10 +189,10 @@ def test_bad_input_exits_2_and_writes_nothing(db, tmp_path, taxo):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".rep")] == []
 
 
-def _serve(db: str, tmp_path: Path):
+def _serve(db: str, tmp_path: Path, *extra: str):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, "-m", "taxonomy.cli", "serve", "--port", "0", "--neighbours", "0",
-                             "--db", db], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                             "--db", db, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=tmp_path)
     line = proc.stdout.readline()
     m = re.search(r"Serving (http://127\.0\.0\.1:\d+/)", line)
@@ -198,13 +202,18 @@ def _serve(db: str, tmp_path: Path):
 
 def test_serve_answers_read_only_and_stops_on_sigterm(edited, tmp_path):
     db, v3 = edited
-    proc, url = _serve(db, tmp_path)
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    (plots / "by role #1.png").write_bytes(b"\x89PNG\r\n\x1a\nxyz")
+    proc, url = _serve(db, tmp_path, "--analyses", str(plots))
     try:
         with urllib.request.urlopen(url, timeout=30) as r:  # redirected to the newest version
             assert r.url.endswith(f"/v/{v3}/") and b"<title>taxo report</title>" in r.read()
         with urllib.request.urlopen(f"{url}v/{v3}/diff/1/data/taxo.js", timeout=30) as r:
             data = load_js_text(r.read().decode())
         assert data["serve"] is True and data["diff"]["counts"] == tx.diff(1, v3, db=db).counts
+        with urllib.request.urlopen(f"{url}v/1/analyses/by%20role%20%231.png", timeout=30) as r:
+            assert r.headers["Content-Type"] == "image/png" and r.read() == b"\x89PNG\r\n\x1a\nxyz"
         with urllib.request.urlopen(f"{url}v/1/assets/plotly.min.js", timeout=30) as r:
             assert r.headers["Content-Type"].startswith("text/javascript") and len(r.read()) > 1_000_000
         for bad, status in [("v/99/", 404), ("v/1/../../etc/passwd", 404), ("nothing", 404)]:

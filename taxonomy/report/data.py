@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, select
 
@@ -249,7 +250,7 @@ def collect(
         "diff": _diff_data(other, tree, opts) if other is not None else None,
         "excerpts": {"records": n_records, "values_with_excerpt": len(first_rec), "redactions": n_redactions,
                      "per_node": opts.excerpts},
-        "analyses": [{"file": f"analyses/{p.name}", "title": _title(p)} for p in images],
+        "analyses": [{"file": "analyses/" + quote(p.name), "title": _title(p)} for p in images],
         "notes": notes,
         "n_chunks": len(chunks),
     }

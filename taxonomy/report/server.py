@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 from sqlalchemy import Engine, func, select
 
@@ -96,7 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
         m = _ROUTE.match(path)
         if not m:
             return self._send(404, b"not found\n", head=head)
-        version, diff, rel = int(m.group(1)), m.group(2), m.group(3) or "index.html"
+        version, diff, rel = int(m.group(1)), m.group(2), unquote(m.group(3)) or "index.html"
         try:
             files = self.server.site(version, int(diff) if diff else None)
         except TaxoError as exc:
