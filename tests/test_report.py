@@ -279,3 +279,11 @@ def test_open_starts_the_browser_named_in_BROWSER(db, tmp_path):
                           env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert seen.read_text().strip() == (tmp_path / "rep" / "index.html").resolve().as_uri()
+
+
+def test_a_missing_embedding_model_leaves_out_the_nearest_nodes_with_a_note(db, tmp_path):
+    make_version(db, tmp_path)
+    data = collect(1, options=ReportOptions(neighbours=3, model="no-such-model-anywhere"), db=db)
+    assert data.main["neighbours"] is False
+    assert data.notes and data.notes[0].startswith("nearest nodes not computed: embedding model 'no-such-model")
+    assert data.main["notes"] == data.notes
