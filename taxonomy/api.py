@@ -171,3 +171,87 @@ def quickstart(
         progress=progress,
     )
     return QuickstartResult(init=i, ingest=g, build=b)
+
+
+# ------------------------------------------------------------------------------------------- report and serve
+@dataclass
+class ReportResult:
+    version_id: int
+    diff: int | None  #: the version the changes are from
+    path: str  #: the report directory (open index.html)
+    index: str  #: file:// URL of index.html
+    n_nodes: int
+    n_values: int
+    n_chunks: int  #: member-list data files, loaded per node
+    n_analyses: int
+    data_bytes: int  #: size of data/taxo.js, loaded once
+    notes: list[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def report(
+    version: int,
+    *,
+    out: str | Path,
+    diff: int | None = None,
+    analyses: str | Path | None = None,
+    neighbours: int = 5,
+    model: str | None = None,
+    cache_dir: str | None = None,
+    db: str | Engine | None = None,
+    progress: Progress | None = None,
+) -> ReportResult:
+    """Write a static HTML report of ``version`` into directory ``out``: the tree (sunburst and outline), node
+    pages, search, the changes from version ``diff``, analyses (prevalence per level, and the PNG/SVG plots of
+    directory ``analyses``) and the manifest. It opens from file:// with no network and no server."""
+    from taxonomy.report.data import ReportOptions, collect
+    from taxonomy.report.site import write_site
+
+    if neighbours < 0:
+        from taxonomy.errors import UsageError
+
+        raise UsageError(f"--neighbours must be 0 or more, got {neighbours}")
+    opts = ReportOptions(neighbours=neighbours, model=model, cache_dir=cache_dir)
+    data = collect(version, diff=diff, analyses=analyses, options=opts, db=db, progress=progress)
+    path = write_site(data, out).resolve()
+    return ReportResult(
+        version_id=version,
+        diff=diff,
+        path=str(path),
+        index=(path / "index.html").as_uri(),
+        n_nodes=len(data.main["nodes"]["uid"]),
+        n_values=len(data.main["values"]["text"]),
+        n_chunks=len(data.chunks),
+        n_analyses=len(data.analyses),
+        data_bytes=(path / "data" / "taxo.js").stat().st_size,
+        notes=list(data.notes),
+    )
+
+
+def serve(
+    *,
+    port: int = 8765,
+    host: str = "127.0.0.1",
+    analyses: str | Path | None = None,
+    neighbours: int = 5,
+    cache_dir: str | None = None,
+    db: str | Engine | None = None,
+    on_ready=None,
+    log=None,
+) -> None:
+    """Serve the report pages of every version live from the database, read-only, until Ctrl-C or SIGTERM:
+    ``/v/<V>/`` (and ``/v/<V>/diff/<A>/``). ``on_ready(url)`` is called once the socket listens."""
+    from taxonomy.report.data import ReportOptions, analyses_files
+    from taxonomy.report.server import make_server, serve_forever
+
+    analyses_files(analyses)  # a missing directory is refused before listening
+    server = make_server(port=port, host=host, analyses=analyses, db=db, log=log,
+                         options=ReportOptions(neighbours=neighbours, cache_dir=cache_dir))
+    if on_ready is not None:
+        on_ready(f"http://{host}:{server.server_address[1]}/")
+    serve_forever(server)
+
+
+__all__ += ["report", "serve"]

@@ -685,6 +685,9 @@ app.add_typer(validate_app, name="validate")
 from taxonomy.cli_review import review_app  # noqa: E402
 app.add_typer(review_app, name="review")
 
+from taxonomy.cli_report import register as _register_report  # noqa: E402
+_register_report(app)
+
 
 def run() -> None:  # console-script entry point
     sys.exit(main())
