@@ -171,3 +171,11 @@ def quickstart(
         progress=progress,
     )
     return QuickstartResult(init=i, ingest=g, build=b)
+
+
+# --------------------------------------------------------------------------------- a living taxonomy (new data)
+from taxonomy.assign import AssignResult, assign  # noqa: E402,F401
+from taxonomy.drift import DriftResult, drift  # noqa: E402,F401
+from taxonomy.novelty import NoveltyQueue, novelty, novelty_accept, novelty_place  # noqa: E402,F401
+
+__all__ += ["assign", "drift", "novelty", "novelty_accept", "novelty_place"]

@@ -133,8 +133,32 @@ class Reassign(Operation):
         return f"reassign {self.value!r} to {self.to}"
 
 
+@dataclass
+class Place(Operation):
+    """Add a stored value that the version does not hold yet under a level-1 node (``taxo assign``, novelty)."""
+
+    value: str
+    to: str
+    op: ClassVar[str] = "place"
+
+    def describe(self) -> str:
+        return f"place {self.value!r} into {self.to}"
+
+
+@dataclass
+class Reweigh(Operation):
+    """Recompute every value's weight and count from the batches the new version covers."""
+
+    batches: list[int]
+    op: ClassVar[str] = "reweigh"
+    structural: ClassVar[bool] = False
+
+    def describe(self) -> str:
+        return f"reweigh values from batches {','.join(map(str, self.batches))}"
+
+
 OPERATIONS: dict[str, type[Operation]] = {
-    cls.op: cls for cls in (Rename, Merge, Move, Split, Create, Delete, Reassign)
+    cls.op: cls for cls in (Rename, Merge, Move, Split, Create, Delete, Reassign, Place, Reweigh)
 }
 
 
@@ -174,6 +198,10 @@ def _validate_types(op: Operation, where: str) -> None:
                 raise UsageError(f"{where}{op.op}: {key} must be a non-empty string, got {value!r}")
         if key in ("k", "level") and (not isinstance(value, int) or isinstance(value, bool)):
             raise UsageError(f"{where}{op.op}: {key} must be an integer, got {value!r}")
+        if key == "batches" and (
+            not isinstance(value, list) or not all(isinstance(b, int) and not isinstance(b, bool) for b in value)
+        ):
+            raise UsageError(f"{where}{op.op}: batches must be a list of batch ids")
         if key == "children" and (not isinstance(value, list) or not all(isinstance(c, str) for c in value)):
             raise UsageError(f"{where}{op.op}: children must be a list of node ids")
     if isinstance(op, Split) and (op.k is None) == (op.groups is None):
@@ -193,6 +221,8 @@ class EditContext:
     resummarize: bool = False
     embed: Callable[[Sequence[str]], np.ndarray] | None = None
     summarizer: Any = None
+    #: value text -> (value id, weight, count) in the data the new version covers, or None if not there
+    lookup_value: Callable[[str], tuple[int, float, int] | None] | None = None
 
 
 @dataclass
@@ -363,6 +393,47 @@ class _Editor:
         self.touched.update({leaf.parent_uid, dst.uid})
         leaf.parent_uid = dst.uid
 
+    def _in_tree(self, text: str) -> int | None:
+        from taxonomy.normalize import normalize_value
+
+        idx = self._leaf_index.get(text)
+        return idx if idx is not None else self._leaf_index.get(normalize_value(text))
+
+    def _place(self, op: Place) -> None:
+        from taxonomy.domain import Leaf
+        from taxonomy.normalize import normalize_value
+
+        idx = self._in_tree(op.value)
+        if idx is not None:
+            leaf = self.tree.leaves[idx]
+            raise EditError(
+                f"value {leaf.text!r} is already in the version (under {leaf.parent_uid}); use reassign to move it"
+            )
+        dst = self.node(op.to, "target node")
+        if dst.level != 1:
+            raise EditError(f"values can only be placed under level-1 nodes; {dst.uid} is at level {dst.level}")
+        found = None
+        if self.ctx.lookup_value is not None:
+            found = self.ctx.lookup_value(op.value)
+            text = op.value
+            if found is None:
+                text = normalize_value(op.value)
+                found = self.ctx.lookup_value(text)
+        if found is None:
+            raise NotFoundError(f"value {op.value!r} is not stored in the batches the version covers")
+        vid, weight, count = found
+        self._leaf_index[text] = len(self.tree.leaves)
+        self.tree.leaves.append(Leaf(text=text, parent_uid=dst.uid, weight=weight, count=count, value_id=vid))
+        self.touched.add(dst.uid)
+
+    def _reweigh(self, op: Reweigh) -> None:
+        if self.ctx.lookup_value is None:
+            raise EditError("reweigh needs the stored batches, and none are available")
+        for leaf in self.tree.leaves:
+            found = self.ctx.lookup_value(leaf.text)
+            if found is not None:
+                leaf.weight, leaf.count = found[1], found[2]
+
     def _create(self, op: Create) -> None:
         depth = self.tree.depth
         if not 1 <= op.level <= depth:
@@ -385,7 +456,9 @@ class _Editor:
         )
         self.created.append(uid)
         for ref in op.children or []:
-            if op.level == 1:
+            if op.level == 1 and self._in_tree(ref) is None and self.ctx.lookup_value is not None:
+                self._place(Place(value=ref, to=uid))
+            elif op.level == 1:
                 self._reassign(Reassign(value=ref, to=uid))
             else:
                 self._move(Move(node=ref, to=uid))
