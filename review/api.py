@@ -625,10 +625,14 @@ def pull(
     Conflicting nodes are left out unless ``resolve``; annotations that cannot apply are reported one by one and,
     unless ``partial``, nothing is applied.
     """
+    from review.novelty import is_novelty_batch, pull_novelty
     from taxonomy.changesets import BranchConflictError
     from taxonomy.changesets import apply as apply_changeset
     from taxonomy.db.models import Branch
 
+    if is_novelty_batch(db, batch):  # `taxo review push V --novelty`: review/novelty.py
+        return pull_novelty(batch, message=message, author=author, onto=onto, branch=branch, url=url,
+                            cache_dir=cache_dir, db=db, client=client, retry=retry)
     if resolve is not None and resolve not in ("latest", "majority"):
         raise UsageError(f"--resolve must be latest or majority, got {resolve!r}")
     b = _load_batch(db, batch)
