@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import Batch, BatchValue
 from taxonomy.errors import UsageError
+from taxonomy.gcpause import without_gc
 from taxonomy.progress import NullProgress, Progress
 
 METHODS = ("centroid",)
@@ -78,40 +79,56 @@ class Calibration:
     quantiles: dict[str, float]
 
 
-def uniform_weights(tree):
-    """The tree with every value weighing 1: centroids are then plain means of the members' unit vectors."""
-    from dataclasses import replace
-
-    from taxonomy.domain import Tree
-
-    return Tree(nodes=tree.nodes, leaves=[replace(leaf, weight=1.0) for leaf in tree.leaves], version_id=tree.version_id)
-
-
 def level1_centroids(tree, X: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """Level-1 uids (sorted), their unnormalised member sums, member counts, and each leaf's node index."""
     uids = sorted(n.uid for n in tree.nodes_at(1))
     pos = {u: i for i, u in enumerate(uids)}
     idx = np.array([pos[leaf.parent_uid] for leaf in tree.leaves], dtype=np.int64)
-    sums = np.zeros((len(uids), X.shape[1]), dtype=np.float64)
-    np.add.at(sums, idx, X.astype(np.float64))
+    from scipy import sparse
+
+    member = sparse.csr_matrix(
+        (np.ones(len(idx), dtype=np.float32), (idx, np.arange(len(idx)))), shape=(len(uids), len(idx))
+    )
+    sums = np.asarray(member @ X.astype(np.float32, copy=False), dtype=np.float64)
     sizes = np.bincount(idx, minlength=len(uids))
     return uids, sums, sizes, idx
 
 
 def calibrate(X: np.ndarray, sums: np.ndarray, sizes: np.ndarray, idx: np.ndarray, quantile: float) -> Calibration:
-    """Leave-one-out similarity of every member to its own node's centroid; the threshold is its ``quantile``."""
+    """Leave-one-out similarity of every member to its own node's centroid; the threshold is its ``quantile``.
+
+    With x a unit vector and S its node's member sum: cos(x, S - x) = (x.S - 1) / sqrt(|S|^2 - 2 x.S + 1).
+    Computed in chunks; members of single-value nodes have no leave-one-out centroid and are left out."""
     if not 0 < quantile < 1:
         raise UsageError(f"--quantile must be between 0 and 1, got {quantile}")
-    Xd = X.astype(np.float64)
-    keep = sizes[idx] > 1
-    s = sums[idx[keep]] - Xd[keep]  # the node without the member
-    norms = np.linalg.norm(s, axis=1)
-    ok = norms > 1e-12
-    sims = np.einsum("ij,ij->i", Xd[keep][ok], s[ok]) / norms[ok]
+    sq = np.einsum("ij,ij->i", sums, sums)
+    parts = []
+    for start in range(0, len(X), _CHUNK * 4):
+        x = X[start : start + _CHUNK * 4].astype(np.float64)
+        c = idx[start : start + _CHUNK * 4]
+        dot = np.einsum("ij,ij->i", x, sums[c])
+        n2 = sq[c] - 2.0 * dot + 1.0
+        ok = (sizes[c] > 1) & (n2 > 1e-12)
+        parts.append((dot[ok] - 1.0) / np.sqrt(n2[ok]))
+    sims = np.concatenate(parts) if parts else np.zeros(0)
     if len(sims) == 0:
         raise UsageError("cannot calibrate a novelty threshold: no level-1 node has two or more values; give --threshold")
     qs = {f"p{int(q * 100):02d}": float(np.quantile(sims, q)) for q in (0.01, 0.05, 0.25, 0.5)}
     return Calibration(threshold=float(np.quantile(sims, quantile)), n_members=int(len(sims)), quantiles=qs)
+
+
+def node_centroids(tree, uids: list[str], sums: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Every node's centroid (mean of the unit vectors of the values under it), from the level-1 member sums:
+    the same centroids at every level as for placing. Linear in the number of nodes."""
+    total = {u: sums[i] for i, u in enumerate(uids)}
+    for level in range(2, tree.depth + 1):
+        for n in tree.nodes_at(level - 1):
+            total[n.parent_uid] = total.get(n.parent_uid, 0.0) + total[n.uid]
+    out = sorted(total)
+    V = np.stack([total[u] for u in out]).astype(np.float64)
+    norms = np.linalg.norm(V, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return out, (V / norms).astype(np.float32)
 
 
 def nearest_two(C: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -154,6 +171,7 @@ def check_model(manifest: dict, version: int, cache_dir=None):
     return embedder
 
 
+@without_gc
 def assign(
     version: int,
     *,
@@ -188,7 +206,6 @@ def assign(
     )
     from taxonomy.edits import Place, Reweigh
     from taxonomy.novelty import group_queue
-    from taxonomy.query import node_vectors
     from taxonomy.store import get_version, read_tree
 
     progress = progress or NullProgress()
@@ -222,7 +239,7 @@ def assign(
         totals = coverage_totals(session, cov)
         held = {leaf.text for leaf in tree.leaves}
         cands = [t for t in totals if t.text not in held]
-        firsts = first_batches(session, [t.id for t in cands], new_batches) if cands else {}
+        firsts = first_batches(session, [t.id for t in cands], cov) if cands else {}
         batch_info = batch_manifest(session, new_batches)
     mdesc = {"name": method, "params": {"quantile": quantile, "centroid": "mean of member unit vectors",
                                         "calibration": "leave-one-out similarity of members to their own node"}}
@@ -266,7 +283,7 @@ def assign(
     summarizer = summarizer_for_manifest(manifest, db) if queued else None
     if queued and hasattr(summarizer, "preflight"):
         summarizer.preflight()
-    nuids, nvecs = node_vectors(uniform_weights(tree), X)  # the same centroids at every level as for placing
+    nuids, nvecs = node_centroids(tree, uids, sums)
     groups = group_queue(
         [placements[i] for i in queued], C[queued], tree, nuids, nvecs, threshold=thr, summarizer=summarizer, seed=seed
     ) if queued else []

@@ -114,16 +114,21 @@ def novelty_cmd(
             out.print(_esc(q.note))
             return
         thr = f"{q.threshold:.3f}" if q.threshold is not None else "?"
-        out.print(f"Version {version}: {q.n_values} queued values in {len(q.groups)} groups (threshold {thr}).")
+        out.print(f"Version {version}: {q.n_values} queued value{'s' if q.n_values != 1 else ''} in {len(q.groups)} "
+                  f"group{'s' if len(q.groups) != 1 else ''} (threshold {thr}).")
         for g in q.groups:
-            best = g["nearest_parents"][0] if g["nearest_parents"] else (g["nearest_nodes"] or [None])[0]
-            where = f"nearest {_short(best['node'])} {_esc(best['name'])} ({best['similarity']:.3f})" if best else ""
+            n = len(g["members"])
             out.print(
-                f"[bold]{g['id']}[/bold] {_esc(g['name'])}: {len(g['members'])} values, weight {g['weight']:g}, "
-                f"first batch {g['first_batch']}; {where}"
+                f"[bold]{g['id']}[/bold] {_esc(g['name'])}: {n} value{'s' if n != 1 else ''}, weight {g['weight']:g}, "
+                f"first batch {g['first_batch']}"
             )
+            for label, near in (("place into (level 1)", g["nearest_nodes"]), ("new node under (level 2)",
+                                                                              g["nearest_parents"])):
+                if near:
+                    out.print(f"    {label}: " + "; ".join(
+                        f"{_short(x['node'])} {_esc(x['name'])} ({x['similarity']:.3f})" for x in near))
             shown = g["members"] if members == 0 else g["members"][:members]
-            out.print("    " + ", ".join(_esc(m["value"]) for m in shown)
+            out.print("    values: " + ", ".join(_esc(m["value"]) for m in shown)
                       + (f", … {len(g['members']) - len(shown)} more" if len(shown) < len(g["members"]) else ""))
         return
     if ref is None:
@@ -193,7 +198,7 @@ def drift_cmd(
     outside = res.records_outside
     if outside["before"] or outside["after"]:
         out.print(f"Records whose value the version does not hold: {outside['before']} before, {outside['after']} "
-                  "after (run `taxo assign` to place them)")
+                  "after (in the novelty queue, or below the coverage thresholds)")
 
 
 def register(app: typer.Typer) -> None:

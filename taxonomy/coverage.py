@@ -170,15 +170,24 @@ def conversations_per_value(session: Session, cov: Coverage) -> dict[int, int]:
     return {int(v): int(n) for v, n in session.execute(q)}
 
 
-def first_batches(session: Session, value_ids: Sequence[int], batches: Sequence[int]) -> dict[int, int]:
-    """value id -> the first (lowest-numbered) of ``batches`` that holds it."""
+def first_batches(session: Session, value_ids: Sequence[int], cov: Coverage) -> dict[int, int]:
+    """value id -> the first (lowest-numbered) batch of the coverage that holds it (with its role, if any)."""
     out: dict[int, int] = {}
     ids = list(value_ids)
     for start in range(0, len(ids), 500):
-        q = (
-            select(BatchValue.value_id, func.min(BatchValue.batch_id))
-            .where(BatchValue.value_id.in_(ids[start : start + 500]), BatchValue.batch_id.in_(list(batches)))
-            .group_by(BatchValue.value_id)
-        )
+        part = ids[start : start + 500]
+        if cov.role is None:
+            q = (
+                select(BatchValue.value_id, func.min(BatchValue.batch_id))
+                .where(BatchValue.value_id.in_(part), BatchValue.batch_id.in_(list(cov.batches)))
+                .group_by(BatchValue.value_id)
+            )
+        else:
+            q = (
+                select(ExtractionRecord.value_id, func.min(ExtractionRecord.batch_id))
+                .where(ExtractionRecord.value_id.in_(part), ExtractionRecord.batch_id.in_(list(cov.batches)),
+                       ExtractionRecord.role == cov.role)
+                .group_by(ExtractionRecord.value_id)
+            )
         out.update({int(v): int(b) for v, b in session.execute(q)})
     return out

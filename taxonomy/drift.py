@@ -27,6 +27,7 @@ from sqlalchemy import Engine, select
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import ExtractionRecord
 from taxonomy.errors import UsageError
+from taxonomy.gcpause import without_gc
 
 Z95 = 1.959963984540054  #: the 0.975 quantile of the standard normal
 
@@ -116,6 +117,7 @@ def chi_square(table: np.ndarray) -> dict | None:
     }
 
 
+@without_gc
 def drift(
     version: int,
     *,
@@ -164,12 +166,14 @@ def drift(
         )
         if cov.role is not None:
             q = q.where(ExtractionRecord.role == cov.role)
-        rows = session.execute(q).all()
-    return compute_drift(tree, rows, version=version, level=level, fb=fb, tb=tb, role=cov.role, limit=limit)
+        rows = session.connection().execute(q).fetchall()  # Core rows: no ORM overhead
+    cols = list(zip(*rows)) if rows else [(), (), ()]
+    del rows
+    return compute_drift(tree, cols, version=version, level=level, fb=fb, tb=tb, role=cov.role, limit=limit)
 
 
-def compute_drift(tree, rows, *, version: int, level: int, fb, tb, role, limit: int = 20) -> DriftResult:
-    """The statistics from (batch id, conversation id, value id) rows."""
+def compute_drift(tree, cols, *, version: int, level: int, fb, tb, role, limit: int = 20) -> DriftResult:
+    """The statistics from the columns (batch ids, conversation ids, value ids) of the records."""
     import pandas as pd
 
     anc = tree.ancestors_by_level()[level]
@@ -180,12 +184,9 @@ def compute_drift(tree, rows, *, version: int, level: int, fb, tb, role, limit: 
     size = (max(vids) + 1) if vids else 1
     node_of = np.full(size, -1, dtype=np.int64)
     node_of[np.array(vids, dtype=np.int64)] = [pos[u] for u in anc]
-    if rows:
-        batch = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        conv = pd.factorize(pd.Series([r[1] for r in rows], dtype=object))[0].astype(np.int64)
-        vid = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
-    else:
-        batch = conv = vid = np.zeros(0, dtype=np.int64)
+    batch = np.asarray(cols[0], dtype=np.int64)
+    conv = pd.factorize(np.asarray(cols[1], dtype=object))[0].astype(np.int64) if len(cols[1]) else batch.copy()
+    vid = np.asarray(cols[2], dtype=np.int64)
     after = np.isin(batch, np.array(tb, dtype=np.int64))
     inside = vid < size
     nd = np.full(len(vid), -1, dtype=np.int64)

@@ -7,7 +7,6 @@ against the integrity rules before anything is written; a refused edit writes no
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -146,6 +145,17 @@ class Place(Operation):
 
 
 @dataclass
+class Unplace(Operation):
+    """Take a value out of the version (undoes a ``place``); a later `taxo assign` considers it again."""
+
+    value: str
+    op: ClassVar[str] = "unplace"
+
+    def describe(self) -> str:
+        return f"unplace {self.value!r}"
+
+
+@dataclass
 class Reweigh(Operation):
     """Recompute every value's weight and count from the batches the new version covers."""
 
@@ -158,7 +168,7 @@ class Reweigh(Operation):
 
 
 OPERATIONS: dict[str, type[Operation]] = {
-    cls.op: cls for cls in (Rename, Merge, Move, Split, Create, Delete, Reassign, Place, Reweigh)
+    cls.op: cls for cls in (Rename, Merge, Move, Split, Create, Delete, Reassign, Place, Unplace, Reweigh)
 }
 
 
@@ -426,6 +436,19 @@ class _Editor:
         self.tree.leaves.append(Leaf(text=text, parent_uid=dst.uid, weight=weight, count=count, value_id=vid))
         self.touched.add(dst.uid)
 
+    def _unplace(self, op: Unplace) -> None:
+        idx = self._in_tree(op.value)
+        if idx is None:
+            raise NotFoundError(f"value {op.value!r} is not in version {self.ctx.base_version_id}")
+        leaves = self.tree.leaves
+        leaf = leaves[idx]
+        last = leaves.pop()  # swap-remove: O(1), the index stays right
+        if last is not leaf:
+            leaves[idx] = last
+            self._leaf_index[last.text] = idx
+        del self._leaf_index[leaf.text]
+        self.touched.add(leaf.parent_uid)
+
     def _reweigh(self, op: Reweigh) -> None:
         if self.ctx.lookup_value is None:
             raise EditError("reweigh needs the stored batches, and none are available")
@@ -590,12 +613,28 @@ def resolve_tombstone(tree: Tree, uid: str) -> list[str]:
     return out
 
 
+def _copy_tree(tree: Tree) -> Tree:
+    """A copy whose nodes, leaves and tombstones can be changed without touching ``tree`` (operations assign
+    fields and replace lists, never mutate a shared list in place). Much faster than deepcopy for large trees."""
+    def clone(obj):
+        new = object.__new__(type(obj))
+        new.__dict__.update(obj.__dict__)
+        return new
+
+    return Tree(
+        nodes={u: clone(n) for u, n in tree.nodes.items()},
+        leaves=[clone(leaf) for leaf in tree.leaves],
+        version_id=tree.version_id,
+        tombstones={u: clone(t) for u, t in tree.tombstones.items()},
+    )
+
+
 def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditContext) -> ApplyOutcome:
     """Apply ``operations`` in order to a deep copy of ``tree``; raise :class:`EditError` naming the operation that
     cannot apply. Node statistics are recomputed and new/split nodes are named; the result is not yet checked."""
     from taxonomy.export import recompute_stats
 
-    work = copy.deepcopy(tree)
+    work = _copy_tree(tree)
     editor = _Editor(work, ctx)
     for i, op in enumerate(operations):
         try:

@@ -325,3 +325,25 @@ def test_drift_refuses_aggregated_batches(db, tmp_path, cache_dir, write, capsys
         tx.drift(v, from_batches="1", to_batches="3", db=db)
     with pytest.raises(NotFoundError):
         tx.drift(v, from_batches="1", to_batches="8", db=db)
+
+
+def test_a_placement_can_be_reverted_and_place_ops_respect_the_coverage(curated, cache_dir, write, capsys):
+    db = curated["db"]
+    res = tx.assign(4, cache_dir=cache_dir, db=db)
+    placed = [p.value for p in res.placements if not p.queued]
+    undo = tx.apply(res.version_id, [{"op": "unplace", "value": v} for v in placed], message="undo June", db=db)
+    back, base = tree_of(db, undo.version_id), tree_of(db, 4)
+    assert {lf.text: lf.parent_uid for lf in back.leaves} == {lf.text: lf.parent_uid for lf in base.leaves}
+    assert tx.check(undo.version_id, db=db).ok
+    assert tx.diff(res.version_id, undo.version_id, db=db).values_removed == sorted(placed)
+    # unplaced values are considered again by the next assign
+    again = tx.assign(undo.version_id, dry_run=True, cache_dir=cache_dir, db=db)
+    assert {p.value for p in again.placements} >= set(placed)
+    # a change-set file may place values, but only values the version covers (version 4 covers batch 1 only)
+    n = n_versions(db)
+    p = write("place.yaml", f"operations:\n  - op: place\n    value: {curated['new'][0]}\n    to: {base.leaves[0].parent_uid}\n")
+    assert main(["apply", "4", str(p), "--db", db]) == 2
+    assert "not stored in the batches the version covers" in capsys.readouterr().err and n_versions(db) == n
+    p = write("place2.yaml", f"operations:\n  - op: place\n    value: {base.leaves[0].text}\n    to: {base.leaves[0].parent_uid}\n")
+    assert main(["apply", "4", str(p), "--db", db]) == 2
+    assert "already in the version" in capsys.readouterr().err and n_versions(db) == n
