@@ -471,6 +471,10 @@ def status(batch: int, *, url: str | None = None, db: str | Engine | None = None
            client: LabelStudioClient | None = None, retry: RetryPolicy | None = None) -> BatchStatus:
     """Where a batch stands: its tasks, how many are annotated, conflicting, applied, ... (asks Label Studio at the
     batch's URL, or ``url`` if it moved)."""
+    from review.novelty import is_novelty_batch, status_novelty
+
+    if is_novelty_batch(db, batch):  # `taxo review push V --novelty`: review/novelty.py
+        return status_novelty(batch, url=url, db=db, client=client, retry=retry)
     b = _load_batch(db, batch)
     ls = _client(url or b.url, client, retry)
     decisions, results = _fetch_decisions(ls, b)

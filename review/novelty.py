@@ -298,3 +298,41 @@ def pull_novelty(
             b.status = "pulled"
     report.version_id, report.change_set_id = new_id, cs_id
     return report
+
+
+def status_novelty(batch: int, *, url: str | None = None, db: str | Engine | None = None,
+                   client: LabelStudioClient | None = None, retry: RetryPolicy | None = None):
+    """Where a novelty batch stands (``approved`` counts groups left queued)."""
+    from review.api import BatchStatus
+
+    with session_scope(db) as session:
+        b = session.get(ReviewBatch, batch)
+        if b is None or (b.options or {}).get("kind") != KIND:
+            raise NotFoundError(f"review batch {batch} is not a novelty batch")
+        info = (b.id, b.version_id, b.url, b.project_id, b.status, list((b.options or {}).get("versions") or []))
+        tasks = {int(t.ls_task_id): t.id for t in session.scalars(select(ReviewTask).where(ReviewTask.batch_id == batch))}
+        known = {a.ls_annotation_id: (a.status, _hash((a.result or {}).get("result"))) for a in session.scalars(
+            select(ReviewAnnotation).join(ReviewTask, ReviewTask.id == ReviewAnnotation.task_id)
+            .where(ReviewTask.batch_id == batch))}
+    bid, version_id, burl, project_id, st, versions = info
+    ls = client or connect(url or burl, retry=retry)
+    counts = {"applied": 0, "approved": 0, "pending": 0}
+    annotated = n_ann = 0
+    for task in ls.export(project_id):
+        if int(task["id"]) not in tasks:
+            continue
+        anns = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+        n_ann += len(anns)
+        if not anns:
+            continue
+        annotated += 1
+        ann = max(anns, key=lambda a: (a.get("updated_at") or a.get("created_at") or "", a["id"]))
+        k = known.get(ann["id"])
+        if k is None or k[1] != _hash(ann.get("result")):
+            counts["pending"] += 1
+        else:
+            counts["applied" if k[0] == "applied" else "approved"] += 1
+    return BatchStatus(batch_id=bid, version_id=version_id, level=0, url=burl, project_id=project_id,
+                       project_url=f"{burl.rstrip('/')}/projects/{project_id}/data", status=st, tasks=len(tasks),
+                       annotated=annotated, conflicting=0, flagged=0, refused=0, annotations=n_ann,
+                       versions=versions, **counts)

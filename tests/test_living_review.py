@@ -78,7 +78,11 @@ def test_novelty_round_trip_through_label_studio(queued, label_studio, cache_dir
     ls.create_annotation(tid2, answer(N.CREATE, name="Things and places", parent=payload2["parent_options"][0]["value"]))
     ls.create_annotation(t[g_leave["id"]][0], answer(N.LEAVE))
 
+    st = review.status(res.batch_id, db=db, client=ls)
+    assert (st.tasks, st.annotated, st.pending, st.applied) == (len(q.groups), 3, 3, 0)
     rep = review.pull(res.batch_id, message="novelty round 1", author="ana", db=db, client=ls)
+    st = review.status(res.batch_id, db=db, client=ls)
+    assert (st.applied, st.approved, st.pending, st.versions) == (2, 1, 0, [3])
     assert rep.version_id == 3 and rep.base_version_id == 2
     assert {i.node for i in rep.applied} == {g_place["id"], g_new["id"]}
     assert [i.node for i in rep.approved] == [g_leave["id"]]
