@@ -234,7 +234,8 @@ def assign(
         else:
             new_batches = sorted(base_batches | set(session.scalars(select(Batch.id))))
         cov = resolve_coverage(
-            session, batches=new_batches, role=base_cov.role, min_conversations=base_cov.min_conversations
+            session, batches=new_batches, role=base_cov.role, min_conversations=base_cov.min_conversations,
+            inherited_from=version,
         )
         totals = coverage_totals(session, cov)
         held = {leaf.text for leaf in tree.leaves}
@@ -298,6 +299,10 @@ def assign(
     )
     if dry_run:
         result.note = "dry run: nothing written"
+        return result
+    if result.n_placed == 0 and set(new_batches) == base_batches:
+        result.note = (f"no new batch, and none of the {len(queued)} values version {version} does not hold fits a "
+                       "node: they stay in the novelty queue; nothing written")
         return result
     ops = [Reweigh(batches=new_batches)] + [Place(value=p.value, to=p.node) for p in placements if not p.queued]
     table = {t.text: (t.id, t.weight, t.count) for t in totals}

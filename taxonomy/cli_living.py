@@ -62,6 +62,9 @@ def assign_cmd(
         f"{res.n_candidates} new values: {res.n_placed} placed, {res.n_queued} queued as novelty "
         f"({len(res.groups)} groups); threshold {res.threshold:.3f} ({src})."
     )
+    if res.version_id is None and not dry_run:
+        err.print(head + " " + _esc(res.note))
+        return
     if dry_run:
         out.print(head + " Dry run: nothing written.")
         shown = res.placements if limit == 0 else res.placements[:limit]

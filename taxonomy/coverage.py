@@ -71,8 +71,10 @@ def resolve_coverage(
     batches: Sequence[int] | None = None,
     role: str | None = None,
     min_conversations: int | None = None,
+    inherited_from: int | None = None,
 ) -> Coverage:
-    """Check the options against the stored batches; None for ``batches`` means every stored batch."""
+    """Check the options against the stored batches; None for ``batches`` means every stored batch.
+    ``inherited_from``: the role and threshold come from that version's coverage (errors say so)."""
     if batches is None:
         ids = list(session.scalars(select(Batch.id).order_by(Batch.id)))
     else:
@@ -88,6 +90,8 @@ def resolve_coverage(
     for b in rows:
         if (role is not None or min_conversations is not None) and b.shape != "records":
             what = "--role" if role is not None else "--min-conversations"
+            if inherited_from is not None:
+                what = f"version {inherited_from} covers {'only ' + role + ' records' if role else 'values by conversations'}"
             raise UsageError(
                 f"{what}: batch {b.id} ({b.source}) is of the aggregated shape (values with weights, no "
                 "conversations or roles); choose record batches with --batches"

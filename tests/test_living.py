@@ -347,3 +347,25 @@ def test_a_placement_can_be_reverted_and_place_ops_respect_the_coverage(curated,
     p = write("place2.yaml", f"operations:\n  - op: place\n    value: {base.leaves[0].text}\n    to: {base.leaves[0].parent_uid}\n")
     assert main(["apply", "4", str(p), "--db", db]) == 2
     assert "already in the version" in capsys.readouterr().err and n_versions(db) == n
+
+
+def test_assign_again_with_only_queued_values_writes_nothing(curated, cache_dir, capsys):
+    db = curated["db"]
+    res = tx.assign(4, cache_dir=cache_dir, db=db)
+    assert res.n_queued > 0
+    n = n_versions(db)
+    again = tx.assign(res.version_id, cache_dir=cache_dir, db=db)
+    assert again.version_id is None and again.n_placed == 0 and again.n_queued == res.n_queued
+    assert "stay in the novelty queue" in again.note and n_versions(db) == n
+    assert main(["assign", str(res.version_id), "--db", db, "--cache-dir", str(cache_dir)]) == 0
+    assert "nothing written" in capsys.readouterr().err and n_versions(db) == n
+
+
+def test_a_role_version_refuses_aggregated_batches_naming_its_coverage(db, tmp_path, cache_dir, write):
+    base, _ = split_sample(60, 0)
+    tx.ingest(str(write_records(tmp_path / "b1.jsonl", base, n_conversations=40, seed=1, prefix="a")),
+              role_col="role", db=db)
+    v = tx.build(db=db, levels="4,2", method="kmeans", role="ai", cache_dir=cache_dir).version_id
+    tx.ingest(str(write("agg.csv", "value,weight\ntoaster,1\n")), weight_col="weight", db=db)
+    with pytest.raises(UsageError, match=f"version {v} covers only ai records: batch 2 .* aggregated shape"):
+        tx.assign(v, cache_dir=cache_dir, db=db)
