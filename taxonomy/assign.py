@@ -58,7 +58,7 @@ class AssignResult:
     n_candidates: int
     n_placed: int
     n_queued: int
-    threshold: float
+    threshold: float | None  #: None when there was nothing to place (no calibration ran)
     threshold_source: str  #: "calibrated" or "given"
     method: dict
     placements: list[Placement] = field(default_factory=list)
@@ -247,7 +247,7 @@ def assign(
     if not cands:
         return AssignResult(
             base_version_id=version, version_id=None, dry_run=dry_run, batches=new_batches, n_candidates=0,
-            n_placed=0, n_queued=0, threshold=float("nan") if threshold is None else threshold,
+            n_placed=0, n_queued=0, threshold=threshold,
             threshold_source="given" if threshold is not None else "calibrated", method=mdesc,
             note=f"version {version} already holds every value of batches {','.join(map(str, new_batches))}; "
             "nothing to place, nothing written",

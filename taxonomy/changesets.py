@@ -226,6 +226,17 @@ def apply(
         return embedder.embed(list(texts))
 
     new_base = {**{k: v for k, v in manifest.items() if k not in ("kind", "change_set")}, **(manifest_update or {})}
+    for op in ops:
+        if op.op == "reweigh":
+            from taxonomy.coverage import coverage_of_manifest
+
+            covered = list(coverage_of_manifest(new_base).batches)
+            if sorted(op.batches) != covered:
+                raise UsageError(
+                    f"reweigh batches {','.join(map(str, sorted(op.batches)))} differ from the batches version "
+                    f"{version} covers ({','.join(map(str, covered)) or 'none recorded'}); `taxo assign` extends a "
+                    "version's coverage"
+                )
     if lookup_value is None and any(op.op in ("place", "reweigh", "create") for op in ops):
         lookup_value = _coverage_lookup(new_base, db)
     summarizer = _summarizer_for(manifest, db)

@@ -52,6 +52,11 @@ def push_cmd(
 
     if novelty:  # the novelty queue (review/novelty.py)
         from review.novelty import push_novelty
+        from taxonomy.errors import UsageError
+
+        if level is not None or nodes or limit is not None or new_batch:
+            raise UsageError("--novelty pushes the version's novelty queue; --level, --nodes, --limit and "
+                             "--new-batch do not apply")
 
         res = push_novelty(version, url=url, annotators=annotators, db=db)
     else:

@@ -347,6 +347,9 @@ def test_a_placement_can_be_reverted_and_place_ops_respect_the_coverage(curated,
     p = write("place2.yaml", f"operations:\n  - op: place\n    value: {base.leaves[0].text}\n    to: {base.leaves[0].parent_uid}\n")
     assert main(["apply", "4", str(p), "--db", db]) == 2
     assert "already in the version" in capsys.readouterr().err and n_versions(db) == n
+    p = write("reweigh.yaml", "operations:\n  - op: reweigh\n    batches: [1]\n")
+    assert main(["apply", str(res.version_id), str(p), "--db", db]) == 2
+    assert "differ from the batches version" in capsys.readouterr().err and n_versions(db) == n
 
 
 def test_assign_again_with_only_queued_values_writes_nothing(curated, cache_dir, capsys):
