@@ -87,22 +87,6 @@ def embedder_for_manifest(manifest: dict, cache_dir):
     return _embedder_for(manifest, cache_dir)
 
 
-def _coverage_lookup(manifest: dict, db):
-    """value text -> (id, weight, count) over the data a manifest covers, read once when first asked."""
-    from taxonomy.coverage import coverage_of_manifest, coverage_totals
-
-    table: dict[str, tuple[int, float, int]] | None = None
-
-    def lookup(text: str):
-        nonlocal table
-        if table is None:
-            with session_scope(db) as session:
-                table = {t.text: (t.id, t.weight, t.count) for t in coverage_totals(session, coverage_of_manifest(manifest))}
-        return table.get(text)
-
-    return lookup
-
-
 def _embedder_for(manifest: dict, cache_dir):
     from embeddings import Embedder
 
@@ -226,19 +210,11 @@ def apply(
         return embedder.embed(list(texts))
 
     new_base = {**{k: v for k, v in manifest.items() if k not in ("kind", "change_set")}, **(manifest_update or {})}
-    for op in ops:
-        if op.op == "reweigh":
-            from taxonomy.coverage import coverage_of_manifest
+    from taxonomy.coverage import check_reweigh, coverage_lookup
 
-            covered = list(coverage_of_manifest(new_base).batches)
-            if sorted(op.batches) != covered:
-                raise UsageError(
-                    f"reweigh batches {','.join(map(str, sorted(op.batches)))} differ from the batches version "
-                    f"{version} covers ({','.join(map(str, covered)) or 'none recorded'}); `taxo assign` extends a "
-                    "version's coverage"
-                )
+    check_reweigh(ops, new_base, version)
     if lookup_value is None and any(op.op in ("place", "reweigh", "create") for op in ops):
-        lookup_value = _coverage_lookup(new_base, db)
+        lookup_value = coverage_lookup(new_base, db)
     summarizer = _summarizer_for(manifest, db)
     ctx = EditContext(
         base_version_id=version,

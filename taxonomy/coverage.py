@@ -195,3 +195,31 @@ def first_batches(session: Session, value_ids: Sequence[int], cov: Coverage) -> 
             )
         out.update({int(v): int(b) for v, b in session.execute(q)})
     return out
+
+
+def coverage_lookup(manifest: dict, db):
+    """value text -> (id, weight, count) over the data a manifest covers, read once when first asked
+    (``place`` and ``reweigh`` operations of a change-set)."""
+    from taxonomy.db.engine import session_scope
+
+    table: dict[str, tuple[int, float, int]] | None = None
+
+    def lookup(text: str):
+        nonlocal table
+        if table is None:
+            with session_scope(db) as session:
+                table = {t.text: (t.id, t.weight, t.count) for t in coverage_totals(session, coverage_of_manifest(manifest))}
+        return table.get(text)
+
+    return lookup
+
+
+def check_reweigh(ops, manifest: dict, version: int) -> None:
+    """A ``reweigh`` operation must name exactly the batches the new version covers."""
+    covered = list(coverage_of_manifest(manifest).batches)
+    for op in ops:
+        if op.op == "reweigh" and sorted(op.batches) != covered:
+            raise UsageError(
+                f"reweigh batches {','.join(map(str, sorted(op.batches)))} differ from the batches version {version} "
+                f"covers ({','.join(map(str, covered)) or 'none recorded'}); `taxo assign` extends a version's coverage"
+            )

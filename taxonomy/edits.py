@@ -132,40 +132,7 @@ class Reassign(Operation):
         return f"reassign {self.value!r} to {self.to}"
 
 
-@dataclass
-class Place(Operation):
-    """Add a stored value that the version does not hold yet under a level-1 node (``taxo assign``, novelty)."""
-
-    value: str
-    to: str
-    op: ClassVar[str] = "place"
-
-    def describe(self) -> str:
-        return f"place {self.value!r} into {self.to}"
-
-
-@dataclass
-class Unplace(Operation):
-    """Take a value out of the version (undoes a ``place``); a later `taxo assign` considers it again."""
-
-    value: str
-    op: ClassVar[str] = "unplace"
-
-    def describe(self) -> str:
-        return f"unplace {self.value!r}"
-
-
-@dataclass
-class Reweigh(Operation):
-    """Recompute every value's weight and count from the batches the new version covers."""
-
-    batches: list[int]
-    op: ClassVar[str] = "reweigh"
-    structural: ClassVar[bool] = False
-
-    def describe(self) -> str:
-        return f"reweigh values from batches {','.join(map(str, self.batches))}"
-
+from taxonomy.edits_values import Place, Reweigh, Unplace  # noqa: E402  (operations on the version's values)
 
 OPERATIONS: dict[str, type[Operation]] = {
     cls.op: cls for cls in (Rename, Merge, Move, Split, Create, Delete, Reassign, Place, Unplace, Reweigh)
@@ -250,7 +217,7 @@ class _Editor:
         self.touched: set[str] = set()
         self.created: list[str] = []
         self.unnamed: set[str] = set()
-        self._leaf_index = {leaf.text: i for i, leaf in enumerate(tree.leaves)}
+        self.leaf_index = {leaf.text: i for i, leaf in enumerate(tree.leaves)}
         self._counter = 0
 
     # -- lookups -------------------------------------------------------------------------------------------------
@@ -331,6 +298,9 @@ class _Editor:
 
     # -- operations ----------------------------------------------------------------------------------------------
     def apply(self, op: Operation) -> None:
+        apply_to = getattr(op, "apply_to", None)  # operations defined in other modules carry their own
+        if apply_to is not None:
+            return apply_to(self)
         getattr(self, f"_{op.op}")(op)
 
     def _rename(self, op: Rename) -> None:
@@ -391,9 +361,9 @@ class _Editor:
     def _reassign(self, op: Reassign) -> None:
         from taxonomy.normalize import normalize_value
 
-        idx = self._leaf_index.get(op.value)
+        idx = self.leaf_index.get(op.value)
         if idx is None:
-            idx = self._leaf_index.get(normalize_value(op.value))
+            idx = self.leaf_index.get(normalize_value(op.value))
         if idx is None:
             raise NotFoundError(f"value {op.value!r} is not in version {self.ctx.base_version_id}")
         dst = self.node(op.to, "target node")
@@ -403,59 +373,12 @@ class _Editor:
         self.touched.update({leaf.parent_uid, dst.uid})
         leaf.parent_uid = dst.uid
 
-    def _in_tree(self, text: str) -> int | None:
+    def in_tree(self, text: str) -> int | None:
+        """The index of the leaf with this text (as given, or normalized), or None."""
         from taxonomy.normalize import normalize_value
 
-        idx = self._leaf_index.get(text)
-        return idx if idx is not None else self._leaf_index.get(normalize_value(text))
-
-    def _place(self, op: Place) -> None:
-        from taxonomy.domain import Leaf
-        from taxonomy.normalize import normalize_value
-
-        idx = self._in_tree(op.value)
-        if idx is not None:
-            leaf = self.tree.leaves[idx]
-            raise EditError(
-                f"value {leaf.text!r} is already in the version (under {leaf.parent_uid}); use reassign to move it"
-            )
-        dst = self.node(op.to, "target node")
-        if dst.level != 1:
-            raise EditError(f"values can only be placed under level-1 nodes; {dst.uid} is at level {dst.level}")
-        found = None
-        if self.ctx.lookup_value is not None:
-            found = self.ctx.lookup_value(op.value)
-            text = op.value
-            if found is None:
-                text = normalize_value(op.value)
-                found = self.ctx.lookup_value(text)
-        if found is None:
-            raise NotFoundError(f"value {op.value!r} is not stored in the batches the version covers")
-        vid, weight, count = found
-        self._leaf_index[text] = len(self.tree.leaves)
-        self.tree.leaves.append(Leaf(text=text, parent_uid=dst.uid, weight=weight, count=count, value_id=vid))
-        self.touched.add(dst.uid)
-
-    def _unplace(self, op: Unplace) -> None:
-        idx = self._in_tree(op.value)
-        if idx is None:
-            raise NotFoundError(f"value {op.value!r} is not in version {self.ctx.base_version_id}")
-        leaves = self.tree.leaves
-        leaf = leaves[idx]
-        last = leaves.pop()  # swap-remove: O(1), the index stays right
-        if last is not leaf:
-            leaves[idx] = last
-            self._leaf_index[last.text] = idx
-        del self._leaf_index[leaf.text]
-        self.touched.add(leaf.parent_uid)
-
-    def _reweigh(self, op: Reweigh) -> None:
-        if self.ctx.lookup_value is None:
-            raise EditError("reweigh needs the stored batches, and none are available")
-        for leaf in self.tree.leaves:
-            found = self.ctx.lookup_value(leaf.text)
-            if found is not None:
-                leaf.weight, leaf.count = found[1], found[2]
+        idx = self.leaf_index.get(text)
+        return idx if idx is not None else self.leaf_index.get(normalize_value(text))
 
     def _create(self, op: Create) -> None:
         depth = self.tree.depth
@@ -479,8 +402,8 @@ class _Editor:
         )
         self.created.append(uid)
         for ref in op.children or []:
-            if op.level == 1 and self._in_tree(ref) is None and self.ctx.lookup_value is not None:
-                self._place(Place(value=ref, to=uid))
+            if op.level == 1 and self.in_tree(ref) is None and self.ctx.lookup_value is not None:
+                Place(value=ref, to=uid).apply_to(self)
             elif op.level == 1:
                 self._reassign(Reassign(value=ref, to=uid))
             else:
@@ -521,7 +444,7 @@ class _Editor:
             part_uids.append(uid)
             for m in g["members"]:
                 if node.level == 1:
-                    self.tree.leaves[self._leaf_index[m]].parent_uid = uid
+                    self.tree.leaves[self.leaf_index[m]].parent_uid = uid
                 else:
                     self.tree.nodes[m].parent_uid = uid
         self.retire(node, "split", part_uids)
@@ -568,7 +491,7 @@ class _Editor:
 
         if node.level == 1:
             X = self.ctx.embed(members)
-            w = np.array([self.tree.leaves[self._leaf_index[m]].weight for m in members], dtype=np.float64)
+            w = np.array([self.tree.leaves[self.leaf_index[m]].weight for m in members], dtype=np.float64)
         else:
             # a child node is represented by the weighted mean embedding of the values under it
             X = np.stack([self._node_vector(kid.uid) for kid in kids])
