@@ -471,6 +471,10 @@ def status(batch: int, *, url: str | None = None, db: str | Engine | None = None
            client: LabelStudioClient | None = None, retry: RetryPolicy | None = None) -> BatchStatus:
     """Where a batch stands: its tasks, how many are annotated, conflicting, applied, ... (asks Label Studio at the
     batch's URL, or ``url`` if it moved)."""
+    from review.novelty import is_novelty_batch, status_novelty
+
+    if is_novelty_batch(db, batch):  # `taxo review push V --novelty`: review/novelty.py
+        return status_novelty(batch, url=url, db=db, client=client, retry=retry)
     b = _load_batch(db, batch)
     ls = _client(url or b.url, client, retry)
     decisions, results = _fetch_decisions(ls, b)
@@ -625,10 +629,14 @@ def pull(
     Conflicting nodes are left out unless ``resolve``; annotations that cannot apply are reported one by one and,
     unless ``partial``, nothing is applied.
     """
+    from review.novelty import is_novelty_batch, pull_novelty
     from taxonomy.changesets import BranchConflictError
     from taxonomy.changesets import apply as apply_changeset
     from taxonomy.db.models import Branch
 
+    if is_novelty_batch(db, batch):  # `taxo review push V --novelty`: review/novelty.py
+        return pull_novelty(batch, message=message, author=author, onto=onto, branch=branch, url=url,
+                            cache_dir=cache_dir, db=db, client=client, retry=retry)
     if resolve is not None and resolve not in ("latest", "majority"):
         raise UsageError(f"--resolve must be latest or majority, got {resolve!r}")
     b = _load_batch(db, batch)

@@ -255,3 +255,10 @@ def serve(
 
 
 __all__ += ["report", "serve"]
+
+# --------------------------------------------------------------------------------- a living taxonomy (new data)
+from taxonomy.assign import AssignResult, assign  # noqa: E402,F401
+from taxonomy.drift import DriftResult, drift  # noqa: E402,F401
+from taxonomy.novelty import NoveltyQueue, novelty, novelty_accept, novelty_place  # noqa: E402,F401
+
+__all__ += ["assign", "drift", "novelty", "novelty_accept", "novelty_place"]

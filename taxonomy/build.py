@@ -15,10 +15,9 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from taxonomy.db.engine import session_scope
-from taxonomy.db.models import Batch
 from taxonomy.domain import Leaf, Node, Tree
 from taxonomy.errors import UsageError
 from taxonomy.progress import NullProgress, Progress
@@ -226,6 +225,9 @@ def build(
     max_calls: int | None = None,
     max_cost: float | None = None,
     llm_price: Sequence[float] | None = None,
+    role: str | None = None,
+    batches: Sequence[int] | str | None = None,
+    min_conversations: int | None = None,
 ) -> BuildResult:
     """Build a taxonomy from every ingested value and store it as a new version (one transaction).
 
@@ -237,11 +239,14 @@ def build(
     ``llm_api_key_env``, ``llm_concurrency``, ``max_calls``, ``max_cost``, ``llm_price`` configure the calls (see
     :mod:`taxonomy.llm`); the key and server are checked before any work. ``hierarchy="clio"`` builds the levels
     above 1 with the model (:mod:`taxonomy.cluster.clio`), meeting the counts within ``count_tolerance``.
+
+    Coverage (:mod:`taxonomy.coverage`, recorded in the manifest): ``batches`` (default: all), ``role`` ("ai" or
+    "human": only that role's extraction records count) and ``min_conversations`` (only values seen in that many
+    distinct conversations).
     """
     from embeddings import Embedder
     from taxonomy.cluster import DEFAULT_METHOD, auto_levels, get_method
     from taxonomy.export import content_checksum
-    from taxonomy.ingest import value_totals
     from taxonomy.summarize import DEFAULT_SUMMARIZER
 
     progress = progress or NullProgress()
@@ -274,14 +279,17 @@ def build(
     if not id_prefix or any(c in id_prefix for c in ": \t\n,"):
         raise UsageError(f"--id-prefix {id_prefix!r}: use a short word without colons, commas or spaces")
 
+    from taxonomy.coverage import batch_manifest, coverage_totals, parse_batches, resolve_coverage
+
     with session_scope(db) as session:
-        totals = value_totals(session)
-        batches = session.scalars(select(Batch).order_by(Batch.id)).all()
-        batch_info = [
-            {"id": b.id, "source": b.source, "sha256": b.sha256, "shape": b.shape, "n_rows": b.n_rows}
-            for b in batches
-        ]
+        coverage = resolve_coverage(
+            session, batches=parse_batches(batches), role=role, min_conversations=min_conversations
+        )
+        totals = coverage_totals(session, coverage)
+        batch_info = batch_manifest(session, coverage.batches)
     if not totals:
+        if coverage.batches:
+            raise UsageError(f"no values match the coverage {coverage.to_dict()}; nothing to build")
         raise UsageError("there are no values to build from; run `taxo ingest FILE` first")
     n = len(totals)
     level_counts = auto_levels(n, top=top) if parsed_levels == "auto" else parsed_levels
@@ -334,6 +342,7 @@ def build(
     manifest = {
         "kind": "build",
         "batches": batch_info,
+        "coverage": coverage.to_dict(),
         "n_values": n,
         "total_weight": float(weights.sum()),
         "model": {**spec.to_dict(), "identity": spec.identity, "dim": int(X.shape[1])},
@@ -361,7 +370,7 @@ def build(
     with progress.step("Writing version", total=1) as step:
         with session_scope(db) as session:
             # the values may have changed since they were read (another ingest): refuse rather than mislabel
-            if len(value_totals(session)) != n:
+            if len(coverage_totals(session, coverage)) != n:
                 raise UsageError("values were ingested while the build ran; run the build again")
             version_id = write_version(
                 session, tree, kind="build", message=message, manifest=manifest, checksum=checksum, author=author

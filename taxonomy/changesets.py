@@ -77,6 +77,16 @@ def _summarizer_for(manifest: dict, db):
     return summarizer_for_build(name, db=db, **_llm_defaults(manifest, name, {}))
 
 
+def summarizer_for_manifest(manifest: dict, db):
+    """The summarizer recorded in a version's manifest (public: used by assign and novelty)."""
+    return _summarizer_for(manifest, db)
+
+
+def embedder_for_manifest(manifest: dict, cache_dir):
+    """An embedder for the model recorded in a version's manifest."""
+    return _embedder_for(manifest, cache_dir)
+
+
 def _embedder_for(manifest: dict, cache_dir):
     from embeddings import Embedder
 
@@ -150,8 +160,15 @@ def apply(
     seed: int = 0,
     cache_dir: str | None = None,
     db: str | Engine | None = None,
+    kind: str = "edit",
+    manifest_update: dict | None = None,
+    lookup_value=None,
 ) -> ChangeResult:
     """Apply a change-set to ``version`` and store the result as a new version (all or nothing).
+
+    ``kind`` and ``manifest_update`` (keys merged into the new manifest, e.g. a new coverage) serve other sources
+    of change-sets such as `taxo assign`. ``place`` and ``reweigh`` operations read values from the batches the
+    new version covers (``lookup_value(text) -> (value id, weight, count) | None``, default: from the database).
 
     ``operations``: Operation objects, dicts like ``{"op": "merge", "node": ..., "into": ...}``, or the path of a
     YAML/JSON change-set file. With ``branch``, the branch must point at ``version`` (or not exist yet) and is
@@ -192,6 +209,12 @@ def apply(
             embedder = _embedder_for(manifest, cache_dir)
         return embedder.embed(list(texts))
 
+    new_base = {**{k: v for k, v in manifest.items() if k not in ("kind", "change_set")}, **(manifest_update or {})}
+    from taxonomy.coverage import check_reweigh, coverage_lookup
+
+    check_reweigh(ops, new_base, version)
+    if lookup_value is None and any(op.op in ("place", "reweigh", "create") for op in ops):
+        lookup_value = coverage_lookup(new_base, db)
     summarizer = _summarizer_for(manifest, db)
     ctx = EditContext(
         base_version_id=version,
@@ -200,6 +223,7 @@ def apply(
         resummarize=resummarize,
         embed=embed,
         summarizer=summarizer,
+        lookup_value=lookup_value,
     )
     outcome = apply_operations(tree, ops, ctx)
     new_tree = outcome.tree
@@ -220,11 +244,16 @@ def apply(
     op_dicts = [op.to_dict() for op in ops]
     summary = summarize_operations(ops)
     new_manifest = {
-        **{k: v for k, v in manifest.items() if k not in ("kind", "change_set")},
-        "kind": "edit",
+        **new_base,
+        "kind": kind,
         "base_version": version,
         "change_set": {"operations": op_dicts, "summary": summary, "resummarize": resummarize},
     }
+    if len(new_tree.leaves) != len(tree.leaves) or any(op.op == "reweigh" for op in ops):
+        import math
+
+        new_manifest["n_values"] = len(new_tree.leaves)
+        new_manifest["total_weight"] = math.fsum(leaf.weight for leaf in new_tree.leaves)
     checksum = content_checksum(new_tree)
     source = source or {"kind": "api"}
     try:
@@ -232,7 +261,7 @@ def apply(
             new_id = write_version(
                 session,
                 new_tree,
-                kind="edit",
+                kind=kind,
                 message=message or summary,
                 manifest=new_manifest,
                 checksum=checksum,

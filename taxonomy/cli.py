@@ -138,6 +138,11 @@ def build(
     llm_price: Annotated[
         Optional[str], typer.Option(help="USD per million input,output tokens for --max-cost (e.g. 3,15)")
     ] = None,
+    role: Annotated[Optional[str], typer.Option(help="Only values expressed by this role: ai | human (record batches)")] = None,
+    batches: Annotated[Optional[str], typer.Option(help="Only these batches, e.g. 1,2 [default: all]")] = None,
+    min_conversations: Annotated[
+        Optional[int], typer.Option(help="Only values seen in at least K distinct conversations (record batches)")
+    ] = None,
     cache_dir: CacheOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -162,6 +167,9 @@ def build(
             cache_dir=cache_dir,
             batch_size=batch_size,
             progress=progress,
+            role=role,
+            batches=batches,
+            min_conversations=min_conversations,
             **llm_kwargs(hierarchy, count_tolerance, llm_model, llm_base_url, llm_api_key_env, llm_concurrency,
                          max_calls, max_cost, llm_price),
         )
@@ -687,6 +695,9 @@ app.add_typer(review_app, name="review")
 
 from taxonomy.cli_report import register as _register_report  # noqa: E402
 _register_report(app)
+
+from taxonomy.cli_living import register as _register_living  # noqa: E402
+_register_living(app)
 
 
 def run() -> None:  # console-script entry point

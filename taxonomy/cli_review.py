@@ -40,6 +40,7 @@ def push_cmd(
     annotators: Annotated[int, typer.Option(help="Annotations wanted per task (Label Studio overlap)")] = 1,
     members: Annotated[int, typer.Option(help="Member values listed per task (heaviest first)")] = 25,
     suggestions: Annotated[int, typer.Option(help="Nearest nodes offered as merge targets")] = 5,
+    novelty: Annotated[bool, typer.Option("--novelty", help="Push the version's novelty queue (one task per group)")] = False,
     cache_dir: CacheOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -49,8 +50,18 @@ def push_cmd(
     Prints the review batch id."""
     from review.api import push
 
-    res = push(version, level=level, nodes=nodes, limit=limit, url=url, new_batch=new_batch, annotators=annotators,
-               members=members, suggestions=suggestions, cache_dir=cache_dir, db=db)
+    if novelty:  # the novelty queue (review/novelty.py)
+        from review.novelty import push_novelty
+        from taxonomy.errors import UsageError
+
+        if level is not None or nodes or limit is not None or new_batch:
+            raise UsageError("--novelty pushes the version's novelty queue; --level, --nodes, --limit and "
+                             "--new-batch do not apply")
+
+        res = push_novelty(version, url=url, annotators=annotators, db=db)
+    else:
+        res = push(version, level=level, nodes=nodes, limit=limit, url=url, new_batch=new_batch,
+                   annotators=annotators, members=members, suggestions=suggestions, cache_dir=cache_dir, db=db)
     if as_json:
         return _emit_json(res)
     if not quiet:

@@ -7,7 +7,6 @@ against the integrity rules before anything is written; a refused edit writes no
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -133,8 +132,10 @@ class Reassign(Operation):
         return f"reassign {self.value!r} to {self.to}"
 
 
+from taxonomy.edits_values import Place, Reweigh, Unplace  # noqa: E402  (operations on the version's values)
+
 OPERATIONS: dict[str, type[Operation]] = {
-    cls.op: cls for cls in (Rename, Merge, Move, Split, Create, Delete, Reassign)
+    cls.op: cls for cls in (Rename, Merge, Move, Split, Create, Delete, Reassign, Place, Unplace, Reweigh)
 }
 
 
@@ -174,6 +175,10 @@ def _validate_types(op: Operation, where: str) -> None:
                 raise UsageError(f"{where}{op.op}: {key} must be a non-empty string, got {value!r}")
         if key in ("k", "level") and (not isinstance(value, int) or isinstance(value, bool)):
             raise UsageError(f"{where}{op.op}: {key} must be an integer, got {value!r}")
+        if key == "batches" and (
+            not isinstance(value, list) or not all(isinstance(b, int) and not isinstance(b, bool) for b in value)
+        ):
+            raise UsageError(f"{where}{op.op}: batches must be a list of batch ids")
         if key == "children" and (not isinstance(value, list) or not all(isinstance(c, str) for c in value)):
             raise UsageError(f"{where}{op.op}: children must be a list of node ids")
     if isinstance(op, Split) and (op.k is None) == (op.groups is None):
@@ -193,6 +198,8 @@ class EditContext:
     resummarize: bool = False
     embed: Callable[[Sequence[str]], np.ndarray] | None = None
     summarizer: Any = None
+    #: value text -> (value id, weight, count) in the data the new version covers, or None if not there
+    lookup_value: Callable[[str], tuple[int, float, int] | None] | None = None
 
 
 @dataclass
@@ -210,7 +217,7 @@ class _Editor:
         self.touched: set[str] = set()
         self.created: list[str] = []
         self.unnamed: set[str] = set()
-        self._leaf_index = {leaf.text: i for i, leaf in enumerate(tree.leaves)}
+        self.leaf_index = {leaf.text: i for i, leaf in enumerate(tree.leaves)}
         self._counter = 0
 
     # -- lookups -------------------------------------------------------------------------------------------------
@@ -291,6 +298,9 @@ class _Editor:
 
     # -- operations ----------------------------------------------------------------------------------------------
     def apply(self, op: Operation) -> None:
+        apply_to = getattr(op, "apply_to", None)  # operations defined in other modules carry their own
+        if apply_to is not None:
+            return apply_to(self)
         getattr(self, f"_{op.op}")(op)
 
     def _rename(self, op: Rename) -> None:
@@ -351,9 +361,9 @@ class _Editor:
     def _reassign(self, op: Reassign) -> None:
         from taxonomy.normalize import normalize_value
 
-        idx = self._leaf_index.get(op.value)
+        idx = self.leaf_index.get(op.value)
         if idx is None:
-            idx = self._leaf_index.get(normalize_value(op.value))
+            idx = self.leaf_index.get(normalize_value(op.value))
         if idx is None:
             raise NotFoundError(f"value {op.value!r} is not in version {self.ctx.base_version_id}")
         dst = self.node(op.to, "target node")
@@ -362,6 +372,13 @@ class _Editor:
         leaf = self.tree.leaves[idx]
         self.touched.update({leaf.parent_uid, dst.uid})
         leaf.parent_uid = dst.uid
+
+    def in_tree(self, text: str) -> int | None:
+        """The index of the leaf with this text (as given, or normalized), or None."""
+        from taxonomy.normalize import normalize_value
+
+        idx = self.leaf_index.get(text)
+        return idx if idx is not None else self.leaf_index.get(normalize_value(text))
 
     def _create(self, op: Create) -> None:
         depth = self.tree.depth
@@ -385,7 +402,9 @@ class _Editor:
         )
         self.created.append(uid)
         for ref in op.children or []:
-            if op.level == 1:
+            if op.level == 1 and self.in_tree(ref) is None and self.ctx.lookup_value is not None:
+                Place(value=ref, to=uid).apply_to(self)
+            elif op.level == 1:
                 self._reassign(Reassign(value=ref, to=uid))
             else:
                 self._move(Move(node=ref, to=uid))
@@ -425,7 +444,7 @@ class _Editor:
             part_uids.append(uid)
             for m in g["members"]:
                 if node.level == 1:
-                    self.tree.leaves[self._leaf_index[m]].parent_uid = uid
+                    self.tree.leaves[self.leaf_index[m]].parent_uid = uid
                 else:
                     self.tree.nodes[m].parent_uid = uid
         self.retire(node, "split", part_uids)
@@ -472,7 +491,7 @@ class _Editor:
 
         if node.level == 1:
             X = self.ctx.embed(members)
-            w = np.array([self.tree.leaves[self._leaf_index[m]].weight for m in members], dtype=np.float64)
+            w = np.array([self.tree.leaves[self.leaf_index[m]].weight for m in members], dtype=np.float64)
         else:
             # a child node is represented by the weighted mean embedding of the values under it
             X = np.stack([self._node_vector(kid.uid) for kid in kids])
@@ -517,12 +536,28 @@ def resolve_tombstone(tree: Tree, uid: str) -> list[str]:
     return out
 
 
+def _copy_tree(tree: Tree) -> Tree:
+    """A copy whose nodes, leaves and tombstones can be changed without touching ``tree`` (operations assign
+    fields and replace lists, never mutate a shared list in place). Much faster than deepcopy for large trees."""
+    def clone(obj):
+        new = object.__new__(type(obj))
+        new.__dict__.update(obj.__dict__)
+        return new
+
+    return Tree(
+        nodes={u: clone(n) for u, n in tree.nodes.items()},
+        leaves=[clone(leaf) for leaf in tree.leaves],
+        version_id=tree.version_id,
+        tombstones={u: clone(t) for u, t in tree.tombstones.items()},
+    )
+
+
 def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditContext) -> ApplyOutcome:
     """Apply ``operations`` in order to a deep copy of ``tree``; raise :class:`EditError` naming the operation that
     cannot apply. Node statistics are recomputed and new/split nodes are named; the result is not yet checked."""
     from taxonomy.export import recompute_stats
 
-    work = copy.deepcopy(tree)
+    work = _copy_tree(tree)
     editor = _Editor(work, ctx)
     for i, op in enumerate(operations):
         try:
