@@ -330,14 +330,16 @@ def compare(
     version: Annotated[int, typer.Argument(help="Version id")],
     reference: Annotated[str, typer.Option(help="Reference tree in the values_tree.csv layout")],
     weights: Annotated[str, typer.Option(help="Weights for the weighted scores: ours | reference")] = "ours",
+    names: Annotated[bool, typer.Option("--names/--no-names", help="Also score the names (name fidelity, MiniLM)")] = True,
+    cache_dir: CacheOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per-level NMI, ARI and purity of a version against a reference tree, unweighted and weighted."""
+    """Per-level NMI, name fidelity, ARI and purity of a version against a reference tree."""
     from taxonomy.api import compare as _compare
     from taxonomy.compare import format_comparison
 
-    res = _compare(version, reference=reference, weights=weights, db=db)
+    res = _compare(version, reference=reference, weights=weights, names=names, cache_dir=cache_dir, db=db)
     if as_json:
         return _emit_json(res)
     out.print(format_comparison(res))
