@@ -123,7 +123,47 @@ def run_method(name: str, X: np.ndarray, w: np.ndarray, levels: list[int], seed:
     h = method.fit(X, levels, sample_weight=w)
     dt, dc = time.perf_counter() - t, time.process_time() - c
     h.validate(len(X), levels)
+    LAST_FIT["labels"] = h.labels
     return {lv: h.value_labels(lv) for lv in (1, 2, 3)}, (dt, dc), method.get_params()
+
+
+LAST_FIT: dict = {}
+
+
+def name_scores(values, X, w, labels, ref_tree, embed, ref_top) -> dict:
+    """Name the fitted tree with the offline summarizer; name fidelity per level for it and for the trivial floor
+    (heaviest member), and the share of same-word pairs in one level-1 node that the published tree puts under
+    different top categories (opposites grouped by a shared word)."""
+    from taxonomy.build import assemble_tree, summarize_tree
+    from taxonomy.compare import compare_trees
+    from taxonomy.summarize import OfflineSummarizer
+
+    tree, vl = assemble_tree(values, w, [1] * len(values), None, labels)
+    t = time.perf_counter()
+    summarize_tree(tree, values, w, X, vl, OfflineSummarizer())
+    out = {"naming_seconds": time.perf_counter() - t}
+    res = compare_trees(tree, ref_tree, embed=embed)
+    for lc in res.levels:
+        out[f"names_l{lc.level}"] = lc.name_fidelity
+        out[f"floor_l{lc.level}"] = lc.name_fidelity_floor
+    # opposites: pairs of values in one level-1 node sharing a word, split by the published top level
+    l1 = vl[0]
+    same = split = 0
+    for c in range(int(l1.max()) + 1):
+        idx = np.nonzero(l1 == c)[0]
+        by_word: dict[str, list[int]] = {}
+        for i in idx:
+            for word in set(values[i].lower().replace("-", " ").split()):
+                if len(word) > 3:
+                    by_word.setdefault(word, []).append(int(i))
+        for members in by_word.values():
+            for a in range(len(members)):
+                for b in range(a + 1, len(members)):
+                    same += 1
+                    split += int(ref_top[members[a]] != ref_top[members[b]])
+    out["opposites"] = split / same if same else 0.0
+    out["top_names"] = [n.name for n in sorted(tree.nodes_at(3), key=lambda n: -n.weight)]
+    return out
 
 
 def run_bertopic(values: list[str], X: np.ndarray, levels: list[int], seed: int):
@@ -162,11 +202,14 @@ def run_bertopic(values: list[str], X: np.ndarray, levels: list[int], seed: int)
 
 # ------------------------------------------------------------------------------------------------ report
 METRICS = [f"{m}_l{lv}" for m in ("nmi", "ari", "wnmi") for lv in (1, 2, 3)]
+NAME_METRICS = [f"{m}_l{lv}" for m in ("names", "floor") for lv in (1, 2, 3)] + ["opposites"]
 
 
 def summarize(runs: list[dict]) -> dict:
     out = {}
-    for m in [*METRICS, "seconds", "cpu_seconds"]:
+    for m in [*METRICS, *NAME_METRICS, "seconds", "cpu_seconds"]:
+        if not all(m in r for r in runs):
+            continue
         vals = np.array([r[m] for r in runs])
         out[m] = {"mean": float(vals.mean()), "std": float(vals.std()), "values": vals.tolist()}
     return out
@@ -207,6 +250,24 @@ def markdown(results: dict, meta: dict) -> str:
                 continue
             s = r["summary"]
             lines.append(f"| {r['label']} | {cell(s, key + '_l1')} | {cell(s, key + '_l2')} | {cell(s, key + '_l3')} |")
+    lines += ["", "## Name fidelity per level (offline namer; floor = each node named after its heaviest value)", "",
+              "Size-weighted MiniLM cosine between each node's name and the name of the published node sharing most",
+              "values (`taxonomy.compare`). *opposites*: share of same-word value pairs in one level-1 node that the",
+              "published tree puts under different top categories.", "",
+              "| method | names L1 | names L2 | names L3 | floor L1 | floor L2 | floor L3 | opposites |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        s = r.get("summary", {})
+        if "names_l1" not in s:
+            continue
+        lines.append(f"| {r['label']} | " + " | ".join(cell(s, m) for m in NAME_METRICS) + " |")
+    lines += ["", "## Agreement between seeds (ARI of the value labels, every pair of seeds)", "",
+              "| method | L1 | L2 | L3 |", "|---|---|---|---|"]
+    for name, r in results.items():
+        if "seed_ari" in r:
+            lines.append(f"| {r['label']} | " + " | ".join(
+                f"{r['seed_ari'][f'l{lv}']['mean']:.3f} ± {r['seed_ari'][f'l{lv}']['std']:.3f}" for lv in (1, 2, 3)
+            ) + " |")
     lines += [
         "",
         "## Every run",
@@ -234,7 +295,7 @@ def markdown(results: dict, meta: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/build_quality.md")
     p.add_argument("--refdata", type=Path, default=REFDATA)
     p.add_argument(
@@ -266,8 +327,15 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"unknown methods {sorted(unknown)}; choose from {names}")
         names = [n for n in names if n in args.methods]
 
+    from embeddings import Embedder
+    from taxonomy.export import load_values_tree_csv
+
+    ref_tree = load_values_tree_csv(args.refdata / "values_tree.csv")
+    name_embed = Embedder(cache_dir=cache / "names" if cache is not None else None).embed
+    ref_top = ref[3]
     results: dict[str, dict] = {}
     for name in names:
+        all_labels: list[dict] = []
         label = f"**{name}** (default)" if name == DEFAULT_METHOD else name
         if name == "kmeans":
             label += " — hierarchical k-means"
@@ -283,6 +351,12 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         labels, dt, params = run_method(name, X, w, levels, seed)
                 run = {"seed": seed, "seconds": dt[0], "cpu_seconds": dt[1], **score(labels, ref, w)}
+                if name == DEFAULT_METHOD:
+                    run.update(name_scores(values, X, w, LAST_FIT["labels"], ref_tree, name_embed, ref_top))
+                    print("  names " + " / ".join(f"{run[f'names_l{lv}']:.3f}" for lv in (1, 2, 3))
+                          + "  floor " + " / ".join(f"{run[f'floor_l{lv}']:.3f}" for lv in (1, 2, 3))
+                          + f"  opposites {run['opposites']:.3f}  top: {run['top_names']}", flush=True)
+                all_labels.append(labels)
                 runs.append(run)
                 print(
                     f"{name:12s} seed {seed}: NMI "
@@ -297,6 +371,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: skipped ({exc})", flush=True)
             continue
         results[name] = {"label": label, "params": params, "runs": runs, "summary": summarize(runs)}
+        if len(all_labels) > 1:
+            agree = {}
+            for lv in (1, 2, 3):
+                vals = [adjusted_rand_score(all_labels[a][lv], all_labels[b][lv])
+                        for a in range(len(all_labels)) for b in range(a + 1, len(all_labels))]
+                agree[f"l{lv}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+            results[name]["seed_ari"] = agree
 
     meta = {
         "date": time.strftime("%Y-%m-%d"),

@@ -253,6 +253,141 @@ class _Tok:
         self.ngrams = frozenset(grams)
 
 
+#: Endings of abstract nouns (qualities, states, principles): members mostly headed by them are values.
+_ABSTRACT_ENDINGS = (
+    "ness", "ity", "ism", "ment", "tion", "sion", "ance", "ence", "ancy", "ency", "ship", "dom", "hood", "cy",
+    "ty", "acy",
+)
+
+
+def infer_category_suffix(texts) -> str:
+    """"values" when at least 40% of the distinct member strings are headed by an abstract noun (honesty,
+    transparency, professionalism, technical excellence), else "" (product defects, recipes, tasks ...)."""
+    n = hit = 0
+    for text in texts:
+        words = [w for w in re.split(r"[\s\-/]+", str(text).lower()) if w]
+        words = [_EDGE.sub("", w) for w in words]
+        words = [w for w in words if w]
+        if not words:
+            continue
+        n += 1
+        if words[-1].endswith(_ABSTRACT_ENDINGS) and len(words[-1]) > 4:
+            hit += 1
+    return "values" if n and hit >= 0.4 * n else ""
+
+
+class _TermVectors:
+    """Approximate meaning vectors of candidate names, from the members' own embeddings (no model needed): the
+    embedding of a member that says the phrase exactly (anywhere in the level), else the embedding of the
+    heaviest of the shortest members of the cluster that contain the phrase; a name "A and B" is the normalised
+    sum of its parts."""
+
+    def __init__(self, clusters: list[ClusterInfo], tok):
+        self.clusters = clusters
+        self.tok = tok
+        def usable(c: ClusterInfo) -> bool:
+            E = c.embeddings
+            return (
+                isinstance(E, np.ndarray) and E.ndim == 2 and E.shape[0] == len(c.members) and E.shape[1] > 0
+                and len(c.members) > 0
+            )
+
+        self.usable = [usable(c) for c in clusters]
+        dims = {int(c.embeddings.shape[1]) for c, u in zip(clusters, self.usable, strict=True) if u}
+        self.ok = len(dims) == 1
+        self.exact: dict[tuple[str, ...], np.ndarray] = {}
+        if not self.ok:
+            return
+        for c, u in zip(clusters, self.usable, strict=True):
+            if not u:
+                continue
+            E = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64))
+            for s, e in zip(c.members, E, strict=True):
+                key = tok(s).keys
+                if key and key not in self.exact:
+                    self.exact[key] = e
+        self._cache: dict[tuple[int, tuple[str, ...]], np.ndarray | None] = {}
+
+    def centroid(self, k: int, rep) -> np.ndarray | None:
+        c = self.clusters[k]
+        if not self.ok or not self.usable[k]:
+            return None
+        v = np.asarray(rep, dtype=np.float64) @ np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64))
+        n = float(np.linalg.norm(v))
+        return v / n if n > 1e-12 else None
+
+    def _phrase(self, k: int, words: tuple[str, ...]) -> np.ndarray | None:
+        key = (k, words)
+        if key in self._cache:
+            return self._cache[key]
+        v = self.exact.get(words)
+        if v is None and self.usable[k]:
+            c = self.clusters[k]
+            rows = [i for i, s in enumerate(c.members) if words in self.tok(s).ngrams or self.tok(s).keys == words]
+            if not rows:
+                rows = [i for i, s in enumerate(c.members) if words[-1] in self.tok(s).keys]
+            if rows:  # the heaviest of the shortest members that say it: an average would flatter a vague phrase
+                short = min(len(self.tok(c.members[i]).keys) for i in rows)
+                w, _ = _norm_weights(c.weights, len(c.members))
+                rows = [min((i for i in rows if len(self.tok(c.members[i]).keys) == short),
+                            key=lambda i: (-w[i], str(c.members[i])))]
+                v = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64)[rows]).mean(axis=0)
+        if v is not None:
+            n = float(np.linalg.norm(v))
+            v = v / n if n > 1e-12 else None
+        self._cache[key] = v
+        return v
+
+    def text_vector(self, k: int, text: str) -> tuple[np.ndarray | None, bool, int]:
+        """The vector of a name: its "and"-separated parts, a factored shared word restored ("analytical rigor
+        and precision" = "analytical rigor" + "analytical precision"); whether every part is a member; the
+        number of parts."""
+        keys = tuple(x for x in self.tok(_QUALIFIER.sub("", text)).keys)
+        parts: list[tuple[str, ...]] = []
+        cur: list[str] = []
+        for x in keys:
+            if x in CONJUNCTIONS:
+                if cur:
+                    parts.append(tuple(cur))
+                cur = []
+            else:
+                cur.append(x)
+        if cur:
+            parts.append(tuple(cur))
+        if not parts:
+            return None, False, 0
+        if len(parts) == 2 and len(parts[0]) == 1 and len(parts[1]) == 2:  # "emotional and psychological wellbeing"
+            parts[0] = (parts[0][0], parts[1][1])
+        elif len(parts) == 2 and len(parts[0]) == 2 and len(parts[1]) == 1:  # "analytical rigor and precision"
+            parts[1] = (parts[0][0], parts[1][0])
+        vs = [v for v in (self._phrase(k, p) for p in parts) if v is not None]
+        exact = all(p in self.exact for p in parts)
+        if not vs:
+            return None, False, len(parts)
+        v = np.sum(vs, axis=0)
+        n = float(np.linalg.norm(v))
+        return (v / n if n > 1e-12 else None), exact, len(parts)
+
+    def central_members(self, k: int, rep, show, n: int) -> list[str]:
+        """The ``n`` short members closest to the cluster's centroid, as name options."""
+        cen = self.centroid(k, rep) if self.ok else None
+        if cen is None:
+            return []
+        c = self.clusters[k]
+        sims = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64)) @ cen
+        w, _ = _norm_weights(c.weights, len(c.members))
+        sims = sims + 0.1 * w  # among equally central members, the heavier
+        out: list[str] = []
+        for i in sorted(range(len(c.members)), key=lambda i: (-sims[i], str(c.members[i]))):
+            t = self.tok(c.members[i])
+            if t.full is None or len(t.keys) > 4:
+                continue
+            out.append(_capitalise(show(t.keys)))
+            if len(out) >= n:
+                break
+        return out
+
+
 class OfflineSummarizer(Summarizer):
     """Deterministic names and descriptions from the members themselves (no model, no network).
 
@@ -274,8 +409,20 @@ class OfflineSummarizer(Summarizer):
     neighbours:
         Nearest other centroids a member is compared with to measure how distinctive it is.
     category_level:
-        From this level up (0 = never), clusters are broad categories named by their leading adjectives when
-        they have some ("Social and cultural values"), as in the published top level.
+        From this level up (0 = never), clusters are broad categories named by the adjectives that most of their
+        weight shares ("Social and cultural values") when the category style has a suffix (below).
+    category_suffix:
+        The noun that ends a broad category's name ("values" -> "Social values"). None (default) infers it from
+        the data: "values" when most members are abstract nouns (-ness, -ity, -ism, -tion, ... heads: the
+        members are values or qualities), else no suffix, and categories are named like any other node.
+        "" never adds a suffix.
+    centroid_weight:
+        How much the closeness of a name's meaning to the cluster's centroid counts when choosing among the
+        options (0 = lexical scores only). A name's vector is built from the members' embeddings: the embedding
+        of the member that says it, or the mean of the members that contain it.
+    part_penalty:
+        Cosine taken off a name per extra "and" part: a sum of two phrases is always closer to a centroid than
+        either, so a second part must bring more than that to be kept.
     """
 
     name = "offline"
@@ -292,6 +439,9 @@ class OfflineSummarizer(Summarizer):
         second_term_min_mass: float = 0.05,
         neighbours: int = 8,
         category_level: int = 3,
+        category_suffix: str | None = None,
+        centroid_weight: float = 1.0,
+        part_penalty: float = 0.05,
     ):
         self.n_examples = int(n_examples)
         self.max_words = int(max_words)
@@ -303,6 +453,9 @@ class OfflineSummarizer(Summarizer):
         self.second_term_min_mass = float(second_term_min_mass)
         self.neighbours = int(neighbours)
         self.category_level = int(category_level)
+        self.category_suffix = None if category_suffix is None else str(category_suffix).strip()
+        self.centroid_weight = float(centroid_weight)
+        self.part_penalty = float(part_penalty)
 
     # ------------------------------------------------------------------ representativeness of members
     def _member_scores(self, clusters: list[ClusterInfo], probs: list[np.ndarray]) -> list[np.ndarray]:
@@ -371,13 +524,13 @@ class OfflineSummarizer(Summarizer):
     # ------------------------------------------------------------------ main
     def summarize_level(self, clusters: list[ClusterInfo], sibling_groups: list[list[int]]) -> list[Summary]:
         """One summary per cluster, in order. Names are distinct within the whole level (so within every group of
-        ``sibling_groups`` too, which is therefore not needed)."""
+        ``sibling_groups`` too); descriptions contrast a node with its nearest siblings."""
         try:
-            return self._summarize_level(list(clusters))
+            return self._summarize_level(list(clusters), [list(g) for g in (sibling_groups or [])])
         finally:
             self._modifier = None  # a per-call helper; drop it so the instance stays plain (and picklable)
 
-    def _summarize_level(self, clusters: list[ClusterInfo]) -> list[Summary]:
+    def _summarize_level(self, clusters: list[ClusterInfo], sibling_groups: list[list[int]]) -> list[Summary]:
         K = len(clusters)
         if K == 0:
             return []
@@ -431,10 +584,17 @@ class OfflineSummarizer(Summarizer):
                 full_strings.add(t.full)
 
         for c in clusters:
-            for s in list(c.members) + list(c.child_names or []):
+            # head statistics from the members only: a factored child name ("Broken and missing clip") would make
+            # its leading modifier look like a head
+            for s in c.members:
                 if s not in seen_strings:
                     seen_strings.add(s)
                     note(tok(s))
+        for c in clusters:
+            for s in c.child_names or []:
+                if s not in seen_strings:
+                    seen_strings.add(s)
+                    tok(s)
 
         def headish(g: tuple[str, ...]) -> bool:
             if g in full_strings:
@@ -459,15 +619,17 @@ class OfflineSummarizer(Summarizer):
             tf: dict[tuple[str, ...], float] = defaultdict(float)
             cnt: dict[tuple[str, ...], int] = defaultdict(int)
             full: set[tuple[str, ...]] = set()
-            for t, w in units:
+            n_members = len(c.members)
+            for u, (t, w) in enumerate(units):
+                member = u < n_members  # children's names weigh in, but only members make a phrase "shared"
                 for g in t.ngrams:
                     tf[g] += w
-                    cnt[g] += 1
+                    cnt[g] += member
                 if t.full is not None:
                     full.add(t.full)
                     if t.full not in t.ngrams:  # a string longer than 4 words, or one spanning "and"
                         tf[t.full] += w
-                        cnt[t.full] += 1
+                        cnt[t.full] += member
             for g, v in tf.items():
                 F[g] += v
             units_per.append(units)
@@ -534,20 +696,32 @@ class OfflineSummarizer(Summarizer):
         def show(g: Sequence[str]) -> str:
             return " ".join(disp.get(x, _display_token(x)) for x in g)
 
+        suffix = self.category_suffix if self.category_suffix is not None else infer_category_suffix(seen_strings)
+        self.category_suffix_ = suffix  # what the last call used (inferred or given)
+        vectors = _TermVectors(clusters, tok)
+        cat_cov = self._category_coverage(clusters, probs, tok, head_ratio) if suffix else None
         options = []
         for k, c in enumerate(clusters):
             opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show)
-            if self.category_level and c.level >= self.category_level:
-                opts = self._category_names(tfs[k], F, head_ratio, show) + opts
+            members = [o for o in vectors.central_members(k, reps[k], show, 3) if self._fits(o.split(), o)]
+            opts = self._rerank(opts, members, vectors, k, reps[k])
+            if suffix and cat_cov is not None and self.category_level and c.level >= self.category_level:
+                opts = self._category_names(cat_cov, k, suffix, show) + opts
             # a parent that repeats one of its children's names says nothing new: such options go last
             child = {str(x).casefold() for x in (c.child_names or [])}
             opts = [o for o in opts if o.casefold() not in child] + [o for o in opts if o.casefold() in child]
             options.append(opts)
         names = self._assign(clusters, options, raw_totals, reps, tok, show)
 
+        # nearest other clusters (centroid cosine, the siblings when there are any): what sets each one apart
+        cents = [vectors.centroid(k, reps[k]) if vectors.ok else None for k in range(K)]
+        group_of = {i: tuple(g) for g in (sibling_groups or []) for i in g}
         out = []
         for k, c in enumerate(clusters):
-            out.append(Summary(names[k], self._describe(c, names[k], reps[k], pcts[k], tok)))
+            near = self._nearest(k, cents, group_of.get(k, ()), 2)
+            distinct = self._distinct_terms(k, near, ranked[k], tfs, names[k], show)
+            noun = "Values" if suffix == "values" else "Items"
+            out.append(Summary(names[k], self._describe(c, names[k], reps[k], tok, noun, [names[j] for j in near], distinct)))
         self._tok_cache = cache
         return out
 
@@ -612,35 +786,82 @@ class OfflineSummarizer(Summarizer):
         out.sort(key=lambda x: (-x[0], x[2]))
         return [(cover, combo) for _, cover, combo in out]
 
-    def _category_names(self, tf, F, head_ratio, show) -> list[str]:
-        """Broad categories named by their leading adjectives: "Social and cultural values"."""
+    def _category_coverage(self, clusters, probs, tok, head_ratio):
+        """Per cluster, for every word used as a modifier with an adjective's ending, the share of the cluster's
+        weight and of its members whose text says it; and the same counted over the whole level."""
+        cover: list[dict[str, tuple[float, float]]] = []
+        level_w: dict[str, float] = defaultdict(float)
+        n_total = sum(len(c.members) for c in clusters) or 1
+        for k, c in enumerate(clusters):
+            cw: dict[str, float] = defaultdict(float)
+            cu: dict[str, float] = defaultdict(float)
+            n = max(len(c.members), 1)
+            for s, p in zip(c.members, probs[k], strict=True):
+                for x in set(tok(s).keys):
+                    if (
+                        len(x) >= 4
+                        and "-" not in x
+                        and x not in STOPWORDS
+                        and x.endswith(_ADJ_ENDINGS)
+                        and head_ratio(x) < 0.3
+                    ):
+                        cw[x] += float(p)
+                        cu[x] += 1.0 / n
+                        level_w[x] += 1.0 / n_total
+            cover.append({x: (cw[x], cu[x]) for x in cw})
+        return cover, level_w, [len(c.members) / n_total for c in clusters]
+
+    def _category_names(self, cat_cov, k, suffix, show) -> list[str]:
+        """Broad categories named by the adjectives most of their weight shares: "Social and cultural values".
+        An adjective scores by the share of the category's weight and of its members that say it, times its
+        concentration in this category (so words every category uses lose out); a word that only a small part
+        of the category says (one small child) never leads."""
+        cover, level_u, size = cat_cov
         beta = max(self.distinctiveness, 0.0)
-        adj = sorted(
-            (
-                (v * (v / F[g]) ** beta, g[0])
-                for g, v in tf.items()
-                if len(g) == 1
-                and v > 0
-                and g[0] not in STOPWORDS
-                and "-" not in g[0]
-                and len(g[0]) >= 4
-                and g[0].endswith(_ADJ_ENDINGS)
-                and head_ratio(g[0]) < 0.3
-            ),
-            key=lambda x: (-x[0], x[1]),
-        )
+        scored = []
+        for x, (cw, cu) in cover[k].items():
+            mass = math.sqrt(max(cw, 0.0) * max(cu, 0.0))
+            if mass < 0.03:
+                continue
+            conc = (cu * size[k]) / level_u[x] if level_u.get(x) else 0.0
+            scored.append((mass * conc**beta, mass, x))
+        scored.sort(key=lambda t: (-t[0], t[2]))
         out: list[str] = []
-        if not adj:
+        if not scored:
             return out
-        s1, a1 = adj[0]
-        if s1 < 0.01:
-            return out
-        for s2, a2 in adj[1:4]:
-            if s2 >= 0.4 * s1 and not _same_stem(a1, a2):
-                out.append(_capitalise(show((a1, "and", a2, "values"))))
+        s1, m1, a1 = scored[0]
+        tail = tuple(suffix.split())
+        for s2, m2, a2 in scored[1:4]:
+            if s2 >= 0.5 * s1 and not _same_stem(a1, a2):
+                out.append(_capitalise(show((a1, "and", a2, *tail))))
                 break
-        out.append(_capitalise(show((a1, "values"))))
+        out.append(_capitalise(show((a1, *tail))))
         return [o for o in out if len(o) <= self.max_chars]
+
+    def _rerank(self, opts: list[str], members: list[str], vectors: "_TermVectors", k: int, rep) -> list[str]:
+        """The lexical options and the most central members, ordered by how close their meaning is to the
+        cluster's centroid; the lexical order breaks near-ties (each later place costs a little)."""
+        wgt = max(self.centroid_weight, 0.0)
+        if wgt <= 0 or not vectors.ok:
+            return opts
+        cen = vectors.centroid(k, rep)
+        if cen is None:
+            return opts
+        seen = {o.casefold() for o in opts}
+        extra = [m for m in members if m.casefold() not in seen]
+        scored = []
+        for i, o in enumerate(opts + extra):
+            if i >= len(opts):
+                i = i - len(opts) + 1  # a central member ranks as the second lexical option
+            v, exact, n_parts = vectors.text_vector(k, o)
+            sim = float(v @ cen) if v is not None else 0.0
+            # a sum of parts always sits closer to a centroid than one part: a second part must earn its place
+            sim -= self.part_penalty * max(n_parts - 1, 0)
+            if not exact:  # built from words rather than whole member phrases: its vector is a guess
+                sim -= 0.05
+            scored.append((wgt * sim - 0.01 * i, i, o))
+        scored.sort(key=lambda t: (-t[0], t[1], t[2]))
+        return [o for _, _, o in scored]
 
     def _name_options(self, cands, tf, F, factor, units, c, rep, tok, show) -> list[str]:
         """Ranked name options for one cluster (best first, no duplicates)."""
@@ -705,11 +926,13 @@ class OfflineSummarizer(Summarizer):
                     break
         return opts
 
-    @staticmethod
-    def _combine(A: tuple[str, ...], B: tuple[str, ...]) -> tuple[str, ...] | None:
-        """Join two terms, factoring a shared first or last word; None when they repeat a stem."""
+    def _combine(self, A: tuple[str, ...], B: tuple[str, ...]) -> tuple[str, ...] | None:
+        """Join two terms, factoring a shared first or last word; None when they repeat a stem, or when factoring
+        would leave a modifier standing as a head ("apply decorative finish" + "apply molds" never gives
+        "Apply decorative and molds")."""
         if any(x in CONJUNCTIONS for x in A + B):
             return None
+        modifier = getattr(self, "_modifier", None) or (lambda g: False)
         # shared leading words: "analytical rigor" + "analytical precision"
         p = 0
         while p < min(len(A), len(B)) and A[p] == B[p]:
@@ -719,6 +942,8 @@ class OfflineSummarizer(Summarizer):
             if not ra or not rb or len(ra) > 1 or len(rb) > 1:
                 return None
             if _same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
+                return None
+            if modifier(ra) or modifier(rb):
                 return None
             return A + ("and",) + rb
         # shared trailing words: "emotional wellbeing" + "psychological wellbeing"
@@ -732,6 +957,8 @@ class OfflineSummarizer(Summarizer):
             if _same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
                 return None
             return ra + ("and",) + B
+        if modifier(A[-1:]) or modifier(B[-1:]):  # "missing screw and broken": B is no head
+            return None
         content_a = [x for x in A if x not in STOPWORDS]
         content_b = [x for x in B if x not in STOPWORDS]
         for x in content_a:
@@ -837,33 +1064,72 @@ class OfflineSummarizer(Summarizer):
             text = f"“{text}”"
         return text
 
-    def _describe(self, c: ClusterInfo, name: str, rep: np.ndarray, pct: float, tok) -> str:
+    @staticmethod
+    def _nearest(k: int, cents, group, n: int) -> list[int]:
+        """The ``n`` clusters nearest to ``k`` by centroid cosine: among its siblings when it has some, else in the
+        whole level."""
+        me = cents[k]
+        if me is None:
+            return []
+        pool = [j for j in group if j != k] or [j for j in range(len(cents)) if j != k]
+        scored = [(float(cents[j] @ me), j) for j in pool if cents[j] is not None]
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        return [j for _, j in scored[:n]]
+
+    def _distinct_terms(self, k: int, near: list[int], cands, tfs, name: str, show) -> list[str]:
+        """Up to two of the cluster's terms that its nearest clusters say least: its own mass minus theirs."""
+        if not near:
+            return []
+        said = {x for x in name.lower().split()}
+        scored = []
+        for sc, g in cands[:25]:
+            own = tfs[k].get(g, 0.0)
+            other = max(tfs[j].get(g, 0.0) for j in near)
+            gap = own - other
+            if gap > 0.02 and not self._modifier(g):
+                scored.append((gap, g))
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        out: list[str] = []
+        for _, g in scored:
+            text = show(g)
+            if any(_same_stem(text, o) or text in o or o in text for o in out):
+                continue
+            out.append(text)
+            if len(out) == 2:
+                break
+        if out and all(set(o.lower().split()) <= said for o in out) and len(scored) > len(out):
+            return out
+        return out
+
+    def _describe(self, c: ClusterInfo, name: str, rep: np.ndarray, tok, noun: str, near: list[str],
+                  distinct: list[str]) -> str:
+        """One or two sentences: what the members share (the name's focus and telling members or children) and
+        what sets the node apart from its nearest siblings. No counts or shares: they are shown beside it."""
         n = len(c.members)
-        share = f"{_fmt_pct(pct)} of all occurrences"
         focus = _decapitalise(_QUALIFIER.sub("", name))  # "Privacy 2", "Honesty (candor)" -> "privacy", "honesty"
-        if focus.casefold() == "unnamed cluster":
-            return f"Values without words to name them. {n} values, {share}."
         if n == 0:
-            return f"An empty cluster. {share[0].upper()}{share[1:]}."
+            return "An empty cluster."
+        if focus.casefold() == "unnamed cluster":
+            return f"{noun} without words to name them."
         if n == 1:
-            return f"A single value: {self._quote(c.members[0])}. It accounts for {share}."
-        category = name.casefold().endswith(" values")
+            return f"A single member: {self._quote(c.members[0])}."
         children = list(c.child_names or [])
         ex = self._examples(c, name, rep, tok, self.n_examples)
-        count = f"{n} values, {share}."
         if c.level >= 2 and children:
             cw, _ = _norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
             corder = sorted(range(len(children)), key=lambda j: (-cw[j], str(children[j])))
             shown = [f"“{self._clip(children[j])}”" for j in corder[:3]]
-            first = f"A broad category of {focus}." if category else f"Values centred on {focus}."
-            if len(children) == 1:
-                second = f"It holds the single cluster {shown[0]}"
-            else:
-                verb = "include" if len(children) > 3 else "are"
-                second = f"Its {len(children)} clusters {verb} {_join_list(shown)}"
-            second += f", with values such as {_join_list(ex)}." if ex else "."
-            return f"{first} {second} {count}"
-        opening = f"A category of {focus}" if category else f"Values centred on {focus}"
-        if ex:
-            return f"{opening}, such as {_join_list(ex)}. {count}"
-        return f"{opening}. {count}"
+            category = bool(noun == "Values" and name.casefold().endswith(" values"))
+            lead = name if category else f"{noun} about {focus}"
+            first = f"{lead}, gathering {_join_list(shown)}"
+            first += " among others." if len(children) > 3 else "."
+        else:
+            first = f"{noun} about {focus}, such as {_join_list(ex)}." if ex else f"{noun} about {focus}."
+        if not near:
+            return first
+        others = _join_list([f"“{self._clip(x)}”" for x in near])
+        if distinct:
+            second = f"Unlike the nearby {others}, the stress is on {_join_list(distinct)}."
+        else:
+            second = f"Its closest neighbours are {others}."
+        return f"{first} {second}"
