@@ -226,6 +226,7 @@ def build(
     max_calls: int | None = None,
     max_cost: float | None = None,
     llm_price: Sequence[float] | None = None,
+    category_suffix: str | None = None,
 ) -> BuildResult:
     """Build a taxonomy from every ingested value and store it as a new version (one transaction).
 
@@ -266,6 +267,10 @@ def build(
         price=llm_price,
     )
     use_llm = is_llm_summarizer(summ)
+    if category_suffix is not None:  # the offline namer's category style ("values", "" = none; default: inferred)
+        if not hasattr(summ, "category_suffix") or use_llm:
+            raise UsageError("--category-suffix: only for the offline summarizer")
+        summ.category_suffix = str(category_suffix).strip()
     clio = None
     if hierarchy == "clio":
         from taxonomy.cluster.clio import ClioHierarchy

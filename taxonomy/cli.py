@@ -119,6 +119,10 @@ def build(
         Optional[str], typer.Option(help="sentence-transformers model name or path [default: all-MiniLM-L6-v2]")
     ] = None,
     summarizer: Annotated[Optional[str], typer.Option(help="Cluster summarizer [default: offline]")] = None,
+    category_suffix: Annotated[
+        Optional[str],
+        typer.Option(help="Noun ending top-level category names, e.g. values ('' = none) [default: inferred]"),
+    ] = None,
     top: Annotated[int, typer.Option(help="Top-level count for --levels auto")] = 5,
     id_prefix: Annotated[str, typer.Option(help="Prefix of node ids (<prefix>:l<level>:<uuid>)")] = "values",
     author: Annotated[Optional[str], typer.Option(help="Author recorded with the version")] = None,
@@ -162,6 +166,7 @@ def build(
             cache_dir=cache_dir,
             batch_size=batch_size,
             progress=progress,
+            category_suffix=category_suffix,
             **llm_kwargs(hierarchy, count_tolerance, llm_model, llm_base_url, llm_api_key_env, llm_concurrency,
                          max_calls, max_cost, llm_price),
         )

@@ -389,3 +389,68 @@ def test_real_embeddings_give_sensible_names(model):
     for s in out:
         _check_name(s.name)
         assert 1 <= _sentences(s.description) <= 3
+
+
+# ------------------------------------------------------------------------------------------ another domain
+def _defects_reference():
+    """A small product-defects taxonomy made up for these tests (tests/data/defects_tree.csv): 48 items,
+    12 / 6 / 3 nodes, names written by hand. Nothing of it is used by the namer."""
+    import csv
+    from pathlib import Path
+
+    from taxonomy.domain import Leaf, Node, Tree
+
+    rows = list(csv.DictReader(open(Path(__file__).parent / "data" / "defects_tree.csv", encoding="utf-8")))
+    tree = Tree()
+    for r in rows:
+        for lv, key, par in ((3, "top", None), (2, "group", "top"), (1, "cluster", "group")):
+            uid = f"ref:l{lv}:{r[key]}"
+            parent = f"ref:l{lv + 1}:{r[par]}" if par else None
+            tree.nodes.setdefault(uid, Node(uid=uid, level=lv, name=r[key], description="", parent_uid=parent))
+        tree.leaves.append(Leaf(text=r["item"], parent_uid=f"ref:l1:{r['cluster']}", weight=float(r["weight"])))
+    return tree
+
+
+def test_another_domain_gets_no_values_suffix_grammatical_names_and_beats_the_floor_above_level_1(tmp_path):
+    import copy
+
+    from embeddings import Embedder
+    from taxonomy.build import summarize_tree
+    from taxonomy.compare import compare_trees
+
+    ref = _defects_reference()
+    embed = Embedder(cache_dir=tmp_path).embed
+    texts = [leaf.text for leaf in ref.leaves]
+    w = np.array([leaf.weight for leaf in ref.leaves])
+    anc = ref.ancestors_by_level()
+    labels = [np.unique(anc[lv], return_inverse=True)[1] for lv in (1, 2, 3)]
+    ours = copy.deepcopy(ref)  # the reference partition, renamed by the offline namer
+    summ = OfflineSummarizer()
+    summarize_tree(ours, texts, w, embed(texts), labels, summ)
+    assert summ.category_suffix_ == ""  # defects are not values: inferred from the members
+    names = [n.name for n in ours.nodes.values()]
+    assert not any(n.lower().endswith("values") for n in names), names
+    vocab_heads = {t.split()[-1] for t in texts}
+    for n in ours.nodes.values():
+        last = n.name.lower().split()[-1]
+        # a name ends on a word that ends some member (a head), never on a dangling modifier ("... and broken")
+        assert last in vocab_heads or n.name.lower() in {t.lower() for t in texts}, n.name
+        assert not re.search(r"\d", n.description) and "values" not in n.description.lower(), n.description
+        assert 1 <= _sentences(n.description) <= 2, n.description
+    res = compare_trees(ours, ref, embed=embed)
+    for lc in res.levels[1:]:
+        assert lc.name_fidelity > lc.name_fidelity_floor, (lc.level, lc.name_fidelity, lc.name_fidelity_floor)
+    # forcing a style adds the suffix at the category level only (where an adjective carries the weight)
+    forced = copy.deepcopy(ref)
+    summarize_tree(forced, texts, w, embed(texts), labels, OfflineSummarizer(category_suffix="defects"))
+    assert any(n.name.endswith(" defects") for n in forced.nodes_at(3)), [n.name for n in forced.nodes_at(3)]
+    assert not any(n.name.endswith(" defects") for lv in (1, 2) for n in forced.nodes_at(lv))
+
+
+def test_verb_phrase_members_give_verb_phrase_names_without_broken_factoring():
+    tasks_a = ["apply primer", "apply decorative finish", "apply sealant", "apply molds", "apply second coat"]
+    tasks_b = ["sand the surface", "sand edges smooth", "sand rough spots", "remove old paint", "remove rust"]
+    out = _summarize([_cluster(tasks_a, [5, 4, 3, 2, 1], seed=1), _cluster(tasks_b, [5, 4, 3, 2, 1], seed=2)])
+    assert out[0].name.lower().startswith("apply"), out[0].name
+    assert "decorative and" not in out[0].name.lower(), out[0].name
+    assert out[1].name.lower().split()[0] in {"sand", "remove"}, out[1].name
