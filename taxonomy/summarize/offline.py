@@ -703,8 +703,9 @@ class OfflineSummarizer(Summarizer):
         options = []
         for k, c in enumerate(clusters):
             opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show)
-            members = [o for o in vectors.central_members(k, reps[k], show, 3) if self._fits(o.split(), o)]
-            opts = self._rerank(opts, members, vectors, k, reps[k])
+            n_central = 3 if c.level < 2 else int(getattr(self, "_x_upper_central", 3))
+            members = [o for o in vectors.central_members(k, reps[k], show, n_central) if self._fits(o.split(), o)]
+            opts = self._rerank(opts, members, vectors, k, reps[k], c.level)
             if suffix and cat_cov is not None and self.category_level and c.level >= self.category_level:
                 opts = self._category_names(cat_cov, k, suffix, show) + opts
             # a parent that repeats one of its children's names says nothing new: such options go last
@@ -838,7 +839,7 @@ class OfflineSummarizer(Summarizer):
         out.append(_capitalise(show((a1, *tail))))
         return [o for o in out if len(o) <= self.max_chars]
 
-    def _rerank(self, opts: list[str], members: list[str], vectors: "_TermVectors", k: int, rep) -> list[str]:
+    def _rerank(self, opts: list[str], members: list[str], vectors: "_TermVectors", k: int, rep, level: int = 1) -> list[str]:
         """The lexical options and the most central members, ordered by how close their meaning is to the
         cluster's centroid; the lexical order breaks near-ties (each later place costs a little)."""
         wgt = max(self.centroid_weight, 0.0)
@@ -856,7 +857,8 @@ class OfflineSummarizer(Summarizer):
             v, exact, n_parts = vectors.text_vector(k, o)
             sim = float(v @ cen) if v is not None else 0.0
             # a sum of parts always sits closer to a centroid than one part: a second part must earn its place
-            sim -= self.part_penalty * max(n_parts - 1, 0)
+            pen = self.part_penalty if level < 2 else float(getattr(self, "_x_upper_pen", self.part_penalty))
+            sim -= pen * max(n_parts - 1, 0)
             if not exact:  # built from words rather than whole member phrases: its vector is a guess
                 sim -= 0.05
             scored.append((wgt * sim - 0.01 * i, i, o))
