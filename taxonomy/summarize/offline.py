@@ -369,7 +369,7 @@ class _TermVectors:
         return (v / n if n > 1e-12 else None), exact, len(parts)
 
     def central_members(self, k: int, rep, show, n: int) -> list[str]:
-        """The ``n`` short members closest to the cluster's centroid, as name options."""
+        """The heaviest member and the ``n`` short members closest to the cluster's centroid, as name options."""
         cen = self.centroid(k, rep) if self.ok else None
         if cen is None:
             return []
@@ -378,12 +378,15 @@ class _TermVectors:
         w, _ = _norm_weights(c.weights, len(c.members))
         sims = sims + 0.1 * w  # among equally central members, the heavier
         out: list[str] = []
-        for i in sorted(range(len(c.members)), key=lambda i: (-sims[i], str(c.members[i]))):
+        heaviest = min(range(len(c.members)), key=lambda i: (-w[i], str(c.members[i])))
+        for i in [heaviest] + sorted(range(len(c.members)), key=lambda i: (-sims[i], str(c.members[i]))):
             t = self.tok(c.members[i])
             if t.full is None or len(t.keys) > 4:
                 continue
-            out.append(_capitalise(show(t.keys)))
-            if len(out) >= n:
+            text = _capitalise(show(t.keys))
+            if text not in out:
+                out.append(text)
+            if len(out) > n:
                 break
         return out
 
@@ -703,9 +706,8 @@ class OfflineSummarizer(Summarizer):
         options = []
         for k, c in enumerate(clusters):
             opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show)
-            n_central = 3 if c.level < 2 else int(getattr(self, "_x_upper_central", 3))
-            members = [o for o in vectors.central_members(k, reps[k], show, n_central) if self._fits(o.split(), o)]
-            opts = self._rerank(opts, members, vectors, k, reps[k], c.level)
+            members = [o for o in vectors.central_members(k, reps[k], show, 3) if self._fits(o.split(), o)]
+            opts = self._rerank(opts, members, vectors, k, reps[k])
             if suffix and cat_cov is not None and self.category_level and c.level >= self.category_level:
                 opts = self._category_names(cat_cov, k, suffix, show) + opts
             # a parent that repeats one of its children's names says nothing new: such options go last
@@ -839,7 +841,7 @@ class OfflineSummarizer(Summarizer):
         out.append(_capitalise(show((a1, *tail))))
         return [o for o in out if len(o) <= self.max_chars]
 
-    def _rerank(self, opts: list[str], members: list[str], vectors: "_TermVectors", k: int, rep, level: int = 1) -> list[str]:
+    def _rerank(self, opts: list[str], members: list[str], vectors: "_TermVectors", k: int, rep) -> list[str]:
         """The lexical options and the most central members, ordered by how close their meaning is to the
         cluster's centroid; the lexical order breaks near-ties (each later place costs a little)."""
         wgt = max(self.centroid_weight, 0.0)
@@ -857,8 +859,7 @@ class OfflineSummarizer(Summarizer):
             v, exact, n_parts = vectors.text_vector(k, o)
             sim = float(v @ cen) if v is not None else 0.0
             # a sum of parts always sits closer to a centroid than one part: a second part must earn its place
-            pen = self.part_penalty if level < 2 else float(getattr(self, "_x_upper_pen", self.part_penalty))
-            sim -= pen * max(n_parts - 1, 0)
+            sim -= self.part_penalty * max(n_parts - 1, 0)
             if not exact:  # built from words rather than whole member phrases: its vector is a guess
                 sim -= 0.05
             scored.append((wgt * sim - 0.01 * i, i, o))
@@ -1067,6 +1068,16 @@ class OfflineSummarizer(Summarizer):
         return text
 
     @staticmethod
+    def _factored_list(items: list[str]) -> str:
+        """"proactive, practical and educational helpfulness" rather than repeating the shared last word."""
+        words = [x.split() for x in items]
+        if len(items) >= 2 and all(len(w) >= 2 and not x.startswith("“") for w, x in zip(words, items, strict=True)):
+            last = {w[-1] for w in words}
+            if len(last) == 1:
+                return _join_list([" ".join(w[:-1]) for w in words]) + " " + words[0][-1]
+        return _join_list(items)
+
+    @staticmethod
     def _nearest(k: int, cents, group, n: int) -> list[int]:
         """The ``n`` clusters nearest to ``k`` by centroid cosine: among its siblings when it has some, else in the
         whole level."""
@@ -1079,12 +1090,18 @@ class OfflineSummarizer(Summarizer):
         return [j for _, j in scored[:n]]
 
     def _distinct_terms(self, k: int, near: list[int], cands, tfs, name: str, show) -> list[str]:
-        """Up to two of the cluster's terms that its nearest clusters say least: its own mass minus theirs."""
+        """Up to two of the cluster's terms, beyond what its name says, that its nearest clusters say least (its own
+        mass minus theirs)."""
         if not near:
             return []
         said = {x for x in name.lower().split()}
+        head = name.lower().split()[-1] if name.strip() else ""
         scored = []
         for sc, g in cands[:25]:
+            if all(any(_same_stem(x, y) for y in said) for x in g if x not in STOPWORDS):
+                continue  # the name says it already
+            if head and _same_stem(g[-1], head):
+                continue  # one more kind of what the name says ("practical helpfulness"): the examples show those
             own = tfs[k].get(g, 0.0)
             other = max(tfs[j].get(g, 0.0) for j in near)
             gap = own - other
@@ -1099,8 +1116,6 @@ class OfflineSummarizer(Summarizer):
             out.append(text)
             if len(out) == 2:
                 break
-        if out and all(set(o.lower().split()) <= said for o in out) and len(scored) > len(out):
-            return out
         return out
 
     def _describe(self, c: ClusterInfo, name: str, rep: np.ndarray, tok, noun: str, near: list[str],
@@ -1126,12 +1141,12 @@ class OfflineSummarizer(Summarizer):
             first = f"{lead}, gathering {_join_list(shown)}"
             first += " among others." if len(children) > 3 else "."
         else:
-            first = f"{noun} about {focus}, such as {_join_list(ex)}." if ex else f"{noun} about {focus}."
+            first = f"{noun} about {focus}, such as {self._factored_list(ex)}." if ex else f"{noun} about {focus}."
         if not near:
             return first
         others = _join_list([f"“{self._clip(x)}”" for x in near])
         if distinct:
-            second = f"Unlike the nearby {others}, the stress is on {_join_list(distinct)}."
+            second = f"Unlike the nearby {others}, it also stresses {_join_list(distinct)}."
         else:
-            second = f"Its closest neighbours are {others}."
+            second = f"Nearest to {others}, it keeps to {focus} itself."
         return f"{first} {second}"
