@@ -454,3 +454,20 @@ def test_verb_phrase_members_give_verb_phrase_names_without_broken_factoring():
     assert out[0].name.lower().startswith("apply"), out[0].name
     assert "decorative and" not in out[0].name.lower(), out[0].name
     assert out[1].name.lower().split()[0] in {"sand", "remove"}, out[1].name
+
+
+def test_a_category_is_named_after_what_carries_its_weight_not_after_a_small_child():
+    heavy = ["practical helpfulness", "practical efficiency", "practical utility", "technical efficiency",
+             "practical usefulness", "operational efficiency"]
+    small = ["spiritual growth", "spiritual wellbeing"]
+    other = ["social harmony", "social cohesion", "social responsibility", "cultural respect"]
+    cl = [
+        _cluster(heavy + small, [20, 15, 12, 8, 6, 5, 0.5, 0.4], seed=1, level=3,
+                 child_names=["Helpfulness and efficiency", "Spiritual growth"], child_weights=[66, 0.9]),
+        _cluster(other, [5, 4, 3, 2], seed=2, level=3, child_names=["Social harmony"], child_weights=[14]),
+    ]
+    for summ in (_offline(category_suffix="values"), OfflineSummarizer(category_suffix="values")):
+        out = summ.summarize_level(cl, [[0, 1]])
+        assert "spiritual" not in out[0].name.lower(), out[0].name
+        assert out[0].name.startswith("Practical"), out[0].name
+        assert out[1].name.startswith("Social"), out[1].name
