@@ -718,10 +718,11 @@ class OfflineSummarizer(Summarizer):
 
         # nearest other clusters (centroid cosine, the siblings when there are any): what sets each one apart
         cents = [vectors.centroid(k, reps[k]) if vectors.ok else None for k in range(K)]
-        group_of = {i: tuple(g) for g in (sibling_groups or []) for i in g}
+        group_of = {i: tuple(sorted(g)) for g in (sibling_groups or []) for i in g}
+        nearest = self._nearest_all(cents, group_of, 2)
         out = []
         for k, c in enumerate(clusters):
-            near = self._nearest(k, cents, group_of.get(k, ()), 2)
+            near = nearest[k]
             distinct = self._distinct_terms(k, near, ranked[k], tfs, names[k], show)
             noun = "Values" if suffix == "values" else "Items"
             out.append(Summary(names[k], self._describe(c, names[k], reps[k], tok, noun, [names[j] for j in near], distinct)))
@@ -1078,16 +1079,38 @@ class OfflineSummarizer(Summarizer):
         return _join_list(items)
 
     @staticmethod
-    def _nearest(k: int, cents, group, n: int) -> list[int]:
-        """The ``n`` clusters nearest to ``k`` by centroid cosine: among its siblings when it has some, else in the
-        whole level."""
-        me = cents[k]
-        if me is None:
-            return []
-        pool = [j for j in group if j != k] or [j for j in range(len(cents)) if j != k]
-        scored = [(float(cents[j] @ me), j) for j in pool if cents[j] is not None]
-        scored.sort(key=lambda t: (-t[0], t[1]))
-        return [j for _, j in scored[:n]]
+    def _nearest_all(cents, groups: dict[int, tuple[int, ...]], n: int) -> list[list[int]]:
+        """For every cluster, the ``n`` clusters nearest by centroid cosine: among its siblings when it has
+        some, else in the whole level (matrix products in blocks: no K x K matrix in memory for a large K)."""
+        K = len(cents)
+        known = [j for j in range(K) if cents[j] is not None]
+        out: list[list[int]] = [[] for _ in range(K)]
+        if not known:
+            return out
+        M = np.stack([cents[j] for j in known])
+        pos = {j: r for r, j in enumerate(known)}
+        # the pool of candidates of each cluster: its siblings, or the whole level when it has none
+        pools: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for k in known:
+            group = tuple(j for j in groups.get(k, ()) if cents[j] is not None)
+            pools[group if len(group) > 1 else tuple(known)].append(k)
+        for pool, rows in pools.items():
+            cols = np.array([pos[j] for j in pool])
+            at = {j: i for i, j in enumerate(pool)}
+            P = M[cols]
+            for s0 in range(0, len(rows), 512):
+                part = rows[s0 : s0 + 512]
+                S = M[[pos[k] for k in part]] @ P.T
+                for r, k in enumerate(part):
+                    if k in at:
+                        S[r, at[k]] = -np.inf
+                    m = min(n, len(pool) - (k in at))
+                    if m <= 0:
+                        continue
+                    top = np.argpartition(-S[r], m - 1)[:m]
+                    top = sorted(top, key=lambda t: (-S[r, t], pool[t]))
+                    out[k] = [pool[t] for t in top if np.isfinite(S[r, t])]
+        return out
 
     def _distinct_terms(self, k: int, near: list[int], cands, tfs, name: str, show) -> list[str]:
         """Up to two of the cluster's terms, beyond what its name says, that its nearest clusters say least (its own
