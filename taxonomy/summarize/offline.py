@@ -14,21 +14,33 @@ How a cluster is named
    member strings, or is a value on its own) qualify, so "analytical" alone never becomes a name; a lone word
    that mostly modifies ("evidence-based") or that no member says alone ("spirit" of "team spirit") is damped.
    Above level 1 the children's names count as members too, weighted by the children's weights.
-3. *The name* is the best term joined with the best *complementary* term: the one scoring best on the members
-   that do not already say the first term's head word ("Honesty and truthfulness", "Respect and dignity").
-   Terms sharing their first or last word are factored ("analytical rigor" + "analytical precision" ->
-   "Analytical rigor and precision"; "emotional" + "psychological wellbeing" -> "Emotional and psychological
-   wellbeing"); terms repeating a stem ("honesty" + "honest communication") are never paired. A lone generic
-   word is replaced by its two main uses ("communication" -> "Open and direct communication"). From
-   ``category_level`` up, broad categories are named by their leading adjectives ("Social and cultural
-   values"), the style of the published top level. A parent avoids repeating a child's name. Names are
-   capitalised on the first letter only (acronyms and mixed case such as "AI", "iOS" kept) and stay within
-   ``max_words`` / ``max_chars``.
-4. *Distinct names.* Clusters are served heaviest first; each takes its best option not yet used in the level
+3. *Name options* (lexical) are the best terms joined with a *complementary* term: the one scoring best on the
+   members that do not already say the first term's head word ("Honesty and truthfulness"). Terms sharing their
+   first or last word are factored ("analytical rigor" + "analytical precision" -> "Analytical rigor and
+   precision"; "emotional" + "psychological wellbeing" -> "Emotional and psychological wellbeing") only when
+   what stays standing is a head word: "apply decorative finish" + "apply molds" never gives "Apply decorative
+   and molds", and "missing screw" + "broken" is never joined. Terms repeating a stem are never paired; a lone
+   generic word is replaced by its two main uses ("communication" -> "Open and direct communication"). Only
+   members make a phrase "shared": a child's name above level 1 weighs in but does not count as a second use.
+4. *Choice by meaning.* The lexical options, the heaviest member and the three members closest to the centroid
+   are ordered by the cosine between the option's vector and the cluster's centroid (:class:`TermVectors`: a
+   member's own embedding when a member says the option, else the heaviest shortest member containing it;
+   "A and B" sums its parts, less ``part_penalty`` since a sum of two phrases always sits closer to a centroid;
+   an option not said by any member loses 0.05), the lexical rank breaking near-ties. A parent avoids
+   repeating a child's name. Names are capitalised on the first letter only (acronyms and mixed case kept) and
+   stay within ``max_words`` / ``max_chars``.
+5. *Categories.* From ``category_level`` up, when the category style has a suffix (``category_suffix``, inferred
+   from the members when not given: "values" only when most members are headed by abstract nouns), broad
+   categories are named by the adjectives that most of their weight says ("Ethical values"; "Practical and
+   educational values"), scored by the share of the category's weight and of its members saying the word, times
+   its concentration in the category: a word said only by a small child never leads.
+6. *Distinct names.* Clusters are served heaviest first; each takes its best option not yet used in the level
    (case-insensitively), else a qualified one ("Honesty (candor)"), else a numbered one ("Honesty 2").
 
-The description names the focus, a few representative members that add to the name (greedy, diverse), the
-number of values and the cluster's share of the level's total weight, in one to three sentences.
+The description says, in one or two sentences, what the members share (the name's focus with a few telling
+members, "such as proactive, practical and educational helpfulness", or the heaviest children above level 1)
+and what sets the node apart from its nearest siblings (by centroid): the terms it says that they do not.
+Counts and shares are not written into it: they go stale after an edit, and ``taxo show`` prints them beside it.
 
 Everything is deterministic: no randomness, sums taken in input order, ties broken by the strings themselves
 (so the hash seed does not matter either).
@@ -37,358 +49,31 @@ Everything is deterministic: no randomness, sums taken in input order, ties brok
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
 from .base import ClusterInfo, Summarizer, Summary
-
-#: Function words: an n-gram never starts or ends with one (they may sit inside: "respect for authority").
-STOPWORDS = frozenset(
-    """
-    a an the of for to in on at by with from as into onto over under about through within without between
-    against among amongst toward towards upon via per vs versus than and or nor but so yet if then that which
-    who whom whose this these those is are be been being it its their theirs our ours your yours my his her
-    one's oneself's & first
-    """.split()
+from .text import (
+    ADJ_ENDINGS,
+    CONJUNCTIONS,
+    QUALIFIER,
+    STOPWORDS,
+    TermVectors,
+    Tok,
+    WS,
+    adjectival,
+    capitalise,
+    decapitalise,
+    display_token,
+    infer_category_suffix,
+    join_list,
+    norm_weights,
+    prefixes,
+    same_stem,
+    stem,
 )
-#: Words that join two terms; n-grams do not span them.
-CONJUNCTIONS = frozenset({"and", "or", "&", "nor", "but"})
-#: Lower-case tokens shown in upper case in names and descriptions.
-ACRONYMS = frozenset(
-    """ai ui ux api apis seo eu un ngo ngos dei esg hr roi kpi kpis diy llm llms ml nlp lgbt lgbtq lgbtqia gdpr
-    hipaa sql html css json pii""".split()
-)
-
-_WS = re.compile(r"\s+")
-_EDGE = re.compile(r"^[\W_]+|[\W_]+$")
-_QUALIFIER = re.compile(r" (?:\d+|\([^()]*\))$")
-_BREAK = re.compile(r"[,;:|/\\()\[\]{}<>\"“”«»]+")
-
-
-def _norm_weights(weights, n: int) -> tuple[np.ndarray, float]:
-    """Non-negative finite weights (uniform when unusable) normalised to sum 1, and the raw total."""
-    w = np.asarray(weights, dtype=np.float64).reshape(-1) if weights is not None else np.zeros(0)
-    if w.shape[0] != n:
-        w = np.ones(n)
-    w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
-    total = float(w.sum())
-    if n == 0:
-        return w, 0.0
-    if total <= 0.0:
-        return np.full(n, 1.0 / n), 0.0
-    return w / total, total
-
-
-_SUFFIXES = sorted(
-    """ability ibility iveness fulness ousness lessness ication ation ition ness ity ment ism ist ive ing ed
-    al ical ic ly ful ous ence ance ency ancy ent ant ible able er or s y e""".split(),
-    key=lambda x: (-len(x), x),
-)
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    """A light suffix-stripping stem: adaptability/adaptiveness -> adapt, honesty/honest -> honest."""
-    w = word
-    for _ in range(3):
-        for suf in _SUFFIXES:
-            if w.endswith(suf) and len(w) - len(suf) >= 4:
-                w = w[: -len(suf)]
-                break
-        else:
-            break
-    return w
-
-
-def _same_stem(a: str, b: str) -> bool:
-    """Crude, deterministic stem equality: honesty/honest, transparency/transparent, care/careful. Hyphenated
-    words also match on their last part or on any part of 5+ letters ("tradition-innovation" ~ "innovation",
-    "results-orientation" ~ "results-focused", but not "self-respect" ~ "self-awareness")."""
-    if a == b:
-        return True
-    if _stem_eq(a, b):
-        return True
-    if "-" in a or "-" in b:
-        pa, pb = a.split("-"), b.split("-")
-        if len(pa[-1]) > 2 and len(pb[-1]) > 2 and _stem_eq(pa[-1], pb[-1]):
-            return True
-        return any(_stem_eq(x, y) for x in pa if len(x) >= 5 for y in pb if len(y) >= 5)
-    return False
-
-
-@lru_cache(maxsize=65536)
-def _prefixes(word: str) -> frozenset[str]:
-    """First three letters of a word and of its hyphenated parts: two words can only share a stem (as
-    :func:`_same_stem` sees it) when these overlap."""
-    return frozenset(p[:3] for p in (word, *word.split("-")) if p)
-
-
-@lru_cache(maxsize=262144)
-def _stem_eq(a: str, b: str) -> bool:
-    if a == b or _stem(a) == _stem(b):
-        return True
-    short = min(len(a), len(b))
-    k = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        k += 1
-    return (
-        (k >= 4 and k >= 0.75 * short)
-        or (k >= 6 and k >= 0.6 * short)
-        or (short >= 3 and k == short and short >= 0.6 * max(len(a), len(b)))
-    )
-
-
-#: Last parts of hyphenated compound adjectives ("user-focused", "eco-conscious").
-_ADJ_TAILS = ("ed", "centric", "conscious", "aware", "friendly", "free", "wide", "proof", "like", "minded", "ready")
-
-
-#: Endings of (English) adjectives, for category names at the top levels: social, scientific, creative, ...
-_ADJ_ENDINGS = ("al", "ic", "ive", "ous", "ful", "ary", "ent", "ant", "ible", "able", "ish", "less")
-
-
-def _adjectival(word: str) -> bool:
-    """A hyphenated compound adjective: "user-focused", "data-driven", "eco-conscious", "child-friendly"."""
-    if "-" not in word:
-        return False
-    tail = word.rsplit("-", 1)[1]
-    return len(tail) >= 3 and tail.endswith(_ADJ_TAILS)
-
-
-@lru_cache(maxsize=65536)
-def _display_token(tok: str) -> str:
-    """How a (lower-case key) token is shown: acronyms in upper case, everything else as is."""
-    parts = tok.split("-")
-    if any(p in ACRONYMS for p in parts):
-        return "-".join(p.upper() if p in ACRONYMS else p for p in parts)
-    return tok
-
-
-def _capitalise(text: str) -> str:
-    if not text:
-        return text
-    first = text.split(" ", 1)[0]
-    if any(ch.isupper() for ch in first):  # an acronym or a mixed-case word: leave it alone
-        return text
-    return text[0].upper() + text[1:]
-
-
-def _decapitalise(name: str) -> str:
-    """A name as it reads inside a sentence: "Honesty and truthfulness" -> "honesty and truthfulness"."""
-    if not name:
-        return name
-    first = name.split(" ", 1)[0]
-    rest = first[1:]
-    if len(first) > 1 and any(ch.isupper() for ch in rest):  # "AI safety", "iOS": keep
-        return name
-    return name[0].lower() + name[1:]
-
-
-def _fmt_pct(v: float) -> str:
-    if not math.isfinite(v) or v <= 0:
-        return "0%"
-    if v >= 99.95:
-        return "100%" if v >= 99.995 else f"{v:.2f}%"
-    if v >= 1:
-        return f"{v:.1f}%"
-    if v >= 0.01:
-        return f"{v:.2f}%"
-    return "<0.01%"
-
-
-def _join_list(items: Sequence[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-class _Tok:
-    """Tokenisation of one string (cached per distinct string)."""
-
-    __slots__ = ("keys", "mixed", "ngrams", "full")
-
-    def __init__(self, text: str, max_n: int):
-        keys: list[str] = []
-        mixed: list[tuple[str, str]] = []
-        breaks: set[int] = set()  # positions that start a new chunk (after a comma, a bracket, a slash ...)
-        for chunk in _BREAK.split(str(text)):
-            if keys:
-                breaks.add(len(keys))
-            for piece in chunk.split():
-                # strip surrounding punctuation/symbols, keep inner hyphens and apostrophes ("data-driven")
-                word = _EDGE.sub("", piece)
-                if not word:
-                    continue
-                key = word.lower()
-                keys.append(key)
-                # remember an existing mixed case ("iOS", "McDonald"); otherwise names show the lower-case form
-                rest = word[1:]
-                if rest.lower() != rest:
-                    mixed.append((key, word))
-        self.keys = tuple(keys)
-        self.mixed = tuple(mixed)
-        ok = keys and not (breaks - {len(keys)}) and keys[0] not in STOPWORDS and keys[-1] not in STOPWORDS
-        self.full = self.keys if ok else None
-        grams: set[tuple[str, ...]] = set()
-        stop = [k in STOPWORDS for k in keys]
-        start = 0
-        m = len(keys)
-        while start < m:
-            # a segment between conjunctions
-            end = start
-            while end < m and keys[end] not in CONJUNCTIONS and (end == start or end not in breaks):
-                end += 1
-            for a in range(start, end):
-                if stop[a]:
-                    continue
-                for b in range(a + 1, min(end, a + max_n) + 1):
-                    if not stop[b - 1]:
-                        grams.add(self.keys[a:b])
-            start = end + 1 if end < m and keys[end] in CONJUNCTIONS else max(end, start + 1)
-        self.ngrams = frozenset(grams)
-
-
-#: Endings of abstract nouns (qualities, states, principles): members mostly headed by them are values.
-_ABSTRACT_ENDINGS = (
-    "ness", "ity", "ism", "ment", "tion", "sion", "ance", "ence", "ancy", "ency", "ship", "dom", "hood", "cy",
-    "ty", "acy",
-)
-
-
-def infer_category_suffix(texts) -> str:
-    """"values" when at least 40% of the distinct member strings are headed by an abstract noun (honesty,
-    transparency, professionalism, technical excellence), else "" (product defects, recipes, tasks ...)."""
-    n = hit = 0
-    for text in texts:
-        words = [w for w in re.split(r"[\s\-/]+", str(text).lower()) if w]
-        words = [_EDGE.sub("", w) for w in words]
-        words = [w for w in words if w]
-        if not words:
-            continue
-        n += 1
-        if words[-1].endswith(_ABSTRACT_ENDINGS) and len(words[-1]) > 4:
-            hit += 1
-    return "values" if n and hit >= 0.4 * n else ""
-
-
-class _TermVectors:
-    """Approximate meaning vectors of candidate names, from the members' own embeddings (no model needed): the
-    embedding of a member that says the phrase exactly (anywhere in the level), else the embedding of the
-    heaviest of the shortest members of the cluster that contain the phrase; a name "A and B" is the normalised
-    sum of its parts."""
-
-    def __init__(self, clusters: list[ClusterInfo], tok):
-        self.clusters = clusters
-        self.tok = tok
-        def usable(c: ClusterInfo) -> bool:
-            E = c.embeddings
-            return (
-                isinstance(E, np.ndarray) and E.ndim == 2 and E.shape[0] == len(c.members) and E.shape[1] > 0
-                and len(c.members) > 0
-            )
-
-        self.usable = [usable(c) for c in clusters]
-        dims = {int(c.embeddings.shape[1]) for c, u in zip(clusters, self.usable, strict=True) if u}
-        self.ok = len(dims) == 1
-        self.exact: dict[tuple[str, ...], np.ndarray] = {}
-        if not self.ok:
-            return
-        for c, u in zip(clusters, self.usable, strict=True):
-            if not u:
-                continue
-            E = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64))
-            for s, e in zip(c.members, E, strict=True):
-                key = tok(s).keys
-                if key and key not in self.exact:
-                    self.exact[key] = e
-        self._cache: dict[tuple[int, tuple[str, ...]], np.ndarray | None] = {}
-
-    def centroid(self, k: int, rep) -> np.ndarray | None:
-        c = self.clusters[k]
-        if not self.ok or not self.usable[k]:
-            return None
-        v = np.asarray(rep, dtype=np.float64) @ np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64))
-        n = float(np.linalg.norm(v))
-        return v / n if n > 1e-12 else None
-
-    def _phrase(self, k: int, words: tuple[str, ...]) -> np.ndarray | None:
-        key = (k, words)
-        if key in self._cache:
-            return self._cache[key]
-        v = self.exact.get(words)
-        if v is None and self.usable[k]:
-            c = self.clusters[k]
-            rows = [i for i, s in enumerate(c.members) if words in self.tok(s).ngrams or self.tok(s).keys == words]
-            if not rows:
-                rows = [i for i, s in enumerate(c.members) if words[-1] in self.tok(s).keys]
-            if rows:  # the heaviest of the shortest members that say it: an average would flatter a vague phrase
-                short = min(len(self.tok(c.members[i]).keys) for i in rows)
-                w, _ = _norm_weights(c.weights, len(c.members))
-                rows = [min((i for i in rows if len(self.tok(c.members[i]).keys) == short),
-                            key=lambda i: (-w[i], str(c.members[i])))]
-                v = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64)[rows]).mean(axis=0)
-        if v is not None:
-            n = float(np.linalg.norm(v))
-            v = v / n if n > 1e-12 else None
-        self._cache[key] = v
-        return v
-
-    def text_vector(self, k: int, text: str) -> tuple[np.ndarray | None, bool, int]:
-        """The vector of a name: its "and"-separated parts, a factored shared word restored ("analytical rigor
-        and precision" = "analytical rigor" + "analytical precision"); whether every part is a member; the
-        number of parts."""
-        keys = tuple(x for x in self.tok(_QUALIFIER.sub("", text)).keys)
-        parts: list[tuple[str, ...]] = []
-        cur: list[str] = []
-        for x in keys:
-            if x in CONJUNCTIONS:
-                if cur:
-                    parts.append(tuple(cur))
-                cur = []
-            else:
-                cur.append(x)
-        if cur:
-            parts.append(tuple(cur))
-        if not parts:
-            return None, False, 0
-        if len(parts) == 2 and len(parts[0]) == 1 and len(parts[1]) == 2:  # "emotional and psychological wellbeing"
-            parts[0] = (parts[0][0], parts[1][1])
-        elif len(parts) == 2 and len(parts[0]) == 2 and len(parts[1]) == 1:  # "analytical rigor and precision"
-            parts[1] = (parts[0][0], parts[1][0])
-        vs = [v for v in (self._phrase(k, p) for p in parts) if v is not None]
-        exact = all(p in self.exact for p in parts)
-        if not vs:
-            return None, False, len(parts)
-        v = np.sum(vs, axis=0)
-        n = float(np.linalg.norm(v))
-        return (v / n if n > 1e-12 else None), exact, len(parts)
-
-    def central_members(self, k: int, rep, show, n: int) -> list[str]:
-        """The heaviest member and the ``n`` short members closest to the cluster's centroid, as name options."""
-        cen = self.centroid(k, rep) if self.ok else None
-        if cen is None:
-            return []
-        c = self.clusters[k]
-        sims = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64)) @ cen
-        w, _ = _norm_weights(c.weights, len(c.members))
-        sims = sims + 0.1 * w  # among equally central members, the heavier
-        out: list[str] = []
-        heaviest = min(range(len(c.members)), key=lambda i: (-w[i], str(c.members[i])))
-        for i in [heaviest] + sorted(range(len(c.members)), key=lambda i: (-sims[i], str(c.members[i]))):
-            t = self.tok(c.members[i])
-            if t.full is None or len(t.keys) > 4:
-                continue
-            text = _capitalise(show(t.keys))
-            if text not in out:
-                out.append(text)
-            if len(out) > n:
-                break
-        return out
 
 
 class OfflineSummarizer(Summarizer):
@@ -539,21 +224,21 @@ class OfflineSummarizer(Summarizer):
             return []
         max_n = 4
         # tokenisations are kept from the previous call only: the levels of one build share their members
-        previous: dict[str, _Tok] = getattr(self, "_tok_cache", {})
-        cache: dict[str, _Tok] = {}
+        previous: dict[str, Tok] = getattr(self, "_tok_cache", {})
+        cache: dict[str, Tok] = {}
 
-        def tok(s: str) -> _Tok:
+        def tok(s: str) -> Tok:
             t = cache.get(s)
             if t is None:
                 t = previous.get(s)
                 if t is None:
-                    t = _Tok(s, max_n)
+                    t = Tok(s, max_n)
                 cache[s] = t
             return t
 
         probs, raw_totals = [], []
         for c in clusters:
-            p, tot = _norm_weights(c.weights, len(c.members))
+            p, tot = norm_weights(c.weights, len(c.members))
             probs.append(p)
             raw_totals.append(tot)
         level_total = sum(raw_totals)
@@ -571,7 +256,7 @@ class OfflineSummarizer(Summarizer):
         full_strings: set[tuple[str, ...]] = set()
         seen_strings: set[str] = set()
 
-        def note(t: _Tok) -> None:
+        def note(t: Tok) -> None:
             for key in set(t.keys):
                 if key not in CONJUNCTIONS:
                     n_seen[key] += 1
@@ -606,7 +291,7 @@ class OfflineSummarizer(Summarizer):
             return (last,) in full_strings or n_last.get(last, 0) >= 0.3 * n_seen.get(last, 1)
 
         # each cluster as weighted "units": its members (and, above level 1, its children's names)
-        units_per: list[list[tuple[_Tok, float]]] = []
+        units_per: list[list[tuple[Tok, float]]] = []
         tfs: list[dict[tuple[str, ...], float]] = []
         counts: list[dict[tuple[str, ...], int]] = []
         fulls: list[set[tuple[str, ...]]] = []
@@ -616,7 +301,7 @@ class OfflineSummarizer(Summarizer):
             lam = 0.5 if (c.level >= 2 and children) else 0.0
             units = [(tok(s), float(r) * (1.0 - lam)) for s, r in zip(c.members, reps[k], strict=True)]
             if lam > 0:
-                cw, _ = _norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
+                cw, _ = norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
                 cw = 0.5 * cw + 0.5 / len(children)
                 units += [(tok(s), float(w) * lam) for s, w in zip(children, cw, strict=True)]
             tf: dict[tuple[str, ...], float] = defaultdict(float)
@@ -647,7 +332,7 @@ class OfflineSummarizer(Summarizer):
 
         def modifier(g: tuple[str, ...]) -> bool:
             """A lone word that mostly modifies others ("evidence-based", "analytical"): no name of its own."""
-            return len(g) == 1 and (head_ratio(g[0]) < 0.3 or _adjectival(g[0]))
+            return len(g) == 1 and (head_ratio(g[0]) < 0.3 or adjectival(g[0]))
 
         self._modifier = modifier  # used by the naming helpers during this call
         ranked: list[list[tuple[float, tuple[str, ...]]]] = []
@@ -697,11 +382,11 @@ class OfflineSummarizer(Summarizer):
                 disp[key] = shown
 
         def show(g: Sequence[str]) -> str:
-            return " ".join(disp.get(x, _display_token(x)) for x in g)
+            return " ".join(disp.get(x, display_token(x)) for x in g)
 
         suffix = self.category_suffix if self.category_suffix is not None else infer_category_suffix(seen_strings)
         self.category_suffix_ = suffix  # what the last call used (inferred or given)
-        vectors = _TermVectors(clusters, tok)
+        vectors = TermVectors(clusters, tok)
         cat_cov = self._category_coverage(clusters, probs, tok, head_ratio) if suffix else None
         options = []
         for k, c in enumerate(clusters):
@@ -738,8 +423,8 @@ class OfflineSummarizer(Summarizer):
         if self._modifier(A):
             return []
         head = A[-1]
-        hp = _prefixes(head)
-        said = {x for x in vocab if not hp.isdisjoint(_prefixes(x)) and _same_stem(x, head)}
+        hp = prefixes(head)
+        said = {x for x in vocab if not hp.isdisjoint(prefixes(x)) and same_stem(x, head)}
         # mass of each term on the units that do say the head word; the rest is the residual
         sub: dict[tuple[str, ...], float] = defaultdict(float)
         said_total = 0.0
@@ -806,7 +491,7 @@ class OfflineSummarizer(Summarizer):
                         len(x) >= 4
                         and "-" not in x
                         and x not in STOPWORDS
-                        and x.endswith(_ADJ_ENDINGS)
+                        and x.endswith(ADJ_ENDINGS)
                         and head_ratio(x) < 0.3
                     ):
                         cw[x] += float(p)
@@ -836,13 +521,13 @@ class OfflineSummarizer(Summarizer):
         s1, m1, a1 = scored[0]
         tail = tuple(suffix.split())
         for s2, m2, a2 in scored[1:4]:
-            if s2 >= 0.5 * s1 and not _same_stem(a1, a2):
-                out.append(_capitalise(show((a1, "and", a2, *tail))))
+            if s2 >= 0.5 * s1 and not same_stem(a1, a2):
+                out.append(capitalise(show((a1, "and", a2, *tail))))
                 break
-        out.append(_capitalise(show((a1, *tail))))
+        out.append(capitalise(show((a1, *tail))))
         return [o for o in out if len(o) <= self.max_chars]
 
-    def _rerank(self, opts: list[str], members: list[str], vectors: "_TermVectors", k: int, rep) -> list[str]:
+    def _rerank(self, opts: list[str], members: list[str], vectors: "TermVectors", k: int, rep) -> list[str]:
         """The lexical options and the most central members, ordered by how close their meaning is to the
         cluster's centroid; the lexical order breaks near-ties (each later place costs a little)."""
         wgt = max(self.centroid_weight, 0.0)
@@ -873,7 +558,7 @@ class OfflineSummarizer(Summarizer):
         seen: set[str] = set()
 
         def add(words: Sequence[str]) -> None:
-            text = _capitalise(show(words))
+            text = capitalise(show(words))
             if self._fits(words, text) and text.casefold() not in seen:
                 seen.add(text.casefold())
                 opts.append(text)
@@ -923,7 +608,7 @@ class OfflineSummarizer(Summarizer):
                 words = list(t.keys[: self.max_words])
                 while words and words[-1] in STOPWORDS:
                     words.pop()
-                while words and len(_capitalise(show(words))) > self.max_chars:
+                while words and len(capitalise(show(words))) > self.max_chars:
                     words.pop()
                 if words:
                     add(words)
@@ -945,7 +630,7 @@ class OfflineSummarizer(Summarizer):
             ra, rb = A[p:], B[p:]
             if not ra or not rb or len(ra) > 1 or len(rb) > 1:
                 return None
-            if _same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
+            if same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
                 return None
             if modifier(ra) or modifier(rb):
                 return None
@@ -958,7 +643,7 @@ class OfflineSummarizer(Summarizer):
             ra, rb = A[:-s], B[:-s]
             if not ra or not rb or len(ra) > 1 or len(rb) > 1:
                 return None
-            if _same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
+            if same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
                 return None
             return ra + ("and",) + B
         if modifier(A[-1:]) or modifier(B[-1:]):  # "missing screw and broken": B is no head
@@ -967,7 +652,7 @@ class OfflineSummarizer(Summarizer):
         content_b = [x for x in B if x not in STOPWORDS]
         for x in content_a:
             for y in content_b:
-                if _same_stem(x, y):
+                if same_stem(x, y):
                     return None
         return A + ("and",) + B
 
@@ -1030,7 +715,7 @@ class OfflineSummarizer(Summarizer):
             sim = {i: {j: float(S[a, b]) for b, j in enumerate(pool)} for a, i in enumerate(pool)}
         chosen: list[int] = []
         seen: set[tuple[str, ...]] = set()
-        said_stems = {_stem(x) for x in said}
+        said_stems = {stem(x) for x in said}
         while len(chosen) < n_max:
             best, best_score = None, 0.0
             for i in pool:
@@ -1039,7 +724,7 @@ class OfflineSummarizer(Summarizer):
                 content = tuple(x for x in tok(c.members[i]).keys if x not in STOPWORDS)
                 if not content or content in seen:
                     continue
-                new = sum(1 for x in content if x not in said and _stem(x) not in said_stems)
+                new = sum(1 for x in content if x not in said and stem(x) not in said_stems)
                 if new == 0:  # nothing the name or earlier examples did not already say
                     continue
                 if sim and chosen and max(sim[i][j] for j in chosen) > 0.92:
@@ -1053,12 +738,12 @@ class OfflineSummarizer(Summarizer):
             content = tuple(x for x in tok(c.members[best]).keys if x not in STOPWORDS)
             seen.add(content)
             said.update(content)
-            said_stems.update(_stem(x) for x in content)
+            said_stems.update(stem(x) for x in content)
         return [self._quote(c.members[i]) for i in chosen]
 
     @staticmethod
     def _clip(s: str) -> str:
-        text = _WS.sub(" ", str(s)).strip()
+        text = WS.sub(" ", str(s)).strip()
         return text[:49].rstrip() + "…" if len(text) > 50 else text
 
     @classmethod
@@ -1075,8 +760,8 @@ class OfflineSummarizer(Summarizer):
         if len(items) >= 2 and all(len(w) >= 2 and not x.startswith("“") for w, x in zip(words, items, strict=True)):
             last = {w[-1] for w in words}
             if len(last) == 1:
-                return _join_list([" ".join(w[:-1]) for w in words]) + " " + words[0][-1]
-        return _join_list(items)
+                return join_list([" ".join(w[:-1]) for w in words]) + " " + words[0][-1]
+        return join_list(items)
 
     @staticmethod
     def _nearest_all(cents, groups: dict[int, tuple[int, ...]], n: int) -> list[list[int]]:
@@ -1121,9 +806,9 @@ class OfflineSummarizer(Summarizer):
         head = name.lower().split()[-1] if name.strip() else ""
         scored = []
         for sc, g in cands[:25]:
-            if all(any(_same_stem(x, y) for y in said) for x in g if x not in STOPWORDS):
+            if all(any(same_stem(x, y) for y in said) for x in g if x not in STOPWORDS):
                 continue  # the name says it already
-            if head and _same_stem(g[-1], head):
+            if head and same_stem(g[-1], head):
                 continue  # one more kind of what the name says ("practical helpfulness"): the examples show those
             own = tfs[k].get(g, 0.0)
             other = max(tfs[j].get(g, 0.0) for j in near)
@@ -1134,7 +819,7 @@ class OfflineSummarizer(Summarizer):
         out: list[str] = []
         for _, g in scored:
             text = show(g)
-            if any(_same_stem(text, o) or text in o or o in text for o in out):
+            if any(same_stem(text, o) or text in o or o in text for o in out):
                 continue
             out.append(text)
             if len(out) == 2:
@@ -1146,7 +831,7 @@ class OfflineSummarizer(Summarizer):
         """One or two sentences: what the members share (the name's focus and telling members or children) and
         what sets the node apart from its nearest siblings. No counts or shares: they are shown beside it."""
         n = len(c.members)
-        focus = _decapitalise(_QUALIFIER.sub("", name))  # "Privacy 2", "Honesty (candor)" -> "privacy", "honesty"
+        focus = decapitalise(QUALIFIER.sub("", name))  # "Privacy 2", "Honesty (candor)" -> "privacy", "honesty"
         if n == 0:
             return "An empty cluster."
         if focus.casefold() == "unnamed cluster":
@@ -1156,20 +841,20 @@ class OfflineSummarizer(Summarizer):
         children = list(c.child_names or [])
         ex = self._examples(c, name, rep, tok, self.n_examples)
         if c.level >= 2 and children:
-            cw, _ = _norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
+            cw, _ = norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
             corder = sorted(range(len(children)), key=lambda j: (-cw[j], str(children[j])))
             shown = [f"“{self._clip(children[j])}”" for j in corder[:3]]
             category = bool(noun == "Values" and name.casefold().endswith(" values"))
             lead = name if category else f"{noun} about {focus}"
-            first = f"{lead}, gathering {_join_list(shown)}"
+            first = f"{lead}, gathering {join_list(shown)}"
             first += " among others." if len(children) > 3 else "."
         else:
             first = f"{noun} about {focus}, such as {self._factored_list(ex)}." if ex else f"{noun} about {focus}."
         if not near:
             return first
-        others = _join_list([f"“{self._clip(x)}”" for x in near])
+        others = join_list([f"“{self._clip(x)}”" for x in near])
         if distinct:
-            second = f"Unlike the nearby {others}, it also stresses {_join_list(distinct)}."
+            second = f"Unlike the nearby {others}, it also stresses {join_list(distinct)}."
         else:
             second = f"Nearest to {others}, it keeps to {focus} itself."
         return f"{first} {second}"
