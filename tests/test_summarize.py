@@ -471,3 +471,12 @@ def test_a_category_is_named_after_what_carries_its_weight_not_after_a_small_chi
         assert "spiritual" not in out[0].name.lower(), out[0].name
         assert out[0].name.startswith("Practical"), out[0].name
         assert out[1].name.startswith("Social"), out[1].name
+
+
+def test_params_round_trip_after_a_call():
+    s = OfflineSummarizer(category_suffix="values", part_penalty=0.1)
+    s.summarize_level(_level(), [[0, 1, 2, 3]])
+    assert s.category_suffix_ == "values"
+    params = s.get_params()
+    assert "category_suffix_" not in params and params["part_penalty"] == 0.1
+    assert type(s)(**params).get_params() == params

@@ -145,6 +145,10 @@ class OfflineSummarizer(Summarizer):
         self.centroid_weight = float(centroid_weight)
         self.part_penalty = float(part_penalty)
 
+    def get_params(self) -> dict:
+        """Constructor parameters only (not what a call inferred, such as ``category_suffix_``)."""
+        return {k: v for k, v in super().get_params().items() if not k.endswith("_")}
+
     # ------------------------------------------------------------------ representativeness of members
     def _member_scores(self, clusters: list[ClusterInfo], probs: list[np.ndarray]) -> list[np.ndarray]:
         """Per cluster, a representativeness weight per member (sums to 1): frequency and presence, times
