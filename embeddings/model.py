@@ -88,12 +88,18 @@ def weights_hash(path: Path) -> str:
 def resolve_model(model: str | os.PathLike | None = None) -> ModelSpec:
     """Resolve a sentence-transformers model name or local path to local files.
 
-    ``None`` or ``all-MiniLM-L6-v2`` gives the bundled model. A directory path is used as is. Any other name is
-    looked up in the local Hugging Face cache only: nothing is downloaded.
+    ``None`` or ``all-MiniLM-L6-v2`` gives the bundled model; ``mpnet`` (or ``all-mpnet-base-v2``) the optional
+    extra (:mod:`embeddings.mpnet`). A directory path is used as is. Any other name is looked up in the local
+    Hugging Face cache only: nothing is downloaded.
     """
     name = str(model) if model is not None else DEFAULT_MODEL
     if name.lower() in _BUNDLED_NAMES:
         return ModelSpec(DEFAULT_MODEL, _bundled_path(), weights_hash(_bundled_path()))
+    from embeddings import mpnet
+
+    if name.lower() in mpnet.NAMES and not Path(name).expanduser().exists():  # the optional extra
+        path = mpnet.mpnet_path()
+        return ModelSpec(mpnet.NAME, path, weights_hash(path))
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():

@@ -121,16 +121,30 @@ def export(
     )
 
 
-def compare(version: int, *, reference: str | Path, weights: str = "ours", db: str | Engine | None = None):
+def compare(
+    version: int,
+    *,
+    reference: str | Path,
+    weights: str = "ours",
+    names: bool = True,
+    cache_dir: str | None = None,
+    db: str | Engine | None = None,
+):
     """Score a version against a reference tree in the published values_tree.csv layout: per level NMI, ARI and
-    purity of each value's ancestor, unweighted and weighted."""
+    purity of each value's ancestor, unweighted and weighted; with ``names``, also the name fidelity (names
+    embedded with the bundled all-MiniLM-L6-v2, through the embedding cache in ``cache_dir``)."""
     from taxonomy.compare import compare_trees
     from taxonomy.export import load_values_tree_csv
 
     ref = load_values_tree_csv(reference)
     with session_scope(db) as session:
         tree = read_tree(session, version)
-    return compare_trees(tree, ref, weights=weights)
+    embed = None
+    if names:
+        from embeddings import Embedder
+
+        embed = Embedder(model=None, cache_dir=cache_dir).embed
+    return compare_trees(tree, ref, weights=weights, embed=embed)
 
 
 def sample_path() -> Path:

@@ -228,6 +228,7 @@ def build(
     role: str | None = None,
     batches: Sequence[int] | str | None = None,
     min_conversations: int | None = None,
+    category_suffix: str | None = None,
 ) -> BuildResult:
     """Build a taxonomy from every ingested value and store it as a new version (one transaction).
 
@@ -271,6 +272,10 @@ def build(
         price=llm_price,
     )
     use_llm = is_llm_summarizer(summ)
+    if category_suffix is not None:  # the offline namer's category style ("values", "" = none; default: inferred)
+        if not hasattr(summ, "category_suffix") or use_llm:
+            raise UsageError("--category-suffix: only for the offline summarizer")
+        summ.category_suffix = str(category_suffix).strip()
     clio = None
     if hierarchy == "clio":
         from taxonomy.cluster.clio import ClioHierarchy

@@ -119,6 +119,10 @@ def build(
         Optional[str], typer.Option(help="sentence-transformers model name or path [default: all-MiniLM-L6-v2]")
     ] = None,
     summarizer: Annotated[Optional[str], typer.Option(help="Cluster summarizer [default: offline]")] = None,
+    category_suffix: Annotated[
+        Optional[str],
+        typer.Option(help="Noun ending top-level category names, e.g. values ('' = none) [default: inferred]"),
+    ] = None,
     top: Annotated[int, typer.Option(help="Top-level count for --levels auto")] = 5,
     id_prefix: Annotated[str, typer.Option(help="Prefix of node ids (<prefix>:l<level>:<uuid>)")] = "values",
     author: Annotated[Optional[str], typer.Option(help="Author recorded with the version")] = None,
@@ -170,6 +174,7 @@ def build(
             role=role,
             batches=batches,
             min_conversations=min_conversations,
+            category_suffix=category_suffix,
             **llm_kwargs(hierarchy, count_tolerance, llm_model, llm_base_url, llm_api_key_env, llm_concurrency,
                          max_calls, max_cost, llm_price),
         )
@@ -338,14 +343,16 @@ def compare(
     version: Annotated[int, typer.Argument(help="Version id")],
     reference: Annotated[str, typer.Option(help="Reference tree in the values_tree.csv layout")],
     weights: Annotated[str, typer.Option(help="Weights for the weighted scores: ours | reference")] = "ours",
+    names: Annotated[bool, typer.Option("--names/--no-names", help="Also score the names (name fidelity, MiniLM)")] = True,
+    cache_dir: CacheOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per-level NMI, ARI and purity of a version against a reference tree, unweighted and weighted."""
+    """Per-level NMI, name fidelity, ARI and purity of a version against a reference tree."""
     from taxonomy.api import compare as _compare
     from taxonomy.compare import format_comparison
 
-    res = _compare(version, reference=reference, weights=weights, db=db)
+    res = _compare(version, reference=reference, weights=weights, names=names, cache_dir=cache_dir, db=db)
     if as_json:
         return _emit_json(res)
     out.print(format_comparison(res))

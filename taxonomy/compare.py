@@ -27,11 +27,18 @@ row, column and grand sums, likewise ``Q``):
   **inverse purity**: ``sum_j max_i S_ij / N``.
 
 With all weights 1 the weighted figures equal the unweighted ones (and sklearn's) to rounding error.
+
+**Name fidelity** (when an ``embed`` function is given, e.g. the bundled all-MiniLM-L6-v2): for each of our nodes
+at level L, the reference node at level L that shares most of its matched values (ties: the first reference id);
+the cosine between the embeddings of the two names, averaged over our nodes weighted by their number of matched
+values. The **floor** is the same score for a trivial namer that names every node after its heaviest value (the
+first in text order among equals): a namer that does not beat it adds nothing to reading the members.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -64,6 +71,8 @@ class LevelComparison:
     weighted_ari: float | None
     weighted_purity: float | None
     weighted_inverse_purity: float | None
+    name_fidelity: float | None = None  #: size-weighted cosine of our names to the best-matching reference names
+    name_fidelity_floor: float | None = None  #: the same for the trivial namer (each node = its heaviest value)
 
 
 @dataclass
@@ -207,15 +216,73 @@ def _index(tree: Tree, which: str) -> tuple[dict[str, int], int, dict[int, list[
 
 
 def _codes(labels: list[str]) -> np.ndarray:
-    _, inv = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
-    return inv.astype(np.int64)
+    return _codes_and_ids(labels)[0]
 
 
-def compare_trees(ours: Tree, reference: Tree, *, weights: WeightsFrom = "ours") -> ComparisonResult:
+def _codes_and_ids(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    ids, inv = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
+    return inv.astype(np.int64), ids
+
+
+#: embed(texts) -> (len(texts), d) array of unit vectors
+EmbedFn = Callable[[Sequence[str]], np.ndarray]
+
+
+def heaviest_member_names(tree: Tree) -> dict[str, str]:
+    """The trivial namer: every node named after its heaviest value (ties: the first in text order)."""
+    anc = tree.ancestors_by_level()
+    best: dict[str, tuple[float, str]] = {}
+    for level, uids in anc.items():
+        for leaf, uid in zip(tree.leaves, uids, strict=True):
+            cur = best.get(uid)
+            key = (-float(leaf.weight), leaf.text)
+            if cur is None or key < (-cur[0], cur[1]):
+                best[uid] = (float(leaf.weight), leaf.text)
+    return {uid: text for uid, (_, text) in best.items()}
+
+
+def best_match_fidelity(
+    rows: np.ndarray, cols: np.ndarray, row_names: Sequence[str], col_names: Sequence[str], vectors: dict[str, np.ndarray]
+) -> float | None:
+    """Size-weighted mean cosine between each row label's name and the name of the column label sharing most items
+    with it. ``rows``/``cols``: integer codes per item; ``*_names``: a name per code; ``vectors``: name -> unit
+    vector. None when no row has a name with a vector."""
+    table = contingency(rows, cols).tocsr()
+    total, acc = 0.0, 0.0
+    for i in range(table.shape[0]):
+        start, end = table.indptr[i], table.indptr[i + 1]
+        if start == end:
+            continue
+        data, idx = table.data[start:end], table.indices[start:end]
+        top = data.max()
+        j = int(idx[data == top].min())
+        a, b = vectors.get(row_names[i]), vectors.get(col_names[j])
+        if a is None or b is None:
+            continue
+        size = float(data.sum())
+        acc += size * float(np.clip(np.dot(a, b), -1.0, 1.0))
+        total += size
+    return acc / total if total > 0 else None
+
+
+def _name_vectors(texts: set[str], embed: EmbedFn) -> dict[str, np.ndarray]:
+    uniq = sorted(t for t in texts if t and t.strip())
+    if not uniq:
+        return {}
+    V = np.asarray(embed(uniq), dtype=np.float64)
+    n = np.linalg.norm(V, axis=1, keepdims=True)
+    V = V / np.where(n > 0, n, 1.0)
+    return dict(zip(uniq, V, strict=True))
+
+
+def compare_trees(
+    ours: Tree, reference: Tree, *, weights: WeightsFrom = "ours", embed: EmbedFn | None = None
+) -> ComparisonResult:
     """Score ``ours`` against ``reference`` level by level (see the module docstring for the definitions).
 
     Levels 1..min(depth) are compared, level L against level L. Values in only one tree are counted and
-    reported (a warning, not an error); no value in common is a :class:`UsageError`.
+    reported (a warning, not an error); no value in common is a :class:`UsageError`. With ``embed`` (texts ->
+    unit vectors), each level also gets its name fidelity and the trivial namer's floor.
     """
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
@@ -264,10 +331,16 @@ def compare_trees(ours: Tree, reference: Tree, *, weights: WeightsFrom = "ours")
             f"levels 1..{min(ours.depth, reference.depth)} compared"
         )
 
+    vectors: dict[str, np.ndarray] = {}
+    floor_names: dict[str, str] = {}
+    if embed is not None:
+        floor_names = heaviest_member_names(ours)
+        texts = {n.name for n in ours.nodes.values()} | {n.name for n in reference.nodes.values()}
+        vectors = _name_vectors(texts | set(floor_names.values()), embed)
     levels: list[LevelComparison] = []
     for level in range(1, min(ours.depth, reference.depth) + 1):
-        lo = _codes([anc_o[level][i] for i in idx_o])
-        lr = _codes([anc_r[level][i] for i in idx_r])
+        lo, ids_o = _codes_and_ids([anc_o[level][i] for i in idx_o])
+        lr, ids_r = _codes_and_ids([anc_r[level][i] for i in idx_r])
         table = contingency(lo, lr)
         lc = LevelComparison(
             level=level,
@@ -283,6 +356,10 @@ def compare_trees(ours: Tree, reference: Tree, *, weights: WeightsFrom = "ours")
             weighted_purity=None,
             weighted_inverse_purity=None,
         )
+        if embed is not None:
+            ref_names = [reference.nodes[u].name for u in ids_r]
+            lc.name_fidelity = best_match_fidelity(lo, lr, [ours.nodes[u].name for u in ids_o], ref_names, vectors)
+            lc.name_fidelity_floor = best_match_fidelity(lo, lr, [floor_names[u] for u in ids_o], ref_names, vectors)
         if weighted_ok:
             wt = contingency(lo, lr, w)
             wq = contingency(lo, lr, w * w)
@@ -325,11 +402,14 @@ def format_comparison(result: ComparisonResult) -> str:
         f"reference {result.matched_weight_share_reference:.1%}; weighted scores use {result.weights} weights",
         "",
     ]
-    header = ["level", "ours", "ref", "NMI", "ARI", "purity", "inv.pur", "wNMI", "wARI", "wpurity", "winv.pur"]
+    names = any(lc.name_fidelity is not None for lc in result.levels)
+    header = ["level", "ours", "ref", "NMI", *(["names", "floor"] if names else []), "ARI", "purity", "inv.pur",
+              "wNMI", "wARI", "wpurity", "winv.pur"]
     rows = [
         [
-            str(lc.level), str(lc.n_clusters_ours), str(lc.n_clusters_reference),
-            _f(lc.nmi), _f(lc.ari), _f(lc.purity), _f(lc.inverse_purity),
+            str(lc.level), str(lc.n_clusters_ours), str(lc.n_clusters_reference), _f(lc.nmi),
+            *([_f(lc.name_fidelity), _f(lc.name_fidelity_floor)] if names else []),
+            _f(lc.ari), _f(lc.purity), _f(lc.inverse_purity),
             _f(lc.weighted_nmi), _f(lc.weighted_ari), _f(lc.weighted_purity), _f(lc.weighted_inverse_purity),
         ]
         for lc in result.levels
@@ -340,6 +420,11 @@ def format_comparison(result: ComparisonResult) -> str:
     lines.append("  ".join("-" * wd for wd in widths))
     lines.extend(fmt_row(r) for r in rows)
     lines.append("(ours/ref: clusters holding matched values; w*: weighted by value weight)")
+    if names:
+        lines.append(
+            "(names: cosine of each node's name to the name of the reference node sharing most values, weighted by "
+            "size; floor: the same when every node is named after its heaviest value)"
+        )
     if result.only_ours_examples:
         lines.append("only in ours, e.g.: " + ", ".join(repr(x) for x in result.only_ours_examples[:5]))
     if result.only_reference_examples:

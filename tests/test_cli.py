@@ -95,8 +95,12 @@ def test_walkthrough_from_the_issue(taxo, db_url, cache_dir, tmp_path):
     assert code == 0
     for lv in cmp["levels"]:
         assert lv["nmi"] == pytest.approx(1.0) and lv["ari"] == pytest.approx(1.0)
+        assert lv["name_fidelity"] == pytest.approx(1.0)  # the same names, matched node for node
+        assert lv["name_fidelity_floor"] < lv["name_fidelity"]
     code, out, _ = taxo("compare", "1", "--reference", tree_csv, *db)
-    assert code == 0 and "NMI" in out
+    assert code == 0 and "NMI" in out and "floor" in out
+    code, out, _ = taxo("compare", "1", "--reference", tree_csv, "--no-names", "--json", *db)
+    assert code == 0 and all(lv["name_fidelity"] is None for lv in json.loads(out)["levels"])
 
 
 def test_bad_input_exits_2_names_file_and_line_and_writes_nothing(taxo, sqlite_url, write):

@@ -267,3 +267,39 @@ def test_validate_raises_a_real_error_for_a_wrong_shape():
         h.validate(3, [2])
     with pytest.raises(HierarchyShapeError, match="level 1: expected 4 labels"):
         h.validate(4, [2, 1])
+
+# ------------------------------------------------------------------------------------------------ consensus
+def test_consensus_kmeans_exact_k_deterministic_and_agrees_more_across_seeds_than_one_restart():
+    from sklearn.metrics import adjusted_rand_score
+
+    from taxonomy.cluster._common import kmeans_exact
+    from taxonomy.cluster.umap_kmeans import consensus_kmeans
+
+    rng = np.random.default_rng(0)
+    # 15 overlapping blobs of unequal sizes in 5-D, to be cut into 5 groups: single k-means runs disagree
+    centers = rng.normal(0, 1.0, (15, 5))
+    sizes = rng.integers(5, 40, 15)
+    C = np.concatenate([c + rng.normal(0, 0.6, (s, 5)) for c, s in zip(centers, sizes, strict=True)])
+    mass = rng.uniform(0.5, 2.0, len(C))
+    a = consensus_kmeans(C, 5, mass, seed=1, runs=30)
+    assert np.array_equal(a, consensus_kmeans(C, 5, mass, seed=1, runs=30))
+    assert np.array_equal(np.unique(a), np.arange(5))
+    cons = [consensus_kmeans(C, 5, mass, seed=s, runs=30) for s in range(5)]
+    single = [kmeans_exact(C, 5, mass, s, n_init=1) for s in range(5)]
+    agree = lambda labs: np.mean([adjusted_rand_score(labs[i], labs[j]) for i in range(5) for j in range(i + 1, 5)])  # noqa: E731
+    assert agree(cons) > agree(single) + 0.1, (agree(cons), agree(single))
+    assert consensus_kmeans(C[:5], 5, mass[:5], seed=0).tolist() == [0, 1, 2, 3, 4]
+    assert set(consensus_kmeans(C, 1, mass, seed=0).tolist()) == {0}
+
+
+def test_umap_kmeans_upper_consensus_is_a_parameter():
+    from taxonomy.cluster import get_method
+
+    m = get_method("umap-kmeans", random_state=0)
+    assert m.get_params()["upper_consensus"] == 50
+    X = np.random.default_rng(1).normal(size=(120, 16)).astype(np.float32)
+    plain = get_method("umap-kmeans", random_state=0, upper_consensus=0).fit(X, [20, 6, 2])
+    cons = m.fit(X, [20, 6, 2])
+    for h in (plain, cons):
+        h.validate(120, [20, 6, 2])
+    assert np.array_equal(plain.labels[0], cons.labels[0])  # level 1 is not touched

@@ -193,3 +193,61 @@ def test_to_dict_is_json_serialisable(ref):
     d = json.loads(json.dumps(res.to_dict()))
     assert d["n_matched"] == 12 and len(d["levels"]) == 3 and d["levels"][0]["nmi"] == 1.0
     assert res.level(2).level == 2
+
+
+# ------------------------------------------------------------------------------------------------ name fidelity
+def _one_hot_embed(texts):
+    """A toy embedding: a unit vector per distinct word bag, so equal names have cosine 1 and others 0."""
+    keys = sorted({" ".join(sorted(t.lower().split())) for t in texts})
+    out = np.zeros((len(texts), len(keys)))
+    for i, t in enumerate(texts):
+        out[i, keys.index(" ".join(sorted(t.lower().split())))] = 1.0
+    return out
+
+
+def test_name_fidelity_best_match_and_size_weighting(ref):
+    from taxonomy.compare import heaviest_member_names
+
+    ours = tree_from_labels(VALUES, [L1, L2, L3], weights=[float(i + 1) for i in range(12)], prefix="ours")
+    # level 1: copy the reference names onto 'a' (2 values) and 'b' (3 values); the rest get other names
+    for uid, node in ours.nodes.items():
+        node.name = {"ours:l1:a": "ref:l1:a", "ours:l1:b": "ref:l1:b", "ours:l3:top": "ref:l3:top"}.get(uid, "other")
+    res = compare_trees(ours, ref, embed=_one_hot_embed)
+    lv = {lc.level: lc for lc in res.levels}
+    assert lv[1].name_fidelity == pytest.approx(5 / 12)  # a (2) + b (3) of 12 values named right
+    assert lv[2].name_fidelity == pytest.approx(0.0)
+    assert lv[3].name_fidelity == pytest.approx(9 / 12)
+    # the trivial floor names each node after its heaviest value, which is no reference name here
+    assert all(lc.name_fidelity_floor == pytest.approx(0.0) for lc in res.levels)
+    floor = heaviest_member_names(ours)
+    assert floor["ours:l1:a"] == "value 1" and floor["ours:l3:bot"] == "value 11"
+    text = format_comparison(res)
+    assert "names" in text and "floor" in text and "0.417" in text
+    # without an embedding function the names are not scored, and the report has no such columns
+    plain = compare_trees(ours, ref)
+    assert all(lc.name_fidelity is None for lc in plain.levels)
+    assert "floor" not in format_comparison(plain)
+
+
+def test_name_fidelity_follows_the_reference_node_sharing_most_values(ref):
+    # our single level-3 node holds 9 'top' and 3 'bot' values: it is matched with 'top'
+    ours = tree_from_labels(VALUES, [L1, L2, ["all"] * 12], prefix="ours")
+    ours.nodes["ours:l3:all"].name = "ref:l3:top"
+    res = compare_trees(ours, ref, embed=_one_hot_embed)
+    assert res.level(3).name_fidelity == pytest.approx(1.0)
+    ours.nodes["ours:l3:all"].name = "ref:l3:bot"
+    assert compare_trees(ours, ref, embed=_one_hot_embed).level(3).name_fidelity == pytest.approx(0.0)
+
+
+def test_name_fidelity_with_the_real_model():
+    from embeddings import Embedder
+
+    values = ["honesty", "truthfulness", "candor", "kindness", "compassion", "empathy"]
+    reference = tree_from_labels(values, [["t"] * 3 + ["k"] * 3], prefix="ref")
+    reference.nodes["ref:l1:t"].name, reference.nodes["ref:l1:k"].name = "Honesty and truthfulness", "Compassion"
+    ours = tree_from_labels(values, [["x"] * 3 + ["y"] * 3], prefix="ours")
+    ours.nodes["ours:l1:x"].name, ours.nodes["ours:l1:y"].name = "Truthfulness and honesty", "Kindness and compassion"
+    good = compare_trees(ours, reference, embed=Embedder().embed).level(1).name_fidelity
+    ours.nodes["ours:l1:x"].name, ours.nodes["ours:l1:y"].name = "Kindness and compassion", "Truthfulness and honesty"
+    swapped = compare_trees(ours, reference, embed=Embedder().embed).level(1).name_fidelity
+    assert 0.8 < good <= 1.0 and swapped < good - 0.3, (good, swapped)

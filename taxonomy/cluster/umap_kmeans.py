@@ -3,8 +3,16 @@
 * Level 1: k-means on a *local* UMAP embedding of the values (``n_neighbors=15``, 10-D, ``min_dist=0``).
   Clusters follow the kNN manifold of the embeddings rather than raw cosine geometry.
 * Levels 2..: k-means on the cluster centroids in a *global* UMAP embedding (``upper_n_neighbors=100``), each
-  centroid weighted by the size of its cluster, best of 10 restarts. A wide neighbourhood keeps the coarse
-  structure of the data, which is what upper levels need; a narrow one keeps the fine structure level 1 needs.
+  centroid weighted by the size of its cluster, as a *consensus* of 50 seeded restarts (below). A wide
+  neighbourhood keeps the coarse structure of the data, which is what upper levels need; a narrow one keeps the
+  fine structure level 1 needs.
+
+Consensus (``upper_consensus``): the best of a few restarts depends on which restarts the seed draws, and upper
+levels moved with it (ten seeds: level-2 labels agreed at ARI 0.58, level-3 at 0.53). Instead, R single k-means
+runs are pooled in a co-association matrix (the share of runs that put two centroids together; m x m over the
+m level-1 clusters, never over values), cut into k groups by average linkage and refined by one weighted k-means
+from those groups. On the benchmark (10 seeds) this lifts the agreement between seeds to about 0.69 / 0.60, with the same NMI
+within its spread.
 
 Both layouts come from one kNN search and run in two threads (see ``_layout``). On 3,307 values x 384 dims and
 2 cores the whole fit takes about 3-5 s (about 5 CPU-seconds; more on a loaded machine). On the
@@ -38,7 +46,9 @@ class UMAPKMeans(HierarchyMethod):
     n_epochs, upper_n_epochs: SGD epochs of the two layouts. The local layout is cheap (15 neighbours) and level 1
         gains a little from 200 epochs; the global one (100 neighbours) costs ~5x more per epoch and 100 epochs
         are as good as 200 for the upper levels. The two run in parallel and take about the same time.
-    n_init: k-means restarts at level 1; upper_n_init: restarts at the upper levels.
+    n_init: k-means restarts at level 1; upper_n_init: restarts at the upper levels when not by consensus.
+    upper_consensus: k-means runs pooled into a consensus at the upper levels (0 = best of ``upper_n_init``
+        restarts instead). Levels with more than ``MAX_CONSENSUS`` clusters below use the restarts.
     weighting: how ``sample_weight`` enters level-1 k-means, the centroids and the centroid masses ("none",
         "sqrt", "log", "linear"). "none" by default: on the benchmark no weighting helped (sqrt/log/fourth root
         within noise of none over 10 seeds, linear slightly worse at level 1).
@@ -57,6 +67,7 @@ class UMAPKMeans(HierarchyMethod):
         n_init: int = 3,
         upper_n_init: int = 10,
         weighting: str = "none",
+        upper_consensus: int = 50,
     ):
         self.random_state = random_state
         self.n_components = n_components
@@ -67,6 +78,7 @@ class UMAPKMeans(HierarchyMethod):
         self.n_init = n_init
         self.upper_n_init = upper_n_init
         self.weighting = weighting
+        self.upper_consensus = upper_consensus
 
     def embed(self, X: np.ndarray, upper: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """The level-1 and (if ``upper``) upper-level embeddings of unit-length ``X``."""
@@ -93,11 +105,51 @@ class UMAPKMeans(HierarchyMethod):
         seed = int(self.random_state)
         local, glob = self.embed(X, upper=len(levels) > 1)
         l1 = kmeans_exact(local, levels[0], w, seed, n_init=self.n_init)
-        ups = upper_levels(
-            glob,
-            l1,
-            levels,
-            w,
-            lambda C, k, mass: kmeans_exact(C, k, mass, seed, n_init=self.upper_n_init),
-        )
+        ups = upper_levels(glob, l1, levels, w, self._upper_fn(seed))
         return Hierarchy([l1, *ups])
+
+    def _upper_fn(self, seed: int):
+        runs = int(self.upper_consensus)
+
+        def cluster(C: np.ndarray, k: int, mass: np.ndarray) -> np.ndarray:
+            if runs > 1 and len(C) <= MAX_CONSENSUS:
+                return consensus_kmeans(C, k, mass, seed, runs)
+            return kmeans_exact(C, k, mass, seed, n_init=self.upper_n_init)
+
+        return cluster
+
+
+MAX_CONSENSUS = 3000  # an m x m co-association matrix of float64 stays under ~72 MB
+
+
+def consensus_kmeans(C: np.ndarray, k: int, mass: np.ndarray, seed: int, runs: int = 50) -> np.ndarray:
+    """Exactly ``k`` groups of the rows of ``C`` (weighted by ``mass``) agreed on by ``runs`` seeded k-means runs:
+    co-association (share of runs that put two rows together), average-linkage cut into k, then one weighted
+    k-means started from those groups. Deterministic for a given seed; quadratic in ``len(C)`` (clusters, not
+    values)."""
+    import warnings
+
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+    from sklearn.cluster import KMeans
+
+    from taxonomy.cluster._common import ensure_k, weighted_centroids
+
+    m = len(C)
+    if k >= m:
+        return np.arange(m, dtype=np.int64)
+    if k <= 1:
+        return np.zeros(m, dtype=np.int64)
+    together = np.zeros((m, m), dtype=np.float64)
+    for r in range(runs):
+        lab = kmeans_exact(C, k, mass, seed * 1009 + r, n_init=1)
+        together += lab[:, None] == lab[None, :]
+    D = 1.0 - together / runs
+    np.fill_diagonal(D, 0.0)
+    tree = linkage(squareform(D, checks=False), method="average")
+    lab = ensure_k(C, fcluster(tree, k, criterion="maxclust") - 1, k, mass, seed)
+    start, _ = weighted_centroids(C.astype(np.float64), lab, k, mass)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        km = KMeans(k, init=start, n_init=1).fit(C.astype(np.float64), sample_weight=mass)
+    return ensure_k(C, km.labels_, k, mass, seed)

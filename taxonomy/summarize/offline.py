@@ -14,21 +14,33 @@ How a cluster is named
    member strings, or is a value on its own) qualify, so "analytical" alone never becomes a name; a lone word
    that mostly modifies ("evidence-based") or that no member says alone ("spirit" of "team spirit") is damped.
    Above level 1 the children's names count as members too, weighted by the children's weights.
-3. *The name* is the best term joined with the best *complementary* term: the one scoring best on the members
-   that do not already say the first term's head word ("Honesty and truthfulness", "Respect and dignity").
-   Terms sharing their first or last word are factored ("analytical rigor" + "analytical precision" ->
-   "Analytical rigor and precision"; "emotional" + "psychological wellbeing" -> "Emotional and psychological
-   wellbeing"); terms repeating a stem ("honesty" + "honest communication") are never paired. A lone generic
-   word is replaced by its two main uses ("communication" -> "Open and direct communication"). From
-   ``category_level`` up, broad categories are named by their leading adjectives ("Social and cultural
-   values"), the style of the published top level. A parent avoids repeating a child's name. Names are
-   capitalised on the first letter only (acronyms and mixed case such as "AI", "iOS" kept) and stay within
-   ``max_words`` / ``max_chars``.
-4. *Distinct names.* Clusters are served heaviest first; each takes its best option not yet used in the level
+3. *Name options* (lexical) are the best terms joined with a *complementary* term: the one scoring best on the
+   members that do not already say the first term's head word ("Honesty and truthfulness"). Terms sharing their
+   first or last word are factored ("analytical rigor" + "analytical precision" -> "Analytical rigor and
+   precision"; "emotional" + "psychological wellbeing" -> "Emotional and psychological wellbeing") only when
+   what stays standing is a head word: "apply decorative finish" + "apply molds" never gives "Apply decorative
+   and molds", and "missing screw" + "broken" is never joined. Terms repeating a stem are never paired; a lone
+   generic word is replaced by its two main uses ("communication" -> "Open and direct communication"). Only
+   members make a phrase "shared": a child's name above level 1 weighs in but does not count as a second use.
+4. *Choice by meaning.* The lexical options, the heaviest member and the three members closest to the centroid
+   are ordered by the cosine between the option's vector and the cluster's centroid (:class:`TermVectors`: a
+   member's own embedding when a member says the option, else the heaviest shortest member containing it;
+   "A and B" sums its parts, less ``part_penalty`` since a sum of two phrases always sits closer to a centroid;
+   an option not said by any member loses 0.05), the lexical rank breaking near-ties. A parent avoids
+   repeating a child's name. Names are capitalised on the first letter only (acronyms and mixed case kept) and
+   stay within ``max_words`` / ``max_chars``.
+5. *Categories.* From ``category_level`` up, when the category style has a suffix (``category_suffix``, inferred
+   from the members when not given: "values" only when most members are headed by abstract nouns), broad
+   categories are named by the adjectives that most of their weight says ("Ethical values"; "Practical and
+   educational values"), scored by the share of the category's weight and of its members saying the word, times
+   its concentration in the category: a word said only by a small child never leads.
+6. *Distinct names.* Clusters are served heaviest first; each takes its best option not yet used in the level
    (case-insensitively), else a qualified one ("Honesty (candor)"), else a numbered one ("Honesty 2").
 
-The description names the focus, a few representative members that add to the name (greedy, diverse), the
-number of values and the cluster's share of the level's total weight, in one to three sentences.
+The description says, in one or two sentences, what the members share (the name's focus with a few telling
+members, "such as proactive, practical and educational helpfulness", or the heaviest children above level 1)
+and what sets the node apart from its nearest siblings (by centroid): the terms it says that they do not.
+Counts and shares are not written into it: they go stale after an edit, and ``taxo show`` prints them beside it.
 
 Everything is deterministic: no randomness, sums taken in input order, ties broken by the strings themselves
 (so the hash seed does not matter either).
@@ -37,220 +49,31 @@ Everything is deterministic: no randomness, sums taken in input order, ties brok
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
 from .base import ClusterInfo, Summarizer, Summary
-
-#: Function words: an n-gram never starts or ends with one (they may sit inside: "respect for authority").
-STOPWORDS = frozenset(
-    """
-    a an the of for to in on at by with from as into onto over under about through within without between
-    against among amongst toward towards upon via per vs versus than and or nor but so yet if then that which
-    who whom whose this these those is are be been being it its their theirs our ours your yours my his her
-    one's oneself's & first
-    """.split()
+from .text import (
+    ADJ_ENDINGS,
+    CONJUNCTIONS,
+    QUALIFIER,
+    STOPWORDS,
+    TermVectors,
+    Tok,
+    WS,
+    adjectival,
+    capitalise,
+    decapitalise,
+    display_token,
+    infer_category_suffix,
+    join_list,
+    norm_weights,
+    prefixes,
+    same_stem,
+    stem,
 )
-#: Words that join two terms; n-grams do not span them.
-CONJUNCTIONS = frozenset({"and", "or", "&", "nor", "but"})
-#: Lower-case tokens shown in upper case in names and descriptions.
-ACRONYMS = frozenset(
-    """ai ui ux api apis seo eu un ngo ngos dei esg hr roi kpi kpis diy llm llms ml nlp lgbt lgbtq lgbtqia gdpr
-    hipaa sql html css json pii""".split()
-)
-
-_WS = re.compile(r"\s+")
-_EDGE = re.compile(r"^[\W_]+|[\W_]+$")
-_QUALIFIER = re.compile(r" (?:\d+|\([^()]*\))$")
-_BREAK = re.compile(r"[,;:|/\\()\[\]{}<>\"“”«»]+")
-
-
-def _norm_weights(weights, n: int) -> tuple[np.ndarray, float]:
-    """Non-negative finite weights (uniform when unusable) normalised to sum 1, and the raw total."""
-    w = np.asarray(weights, dtype=np.float64).reshape(-1) if weights is not None else np.zeros(0)
-    if w.shape[0] != n:
-        w = np.ones(n)
-    w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
-    total = float(w.sum())
-    if n == 0:
-        return w, 0.0
-    if total <= 0.0:
-        return np.full(n, 1.0 / n), 0.0
-    return w / total, total
-
-
-_SUFFIXES = sorted(
-    """ability ibility iveness fulness ousness lessness ication ation ition ness ity ment ism ist ive ing ed
-    al ical ic ly ful ous ence ance ency ancy ent ant ible able er or s y e""".split(),
-    key=lambda x: (-len(x), x),
-)
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    """A light suffix-stripping stem: adaptability/adaptiveness -> adapt, honesty/honest -> honest."""
-    w = word
-    for _ in range(3):
-        for suf in _SUFFIXES:
-            if w.endswith(suf) and len(w) - len(suf) >= 4:
-                w = w[: -len(suf)]
-                break
-        else:
-            break
-    return w
-
-
-def _same_stem(a: str, b: str) -> bool:
-    """Crude, deterministic stem equality: honesty/honest, transparency/transparent, care/careful. Hyphenated
-    words also match on their last part or on any part of 5+ letters ("tradition-innovation" ~ "innovation",
-    "results-orientation" ~ "results-focused", but not "self-respect" ~ "self-awareness")."""
-    if a == b:
-        return True
-    if _stem_eq(a, b):
-        return True
-    if "-" in a or "-" in b:
-        pa, pb = a.split("-"), b.split("-")
-        if len(pa[-1]) > 2 and len(pb[-1]) > 2 and _stem_eq(pa[-1], pb[-1]):
-            return True
-        return any(_stem_eq(x, y) for x in pa if len(x) >= 5 for y in pb if len(y) >= 5)
-    return False
-
-
-@lru_cache(maxsize=65536)
-def _prefixes(word: str) -> frozenset[str]:
-    """First three letters of a word and of its hyphenated parts: two words can only share a stem (as
-    :func:`_same_stem` sees it) when these overlap."""
-    return frozenset(p[:3] for p in (word, *word.split("-")) if p)
-
-
-@lru_cache(maxsize=262144)
-def _stem_eq(a: str, b: str) -> bool:
-    if a == b or _stem(a) == _stem(b):
-        return True
-    short = min(len(a), len(b))
-    k = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        k += 1
-    return (
-        (k >= 4 and k >= 0.75 * short)
-        or (k >= 6 and k >= 0.6 * short)
-        or (short >= 3 and k == short and short >= 0.6 * max(len(a), len(b)))
-    )
-
-
-#: Last parts of hyphenated compound adjectives ("user-focused", "eco-conscious").
-_ADJ_TAILS = ("ed", "centric", "conscious", "aware", "friendly", "free", "wide", "proof", "like", "minded", "ready")
-
-
-#: Endings of (English) adjectives, for category names at the top levels: social, scientific, creative, ...
-_ADJ_ENDINGS = ("al", "ic", "ive", "ous", "ful", "ary", "ent", "ant", "ible", "able", "ish", "less")
-
-
-def _adjectival(word: str) -> bool:
-    """A hyphenated compound adjective: "user-focused", "data-driven", "eco-conscious", "child-friendly"."""
-    if "-" not in word:
-        return False
-    tail = word.rsplit("-", 1)[1]
-    return len(tail) >= 3 and tail.endswith(_ADJ_TAILS)
-
-
-@lru_cache(maxsize=65536)
-def _display_token(tok: str) -> str:
-    """How a (lower-case key) token is shown: acronyms in upper case, everything else as is."""
-    parts = tok.split("-")
-    if any(p in ACRONYMS for p in parts):
-        return "-".join(p.upper() if p in ACRONYMS else p for p in parts)
-    return tok
-
-
-def _capitalise(text: str) -> str:
-    if not text:
-        return text
-    first = text.split(" ", 1)[0]
-    if any(ch.isupper() for ch in first):  # an acronym or a mixed-case word: leave it alone
-        return text
-    return text[0].upper() + text[1:]
-
-
-def _decapitalise(name: str) -> str:
-    """A name as it reads inside a sentence: "Honesty and truthfulness" -> "honesty and truthfulness"."""
-    if not name:
-        return name
-    first = name.split(" ", 1)[0]
-    rest = first[1:]
-    if len(first) > 1 and any(ch.isupper() for ch in rest):  # "AI safety", "iOS": keep
-        return name
-    return name[0].lower() + name[1:]
-
-
-def _fmt_pct(v: float) -> str:
-    if not math.isfinite(v) or v <= 0:
-        return "0%"
-    if v >= 99.95:
-        return "100%" if v >= 99.995 else f"{v:.2f}%"
-    if v >= 1:
-        return f"{v:.1f}%"
-    if v >= 0.01:
-        return f"{v:.2f}%"
-    return "<0.01%"
-
-
-def _join_list(items: Sequence[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-class _Tok:
-    """Tokenisation of one string (cached per distinct string)."""
-
-    __slots__ = ("keys", "mixed", "ngrams", "full")
-
-    def __init__(self, text: str, max_n: int):
-        keys: list[str] = []
-        mixed: list[tuple[str, str]] = []
-        breaks: set[int] = set()  # positions that start a new chunk (after a comma, a bracket, a slash ...)
-        for chunk in _BREAK.split(str(text)):
-            if keys:
-                breaks.add(len(keys))
-            for piece in chunk.split():
-                # strip surrounding punctuation/symbols, keep inner hyphens and apostrophes ("data-driven")
-                word = _EDGE.sub("", piece)
-                if not word:
-                    continue
-                key = word.lower()
-                keys.append(key)
-                # remember an existing mixed case ("iOS", "McDonald"); otherwise names show the lower-case form
-                rest = word[1:]
-                if rest.lower() != rest:
-                    mixed.append((key, word))
-        self.keys = tuple(keys)
-        self.mixed = tuple(mixed)
-        ok = keys and not (breaks - {len(keys)}) and keys[0] not in STOPWORDS and keys[-1] not in STOPWORDS
-        self.full = self.keys if ok else None
-        grams: set[tuple[str, ...]] = set()
-        stop = [k in STOPWORDS for k in keys]
-        start = 0
-        m = len(keys)
-        while start < m:
-            # a segment between conjunctions
-            end = start
-            while end < m and keys[end] not in CONJUNCTIONS and (end == start or end not in breaks):
-                end += 1
-            for a in range(start, end):
-                if stop[a]:
-                    continue
-                for b in range(a + 1, min(end, a + max_n) + 1):
-                    if not stop[b - 1]:
-                        grams.add(self.keys[a:b])
-            start = end + 1 if end < m and keys[end] in CONJUNCTIONS else max(end, start + 1)
-        self.ngrams = frozenset(grams)
 
 
 class OfflineSummarizer(Summarizer):
@@ -274,8 +97,20 @@ class OfflineSummarizer(Summarizer):
     neighbours:
         Nearest other centroids a member is compared with to measure how distinctive it is.
     category_level:
-        From this level up (0 = never), clusters are broad categories named by their leading adjectives when
-        they have some ("Social and cultural values"), as in the published top level.
+        From this level up (0 = never), clusters are broad categories named by the adjectives that most of their
+        weight shares ("Social and cultural values") when the category style has a suffix (below).
+    category_suffix:
+        The noun that ends a broad category's name ("values" -> "Social values"). None (default) infers it from
+        the data: "values" when most members are abstract nouns (-ness, -ity, -ism, -tion, ... heads: the
+        members are values or qualities), else no suffix, and categories are named like any other node.
+        "" never adds a suffix.
+    centroid_weight:
+        How much the closeness of a name's meaning to the cluster's centroid counts when choosing among the
+        options (0 = lexical scores only). A name's vector is built from the members' embeddings: the embedding
+        of the member that says it, or the mean of the members that contain it.
+    part_penalty:
+        Cosine taken off a name per extra "and" part: a sum of two phrases is always closer to a centroid than
+        either, so a second part must bring more than that to be kept.
     """
 
     name = "offline"
@@ -292,6 +127,9 @@ class OfflineSummarizer(Summarizer):
         second_term_min_mass: float = 0.05,
         neighbours: int = 8,
         category_level: int = 3,
+        category_suffix: str | None = None,
+        centroid_weight: float = 1.0,
+        part_penalty: float = 0.05,
     ):
         self.n_examples = int(n_examples)
         self.max_words = int(max_words)
@@ -303,6 +141,13 @@ class OfflineSummarizer(Summarizer):
         self.second_term_min_mass = float(second_term_min_mass)
         self.neighbours = int(neighbours)
         self.category_level = int(category_level)
+        self.category_suffix = None if category_suffix is None else str(category_suffix).strip()
+        self.centroid_weight = float(centroid_weight)
+        self.part_penalty = float(part_penalty)
+
+    def get_params(self) -> dict:
+        """Constructor parameters only (not what a call inferred, such as ``category_suffix_``)."""
+        return {k: v for k, v in super().get_params().items() if not k.endswith("_")}
 
     # ------------------------------------------------------------------ representativeness of members
     def _member_scores(self, clusters: list[ClusterInfo], probs: list[np.ndarray]) -> list[np.ndarray]:
@@ -371,33 +216,33 @@ class OfflineSummarizer(Summarizer):
     # ------------------------------------------------------------------ main
     def summarize_level(self, clusters: list[ClusterInfo], sibling_groups: list[list[int]]) -> list[Summary]:
         """One summary per cluster, in order. Names are distinct within the whole level (so within every group of
-        ``sibling_groups`` too, which is therefore not needed)."""
+        ``sibling_groups`` too); descriptions contrast a node with its nearest siblings."""
         try:
-            return self._summarize_level(list(clusters))
+            return self._summarize_level(list(clusters), [list(g) for g in (sibling_groups or [])])
         finally:
             self._modifier = None  # a per-call helper; drop it so the instance stays plain (and picklable)
 
-    def _summarize_level(self, clusters: list[ClusterInfo]) -> list[Summary]:
+    def _summarize_level(self, clusters: list[ClusterInfo], sibling_groups: list[list[int]]) -> list[Summary]:
         K = len(clusters)
         if K == 0:
             return []
         max_n = 4
         # tokenisations are kept from the previous call only: the levels of one build share their members
-        previous: dict[str, _Tok] = getattr(self, "_tok_cache", {})
-        cache: dict[str, _Tok] = {}
+        previous: dict[str, Tok] = getattr(self, "_tok_cache", {})
+        cache: dict[str, Tok] = {}
 
-        def tok(s: str) -> _Tok:
+        def tok(s: str) -> Tok:
             t = cache.get(s)
             if t is None:
                 t = previous.get(s)
                 if t is None:
-                    t = _Tok(s, max_n)
+                    t = Tok(s, max_n)
                 cache[s] = t
             return t
 
         probs, raw_totals = [], []
         for c in clusters:
-            p, tot = _norm_weights(c.weights, len(c.members))
+            p, tot = norm_weights(c.weights, len(c.members))
             probs.append(p)
             raw_totals.append(tot)
         level_total = sum(raw_totals)
@@ -415,7 +260,7 @@ class OfflineSummarizer(Summarizer):
         full_strings: set[tuple[str, ...]] = set()
         seen_strings: set[str] = set()
 
-        def note(t: _Tok) -> None:
+        def note(t: Tok) -> None:
             for key in set(t.keys):
                 if key not in CONJUNCTIONS:
                     n_seen[key] += 1
@@ -431,10 +276,17 @@ class OfflineSummarizer(Summarizer):
                 full_strings.add(t.full)
 
         for c in clusters:
-            for s in list(c.members) + list(c.child_names or []):
+            # head statistics from the members only: a factored child name ("Broken and missing clip") would make
+            # its leading modifier look like a head
+            for s in c.members:
                 if s not in seen_strings:
                     seen_strings.add(s)
                     note(tok(s))
+        for c in clusters:
+            for s in c.child_names or []:
+                if s not in seen_strings:
+                    seen_strings.add(s)
+                    tok(s)
 
         def headish(g: tuple[str, ...]) -> bool:
             if g in full_strings:
@@ -443,7 +295,7 @@ class OfflineSummarizer(Summarizer):
             return (last,) in full_strings or n_last.get(last, 0) >= 0.3 * n_seen.get(last, 1)
 
         # each cluster as weighted "units": its members (and, above level 1, its children's names)
-        units_per: list[list[tuple[_Tok, float]]] = []
+        units_per: list[list[tuple[Tok, float]]] = []
         tfs: list[dict[tuple[str, ...], float]] = []
         counts: list[dict[tuple[str, ...], int]] = []
         fulls: list[set[tuple[str, ...]]] = []
@@ -453,21 +305,23 @@ class OfflineSummarizer(Summarizer):
             lam = 0.5 if (c.level >= 2 and children) else 0.0
             units = [(tok(s), float(r) * (1.0 - lam)) for s, r in zip(c.members, reps[k], strict=True)]
             if lam > 0:
-                cw, _ = _norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
+                cw, _ = norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
                 cw = 0.5 * cw + 0.5 / len(children)
                 units += [(tok(s), float(w) * lam) for s, w in zip(children, cw, strict=True)]
             tf: dict[tuple[str, ...], float] = defaultdict(float)
             cnt: dict[tuple[str, ...], int] = defaultdict(int)
             full: set[tuple[str, ...]] = set()
-            for t, w in units:
+            n_members = len(c.members)
+            for u, (t, w) in enumerate(units):
+                member = u < n_members  # children's names weigh in, but only members make a phrase "shared"
                 for g in t.ngrams:
                     tf[g] += w
-                    cnt[g] += 1
+                    cnt[g] += member
                 if t.full is not None:
                     full.add(t.full)
                     if t.full not in t.ngrams:  # a string longer than 4 words, or one spanning "and"
                         tf[t.full] += w
-                        cnt[t.full] += 1
+                        cnt[t.full] += member
             for g, v in tf.items():
                 F[g] += v
             units_per.append(units)
@@ -482,7 +336,7 @@ class OfflineSummarizer(Summarizer):
 
         def modifier(g: tuple[str, ...]) -> bool:
             """A lone word that mostly modifies others ("evidence-based", "analytical"): no name of its own."""
-            return len(g) == 1 and (head_ratio(g[0]) < 0.3 or _adjectival(g[0]))
+            return len(g) == 1 and (head_ratio(g[0]) < 0.3 or adjectival(g[0]))
 
         self._modifier = modifier  # used by the naming helpers during this call
         ranked: list[list[tuple[float, tuple[str, ...]]]] = []
@@ -532,22 +386,35 @@ class OfflineSummarizer(Summarizer):
                 disp[key] = shown
 
         def show(g: Sequence[str]) -> str:
-            return " ".join(disp.get(x, _display_token(x)) for x in g)
+            return " ".join(disp.get(x, display_token(x)) for x in g)
 
+        suffix = self.category_suffix if self.category_suffix is not None else infer_category_suffix(seen_strings)
+        self.category_suffix_ = suffix  # what the last call used (inferred or given)
+        vectors = TermVectors(clusters, tok)
+        cat_cov = self._category_coverage(clusters, probs, tok, head_ratio) if suffix else None
         options = []
         for k, c in enumerate(clusters):
             opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show)
-            if self.category_level and c.level >= self.category_level:
-                opts = self._category_names(tfs[k], F, head_ratio, show) + opts
+            members = [o for o in vectors.central_members(k, reps[k], show, 3) if self._fits(o.split(), o)]
+            opts = self._rerank(opts, members, vectors, k, reps[k])
+            if suffix and cat_cov is not None and self.category_level and c.level >= self.category_level:
+                opts = self._category_names(cat_cov, k, suffix, show) + opts
             # a parent that repeats one of its children's names says nothing new: such options go last
             child = {str(x).casefold() for x in (c.child_names or [])}
             opts = [o for o in opts if o.casefold() not in child] + [o for o in opts if o.casefold() in child]
             options.append(opts)
         names = self._assign(clusters, options, raw_totals, reps, tok, show)
 
+        # nearest other clusters (centroid cosine, the siblings when there are any): what sets each one apart
+        cents = [vectors.centroid(k, reps[k]) if vectors.ok else None for k in range(K)]
+        group_of = {i: tuple(sorted(g)) for g in (sibling_groups or []) for i in g}
+        nearest = self._nearest_all(cents, group_of, 2)
         out = []
         for k, c in enumerate(clusters):
-            out.append(Summary(names[k], self._describe(c, names[k], reps[k], pcts[k], tok)))
+            near = nearest[k]
+            distinct = self._distinct_terms(k, near, ranked[k], tfs, names[k], show)
+            noun = "Values" if suffix == "values" else "Items"
+            out.append(Summary(names[k], self._describe(c, names[k], reps[k], tok, noun, [names[j] for j in near], distinct)))
         self._tok_cache = cache
         return out
 
@@ -560,8 +427,8 @@ class OfflineSummarizer(Summarizer):
         if self._modifier(A):
             return []
         head = A[-1]
-        hp = _prefixes(head)
-        said = {x for x in vocab if not hp.isdisjoint(_prefixes(x)) and _same_stem(x, head)}
+        hp = prefixes(head)
+        said = {x for x in vocab if not hp.isdisjoint(prefixes(x)) and same_stem(x, head)}
         # mass of each term on the units that do say the head word; the rest is the residual
         sub: dict[tuple[str, ...], float] = defaultdict(float)
         said_total = 0.0
@@ -612,35 +479,82 @@ class OfflineSummarizer(Summarizer):
         out.sort(key=lambda x: (-x[0], x[2]))
         return [(cover, combo) for _, cover, combo in out]
 
-    def _category_names(self, tf, F, head_ratio, show) -> list[str]:
-        """Broad categories named by their leading adjectives: "Social and cultural values"."""
+    def _category_coverage(self, clusters, probs, tok, head_ratio):
+        """Per cluster, for every word used as a modifier with an adjective's ending, the share of the cluster's
+        weight and of its members whose text says it; and the same counted over the whole level."""
+        cover: list[dict[str, tuple[float, float]]] = []
+        level_w: dict[str, float] = defaultdict(float)
+        n_total = sum(len(c.members) for c in clusters) or 1
+        for k, c in enumerate(clusters):
+            cw: dict[str, float] = defaultdict(float)
+            cu: dict[str, float] = defaultdict(float)
+            n = max(len(c.members), 1)
+            for s, p in zip(c.members, probs[k], strict=True):
+                for x in set(tok(s).keys):
+                    if (
+                        len(x) >= 4
+                        and "-" not in x
+                        and x not in STOPWORDS
+                        and x.endswith(ADJ_ENDINGS)
+                        and head_ratio(x) < 0.3
+                    ):
+                        cw[x] += float(p)
+                        cu[x] += 1.0 / n
+                        level_w[x] += 1.0 / n_total
+            cover.append({x: (cw[x], cu[x]) for x in cw})
+        return cover, level_w, [len(c.members) / n_total for c in clusters]
+
+    def _category_names(self, cat_cov, k, suffix, show) -> list[str]:
+        """Broad categories named by the adjectives most of their weight shares: "Social and cultural values".
+        An adjective scores by the share of the category's weight and of its members that say it, times its
+        concentration in this category (so words every category uses lose out); a word that only a small part
+        of the category says (one small child) never leads."""
+        cover, level_u, size = cat_cov
         beta = max(self.distinctiveness, 0.0)
-        adj = sorted(
-            (
-                (v * (v / F[g]) ** beta, g[0])
-                for g, v in tf.items()
-                if len(g) == 1
-                and v > 0
-                and g[0] not in STOPWORDS
-                and "-" not in g[0]
-                and len(g[0]) >= 4
-                and g[0].endswith(_ADJ_ENDINGS)
-                and head_ratio(g[0]) < 0.3
-            ),
-            key=lambda x: (-x[0], x[1]),
-        )
+        scored = []
+        for x, (cw, cu) in cover[k].items():
+            mass = math.sqrt(max(cw, 0.0) * max(cu, 0.0))
+            if mass < 0.03:
+                continue
+            conc = (cu * size[k]) / level_u[x] if level_u.get(x) else 0.0
+            scored.append((mass * conc**beta, mass, x))
+        scored.sort(key=lambda t: (-t[0], t[2]))
         out: list[str] = []
-        if not adj:
+        if not scored:
             return out
-        s1, a1 = adj[0]
-        if s1 < 0.01:
-            return out
-        for s2, a2 in adj[1:4]:
-            if s2 >= 0.4 * s1 and not _same_stem(a1, a2):
-                out.append(_capitalise(show((a1, "and", a2, "values"))))
+        s1, m1, a1 = scored[0]
+        tail = tuple(suffix.split())
+        for s2, m2, a2 in scored[1:4]:
+            if s2 >= 0.5 * s1 and not same_stem(a1, a2):
+                out.append(capitalise(show((a1, "and", a2, *tail))))
                 break
-        out.append(_capitalise(show((a1, "values"))))
+        out.append(capitalise(show((a1, *tail))))
         return [o for o in out if len(o) <= self.max_chars]
+
+    def _rerank(self, opts: list[str], members: list[str], vectors: "TermVectors", k: int, rep) -> list[str]:
+        """The lexical options and the most central members, ordered by how close their meaning is to the
+        cluster's centroid; the lexical order breaks near-ties (each later place costs a little)."""
+        wgt = max(self.centroid_weight, 0.0)
+        if wgt <= 0 or not vectors.ok:
+            return opts
+        cen = vectors.centroid(k, rep)
+        if cen is None:
+            return opts
+        seen = {o.casefold() for o in opts}
+        extra = [m for m in members if m.casefold() not in seen]
+        scored = []
+        for i, o in enumerate(opts + extra):
+            if i >= len(opts):
+                i = i - len(opts) + 1  # a central member ranks as the second lexical option
+            v, exact, n_parts = vectors.text_vector(k, o)
+            sim = float(v @ cen) if v is not None else 0.0
+            # a sum of parts always sits closer to a centroid than one part: a second part must earn its place
+            sim -= self.part_penalty * max(n_parts - 1, 0)
+            if not exact:  # built from words rather than whole member phrases: its vector is a guess
+                sim -= 0.05
+            scored.append((wgt * sim - 0.01 * i, i, o))
+        scored.sort(key=lambda t: (-t[0], t[1], t[2]))
+        return [o for _, _, o in scored]
 
     def _name_options(self, cands, tf, F, factor, units, c, rep, tok, show) -> list[str]:
         """Ranked name options for one cluster (best first, no duplicates)."""
@@ -648,7 +562,7 @@ class OfflineSummarizer(Summarizer):
         seen: set[str] = set()
 
         def add(words: Sequence[str]) -> None:
-            text = _capitalise(show(words))
+            text = capitalise(show(words))
             if self._fits(words, text) and text.casefold() not in seen:
                 seen.add(text.casefold())
                 opts.append(text)
@@ -698,18 +612,20 @@ class OfflineSummarizer(Summarizer):
                 words = list(t.keys[: self.max_words])
                 while words and words[-1] in STOPWORDS:
                     words.pop()
-                while words and len(_capitalise(show(words))) > self.max_chars:
+                while words and len(capitalise(show(words))) > self.max_chars:
                     words.pop()
                 if words:
                     add(words)
                     break
         return opts
 
-    @staticmethod
-    def _combine(A: tuple[str, ...], B: tuple[str, ...]) -> tuple[str, ...] | None:
-        """Join two terms, factoring a shared first or last word; None when they repeat a stem."""
+    def _combine(self, A: tuple[str, ...], B: tuple[str, ...]) -> tuple[str, ...] | None:
+        """Join two terms, factoring a shared first or last word; None when they repeat a stem, or when factoring
+        would leave a modifier standing as a head ("apply decorative finish" + "apply molds" never gives
+        "Apply decorative and molds")."""
         if any(x in CONJUNCTIONS for x in A + B):
             return None
+        modifier = getattr(self, "_modifier", None) or (lambda g: False)
         # shared leading words: "analytical rigor" + "analytical precision"
         p = 0
         while p < min(len(A), len(B)) and A[p] == B[p]:
@@ -718,7 +634,9 @@ class OfflineSummarizer(Summarizer):
             ra, rb = A[p:], B[p:]
             if not ra or not rb or len(ra) > 1 or len(rb) > 1:
                 return None
-            if _same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
+            if same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
+                return None
+            if modifier(ra) or modifier(rb):
                 return None
             return A + ("and",) + rb
         # shared trailing words: "emotional wellbeing" + "psychological wellbeing"
@@ -729,14 +647,16 @@ class OfflineSummarizer(Summarizer):
             ra, rb = A[:-s], B[:-s]
             if not ra or not rb or len(ra) > 1 or len(rb) > 1:
                 return None
-            if _same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
+            if same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
                 return None
             return ra + ("and",) + B
+        if modifier(A[-1:]) or modifier(B[-1:]):  # "missing screw and broken": B is no head
+            return None
         content_a = [x for x in A if x not in STOPWORDS]
         content_b = [x for x in B if x not in STOPWORDS]
         for x in content_a:
             for y in content_b:
-                if _same_stem(x, y):
+                if same_stem(x, y):
                     return None
         return A + ("and",) + B
 
@@ -799,7 +719,7 @@ class OfflineSummarizer(Summarizer):
             sim = {i: {j: float(S[a, b]) for b, j in enumerate(pool)} for a, i in enumerate(pool)}
         chosen: list[int] = []
         seen: set[tuple[str, ...]] = set()
-        said_stems = {_stem(x) for x in said}
+        said_stems = {stem(x) for x in said}
         while len(chosen) < n_max:
             best, best_score = None, 0.0
             for i in pool:
@@ -808,7 +728,7 @@ class OfflineSummarizer(Summarizer):
                 content = tuple(x for x in tok(c.members[i]).keys if x not in STOPWORDS)
                 if not content or content in seen:
                     continue
-                new = sum(1 for x in content if x not in said and _stem(x) not in said_stems)
+                new = sum(1 for x in content if x not in said and stem(x) not in said_stems)
                 if new == 0:  # nothing the name or earlier examples did not already say
                     continue
                 if sim and chosen and max(sim[i][j] for j in chosen) > 0.92:
@@ -822,12 +742,12 @@ class OfflineSummarizer(Summarizer):
             content = tuple(x for x in tok(c.members[best]).keys if x not in STOPWORDS)
             seen.add(content)
             said.update(content)
-            said_stems.update(_stem(x) for x in content)
+            said_stems.update(stem(x) for x in content)
         return [self._quote(c.members[i]) for i in chosen]
 
     @staticmethod
     def _clip(s: str) -> str:
-        text = _WS.sub(" ", str(s)).strip()
+        text = WS.sub(" ", str(s)).strip()
         return text[:49].rstrip() + "…" if len(text) > 50 else text
 
     @classmethod
@@ -837,33 +757,108 @@ class OfflineSummarizer(Summarizer):
             text = f"“{text}”"
         return text
 
-    def _describe(self, c: ClusterInfo, name: str, rep: np.ndarray, pct: float, tok) -> str:
+    @staticmethod
+    def _factored_list(items: list[str]) -> str:
+        """"proactive, practical and educational helpfulness" rather than repeating the shared last word."""
+        words = [x.split() for x in items]
+        if len(items) >= 2 and all(len(w) >= 2 and not x.startswith("“") for w, x in zip(words, items, strict=True)):
+            last = {w[-1] for w in words}
+            if len(last) == 1:
+                return join_list([" ".join(w[:-1]) for w in words]) + " " + words[0][-1]
+        return join_list(items)
+
+    @staticmethod
+    def _nearest_all(cents, groups: dict[int, tuple[int, ...]], n: int) -> list[list[int]]:
+        """For every cluster, the ``n`` clusters nearest by centroid cosine: among its siblings when it has
+        some, else in the whole level (matrix products in blocks: no K x K matrix in memory for a large K)."""
+        K = len(cents)
+        known = [j for j in range(K) if cents[j] is not None]
+        out: list[list[int]] = [[] for _ in range(K)]
+        if not known:
+            return out
+        M = np.stack([cents[j] for j in known])
+        pos = {j: r for r, j in enumerate(known)}
+        # the pool of candidates of each cluster: its siblings, or the whole level when it has none
+        pools: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for k in known:
+            group = tuple(j for j in groups.get(k, ()) if cents[j] is not None)
+            pools[group if len(group) > 1 else tuple(known)].append(k)
+        for pool, rows in pools.items():
+            cols = np.array([pos[j] for j in pool])
+            at = {j: i for i, j in enumerate(pool)}
+            P = M[cols]
+            for s0 in range(0, len(rows), 512):
+                part = rows[s0 : s0 + 512]
+                S = M[[pos[k] for k in part]] @ P.T
+                for r, k in enumerate(part):
+                    if k in at:
+                        S[r, at[k]] = -np.inf
+                    m = min(n, len(pool) - (k in at))
+                    if m <= 0:
+                        continue
+                    top = np.argpartition(-S[r], m - 1)[:m]
+                    top = sorted(top, key=lambda t: (-S[r, t], pool[t]))
+                    out[k] = [pool[t] for t in top if np.isfinite(S[r, t])]
+        return out
+
+    def _distinct_terms(self, k: int, near: list[int], cands, tfs, name: str, show) -> list[str]:
+        """Up to two of the cluster's terms, beyond what its name says, that its nearest clusters say least (its own
+        mass minus theirs)."""
+        if not near:
+            return []
+        said = {x for x in name.lower().split()}
+        head = name.lower().split()[-1] if name.strip() else ""
+        scored = []
+        for sc, g in cands[:25]:
+            if all(any(same_stem(x, y) for y in said) for x in g if x not in STOPWORDS):
+                continue  # the name says it already
+            if head and same_stem(g[-1], head):
+                continue  # one more kind of what the name says ("practical helpfulness"): the examples show those
+            own = tfs[k].get(g, 0.0)
+            other = max(tfs[j].get(g, 0.0) for j in near)
+            gap = own - other
+            if gap > 0.02 and not self._modifier(g):
+                scored.append((gap, g))
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        out: list[str] = []
+        for _, g in scored:
+            text = show(g)
+            if any(same_stem(text, o) or text in o or o in text for o in out):
+                continue
+            out.append(text)
+            if len(out) == 2:
+                break
+        return out
+
+    def _describe(self, c: ClusterInfo, name: str, rep: np.ndarray, tok, noun: str, near: list[str],
+                  distinct: list[str]) -> str:
+        """One or two sentences: what the members share (the name's focus and telling members or children) and
+        what sets the node apart from its nearest siblings. No counts or shares: they are shown beside it."""
         n = len(c.members)
-        share = f"{_fmt_pct(pct)} of all occurrences"
-        focus = _decapitalise(_QUALIFIER.sub("", name))  # "Privacy 2", "Honesty (candor)" -> "privacy", "honesty"
-        if focus.casefold() == "unnamed cluster":
-            return f"Values without words to name them. {n} values, {share}."
+        focus = decapitalise(QUALIFIER.sub("", name))  # "Privacy 2", "Honesty (candor)" -> "privacy", "honesty"
         if n == 0:
-            return f"An empty cluster. {share[0].upper()}{share[1:]}."
+            return "An empty cluster."
+        if focus.casefold() == "unnamed cluster":
+            return f"{noun} without words to name them."
         if n == 1:
-            return f"A single value: {self._quote(c.members[0])}. It accounts for {share}."
-        category = name.casefold().endswith(" values")
+            return f"A single member: {self._quote(c.members[0])}."
         children = list(c.child_names or [])
         ex = self._examples(c, name, rep, tok, self.n_examples)
-        count = f"{n} values, {share}."
         if c.level >= 2 and children:
-            cw, _ = _norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
+            cw, _ = norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
             corder = sorted(range(len(children)), key=lambda j: (-cw[j], str(children[j])))
             shown = [f"“{self._clip(children[j])}”" for j in corder[:3]]
-            first = f"A broad category of {focus}." if category else f"Values centred on {focus}."
-            if len(children) == 1:
-                second = f"It holds the single cluster {shown[0]}"
-            else:
-                verb = "include" if len(children) > 3 else "are"
-                second = f"Its {len(children)} clusters {verb} {_join_list(shown)}"
-            second += f", with values such as {_join_list(ex)}." if ex else "."
-            return f"{first} {second} {count}"
-        opening = f"A category of {focus}" if category else f"Values centred on {focus}"
-        if ex:
-            return f"{opening}, such as {_join_list(ex)}. {count}"
-        return f"{opening}. {count}"
+            category = bool(noun == "Values" and name.casefold().endswith(" values"))
+            lead = name if category else f"{noun} about {focus}"
+            first = f"{lead}, gathering {join_list(shown)}"
+            first += " among others." if len(children) > 3 else "."
+        else:
+            first = f"{noun} about {focus}, such as {self._factored_list(ex)}." if ex else f"{noun} about {focus}."
+        if not near:
+            return first
+        others = join_list([f"“{self._clip(x)}”" for x in near])
+        if distinct:
+            second = f"Unlike the nearby {others}, it also stresses {join_list(distinct)}."
+        else:
+            second = f"Nearest to {others}, it keeps to {focus} itself."
+        return f"{first} {second}"
