@@ -68,10 +68,18 @@ def parse_levels(levels: str | Sequence[int]) -> list[int] | str:
         text = levels.strip()
         if text.lower() == "auto":
             return "auto"
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) > 1 and any(not p for p in parts):
+            i = parts.index("")
+            raise UsageError(
+                f"--levels: item {i + 1} of {levels!r} is empty; give one integer per level, like 266,26,5"
+            )
         try:
-            out = [int(p) for p in text.split(",") if p.strip()]
+            out = [int(p) for p in parts if p]
         except ValueError:
-            raise UsageError(f"--levels: expected 'auto' or comma-separated integers like 266,26,5, got {levels!r}")
+            raise UsageError(
+                f"--levels: expected 'auto' or comma-separated integers like 266,26,5, got {levels!r}"
+            ) from None
     else:
         out = [int(x) for x in levels]
     if not out:
@@ -86,6 +94,15 @@ def parse_levels(levels: str | Sequence[int]) -> list[int] | str:
                 "counts must not increase towards the top"
             )
     return out
+
+
+def _checked_author(author: str) -> str:
+    from taxonomy.normalize import MAX_SHORT_TEXT, clean_name
+
+    try:
+        return clean_name(author, what="--author", limit=MAX_SHORT_TEXT)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def node_uid(prefix: str, level: int, member_texts: Sequence[str]) -> str:
@@ -248,6 +265,12 @@ def build(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     parsed_levels = parse_levels(levels)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UsageError(f"--batch-size must be a positive integer, got {batch_size!r}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise UsageError(f"--top must be a positive integer, got {top!r}")
+    if author is not None:
+        author = _checked_author(author)
     method_name = method or DEFAULT_METHOD
     clusterer = get_method(method_name, random_state=seed)
     from taxonomy.summarize.llm import is_llm_summarizer, summarizer_for_build

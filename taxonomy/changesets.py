@@ -20,6 +20,7 @@ from taxonomy.edits import (
     Create,
     Delete,
     EditContext,
+    EditError,
     Merge,
     Move,
     Operation,
@@ -30,7 +31,8 @@ from taxonomy.edits import (
     operation_from_dict,
 )
 from taxonomy.errors import InputError, TaxoError, UsageError
-from taxonomy.integrity import CheckReport, IntegrityError, check_tree_integrity
+from taxonomy.integrity import CheckReport, IntegrityError, Violation, check_tree_integrity
+from taxonomy.normalize import MAX_SHORT_TEXT, clean_name
 from taxonomy.store import get_version, read_tree, write_version
 
 
@@ -159,6 +161,7 @@ def apply(
     """
     from taxonomy.export import content_checksum
 
+    path = None
     if isinstance(operations, str | os.PathLike):
         path = Path(operations)
         file_ops, file_message = load_changeset_file(path)
@@ -172,6 +175,11 @@ def apply(
         ]
     if not ops:
         raise UsageError("the change-set has no operations")
+    if author is not None:
+        try:
+            author = clean_name(author, what="--author", limit=MAX_SHORT_TEXT)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     with session_scope(db) as session:
         base = get_version(session, version)
         manifest = dict(base.manifest)
@@ -201,11 +209,17 @@ def apply(
         embed=embed,
         summarizer=summarizer,
     )
-    outcome = apply_operations(tree, ops, ctx)
+    try:
+        outcome = apply_operations(tree, ops, ctx)
+    except EditError as exc:
+        if path is None:
+            raise
+        raise EditError(f"{path}, {exc}") from None  # "changes.yaml, operation 1 (rename ...): ..."
     new_tree = outcome.tree
     violations = check_tree_integrity(new_tree)
+    where = f"the change-set {path} on version {version}" if path else f"the change-set on version {version}"
     if violations:
-        raise IntegrityError(violations, context=f"the change-set on version {version}")
+        raise IntegrityError(violations, context=where)
     to_name = set(outcome.unnamed)
     if resummarize:
         to_name |= {u for u in outcome.touched if u in new_tree.nodes}
@@ -215,7 +229,7 @@ def apply(
     _name_nodes(new_tree, sorted(to_name), embed, summarizer)
     violations = check_tree_integrity(new_tree)
     if violations:  # pragma: no cover - naming keeps names distinct
-        raise IntegrityError(violations, context=f"the change-set on version {version}")
+        raise IntegrityError(violations, context=where)
 
     op_dicts = [op.to_dict() for op in ops]
     summary = summarize_operations(ops)
@@ -229,6 +243,8 @@ def apply(
     source = source or {"kind": "api"}
     try:
         with session_scope(db) as session:
+            if branch is not None:  # claim the branch first: a refused attempt takes no version id
+                _claim_branch(session, branch, version)
             new_id = write_version(
                 session,
                 new_tree,
@@ -266,6 +282,25 @@ def apply(
         summary=summary,
         branch=branch,
         created=outcome.created,
+    )
+
+
+def _claim_branch(session, name: str, expected: int) -> None:
+    """Lock the branch row (or create it at ``expected``) before the new version is inserted, so that a change
+    refused because the branch moved allocates no version id. Raises :class:`BranchConflictError`."""
+    res = session.execute(
+        update(Branch).where(Branch.name == name, Branch.head_version_id == expected).values(updated_at=utcnow())
+    )
+    if res.rowcount == 1:
+        return
+    current = session.get(Branch, name)
+    if current is None:
+        session.execute(insert(Branch).values(name=name, head_version_id=expected, updated_at=utcnow()))
+        session.flush()
+        return
+    raise BranchConflictError(
+        f"branch {name!r} moved to version {current.head_version_id} while this change-set was applied to version "
+        f"{expected}; nothing was written. Rebase: apply your change-set to version {current.head_version_id}"
     )
 
 
@@ -377,12 +412,35 @@ def check(version: int, *, db: str | Engine | None = None) -> CheckReport:
     """Verify a stored version against every integrity rule."""
     with session_scope(db) as session:
         tree = read_tree(session, version)
+        orphans = orphaned_values(session, version)
     return CheckReport(
         version_id=version,
-        violations=check_tree_integrity(tree),
+        violations=[
+            Violation("one-root-path", f"value {text!r} has no place in the version (its membership is missing)")
+            for text in orphans
+        ]
+        + check_tree_integrity(tree),
         n_nodes=len(tree.nodes),
         n_values=len(tree.leaves),
     )
+
+
+def orphaned_values(session, version: int) -> list[str]:
+    """Values of the batches the version was built from that have no membership in it (sorted)."""
+    from taxonomy.db.models import BatchValue, Membership, Value
+
+    batch_ids = [b["id"] for b in (get_version(session, version).manifest or {}).get("batches", []) if "id" in b]
+    if not batch_ids:
+        return []
+    placed = select(Membership.value_id).where(Membership.version_id == version)
+    q = (
+        select(Value.text)
+        .join(BatchValue, BatchValue.value_id == Value.id)
+        .where(BatchValue.batch_id.in_(batch_ids), Value.id.not_in(placed))
+        .distinct()
+        .order_by(Value.text)
+    )
+    return list(session.scalars(q))
 
 
 @dataclass

@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from taxonomy.llm.errors import FatalError, RetryableError
+from taxonomy.secrets import register as register_secret
 
 #: HTTP statuses worth another attempt.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -76,6 +77,7 @@ class LLMClient(ABC):
         self.model = model
         self.base_url = base_url
         self.timeout = float(timeout)
+        register_secret(api_key)  # redacted from every message, whatever the server echoes
         self._sdk = self._make_sdk(api_key)
 
     def __repr__(self) -> str:  # never the key
