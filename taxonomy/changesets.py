@@ -20,7 +20,6 @@ from taxonomy.edits import (
     Create,
     Delete,
     EditContext,
-    EditError,
     Merge,
     Move,
     Operation,
@@ -211,10 +210,14 @@ def apply(
     )
     try:
         outcome = apply_operations(tree, ops, ctx)
-    except EditError as exc:
-        if path is None:
+    except UsageError as exc:  # EditError, NotFoundError: "changes.yaml, operation 1 (rename ...): ..."
+        if path is None or isinstance(exc, IntegrityError):
             raise
-        raise EditError(f"{path}, {exc}") from None  # "changes.yaml, operation 1 (rename ...): ..."
+        try:
+            located = type(exc)(f"{path}, {exc}")
+        except TypeError:  # pragma: no cover - an error class with another signature
+            located = UsageError(f"{path}, {exc}")
+        raise located from None
     new_tree = outcome.tree
     violations = check_tree_integrity(new_tree)
     where = f"the change-set {path} on version {version}" if path else f"the change-set on version {version}"
@@ -336,9 +339,8 @@ def load_changeset_file(path: Path) -> tuple[list[Operation], str]:
         raise InputError(str(path), f"not UTF-8 text ({exc.reason})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            str(path), f"not valid YAML: {getattr(exc, 'problem', exc)}", line=mark.line + 1 if mark else None
-        ) from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
+        raise InputError(str(path), f"not valid YAML: {problem}", line=mark.line + 1 if mark else None) from None
     message = ""
     if isinstance(data, dict):
         message = str(data.get("message") or "")

@@ -73,11 +73,30 @@ def redact(text: object, extra: tuple[str, ...] | list[str] = ()) -> str:
     for value in secrets:
         if value in s:
             s = s.replace(value, MASK)
+        s = _mask_prefixes(s, value)
     s = _URL_PASSWORD.sub(lambda m: m["head"] + "***@", s)
     s = _HEADER_VALUE.sub(_mask_header, s)
     s = _SCHEME_VALUE.sub(lambda m: m["head"] + MASK, s)
     s = _KEY_SHAPES.sub(MASK, s)
     return s
+
+
+def _mask_prefixes(s: str, secret: str, keep: int = 8) -> str:
+    """Mask a cut-off beginning of ``secret`` (its first ``keep`` characters or more), as left by a message that
+    was shortened before it was redacted."""
+    if len(secret) < 2 * keep or secret[:keep] not in s:
+        return s
+    out, i = [], 0
+    while True:
+        j = s.find(secret[:keep], i)
+        if j < 0:
+            out.append(s[i:])
+            return "".join(out)
+        n = keep
+        while j + n < len(s) and n < len(secret) and s[j + n] == secret[n]:
+            n += 1
+        out.append(s[i:j] + MASK)
+        i = j + n
 
 
 def _mask_header(m: re.Match) -> str:

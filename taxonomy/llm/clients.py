@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from taxonomy.llm.errors import FatalError, RetryableError
+from taxonomy.secrets import redact
 from taxonomy.secrets import register as register_secret
 
 #: HTTP statuses worth another attempt.
@@ -156,14 +157,15 @@ _ACCEPTS: dict[tuple[str, str], bool] = {}
 
 
 def _status_message(exc) -> str:
+    """The server's error message, secrets redacted before it is shortened (so no part of a key survives)."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         err = body.get("error")
         if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:300]
+            return redact(str(err["message"]))[:300]
         if body.get("message"):
-            return str(body["message"])[:300]
-    return str(getattr(exc, "message", "") or exc)[:300]
+            return redact(str(body["message"]))[:300]
+    return redact(str(getattr(exc, "message", "") or exc))[:300]
 
 
 class AnthropicClient(LLMClient):
