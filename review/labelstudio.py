@@ -78,8 +78,13 @@ def token_from_env() -> str:
 
 
 def _detail(body: Any) -> str:
-    """A short, safe description of an error body (never headers: they carry cookies; secrets redacted)."""
-    return redact(_body_text(body))
+    """A short, safe description of an error body (never headers: they carry cookies). Secrets are redacted
+    before anything is shortened, so that no part of a token survives."""
+    if isinstance(body, (dict, list)):
+        body = json.loads(redact(json.dumps(body, ensure_ascii=False)))
+    elif body is not None:
+        body = redact(str(body))
+    return _body_text(body)
 
 
 def _body_text(body: Any) -> str:

@@ -87,6 +87,13 @@ err = _Console("err")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFLICT = 0, 1, 2, 3
 
 
+def esc_url(url: str | None) -> str:
+    """A URL for the terminal: its password (``user:***@host``) and any secret in use masked, markup escaped."""
+    from taxonomy.secrets import scrub
+
+    return _esc(scrub(url or ""))
+
+
 def print_error(message: str) -> None:
     """``Error: message`` on stderr: secrets redacted, markup and non-printable characters escaped."""
     from taxonomy.secrets import redact

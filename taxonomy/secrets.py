@@ -81,6 +81,17 @@ def redact(text: object, extra: tuple[str, ...] | list[str] = ()) -> str:
     return s
 
 
+def scrub(text: str) -> str:
+    """The light form of :func:`redact` for ordinary output (names, URLs, messages): the secret values in use and
+    URL passwords, without the header heuristics (so data such as "cookie: chocolate" is left alone)."""
+    if not text:
+        return text or ""
+    for value in known_secrets():
+        if value in text:
+            text = text.replace(value, MASK)
+    return _URL_PASSWORD.sub(lambda m: m["head"] + "***@", text) if "@" in text else text
+
+
 def _mask_prefixes(s: str, secret: str, keep: int = 8) -> str:
     """Mask a cut-off beginning of ``secret`` (its first ``keep`` characters or more), as left by a message that
     was shortened before it was redacted."""
