@@ -294,8 +294,10 @@ def build(
         from taxonomy.cluster.clio import ClioHierarchy
 
         clio = ClioHierarchy(summ, seed=seed, count_tolerance=count_tolerance)
-    if not id_prefix or any(c in id_prefix for c in ": \t\n,"):
+    if not id_prefix or any(c in id_prefix for c in ": \t\n,") or not id_prefix.isprintable():
         raise UsageError(f"--id-prefix {id_prefix!r}: use a short word without colons, commas or spaces")
+    if len(id_prefix) > 100:
+        raise UsageError(f"--id-prefix is {len(id_prefix)} characters long; the limit is 100")
 
     with session_scope(db) as session:
         totals = value_totals(session)

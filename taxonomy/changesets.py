@@ -174,6 +174,8 @@ def apply(
         ]
     if not ops:
         raise UsageError("the change-set has no operations")
+    if "\x00" in (message or ""):
+        raise UsageError("the message contains a NUL character")
     if author is not None:
         try:
             author = clean_name(author, what="--author", limit=MAX_SHORT_TEXT)

@@ -52,7 +52,7 @@ def init(db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False) ->
         what = "created" if res.previous_revision is None else (
             "already up to date" if res.previous_revision == res.revision else f"upgraded from {res.previous_revision}"
         )
-        out.print(f"Database {res.database}: schema {what} (revision {res.revision}).")
+        out.print(f"Database {_esc(res.database)}: schema {what} (revision {res.revision}).")
 
 
 # --------------------------------------------------------------------------------------------------------- ingest
@@ -105,7 +105,7 @@ def ingest(
     if quiet:
         return
     if res.already_ingested:
-        out.print(f"{path} was already ingested as batch {res.batch_id}; nothing changed.")
+        out.print(f"{_esc(path)} was already ingested as batch {res.batch_id}; nothing changed.")
     else:
         extra = f", {res.n_records} extraction records" if res.n_records else ""
         out.print(
@@ -227,7 +227,7 @@ def versions(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         t.add_column(col)
     for r in rows:
         counts = " / ".join(str(r.counts.get(lv, 0)) for lv in sorted(r.counts))
-        t.add_row(str(r.id), str(r.parent_id or ""), r.created_at, r.kind, r.message, counts)
+        t.add_row(str(r.id), str(r.parent_id or ""), r.created_at, r.kind, _esc(r.message), counts)
     out.print(t)
 
 
@@ -327,7 +327,7 @@ def export(
     if as_json and output not in (None, "-"):
         return _emit_json(res)
     if not quiet and output not in (None, "-"):
-        err.print(f"Wrote version {version} ({res.n_nodes} nodes, {res.n_values} values) to {output}.")
+        err.print(f"Wrote version {version} ({res.n_nodes} nodes, {res.n_values} values) to {_esc(output)}.")
 
 
 # -------------------------------------------------------------------------------------------------------- compare
@@ -346,7 +346,7 @@ def compare(
     res = _compare(version, reference=reference, weights=weights, db=db)
     if as_json:
         return _emit_json(res)
-    out.print(format_comparison(res))
+    out.print(_esc(format_comparison(res)))
 
 
 # ---------------------------------------------------------------------------------------------------- curation

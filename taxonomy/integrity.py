@@ -56,11 +56,9 @@ class IntegrityError(UsageError):
 
     def __init__(self, violations: list[Violation], context: str = "the edit"):
         self.violations = violations
-        lines = [f"{context} was refused (no version written):"]
-        lines += [f"  [{v.rule}] {v.message}" for v in violations[:20]]
-        if len(violations) > 20:
-            lines.append(f"  … and {len(violations) - 20} more")
-        super().__init__("\n".join(lines))
+        shown = "; ".join(f"[{v.rule}] {v.message}" for v in violations[:5])
+        more = f"; … and {len(violations) - 5} more" if len(violations) > 5 else ""
+        super().__init__(f"{context} was refused (no version written): {shown}{more}")  # one line
 
 
 def _label(tree: Tree, uid: str) -> str:

@@ -401,3 +401,42 @@ def test_a_batch_mostly_repeating_one_earlier_batch_warns(db, tmp_path, sample_c
     other = tmp_path / "other.csv"
     other.write_text("value,pct_convos\nhonesty,99\nkindness,98\nsomething else,1\n")
     assert tx.ingest(str(other), weight_col="pct_convos", db=db).warnings == []
+
+
+def test_migration_0004_computes_the_content_hash_of_existing_batches(db, tmp_path, sample_csv):
+    from taxonomy.init import downgrade, init
+
+    recs = tmp_path / "recs.jsonl"
+    recs.write_text("".join(json.dumps({"value": v, "conversation_id": f"c{i % 3}", "excerpt": f"e{i}"}) + "\n"
+                            for i, v in enumerate(["honesty", "Kindness", "honesty", "care"])))
+    tx.ingest(str(sample_csv), weight_col="pct_convos", db=db)
+    tx.ingest(str(recs), conversation_col="conversation_id", excerpt_col="excerpt", db=db)
+    with session_scope(db) as s:
+        before = dict(s.execute(select(Batch.id, Batch.content_sha256)).all())
+    assert len(before) == 2 and all(before.values())
+    downgrade(db, "0003")
+    init(db)
+    with session_scope(db) as s:
+        assert dict(s.execute(select(Batch.id, Batch.content_sha256)).all()) == before
+    shuffled = tmp_path / "recs2.jsonl"
+    shuffled.write_text("".join(reversed(recs.read_text().splitlines(keepends=True))))
+    with pytest.raises(Exception, match="are the same as those of batch 2"):
+        tx.ingest(str(shuffled), conversation_col="conversation_id", excerpt_col="excerpt", db=db)
+
+
+def test_every_version_write_checks_the_column_limits_first(v1):
+    """Whatever produced the tree (a language model's name, a plugin), SQLite and PostgreSQL refuse it alike."""
+    from taxonomy.errors import UsageError
+    from taxonomy.store import read_tree, write_version
+
+    with session_scope(v1) as s:
+        tree = read_tree(s, 1)
+    tree.nodes[uid("a1x")].name = "n" * 501
+    with pytest.raises(UsageError, match=r"the name is 501 characters long; the limit is 500"), session_scope(v1) as s:
+        write_version(s, tree, kind="edit", message="", manifest={}, checksum="x", parent_id=1)
+    tree.nodes[uid("a1x")].name = "fine"
+    tree.nodes[uid("a1x")].description = "nul\x00inside"
+    with pytest.raises(UsageError, match="NUL"), session_scope(v1) as s:
+        write_version(s, tree, kind="edit", message="", manifest={}, checksum="x", parent_id=1)
+    with session_scope(v1) as s:
+        assert s.scalars(select(Version.id)).all() == [1]

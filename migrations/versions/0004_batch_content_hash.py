@@ -14,10 +14,11 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE on purpose, not batch_alter_table: on SQLite a batch operation that recreates `batches` drops
+# the old table, and with foreign keys on that cascades to batch_values and extraction_records.
 def upgrade() -> None:
-    with op.batch_alter_table("batches") as batch:
-        batch.add_column(sa.Column("content_sha256", sa.String(length=64), nullable=True))
-        batch.create_index("ix_batches_content_sha256", ["content_sha256"], unique=False)
+    op.add_column("batches", sa.Column("content_sha256", sa.String(length=64), nullable=True))
+    op.create_index("ix_batches_content_sha256", "batches", ["content_sha256"], unique=False)
     _backfill()
 
 
@@ -49,6 +50,5 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("batches") as batch:
-        batch.drop_index("ix_batches_content_sha256")
-        batch.drop_column("content_sha256")
+    op.drop_index("ix_batches_content_sha256", table_name="batches")
+    op.drop_column("batches", "content_sha256")  # SQLite >= 3.35 drops a column in place
