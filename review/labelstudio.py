@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from taxonomy.errors import TaxoError, UsageError
+from taxonomy.secrets import redact
+from taxonomy.secrets import register as register_secret
 
 URL_ENV = "TAXO_LABEL_STUDIO_URL"
 TOKEN_ENV = "TAXO_LABEL_STUDIO_TOKEN"
@@ -76,7 +78,16 @@ def token_from_env() -> str:
 
 
 def _detail(body: Any) -> str:
-    """A short, safe description of an error body (never headers: they carry cookies)."""
+    """A short, safe description of an error body (never headers: they carry cookies). Secrets are redacted
+    before anything is shortened, so that no part of a token survives."""
+    if isinstance(body, (dict, list)):
+        body = json.loads(redact(json.dumps(body, ensure_ascii=False)))
+    elif body is not None:
+        body = redact(str(body))
+    return _body_text(body)
+
+
+def _body_text(body: Any) -> str:
     if isinstance(body, dict):
         parts = [str(body.get("detail") or body.get("message") or "").strip()]
         errs = body.get("validation_errors")
@@ -103,6 +114,7 @@ class LabelStudioClient:
         from label_studio_sdk import LabelStudio
 
         self.url = url.rstrip("/")
+        register_secret(token)  # redacted from every message, whatever the server echoes
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         try:

@@ -98,14 +98,16 @@ def export(
 ) -> ExportResult:
     """Write a version to ``out`` (None or "-" = stdout) as values-tree-csv, json, parquet, skos-ttl or
     skos-jsonld. JSON, Parquet and SKOS state the version id and the content checksum."""
-    from taxonomy.export import EXPORT_FORMATS, export_tree
     from taxonomy.errors import UsageError
+    from taxonomy.export import EXPORT_FORMATS, export_tree
+    from taxonomy.integrity import refuse_unsound
 
     if format not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format {format!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
     with session_scope(db) as session:
         v = get_version(session, version)
         tree = read_tree(session, version, aliases=format.startswith("skos"))
+        refuse_unsound(session, version, tree)
         manifest = dict(v.manifest)
         checksum = v.checksum
         created = v.created_at.isoformat() if v.created_at else None

@@ -67,10 +67,18 @@ def parse_levels(levels: str | Sequence[int]) -> list[int] | str:
         text = levels.strip()
         if text.lower() == "auto":
             return "auto"
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) > 1 and any(not p for p in parts):
+            i = parts.index("")
+            raise UsageError(
+                f"--levels: item {i + 1} of {levels!r} is empty; give one integer per level, like 266,26,5"
+            )
         try:
-            out = [int(p) for p in text.split(",") if p.strip()]
+            out = [int(p) for p in parts if p]
         except ValueError:
-            raise UsageError(f"--levels: expected 'auto' or comma-separated integers like 266,26,5, got {levels!r}")
+            raise UsageError(
+                f"--levels: expected 'auto' or comma-separated integers like 266,26,5, got {levels!r}"
+            ) from None
     else:
         out = [int(x) for x in levels]
     if not out:
@@ -85,6 +93,15 @@ def parse_levels(levels: str | Sequence[int]) -> list[int] | str:
                 "counts must not increase towards the top"
             )
     return out
+
+
+def _checked_author(author: str) -> str:
+    from taxonomy.normalize import MAX_SHORT_TEXT, clean_name
+
+    try:
+        return clean_name(author, what="--author", limit=MAX_SHORT_TEXT)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def node_uid(prefix: str, level: int, member_texts: Sequence[str]) -> str:
@@ -254,6 +271,12 @@ def build(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     parsed_levels = parse_levels(levels)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UsageError(f"--batch-size must be a positive integer, got {batch_size!r}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise UsageError(f"--top must be a positive integer, got {top!r}")
+    if author is not None:
+        author = _checked_author(author)
     method_name = method or DEFAULT_METHOD
     clusterer = get_method(method_name, random_state=seed)
     from taxonomy.summarize.llm import is_llm_summarizer, summarizer_for_build
@@ -281,8 +304,10 @@ def build(
         from taxonomy.cluster.clio import ClioHierarchy
 
         clio = ClioHierarchy(summ, seed=seed, count_tolerance=count_tolerance)
-    if not id_prefix or any(c in id_prefix for c in ": \t\n,"):
+    if not id_prefix or any(c in id_prefix for c in ": \t\n,") or not id_prefix.isprintable():
         raise UsageError(f"--id-prefix {id_prefix!r}: use a short word without colons, commas or spaces")
+    if len(id_prefix) > 100:
+        raise UsageError(f"--id-prefix is {len(id_prefix)} characters long; the limit is 100")
 
     from taxonomy.coverage import batch_manifest, coverage_totals, parse_batches, resolve_coverage
 

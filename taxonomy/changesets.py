@@ -30,7 +30,8 @@ from taxonomy.edits import (
     operation_from_dict,
 )
 from taxonomy.errors import InputError, TaxoError, UsageError
-from taxonomy.integrity import CheckReport, IntegrityError, check_tree_integrity
+from taxonomy.integrity import CheckReport, IntegrityError, Violation, check_tree_integrity
+from taxonomy.normalize import MAX_SHORT_TEXT, clean_name
 from taxonomy.store import get_version, read_tree, write_version
 
 
@@ -176,6 +177,7 @@ def apply(
     """
     from taxonomy.export import content_checksum
 
+    path = None
     if isinstance(operations, str | os.PathLike):
         path = Path(operations)
         file_ops, file_message = load_changeset_file(path)
@@ -189,6 +191,13 @@ def apply(
         ]
     if not ops:
         raise UsageError("the change-set has no operations")
+    if "\x00" in (message or ""):
+        raise UsageError("the message contains a NUL character")
+    if author is not None:
+        try:
+            author = clean_name(author, what="--author", limit=MAX_SHORT_TEXT)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     with session_scope(db) as session:
         base = get_version(session, version)
         manifest = dict(base.manifest)
@@ -225,11 +234,21 @@ def apply(
         summarizer=summarizer,
         lookup_value=lookup_value,
     )
-    outcome = apply_operations(tree, ops, ctx)
+    try:
+        outcome = apply_operations(tree, ops, ctx)
+    except UsageError as exc:  # EditError, NotFoundError: "changes.yaml, operation 1 (rename ...): ..."
+        if path is None or isinstance(exc, IntegrityError):
+            raise
+        try:
+            located = type(exc)(f"{path}, {exc}")
+        except TypeError:  # pragma: no cover - an error class with another signature
+            located = UsageError(f"{path}, {exc}")
+        raise located from None
     new_tree = outcome.tree
     violations = check_tree_integrity(new_tree)
+    where = f"the change-set {path} on version {version}" if path else f"the change-set on version {version}"
     if violations:
-        raise IntegrityError(violations, context=f"the change-set on version {version}")
+        raise IntegrityError(violations, context=where)
     to_name = set(outcome.unnamed)
     if resummarize:
         to_name |= {u for u in outcome.touched if u in new_tree.nodes}
@@ -239,7 +258,7 @@ def apply(
     _name_nodes(new_tree, sorted(to_name), embed, summarizer)
     violations = check_tree_integrity(new_tree)
     if violations:  # pragma: no cover - naming keeps names distinct
-        raise IntegrityError(violations, context=f"the change-set on version {version}")
+        raise IntegrityError(violations, context=where)
 
     op_dicts = [op.to_dict() for op in ops]
     summary = summarize_operations(ops)
@@ -258,6 +277,8 @@ def apply(
     source = source or {"kind": "api"}
     try:
         with session_scope(db) as session:
+            if branch is not None:  # claim the branch first: a refused attempt takes no version id
+                _claim_branch(session, branch, version)
             new_id = write_version(
                 session,
                 new_tree,
@@ -298,6 +319,25 @@ def apply(
     )
 
 
+def _claim_branch(session, name: str, expected: int) -> None:
+    """Lock the branch row (or create it at ``expected``) before the new version is inserted, so that a change
+    refused because the branch moved allocates no version id. Raises :class:`BranchConflictError`."""
+    res = session.execute(
+        update(Branch).where(Branch.name == name, Branch.head_version_id == expected).values(updated_at=utcnow())
+    )
+    if res.rowcount == 1:
+        return
+    current = session.get(Branch, name)
+    if current is None:
+        session.execute(insert(Branch).values(name=name, head_version_id=expected, updated_at=utcnow()))
+        session.flush()
+        return
+    raise BranchConflictError(
+        f"branch {name!r} moved to version {current.head_version_id} while this change-set was applied to version "
+        f"{expected}; nothing was written. Rebase: apply your change-set to version {current.head_version_id}"
+    )
+
+
 def _advance_branch(session, name: str, expected: int, new: int) -> None:
     """Compare-and-swap: move ``name`` from ``expected`` to ``new``; create it if it does not exist."""
     res = session.execute(
@@ -330,9 +370,8 @@ def load_changeset_file(path: Path) -> tuple[list[Operation], str]:
         raise InputError(str(path), f"not UTF-8 text ({exc.reason})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            str(path), f"not valid YAML: {getattr(exc, 'problem', exc)}", line=mark.line + 1 if mark else None
-        ) from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
+        raise InputError(str(path), f"not valid YAML: {problem}", line=mark.line + 1 if mark else None) from None
     message = ""
     if isinstance(data, dict):
         message = str(data.get("message") or "")
@@ -406,12 +445,35 @@ def check(version: int, *, db: str | Engine | None = None) -> CheckReport:
     """Verify a stored version against every integrity rule."""
     with session_scope(db) as session:
         tree = read_tree(session, version)
+        orphans = orphaned_values(session, version)
     return CheckReport(
         version_id=version,
-        violations=check_tree_integrity(tree),
+        violations=[
+            Violation("one-root-path", f"value {text!r} has no place in the version (its membership is missing)")
+            for text in orphans
+        ]
+        + check_tree_integrity(tree),
         n_nodes=len(tree.nodes),
         n_values=len(tree.leaves),
     )
+
+
+def orphaned_values(session, version: int) -> list[str]:
+    """Values of the batches the version was built from that have no membership in it (sorted)."""
+    from taxonomy.db.models import BatchValue, Membership, Value
+
+    batch_ids = [b["id"] for b in (get_version(session, version).manifest or {}).get("batches", []) if "id" in b]
+    if not batch_ids:
+        return []
+    placed = select(Membership.value_id).where(Membership.version_id == version)
+    q = (
+        select(Value.text)
+        .join(BatchValue, BatchValue.value_id == Value.id)
+        .where(BatchValue.batch_id.in_(batch_ids), Value.id.not_in(placed))
+        .distinct()
+        .order_by(Value.text)
+    )
+    return list(session.scalars(q))
 
 
 @dataclass

@@ -13,12 +13,12 @@ from rich.console import Console
 from rich.table import Table
 
 from taxonomy.cli_common import AuthorOpt, CacheOpt, DbOpt, JsonOpt, QuietOpt, _emit_json, _esc  # noqa: F401
-from taxonomy.errors import TaxoError
 from taxonomy.errors import UsageError as TaxoUsage
 
 app = typer.Typer(
     name="taxo",
-    help="Build, curate, validate and export versioned taxonomies of value strings.",
+    help="Build, curate, validate and export versioned taxonomies of value strings.\n\n"
+    "Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 conflict.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -52,7 +52,7 @@ def init(db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False) ->
         what = "created" if res.previous_revision is None else (
             "already up to date" if res.previous_revision == res.revision else f"upgraded from {res.previous_revision}"
         )
-        out.print(f"Database {res.database}: schema {what} (revision {res.revision}).")
+        out.print(f"Database {_esc(res.database)}: schema {what} (revision {res.revision}).")
 
 
 # --------------------------------------------------------------------------------------------------------- ingest
@@ -72,6 +72,9 @@ def ingest(
     shape: Annotated[str, typer.Option(help="aggregated | records | auto")] = "auto",
     file_format: Annotated[str, typer.Option("--format", help="csv | jsonl | parquet | auto (from extension)")] = "auto",
     keep_case: Annotated[bool, typer.Option("--keep-case", help="Do not case-fold values")] = False,
+    allow_duplicate: Annotated[
+        bool, typer.Option("--allow-duplicate", help="Ingest even if the rows equal an earlier batch's")
+    ] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -93,13 +96,16 @@ def ingest(
         shape=shape,
         file_format=file_format,
         keep_case=keep_case,
+        allow_duplicate=allow_duplicate,
     )
     if as_json:
         return _emit_json(res)
+    for warning in res.warnings:
+        err.print(f"[yellow]Warning:[/yellow] {_esc(warning)}")
     if quiet:
         return
     if res.already_ingested:
-        out.print(f"{path} was already ingested as batch {res.batch_id}; nothing changed.")
+        out.print(f"{_esc(path)} was already ingested as batch {res.batch_id}; nothing changed.")
     else:
         extra = f", {res.n_records} extraction records" if res.n_records else ""
         out.print(
@@ -234,7 +240,7 @@ def versions(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         t.add_column(col)
     for r in rows:
         counts = " / ".join(str(r.counts.get(lv, 0)) for lv in sorted(r.counts))
-        t.add_row(str(r.id), str(r.parent_id or ""), r.created_at, r.kind, r.message, counts)
+        t.add_row(str(r.id), str(r.parent_id or ""), r.created_at, r.kind, _esc(r.message), counts)
     out.print(t)
 
 
@@ -334,7 +340,7 @@ def export(
     if as_json and output not in (None, "-"):
         return _emit_json(res)
     if not quiet and output not in (None, "-"):
-        err.print(f"Wrote version {version} ({res.n_nodes} nodes, {res.n_values} values) to {output}.")
+        err.print(f"Wrote version {version} ({res.n_nodes} nodes, {res.n_values} values) to {_esc(output)}.")
 
 
 # -------------------------------------------------------------------------------------------------------- compare
@@ -355,7 +361,7 @@ def compare(
     res = _compare(version, reference=reference, weights=weights, names=names, cache_dir=cache_dir, db=db)
     if as_json:
         return _emit_json(res)
-    out.print(format_comparison(res))
+    out.print(_esc(format_comparison(res)))
 
 
 # ---------------------------------------------------------------------------------------------------- curation
@@ -539,7 +545,7 @@ def check_cmd(version: Annotated[int, typer.Argument(help="Version id")], db: Db
         out.print(f"Version {version}: OK ({rep.n_nodes} nodes, {rep.n_values} values; all integrity rules hold).")
     else:
         for v in rep.violations:
-            out.print(f"[{v.rule}] {_esc(v.message)}")
+            out.print(_esc(f"[{v.rule}] {v.message}"))
     if not rep.ok:
         raise typer.Exit(1)
 
@@ -656,36 +662,28 @@ def quickstart(
               f"taxo similar \"honesty\" --version {b.version_id}")
 
 
+def _version_callback(value: bool) -> None:
+    if value:
+        from taxonomy import __version__
+
+        print(f"taxo {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Options before any command."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the app and turns workbench errors into a message and an exit code."""
-    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+    """Entry point: runs the app and returns the exit code for the shell (see :func:`taxonomy.cli_common.run_cli`)."""
+    from taxonomy.cli_common import run_cli
 
-    try:
-        app(args=argv, standalone_mode=False)
-    except TaxoError as exc:
-        err.print(f"[bold red]Error:[/bold red] {_esc(str(exc))}")
-        return exc.exit_code
-    except OperationalError as exc:
-        err.print(f"[bold red]Error:[/bold red] cannot use the database: {_esc(str(exc.orig).strip())}")
-        return 1
-    except SQLAlchemyError as exc:
-        err.print(f"[bold red]Error:[/bold red] database error: {_esc(str(exc).splitlines()[0])}")
-        return 1
-    except KeyboardInterrupt:
-        err.print("Interrupted; nothing was written.")
-        return 130
-    except (typer.Abort, typer.Exit) as exc:  # pragma: no cover
-        return getattr(exc, "exit_code", 1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        raise
-    return 0
+    return run_cli(app, argv)
 
 
 from taxonomy.cli_llm import register as _register_llm  # noqa: E402

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from taxonomy.cli_common import AuthorOpt, CacheOpt, DbOpt, JsonOpt, QuietOpt, _emit_json, _esc, err, out  # noqa: F401
+from taxonomy.cli_common import AuthorOpt, CacheOpt, DbOpt, JsonOpt, QuietOpt, _emit_json, _esc, esc_url, err, out  # noqa: F401
 
 review_app = typer.Typer(
     help="Review a version in Label Studio: push nodes as tasks, pull the annotations back as a new version. "
@@ -68,7 +68,7 @@ def push_cmd(
         again = f", {res.existing} already there" if res.existing else ""
         err.print(
             f"Review batch {res.batch_id}: version {res.version_id}, level {res.level}: {res.n_tasks} tasks in project "
-            f"{res.project_id} ({res.created} created{again}). Open {res.project_url}\n"
+            f"{res.project_id} ({res.created} created{again}). Open {esc_url(res.project_url)}\n"
             f"When reviewed: taxo review pull {res.batch_id} -m \"...\". Batch:"
         )
     print(res.batch_id)
@@ -99,14 +99,14 @@ def status_cmd(
             out.print("No review batches yet: taxo review push VERSION --level 1")
         for r in rows:
             out.print(f"{r.batch_id}\tversion {r.version_id}, level {r.level}\t{r.tasks} tasks\tproject "
-                      f"{r.project_id} at {_esc(r.url)}\t{r.status}\t{r.created_at}"
+                      f"{r.project_id} at {esc_url(r.url)}\t{r.status}\t{r.created_at}"
                       + (f"\tversions {', '.join(map(str, r.versions))}" if r.versions else ""))
         return
     res = status(batch, url=url, db=db)
     if as_json:
         return _emit_json(res)
     out.print(f"Review batch {res.batch_id}: version {res.version_id}, level {res.level}, project {res.project_id} "
-              f"({_esc(res.project_url or '-')}), {res.status}")
+              f"({esc_url(res.project_url or '-')}), {res.status}")
     out.print(f"  tasks {res.tasks}, annotated {res.annotated} ({res.annotations} annotations), "
               f"conflicting {res.conflicting}, applied {res.applied}, approved {res.approved}, "
               f"flagged {res.flagged}, refused {res.refused}, not yet pulled {res.pending}")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, _emit_json, _esc, err, out  # noqa: F401
+from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, _emit_json, _esc, esc_url, err, out  # noqa: F401
 
 validate_app = typer.Typer(
     help="Validation spot-checks: is each extracted value really expressed in its excerpt? "
@@ -143,10 +143,10 @@ def push_cmd(
         return _emit_json(res)
     if not quiet:
         if res.already_pushed:
-            err.print(f"Sample {sample_id} is already in project {res.project_id} at {res.url} ({res.n_tasks} tasks, "
+            err.print(f"Sample {sample_id} is already in project {res.project_id} at {esc_url(res.url)} ({res.n_tasks} tasks, "
                       f"{res.annotators} validator(s) per task).")
         else:
-            err.print(f"Sample {sample_id}: {res.n_created} task(s) created in project {res.project_id} at {res.url} "
+            err.print(f"Sample {sample_id}: {res.n_created} task(s) created in project {res.project_id} at {esc_url(res.url)} "
                       f"({res.n_tasks} in all; {res.annotators} validator(s) per task).")
     print(res.project_id)
 

@@ -13,13 +13,26 @@ def database_url(url: str | None = None) -> str:
 
     A bare file path is taken as a SQLite file. ``postgresql://`` URLs use the psycopg (3) driver.
     """
-    url = url or os.environ.get("TAXO_DATABASE_URL") or DEFAULT_DATABASE_URL
+    url = (url or os.environ.get("TAXO_DATABASE_URL") or DEFAULT_DATABASE_URL).strip()
     if "://" not in url:
         url = f"sqlite:///{url}"
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url[len(prefix) :]
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in SUPPORTED_SCHEMES:
+        from taxonomy.errors import UsageError
+        from taxonomy.secrets import redact_url
+
+        raise UsageError(
+            f"unsupported database URL {redact_url(url)!r}: taxo works with SQLite (a file path or "
+            "sqlite:///path/to/file.db) and PostgreSQL (postgresql://user@host:5432/db, driver psycopg 3)"
+        )
     return url
+
+
+#: URL schemes (dialect+driver) the workbench is tested with.
+SUPPORTED_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:

@@ -16,6 +16,7 @@ import numpy as np
 
 from taxonomy.domain import Node, Tombstone, Tree
 from taxonomy.errors import NotFoundError, UsageError
+from taxonomy.normalize import MAX_NAME_LENGTH, clean_name
 
 EDIT_NAMESPACE = uuid.UUID("2d9b7c54-3f0e-5b1a-8c6d-7e4f3a2b1c0d")
 
@@ -306,13 +307,13 @@ class _Editor:
     def _rename(self, op: Rename) -> None:
         node = self.node(op.node)
         if op.name is not None:
-            name = op.name.strip()
+            name = _clean(op.name, "the new name")
             if not name:
                 raise EditError("the new name is empty")
             self._check_sibling_name(name, node.parent_uid, node.level, exclude=node.uid)
             node.name = name
         if op.description is not None:
-            node.description = op.description.strip()
+            node.description = _clean(op.description, "the description", multiline=True)
 
     def _merge(self, op: Merge) -> None:
         src, dst = self.node(op.node), self.node(op.into, "target node")
@@ -394,11 +395,14 @@ class _Editor:
             parent_uid = parent.uid
         elif op.parent is not None:
             raise EditError(f"level {op.level} is the top level: its nodes have no parent")
-        name = op.name.strip()
+        name = _clean(op.name, "the name")
+        if not name:
+            raise EditError("the name is empty")
         self._check_sibling_name(name, parent_uid, op.level)
         uid = self.new_uid(op.level, name)
         self.tree.nodes[uid] = Node(
-            uid=uid, level=op.level, name=name, description=(op.description or "").strip(), parent_uid=parent_uid
+            uid=uid, level=op.level, name=name, description=_clean(op.description or "", "the description", multiline=True),
+            parent_uid=parent_uid,
         )
         self.created.append(uid)
         for ref in op.children or []:
@@ -430,12 +434,12 @@ class _Editor:
         part_uids = []
         for gi, g in enumerate(groups):
             uid = self.new_uid(node.level, f"split {node.uid} {gi}")
-            name = (g.get("name") or "").strip()
+            name = _clean(g.get("name") or "", f"the name of part {gi + 1}")
             self.tree.nodes[uid] = Node(
                 uid=uid,
                 level=node.level,
                 name=name or f"{node.name} (part {gi + 1})",
-                description=(g.get("description") or "").strip(),
+                description=_clean(g.get("description") or "", f"the description of part {gi + 1}", multiline=True),
                 parent_uid=node.parent_uid,
             )
             if not name:
@@ -550,6 +554,12 @@ def _copy_tree(tree: Tree) -> Tree:
         version_id=tree.version_id,
         tombstones={u: clone(t) for u, t in tree.tombstones.items()},
     )
+def _clean(text: str, what: str, *, multiline: bool = False) -> str:
+    """A name or description under the character policy of :mod:`taxonomy.normalize` (EditError otherwise)."""
+    try:
+        return clean_name(str(text), what=what, multiline=multiline, limit=None if multiline else MAX_NAME_LENGTH)
+    except ValueError as exc:
+        raise EditError(str(exc)) from None
 
 
 def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditContext) -> ApplyOutcome:

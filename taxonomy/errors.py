@@ -1,16 +1,24 @@
 """Errors the workbench raises for users.
 
 Every error a user can cause derives from :class:`TaxoError`; the CLI prints its message and exits non-zero
-(exit code 2 for bad input, 1 for anything else).
+(exit code 2 for bad input, 3 for a conflict, 1 for anything else).
 """
 
 from __future__ import annotations
 
 
 class TaxoError(Exception):
-    """Base class for errors that are reported to the user as a message, not a traceback."""
+    """Base class for errors that are reported to the user as a message, not a traceback.
+
+    The message is passed through :func:`taxonomy.secrets.redact` when the error is made, so that no API key,
+    token or URL password reaches the screen, a log or a stored error, whatever a server sent back."""
 
     exit_code = 1
+
+    def __init__(self, *args: object):
+        from taxonomy.secrets import redact
+
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class InputError(TaxoError):

@@ -576,7 +576,14 @@ def export_tree(
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError(f"directory {directory} does not exist")
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise TaxoError(f"cannot write {target}: permission denied (nothing was written)")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise TaxoError(
+            f"cannot write {target}: cannot create a file in {directory} ({exc.strerror or exc}); nothing was written"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             rows = spec.writer(tree, fh, ctx)
@@ -584,10 +591,12 @@ def export_tree(
             os.fsync(fh.fileno())
         os.chmod(tmp_name, _default_mode())
         os.replace(tmp_name, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise TaxoError(f"cannot write {target}: {exc.strerror or exc} (nothing was written)") from None
         raise
     return ExportResult(fmt, target, rows, ctx.checksum, ctx.version)

@@ -34,6 +34,7 @@ class IngestResult:
     n_records: int
     already_ingested: bool = False
     columns: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,12 +64,16 @@ def ingest(
     shape: str = "auto",
     file_format: str = "auto",
     keep_case: bool = False,
+    allow_duplicate: bool = False,
 ) -> IngestResult:
     """Read ``path`` (CSV, JSONL or Parquet; aggregated values or extraction records) and store it as a batch.
 
     The whole file is validated before anything is written, and the batch is written in one transaction.
     Ingesting a file whose bytes were already ingested with the same options changes nothing and returns the
-    existing batch (``already_ingested=True``); with different options it is refused.
+    existing batch (``already_ingested=True``); with different options it is refused. A file whose rows equal
+    an earlier batch's in another order or form (same :func:`content_sha256`) is refused with
+    :class:`DuplicateBatchError` unless ``allow_duplicate``; when most of its values already came with the same
+    weights from one batch, ``warnings`` says so.
     """
     from taxonomy.readers import read_input
 
@@ -87,6 +92,10 @@ def ingest(
         keep_case=keep_case,
     )
     options = dict(parsed.columns)
+    content = content_sha256(
+        ((v.text, v.weight, v.count, v.n_conversations) for v in parsed.values),
+        ((r.conversation_id, r.value, r.role, r.task, r.response_type, r.excerpt) for r in parsed.records),
+    )
     with session_scope(db) as session:
         existing = session.scalar(select(Batch).where(Batch.sha256 == parsed.sha256))
         if existing is not None:
@@ -108,8 +117,16 @@ def ingest(
                 columns=options,
             )
 
+        same = session.scalar(select(Batch).where(Batch.content_sha256 == content).order_by(Batch.id).limit(1))
+        if same is not None and not allow_duplicate:
+            raise DuplicateBatchError(
+                f"{path}: its rows are the same as those of batch {same.id} ({same.source}), in another order or "
+                "form; ingesting it would count every value twice. Nothing was written; pass --allow-duplicate if "
+                "the same data really happened twice"
+            )
         texts = [v.text for v in parsed.values]
         ids = value_ids(session, texts)
+        warnings = _overlap_warnings(session, ids, parsed.values)
         new = [t for t in texts if t not in ids]
         for part in chunks(new):
             session.execute(insert(Value), [{"text": t} for t in part])
@@ -118,6 +135,7 @@ def ingest(
         batch = Batch(
             source=str(path),
             sha256=parsed.sha256,
+            content_sha256=content,
             shape=parsed.shape,
             file_format=parsed.format,
             options=options,
@@ -168,7 +186,65 @@ def ingest(
             n_new_values=len(new),
             n_records=len(parsed.records),
             columns=options,
+            warnings=warnings,
         )
+
+
+class DuplicateBatchError(UsageError):
+    """The file's rows equal an earlier batch's (another order or form of the same data)."""
+
+
+def content_sha256(values: Iterable[tuple], records: Iterable[tuple] = ()) -> str:
+    """sha256 of a batch's content, independent of row order and file form: its values (normalized text,
+    weight, count, conversations) and its extraction records (conversation, value, role, task, response type,
+    excerpt), each sorted. Weights are written with 12 significant digits, so that sums in another order agree."""
+    import hashlib
+
+    def cell(x) -> str:
+        if x is None:
+            return "\x00"
+        if isinstance(x, float):
+            return f"{x:.12g}"
+        return str(x).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+    h = hashlib.sha256()
+    for kind, rows in (("v", values), ("r", records)):
+        lines = sorted("\t".join(cell(c) for c in row) for row in rows)
+        h.update(f"{kind}{len(lines)}\n".encode())
+        for line in lines:
+            h.update(line.encode("utf-8", "surrogatepass"))
+            h.update(b"\n")
+    return h.hexdigest()
+
+
+def _overlap_warnings(session: Session, ids: dict[str, int], values) -> list[str]:
+    """A warning when most values of the new batch already came, with the same weights, from one earlier batch."""
+    if not values:
+        return []
+    by_id = {ids[v.text]: v for v in values if v.text in ids}
+    if len(by_id) * 2 <= len(values):
+        return []
+    same: dict[int, int] = {}
+    for part in chunks(sorted(by_id)):
+        rows = session.execute(
+            select(BatchValue.batch_id, BatchValue.value_id, BatchValue.weight, BatchValue.count).where(
+                BatchValue.value_id.in_(part)
+            )
+        )
+        for bid, vid, w, c in rows:
+            v = by_id[vid]
+            if c == v.count and abs(float(w) - float(v.weight)) <= 1e-9 * max(1.0, abs(float(v.weight))):
+                same[bid] = same.get(bid, 0) + 1
+    if not same:
+        return []
+    bid, n = max(same.items(), key=lambda kv: (kv[1], -kv[0]))
+    if n * 2 <= len(values):
+        return []
+    return [
+        f"{n} of the {len(values)} values of this batch ({100 * n / len(values):.0f}%) already came with the same "
+        f"weights and counts from batch {bid}; if this is the same data again, the next build counts their weights "
+        "twice"
+    ]
 
 
 def _store_aliases(session: Session, ids: dict[str, int], values) -> None:

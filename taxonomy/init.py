@@ -6,7 +6,17 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import Engine
 
-from taxonomy.db.engine import alembic_config, current_revision, display_url, get_engine, head_revision
+from taxonomy.db.engine import (
+    alembic_config,
+    current_revision,
+    display_url,
+    get_engine,
+    head_revision,
+    is_known_revision,
+    sqlite_path,
+    table_names,
+)
+from taxonomy.errors import UsageError
 
 
 @dataclass
@@ -24,11 +34,28 @@ def init(db: str | Engine | None = None) -> InitResult:
     from alembic import command
 
     engine = get_engine(db)
-    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        from pathlib import Path
-
-        Path(engine.url.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(engine)
+    if path is not None:
+        if path.is_dir():
+            raise UsageError(f"{path} is a directory: give the database file's path, e.g. {path / 'taxonomy.db'}")
+        parent = path.resolve().parent
+        if not parent.is_dir():
+            raise UsageError(f"cannot create the database {path}: the directory {parent} does not exist")
     before = current_revision(engine)
+    if before is None:
+        foreign = sorted(set(table_names(engine)) - {"alembic_version"})
+        if foreign:
+            shown = ", ".join(foreign[:8]) + (f" and {len(foreign) - 8} more" if len(foreign) > 8 else "")
+            raise UsageError(
+                f"the database {display_url(engine)} already holds tables that are not the workbench's ({shown}); "
+                "nothing was changed. Use a new database file or an empty PostgreSQL database"
+            )
+    elif before != head_revision() and not is_known_revision(before):
+        raise UsageError(
+            f"the database {display_url(engine)} is at schema revision {before!r}, which this version of the "
+            f"workbench does not know (its newest is {head_revision()}); nothing was changed. Is it from a newer "
+            "taxo? Upgrade taxo, or use another database"
+        )
     command.upgrade(alembic_config(engine), "head")
     return InitResult(database=display_url(engine), previous_revision=before, revision=head_revision())
 

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 
 from taxonomy.domain import Tree
-from taxonomy.errors import UsageError
+from taxonomy.errors import TaxoError, UsageError
 
 #: Rule names, in the order they are checked.
 RULES = (
@@ -56,11 +56,9 @@ class IntegrityError(UsageError):
 
     def __init__(self, violations: list[Violation], context: str = "the edit"):
         self.violations = violations
-        lines = [f"{context} was refused (no version written):"]
-        lines += [f"  [{v.rule}] {v.message}" for v in violations[:20]]
-        if len(violations) > 20:
-            lines.append(f"  … and {len(violations) - 20} more")
-        super().__init__("\n".join(lines))
+        shown = "; ".join(f"[{v.rule}] {v.message}" for v in violations[:5])
+        more = f"; … and {len(violations) - 5} more" if len(violations) > 5 else ""
+        super().__init__(f"{context} was refused (no version written): {shown}{more}")  # one line
 
 
 def _label(tree: Tree, uid: str) -> str:
@@ -180,3 +178,23 @@ def _check_stats(tree: Tree, rel_tol: float) -> list[Violation]:
             if not math.isclose(s, 100.0, abs_tol=1e-3):
                 out.append(Violation("weights-consistent", f"pct_total_occurrences of level {level} sum to {s:g}"))
     return out
+
+
+class UnsoundVersionError(TaxoError):
+    """A stored version fails `taxo check` (a damaged database); it is not exported."""
+
+
+def refuse_unsound(session, version_id: int, tree: Tree) -> None:
+    """Raise :class:`UnsoundVersionError` unless the stored version passes every rule of `taxo check`."""
+    from taxonomy.changesets import orphaned_values
+
+    orphans = orphaned_values(session, version_id)
+    violations = [Violation("one-root-path", f"value {t!r} has no place in the version") for t in orphans[:1]]
+    violations += check_tree_integrity(tree)
+    if violations:
+        n = len(orphans) + len(violations) - min(1, len(orphans))
+        v = violations[0]
+        raise UnsoundVersionError(
+            f"version {version_id} fails `taxo check` ({n} problem{'s' if n != 1 else ''}; first: [{v.rule}] "
+            f"{v.message}); nothing was exported. Run `taxo check {version_id}` for the list"
+        )

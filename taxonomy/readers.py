@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from taxonomy.errors import InputError, UsageError
-from taxonomy.normalize import MAX_VALUE_LENGTH, normalize_value
+from taxonomy.normalize import (
+    MAX_SHORT_TEXT,
+    MAX_SURFACE_LENGTH,
+    MAX_VALUE_LENGTH,
+    normalize_value,
+    strip_invisible,
+    text_problem,
+)
 
 __all__ = [
     "ParsedInput",
@@ -527,6 +534,9 @@ def _aggregate(
             raise fail(line, "value", f"value must be a string, got {_json_type(raw)} ({raw!r})")
         norm = norm_cache.get(raw)
         if norm is None:
+            problem = text_problem(raw, multiline=True)  # tabs and line breaks are whitespace: they collapse
+            if problem:
+                raise fail(line, "value", f"value {problem}")
             norm = normalize_value(raw, keep_case=keep_case)
             if not norm:
                 raise fail(line, "value", "empty value" if not raw else "value is blank (only whitespace)")
@@ -535,8 +545,13 @@ def _aggregate(
                     line, "value",
                     f"value is {len(norm)} characters long after normalisation; the limit is {MAX_VALUE_LENGTH}",
                 )
+            surface = strip_invisible(raw).strip()
+            if len(surface) > MAX_SURFACE_LENGTH:
+                raise fail(
+                    line, "value", f"value is {len(surface)} characters long as written; the limit is {MAX_SURFACE_LENGTH}"
+                )
             norm_cache[raw] = norm
-        return norm, raw.strip()
+        return norm, strip_invisible(raw).strip()
 
     values: dict[str, ValueAgg] = {}
     n_rows = 0
@@ -661,7 +676,16 @@ def _conversation(raw: Any, line: int, fail: Any) -> str:
     s = str(raw).strip()
     if not s:
         raise fail(line, "conversation", "missing conversation id (empty)")
+    problem = text_problem(s)
+    if problem:
+        raise fail(line, "conversation", f"conversation id {problem}")
+    if len(s) > MAX_SHORT_TEXT:
+        raise fail(line, "conversation", f"conversation id is {len(s)} characters long; the limit is {MAX_SHORT_TEXT}")
     return s
+
+
+#: optional text fields stored in short columns: the full character policy and a length limit apply
+_SHORT_TEXT_FIELDS = frozenset({"role", "response_type"})
 
 
 def _text(raw: Any, line: int, key: str, fail: Any) -> str | None:
@@ -669,7 +693,16 @@ def _text(raw: Any, line: int, key: str, fail: Any) -> str | None:
     if raw is _MISSING or raw is None:
         return None
     if isinstance(raw, str):
-        return raw.strip() or None
+        if "\x00" in raw:  # PostgreSQL cannot store NUL in text; refused on every database alike
+            raise fail(line, key, f"{key} contains a NUL character (at character {raw.index(chr(0)) + 1})")
+        s = raw.strip() or None
+        if s is not None and key in _SHORT_TEXT_FIELDS:
+            problem = text_problem(s)
+            if problem:
+                raise fail(line, key, f"{key} {problem}")
+            if len(s) > MAX_SHORT_TEXT:
+                raise fail(line, key, f"{key} is {len(s)} characters long; the limit is {MAX_SHORT_TEXT}")
+        return s
     if isinstance(raw, (list, dict)):
         raise fail(line, key, f"{key} must be a string, got {_json_type(raw)}")
     if isinstance(raw, bool):

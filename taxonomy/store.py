@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from taxonomy.db.models import Membership, Node, TombstoneRow, Value, ValueAlias, Version
 from taxonomy.domain import Leaf, Tombstone, Tree
 from taxonomy.domain import Node as TreeNode
-from taxonomy.errors import NotFoundError
+from taxonomy.errors import NotFoundError, UsageError
+from taxonomy.normalize import MAX_NAME_LENGTH
 
 
 def write_version(
@@ -26,8 +27,11 @@ def write_version(
 ) -> int:
     """Insert ``tree`` as a new version inside the caller's transaction and return its id.
 
-    Leaves must carry ``value_id``. Nothing is written unless the caller's transaction commits.
+    Leaves must carry ``value_id``. Nothing is written unless the caller's transaction commits. Names and
+    descriptions are checked against the column limits first (:func:`check_storable`), so that SQLite and
+    PostgreSQL refuse the same trees with the same message.
     """
+    check_storable(tree)
     version = Version(
         parent_id=parent_id,
         message=message,
@@ -98,6 +102,19 @@ def write_version(
             ],
         )
     return version.id
+
+
+def check_storable(tree: Tree) -> None:
+    """Raise :class:`UsageError` for a node name longer than the column holds or text holding NUL (PostgreSQL
+    refuses both; SQLite would store them): the same error on every database, before any row is written."""
+    for node in tree.nodes.values():
+        label = f"node {node.uid}"
+        if len(node.name) > MAX_NAME_LENGTH:
+            raise UsageError(f"{label}: the name is {len(node.name)} characters long; the limit is {MAX_NAME_LENGTH}")
+        if len(node.uid) > 200:
+            raise UsageError(f"{label}: the id is {len(node.uid)} characters long; the limit is 200")
+        if "\x00" in node.name or "\x00" in (node.description or ""):
+            raise UsageError(f"{label}: the name or description contains a NUL character")
 
 
 def get_version(session: Session, version_id: int) -> Version:

@@ -82,6 +82,16 @@ def head_revision() -> str:
     return head
 
 
+def is_known_revision(rev: str) -> bool:
+    """Is ``rev`` one of this workbench's migrations?"""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    return any(s.revision == rev for s in ScriptDirectory.from_config(cfg).walk_revisions())
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
@@ -89,14 +99,35 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def sqlite_path(engine: Engine) -> Path | None:
+    """The file of a SQLite engine (None for other databases and in-memory SQLite)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    if str(engine.url.database).startswith("file:"):
+        return None
+    return Path(engine.url.database).expanduser()
+
+
 def check_schema(engine: Engine) -> None:
-    """Raise a clear error unless the database is migrated to the head revision."""
+    """Raise a clear error unless the database is migrated to the head revision. A SQLite file that does not
+    exist is reported as such, and not created."""
+    path = sqlite_path(engine)
+    if path is not None and not path.exists():
+        raise DatabaseNotInitialisedError(
+            f"the database file {path} does not exist; check --db (or TAXO_DATABASE_URL), or run "
+            f"`taxo init --db {path}` to create it"
+        )
     rev = current_revision(engine)
     if rev is None:
         raise DatabaseNotInitialisedError(
             f"the database {display_url(engine)} has no workbench schema; run `taxo init` first"
         )
     head = head_revision()
+    if rev != head and not is_known_revision(rev):
+        raise DatabaseNotInitialisedError(
+            f"the database {display_url(engine)} is at schema revision {rev!r}, which this version of the "
+            f"workbench does not know (it needs {head}); it was made by a newer or different program"
+        )
     if rev != head:
         raise DatabaseNotInitialisedError(
             f"the database {display_url(engine)} is at schema revision {rev}, the workbench needs {head}; "

@@ -47,6 +47,8 @@ class Batch(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(Text)  #: the path as given
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    #: sha256 of the batch's content (values with weights and counts, records), independent of row order
+    content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     shape: Mapped[str] = mapped_column(String(16))  #: "aggregated" or "records"
     file_format: Mapped[str] = mapped_column(String(16))
     options: Mapped[dict[str, Any]] = mapped_column(JSON)  #: column mapping and normalisation options

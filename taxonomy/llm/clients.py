@@ -22,6 +22,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from taxonomy.llm.errors import FatalError, RetryableError
+from taxonomy.secrets import redact
+from taxonomy.secrets import register as register_secret
 
 #: HTTP statuses worth another attempt.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -76,6 +78,7 @@ class LLMClient(ABC):
         self.model = model
         self.base_url = base_url
         self.timeout = float(timeout)
+        register_secret(api_key)  # redacted from every message, whatever the server echoes
         self._sdk = self._make_sdk(api_key)
 
     def __repr__(self) -> str:  # never the key
@@ -154,14 +157,15 @@ _ACCEPTS: dict[tuple[str, str], bool] = {}
 
 
 def _status_message(exc) -> str:
+    """The server's error message, secrets redacted before it is shortened (so no part of a key survives)."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         err = body.get("error")
         if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:300]
+            return redact(str(err["message"]))[:300]
         if body.get("message"):
-            return str(body["message"])[:300]
-    return str(getattr(exc, "message", "") or exc)[:300]
+            return redact(str(body["message"]))[:300]
+    return redact(str(getattr(exc, "message", "") or exc))[:300]
 
 
 class AnthropicClient(LLMClient):

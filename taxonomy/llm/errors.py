@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from taxonomy.errors import TaxoError, UsageError
+from taxonomy.secrets import redact
 
 
 class LLMConfigError(UsageError):
@@ -21,7 +22,7 @@ class RetryableError(Exception):
     """One attempt failed in a way that another attempt may fix (429, 5xx, timeout, unusable body)."""
 
     def __init__(self, kind: str, message: str, retry_after: float | None = None):
-        super().__init__(message)
+        super().__init__(redact(message))
         self.kind = kind  #: "rate_limited" | "server_error" | "timeout" | "connection" | "malformed_response"
         self.retry_after = retry_after
 
@@ -30,7 +31,7 @@ class FatalError(Exception):
     """One attempt failed in a way that retrying cannot fix (400, 401, 403, 404, ...)."""
 
     def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
+        super().__init__(redact(message))
         self.status = status
 
 
