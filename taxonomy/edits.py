@@ -554,6 +554,8 @@ def _copy_tree(tree: Tree) -> Tree:
         version_id=tree.version_id,
         tombstones={u: clone(t) for u, t in tree.tombstones.items()},
     )
+
+
 def _clean(text: str, what: str, *, multiline: bool = False) -> str:
     """A name or description under the character policy of :mod:`taxonomy.normalize` (EditError otherwise)."""
     try:
