@@ -459,21 +459,20 @@ def check(version: int, *, db: str | Engine | None = None) -> CheckReport:
 
 
 def orphaned_values(session, version: int) -> list[str]:
-    """Values of the batches the version was built from that have no membership in it (sorted)."""
-    from taxonomy.db.models import BatchValue, Membership, Value
+    """Values whose membership is missing: when the version holds fewer memberships than its manifest's
+    ``n_values``, the values it covers (its batches, role and conversation threshold: :mod:`taxonomy.coverage`)
+    that have no membership and are not waiting in its novelty queue (sorted). Covered values that a version
+    simply does not hold yet (new batches before `taxo assign`, values taken out with ``unplace``) are not orphans."""
+    from taxonomy.coverage import coverage_of_manifest, coverage_totals
+    from taxonomy.db.models import Membership
 
-    batch_ids = [b["id"] for b in (get_version(session, version).manifest or {}).get("batches", []) if "id" in b]
-    if not batch_ids:
-        return []
-    placed = select(Membership.value_id).where(Membership.version_id == version)
-    q = (
-        select(Value.text)
-        .join(BatchValue, BatchValue.value_id == Value.id)
-        .where(BatchValue.batch_id.in_(batch_ids), Value.id.not_in(placed))
-        .distinct()
-        .order_by(Value.text)
-    )
-    return list(session.scalars(q))
+    manifest = get_version(session, version).manifest or {}
+    placed = set(session.scalars(select(Membership.value_id).where(Membership.version_id == version)))
+    if manifest.get("n_values") == len(placed):
+        return []  # every value the version says it holds has its membership; the rest of its coverage is pending
+    covered = {t.id: t.text for t in coverage_totals(session, coverage_of_manifest(manifest))}
+    queued = {m["value"] for g in ((manifest.get("novelty") or {}).get("groups") or []) for m in g["members"]}
+    return sorted(t for vid, t in covered.items() if vid not in placed and t not in queued)
 
 
 @dataclass
