@@ -139,12 +139,17 @@ def pull_cmd(
                     for it in items:
                         detail = getattr(it, what) or it.decision
                         err.print(f"  {_esc(it.name)} ({it.node.rsplit(':', 1)[-1][:8]}, task {it.task}): {_esc(detail)}")
+                        if what == "reason" and it.link:
+                            err.print(f"    {_esc(it.link)}", soft_wrap=True)
             for w in res.warnings:
                 err.print(f"[yellow]Warning:[/yellow] {_esc(w)}")
             if res.blocked:
                 err.print("[bold red]Nothing was applied[/bold red]: some annotations cannot apply. Fix them in Label "
                           "Studio and pull again, or pull with --partial to apply the rest.")
             err.print(_esc(res.summary))
+            if res.outcomes_written:
+                err.print(f"Outcomes written back to {res.outcomes_written} task(s) in Label Studio (column "
+                          "taxo_outcome).")
         if res.version_id is not None:
             print(res.version_id)
     if res.blocked:
