@@ -6,8 +6,8 @@ columns, and the outcome of each task written back after a pull.
   "Instructions" button. (Its side panels — regions, relations, info — are part of every editor in Label Studio
   1.23: the ``side-column`` interface is always on and no project setting turns it off; reviewers can collapse
   it.)
-* **Data manager**: one tab, "Review", with readable columns only — id, annotations, name, size, description and
-  the outcome — and the raw option lists (``merge_options``, ``move_options``, ``split_members``) and identifiers
+* **Data manager**: one tab, "Review", with readable columns only — id, annotations, name, size and the outcome —
+  and the description, the raw option lists (``merge_options``, ``move_options``, ``split_members``) and identifiers
   hidden.
 * **Outcomes**: after each pull every annotated task's ``taxo_outcome`` says what became of it — ``applied in
   version 7: rename to 'X'``, ``approved``, ``flagged: <comment>``, ``conflict: <reason>``, ``refused: <reason>``
@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from review import config as C
 
-#: data keys shown as data manager columns, in this order; every other data key is hidden
-SHOWN_COLUMNS = ("name", "size", "description", C.OUTCOME_KEY)
+#: data keys shown as data manager columns; every other data key is hidden (the description too: it is long, and
+#: the task shows it)
+SHOWN_COLUMNS = ("name", "size", C.OUTCOME_KEY)
 #: Label Studio's own task columns that stay visible
 SHOWN_TASK_COLUMNS = ("id", "total_annotations", "cancelled_annotations", "annotators", "completed_at")
 HIDDEN_TASK_COLUMNS = ("inner_id", "total_predictions", "annotations_results", "annotations_ids", "predictions_score",
@@ -52,8 +53,8 @@ def configure(ls, project_id: int, data_keys: Iterable[str]) -> None:
         "title": VIEW_TITLE,
         "type": "list",
         "target": "tasks",
-        "hiddenColumns": {"explore": hidden, "labeling": hidden + [f"tasks:data.{k}" for k in ("description",)]},
-        "columnsWidth": {"tasks:data.name": 260, "tasks:data.description": 420, f"tasks:data.{C.OUTCOME_KEY}": 360},
+        "hiddenColumns": {"explore": hidden, "labeling": hidden},
+        "columnsWidth": {"tasks:data.name": 200, "tasks:data.size": 190, f"tasks:data.{C.OUTCOME_KEY}": 480},
         "columnsDisplayType": {},
         "gridWidth": 4,
     })

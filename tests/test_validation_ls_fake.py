@@ -48,8 +48,13 @@ class FakeLabelStudio:
 
     def create_project(self, title, description, label_config):
         pid = next(self.ids)
-        self.projects[pid] = {"id": pid, "title": title, "label_config": label_config, "maximum_annotations": 1}
+        self.projects[pid] = {"id": pid, "title": title, "description": description, "label_config": label_config,
+                              "maximum_annotations": 1}
         return pid
+
+    def update_project(self, pid, settings):
+        self.projects[pid].update(settings)
+        return self.projects[pid]
 
     def list_tasks(self, pid):
         return [{"id": tid, "data": t["data"]} for tid, t in self.tasks.items() if t["project"] == pid]
