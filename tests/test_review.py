@@ -271,6 +271,7 @@ def test_refusals_are_reported_one_by_one_and_block_unless_partial(sqlite_v1, ls
     outcome = {t["data"]["node_id"]: t["data"][C.OUTCOME_KEY] for t in ls.list_tasks(project)}
     assert outcome[uid("b1x")].startswith("refused: ") and "sibling already has the name" in outcome[uid("b1x")]
     assert "other annotations of this pull were refused" in outcome[uid("b1y")]
+    assert all(i.link == f"{ls.url}/projects/{project}/data?task={i.task}" for i in rep.refused)
 
     rep = review.pull(b, message="round 1, the rest", partial=True, db=db, client=ls)
     assert rep.version_id == 3 and [a.node for a in rep.applied] == [uid("b1y")] and len(rep.refused) == 3

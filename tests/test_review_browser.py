@@ -159,3 +159,37 @@ def test_a_validation_task_answered_in_the_browser_shows_in_the_report_with_its_
     page.goto(f"{label_studio.url}/projects")
     page.get_by_text(title).first.wait_for()
     shot(page, "validation-projects-list")
+
+
+def test_rename_then_edit_the_submitted_annotation_and_update(pushed, page, label_studio):
+    """Editing a pre-filled box of a submitted annotation enables Update (no "Add" step that could be missed)."""
+    db, res = pushed
+    ls = label_studio.client()
+    tid = task_ids(db, res.batch_id)[uid("a1x")]
+    open_task(page, label_studio.url, res.project_id, tid)
+    choose(page, C.RENAME)
+    name_box = page.locator(f"input[name^='{C.NEW_NAME}:']")
+    assert name_box.input_value() == "Honesty and candor", "pre-filled with the current name"
+    name_box.fill("Honesty and truthfulness")
+    submit(page)
+    [a] = annotations_of(ls, tid)
+    assert fields(a)[C.ACTION] == [C.RENAME] and fields(a)[C.NEW_NAME] == ["Honesty and truthfulness"]
+
+    page.wait_for_timeout(1000)
+    shot(page, "review-rename-submitted")
+    update = page.locator("button", has_text="Update").first
+    assert not update.is_enabled(), "nothing changed yet"
+    page.locator(f"input[name^='{C.NEW_NAME}:']").fill("Candor and honesty")
+    shot(page, "review-rename-update")
+    # as a reviewer does it: straight from the box to Update (the mouse press leaves the box, which takes the edit)
+    box = update.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    deadline = time.monotonic() + 15
+    while fields(annotations_of(ls, tid)[0])[C.NEW_NAME] != ["Candor and honesty"] and time.monotonic() < deadline:
+        time.sleep(0.3)
+    [a] = annotations_of(ls, tid)
+    assert fields(a)[C.NEW_NAME] == ["Candor and honesty"]
+    rep = review.pull(res.batch_id, db=db, client=ls)
+    assert rep.version_id == 2 and tree_of(db, 2).nodes[uid("a1x")].name == "Candor and honesty"
+    [task] = [t for t in ls.list_tasks(res.project_id) if t["id"] == tid]
+    assert task["data"][C.OUTCOME_KEY] == "applied in version 2: rename to 'Candor and honesty'"
