@@ -646,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)  # without standalone mode click returns typer.Exit's code
     except TaxoError as exc:
         err.print(f"[bold red]Error:[/bold red] {_esc(str(exc))}")
         return exc.exit_code
@@ -670,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.exceptions.Exit):
             return exc.exit_code
         raise
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 from taxonomy.cli_llm import register as _register_llm  # noqa: E402

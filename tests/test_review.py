@@ -413,3 +413,24 @@ def test_two_pulls_of_one_batch_cannot_run_at_once(sqlite_v1, ls, cache_dir):
     assert review.pull(b, db=db, client=ls).version_id == 2
     with session_scope(db) as s:
         assert s.get(ReviewBatch, b).status == "pulled"
+
+
+def test_a_refused_split_stays_refused_on_the_next_pull(sqlite_v1, ls, cache_dir, label_studio, monkeypatch,
+                                                        capsys):
+    db = sqlite_v1
+    b = do_push(db, ls, cache_dir, nodes=[uid("b1x"), uid("b1y")]).batch_id
+    bad = annotate(ls, db, b, uid("b1x"), split=[("Empathy and compassion", [1])])  # the name the rest keeps
+    ok = annotate(ls, db, b, uid("b1y"), name="Community")
+    for _ in range(2):
+        rep = review.pull(b, db=db, client=ls)
+        assert rep.blocked and rep.version_id is None and [i.node for i in rep.refused] == [uid("b1x")], rep
+        assert "sibling already has the name" in rep.refused[0].reason
+        assert statuses(db, b) == {bad: "refused", ok: "refused"}
+    # the CLI: exit code 1, the refused task listed with its link
+    from taxonomy.cli import main
+
+    monkeypatch.setenv("TAXO_LABEL_STUDIO_TOKEN", label_studio.token)
+    capsys.readouterr()
+    assert main(["review", "pull", str(b), "--db", db]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == "" and f"{label_studio.url}/projects/" in cap.err and "Nothing was applied" in cap.err
