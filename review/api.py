@@ -629,13 +629,16 @@ def pull(
     db: str | Engine | None = None,
     client: LabelStudioClient | None = None,
     retry: RetryPolicy | None = None,
+    outcomes: bool = True,
 ) -> PullReport:
     """Bring a batch's annotations back as ONE change-set → ONE new version (or none when nothing changes).
 
     Label Studio is asked at the batch's URL (``url`` if it moved). The base is ``onto``, else the head of
     ``branch``, else the newest version descending from the batch's last pulled version (or its pushed version).
     Conflicting nodes are left out unless ``resolve``; annotations that cannot apply are reported one by one and,
-    unless ``partial``, nothing is applied.
+    unless ``partial``, nothing is applied. Then (``outcomes``) each annotated task whose outcome changed gets it
+    written into its ``taxo_outcome`` (see :mod:`review.ls_ui`; one request per task: Label Studio has no bulk
+    update of task data).
     """
     from taxonomy.changesets import BranchConflictError
     from taxonomy.changesets import apply as apply_changeset
@@ -841,10 +844,13 @@ def pull(
                 row.options = opts
         final_status = "pulled" if not (report.conflicts or report.refused) else "pulled with issues"
         # the outcomes, for the reviewers (after everything is committed: a failure here is only a warning)
-        try:
-            written, problems = ls_ui.write_outcomes(ls, task_data, ls_ui.task_outcomes(decisions, statuses, names))
-        except LabelStudioError as exc:
-            written, problems = 0, [str(exc)]
+        written, problems = 0, []
+        if outcomes:
+            try:
+                written, problems = ls_ui.write_outcomes(ls, task_data,
+                                                         ls_ui.task_outcomes(decisions, statuses, names))
+            except LabelStudioError as exc:
+                problems = [str(exc)]
         report.outcomes_written = written
         if problems:
             report.warnings.append(f"the outcome could not be written back to {len(problems)} task(s) in Label "

@@ -112,6 +112,7 @@ def pull_cmd(
     onto: Annotated[Optional[int], typer.Option(help="Base version [default: the newest descendant of the reviewed version]")] = None,
     branch: Annotated[Optional[str], typer.Option(help="Apply onto this branch's head and advance it")] = None,
     url: MovedUrlOpt = None,
+    no_outcomes: Annotated[bool, typer.Option("--no-outcomes", help="Do not write each task's outcome back to Label Studio (a later pull writes them)")] = False,
     author: AuthorOpt = None,
     cache_dir: CacheOpt = None,
     db: DbOpt = None,
@@ -123,7 +124,7 @@ def pull_cmd(
     from review.api import pull
 
     res = pull(batch, message=message, author=author, resolve=resolve, partial=partial, onto=onto, branch=branch,
-               url=url, cache_dir=cache_dir, db=db)
+               url=url, cache_dir=cache_dir, db=db, outcomes=not no_outcomes)
     if as_json:
         _emit_json(res)
     else:

@@ -289,9 +289,16 @@ def test_flags_are_reported_and_apply_nothing(sqlite_v1, ls, cache_dir):
     db = sqlite_v1
     b = do_push(db, ls, cache_dir, nodes=[uid("a1x")]).batch_id
     annotate(ls, db, b, uid("a1x"), name="Something else", flag=True, comment="Overlaps with transparency?")
-    rep = review.pull(b, db=db, client=ls)
+    rep = review.pull(b, db=db, client=ls, outcomes=False)
     assert rep.version_id is None and [f.comment for f in rep.flagged] == ["Overlaps with transparency?"]
     assert review.status(b, db=db, client=ls).flagged == 1
+    project = review.status(b, db=db, client=ls).project_id
+    [task] = ls.list_tasks(project)
+    assert task["data"][C.OUTCOME_KEY] == "" and rep.outcomes_written == 0
+    rep = review.pull(b, db=db, client=ls)  # the next pull writes the missing outcome
+    [task] = ls.list_tasks(project)
+    assert rep.outcomes_written == 1
+    assert task["data"][C.OUTCOME_KEY] == "flagged for discussion: Overlaps with transparency?"
 
 
 def test_wrong_token_is_an_authentication_error_and_writes_nothing(sqlite_v1, label_studio, cache_dir):
