@@ -630,6 +630,7 @@ def pull(
     client: LabelStudioClient | None = None,
     retry: RetryPolicy | None = None,
     outcomes: bool = True,
+    progress=None,
 ) -> PullReport:
     """Bring a batch's annotations back as ONE change-set → ONE new version (or none when nothing changes).
 
@@ -848,7 +849,7 @@ def pull(
         if outcomes:
             try:
                 written, problems = ls_ui.write_outcomes(ls, task_data,
-                                                         ls_ui.task_outcomes(decisions, statuses, names))
+                                                         ls_ui.task_outcomes(decisions, statuses, names), progress)
             except LabelStudioError as exc:
                 problems = [str(exc)]
         report.outcomes_written = written

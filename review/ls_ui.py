@@ -105,8 +105,10 @@ def _same(old: str, new: str) -> bool:
     return head.startswith("applied in version ") and old.split(":", 1)[0] == head
 
 
-def write_outcomes(ls, task_data: dict[int, dict], outcomes: dict[int, str]) -> tuple[int, list[str]]:
+def write_outcomes(ls, task_data: dict[int, dict], outcomes: dict[int, str], progress=None) -> tuple[int, list[str]]:
     """Write each changed outcome into its task's data; returns (tasks written, problems)."""
+    from taxonomy.progress import NullProgress
+
     todo = [(tid, {**task_data[tid], C.OUTCOME_KEY: text}) for tid, text in sorted(outcomes.items())
             if tid in task_data and not _same(task_data[tid].get(C.OUTCOME_KEY) or "", text)]
     problems: list[str] = []
@@ -119,8 +121,12 @@ def write_outcomes(ls, task_data: dict[int, dict], outcomes: dict[int, str]) -> 
         except Exception as exc:  # noqa: BLE001 - reported, the version is committed already
             return f"task {tid}: {exc}"
 
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        for res in pool.map(one, todo):
+    if not todo:
+        return 0, []
+    with (progress or NullProgress()).step("writing outcomes to tasks", total=len(todo)) as step, \
+            ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        for i, res in enumerate(pool.map(one, todo), start=1):
             if res:
                 problems.append(res)
+            step.update(i, len(todo))
     return len(todo) - len(problems), problems

@@ -123,8 +123,15 @@ def pull_cmd(
     annotations cannot apply and --partial is not given (then nothing is applied)."""
     from review.api import pull
 
-    res = pull(batch, message=message, author=author, resolve=resolve, partial=partial, onto=onto, branch=branch,
-               url=url, cache_dir=cache_dir, db=db, outcomes=not no_outcomes)
+    import sys
+    from contextlib import nullcontext
+
+    from taxonomy.progress import RichProgress
+
+    bar = RichProgress() if not (quiet or as_json) and sys.stderr.isatty() else nullcontext(None)
+    with bar as progress:
+        res = pull(batch, message=message, author=author, resolve=resolve, partial=partial, onto=onto,
+                   branch=branch, url=url, cache_dir=cache_dir, db=db, outcomes=not no_outcomes, progress=progress)
     if as_json:
         _emit_json(res)
     else:
