@@ -45,16 +45,22 @@ def task_link(url: str, project_id: int | None, task_id: int) -> str:
 def configure(ls, project_id: int, data_keys: Iterable[str]) -> None:
     """Instructions on, and the "Review" data manager tab (created once: a tab the reviewers changed stays)."""
     ls.update_project(project_id, {"expert_instruction": C.INSTRUCTIONS, "show_instruction": True})
-    if any((v.get("data") or {}).get("title") == VIEW_TITLE for v in ls.views(project_id)):
+    data_view(ls, project_id, VIEW_TITLE, [k for k in data_keys if k not in SHOWN_COLUMNS],
+              {"name": 200, "size": 190, C.OUTCOME_KEY: 480})
+
+
+def data_view(ls, project_id: int, title: str, hidden_keys: Iterable[str], widths: dict[str, int]) -> None:
+    """A data manager tab showing the task data except ``hidden_keys`` (and Label Studio's less useful columns);
+    created once (a tab of that title that exists, perhaps changed by the reviewers, stays as it is)."""
+    if any((v.get("data") or {}).get("title") == title for v in ls.views(project_id)):
         return
-    hidden = [f"tasks:data.{k}" for k in data_keys if k not in SHOWN_COLUMNS]
-    hidden += [f"tasks:{k}" for k in HIDDEN_TASK_COLUMNS]
+    hidden = [f"tasks:data.{k}" for k in hidden_keys] + [f"tasks:{k}" for k in HIDDEN_TASK_COLUMNS]
     ls.create_view(project_id, {
-        "title": VIEW_TITLE,
+        "title": title,
         "type": "list",
         "target": "tasks",
         "hiddenColumns": {"explore": hidden, "labeling": hidden},
-        "columnsWidth": {"tasks:data.name": 200, "tasks:data.size": 190, f"tasks:data.{C.OUTCOME_KEY}": 480},
+        "columnsWidth": {f"tasks:data.{k}": w for k, w in widths.items()},
         "columnsDisplayType": {},
         "gridWidth": 4,
     })

@@ -206,6 +206,10 @@ def push(
                 LABEL_CONFIG,
             )
             client.update_project(project_id, {"expert_instruction": INSTRUCTIONS, "show_instruction": True})
+            from review.ls_ui import data_view
+
+            data_view(client, project_id, "Validation", ["taxo_item", "taxo_position"],
+                      {"value": 220, "role": 200, "excerpt": 600})
         with session_scope(db) as session:
             vs = session.get(ValidationSample, sample_id)
             vs.url, vs.project_id = client.url, project_id

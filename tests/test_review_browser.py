@@ -137,6 +137,10 @@ def test_a_validation_task_answered_in_the_browser_shows_in_the_report_with_its_
     ls = label_studio.client()
     res = VLS.push(s.sample_id, db=db, client=ls)
     title = ls.get_project(res.project_id)["title"]
+    [view] = ls.views(res.project_id)
+    assert {"tasks:data.taxo_item", "tasks:data.taxo_position"} <= set(view["data"]["hiddenColumns"]["explore"])
+    assert "one action" not in ls.get_project(res.project_id)["expert_instruction"]
+    assert "Is the value really expressed" in ls.get_project(res.project_id)["expert_instruction"]
     assert title.startswith(f"Validation #{s.sample_id} · ") and len(title) <= 28, title
     first = VLS.sample_items(s.sample_id, db=db)[0]
     open_task(page, label_studio.url, res.project_id, first.ls_task_id)
@@ -156,6 +160,11 @@ def test_a_validation_task_answered_in_the_browser_shows_in_the_report_with_its_
     out = capsys.readouterr().out
     assert f"item {first.position} [not expressed]" in out and "The excerpt is about <b>cost</b>, not this value." in out
 
+    page.goto(f"{label_studio.url}/projects/{res.project_id}/data")
+    page.get_by_text(first.value).first.wait_for()
+    page.wait_for_timeout(500)
+    assert not page.get_by_text("taxo_item").first.is_visible()
+    shot(page, "validation-data-manager")
     page.goto(f"{label_studio.url}/projects")
     page.get_by_text(title).first.wait_for()
     shot(page, "validation-projects-list")

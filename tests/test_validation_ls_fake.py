@@ -52,6 +52,13 @@ class FakeLabelStudio:
                               "maximum_annotations": 1}
         return pid
 
+    def views(self, pid):
+        return [v for v in self.projects[pid].get("views", [])]
+
+    def create_view(self, pid, data):
+        self.projects[pid].setdefault("views", []).append({"id": 1, "data": data})
+        return 1
+
     def update_project(self, pid, settings):
         self.projects[pid].update(settings)
         return self.projects[pid]
