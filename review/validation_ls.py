@@ -193,9 +193,10 @@ def push(
         )
     already = project_id is not None and all(i.ls_task_id is not None for i in items)
     if project_id is None:
-        found = client.find_projects(title)
-        if len(found) > 1:  # the same title from another database: the key in the description decides
-            found = [p for p in found if key in str((client.get_project(p) or {}).get("description") or "")] or found
+        # a project of this title and key (in its description): an earlier push was interrupted after creating
+        # it. Titles are only readable (to the minute); another database's sample can have the same one.
+        found = [p for p in client.find_projects(title)
+                 if key in str((client.get_project(p) or {}).get("description") or "")]
         if found:  # an earlier push was interrupted after creating the project
             project_id = max(found)
         else:
