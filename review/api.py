@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select, update
 
 from review import config as C
+from review import ls_ui
 from review.labelstudio import LabelStudioClient, LabelStudioError, RetryPolicy, connect
 from review.pull import (
     Decision,
@@ -223,6 +224,7 @@ def push(
         with session_scope(db) as session:
             session.execute(update(ReviewBatch).where(ReviewBatch.id == batch_id).values(project_id=project_id))
         _configure_project(ls, project_id, annotators)
+        ls_ui.configure(ls, project_id, list(payloads[0]["data"]) if payloads else [])
     elif ls.get_project(project_id) is None:
         raise LabelStudioError(
             f"project {project_id} of review batch {batch_id} no longer exists in Label Studio at {base_url}; "
@@ -392,23 +394,31 @@ def _applied_by_changesets(db, batch_id: int) -> dict[int, int]:
 
 def _fetch_decisions(ls: LabelStudioClient, b: _Batch) -> tuple[list[Decision], dict[int, dict]]:
     """Every annotation of the batch's project as a decision; and {annotation id: raw result}."""
+    decisions, results, _ = _fetch(ls, b)
+    return decisions, results
+
+
+def _fetch(ls: LabelStudioClient, b: _Batch) -> tuple[list[Decision], dict[int, dict], dict[int, dict]]:
+    """:func:`_fetch_decisions`, and {task id: task data} of the annotated tasks."""
     if b.project_id is None:
         raise UsageError(f"review batch {b.id} has no Label Studio project yet: run the same push again")
     exported = ls.export(b.project_id)
     names = ls.users()
     decisions: list[Decision] = []
     results: dict[int, dict] = {}
+    task_data: dict[int, dict] = {}
     for task in exported:
         entry = b.tasks.get(int(task["id"]))
         if entry is None:
             continue  # a task that this batch did not create
         _, payload = entry
+        task_data[int(task["id"])] = dict(task.get("data") or {})
         for ann in task.get("annotations") or []:
             d = decide(ann, task, payload, names)
             decisions.append(d)
             results[d.annotation_id] = {"result": ann.get("result") or [],
                                         "was_cancelled": bool(ann.get("was_cancelled"))}
-    return decisions, results
+    return decisions, results, task_data
 
 
 # ----------------------------------------------------------------------------------------------------- status
@@ -538,6 +548,7 @@ class PullItem:
     operations: list[dict] = field(default_factory=list)
     reason: str = ""
     comment: str = ""
+    link: str = ""  #: the task in Label Studio
 
 
 @dataclass
@@ -557,6 +568,7 @@ class PullReport:
     resolve: str | None = None
     blocked: bool = False  #: refusals without --partial: nothing was applied
     warnings: list[str] = field(default_factory=list)
+    outcomes_written: int = 0  #: tasks whose outcome (``taxo_outcome``) was written back to Label Studio
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -621,13 +633,17 @@ def pull(
     db: str | Engine | None = None,
     client: LabelStudioClient | None = None,
     retry: RetryPolicy | None = None,
+    outcomes: bool = True,
+    progress=None,
 ) -> PullReport:
     """Bring a batch's annotations back as ONE change-set → ONE new version (or none when nothing changes).
 
     Label Studio is asked at the batch's URL (``url`` if it moved). The base is ``onto``, else the head of
     ``branch``, else the newest version descending from the batch's last pulled version (or its pushed version).
     Conflicting nodes are left out unless ``resolve``; annotations that cannot apply are reported one by one and,
-    unless ``partial``, nothing is applied.
+    unless ``partial``, nothing is applied. Then (``outcomes``) each annotated task whose outcome changed gets it
+    written into its ``taxo_outcome`` (see :mod:`review.ls_ui`; one request per task: Label Studio has no bulk
+    update of task data).
     """
     from review.novelty import is_novelty_batch, pull_novelty
     from taxonomy.changesets import BranchConflictError
@@ -641,7 +657,7 @@ def pull(
         raise UsageError(f"--resolve must be latest or majority, got {resolve!r}")
     b = _load_batch(db, batch)
     ls = _client(url or b.url, client, retry)
-    decisions, results = _fetch_decisions(ls, b)  # read Label Studio before writing anything
+    decisions, results, task_data = _fetch(ls, b)  # read Label Studio before writing anything
     stamp = _lock(db, b.id)
     final_status = b.status if not b.status.startswith("pulling") else "pushed"  # kept when the pull fails
     try:
@@ -826,6 +842,9 @@ def pull(
                 apply_planned(result.applicable)
         report.blocked = bool(report.refused) and not partial
         _record_annotations(db, b, decisions, results, statuses)
+        for items in (report.applied, report.approved, report.flagged, report.conflicts, report.refused):
+            for it in items:
+                it.link = ls_ui.task_link(b.url, b.project_id, it.task)
         if report.version_id is not None:
             with session_scope(db) as session:
                 row = session.get(ReviewBatch, b.id)
@@ -833,6 +852,18 @@ def pull(
                 opts["versions"] = list(opts.get("versions") or []) + [report.version_id]
                 row.options = opts
         final_status = "pulled" if not (report.conflicts or report.refused) else "pulled with issues"
+        # the outcomes, for the reviewers (after everything is committed: a failure here is only a warning)
+        written, problems = 0, []
+        if outcomes:
+            try:
+                written, problems = ls_ui.write_outcomes(ls, task_data,
+                                                         ls_ui.task_outcomes(decisions, statuses, names), progress)
+            except LabelStudioError as exc:
+                problems = [str(exc)]
+        report.outcomes_written = written
+        if problems:
+            report.warnings.append(f"the outcome could not be written back to {len(problems)} task(s) in Label "
+                                   f"Studio (the pull itself is complete): {problems[0]}")
         return report
     finally:
         _unlock(db, b.id, stamp, final_status)

@@ -326,6 +326,29 @@ class LabelStudioClient:
         items = data.get("results", []) if isinstance(data, dict) else (data or [])
         return {int(u["id"]): (u.get("email") or u.get("username") or f"user {u['id']}") for u in items}
 
+    def update_project(self, project_id: int, settings: dict) -> dict:
+        """Change project settings (``PATCH api/projects/ID/``): instructions, overlap, model version, ..."""
+        return self._call(f"configuring project {project_id}",
+                          lambda: self._raw("PATCH", f"api/projects/{int(project_id)}/", body=settings))
+
+    def update_task_data(self, task_id: int, data: dict) -> None:
+        """Replace a task's data (``PATCH api/tasks/ID/``); its annotations and predictions stay."""
+        self._call(f"updating task {task_id}",
+                   lambda: self._raw("PATCH", f"api/tasks/{int(task_id)}/", body={"data": data}))
+
+    def views(self, project_id: int) -> list[dict]:
+        """The project's data manager tabs (views)."""
+        data = self._call(f"listing the views of project {project_id}",
+                          lambda: self._raw("GET", "api/dm/views/", params={"project": int(project_id)}))
+        return data if isinstance(data, list) else (data or {}).get("results", [])
+
+    def create_view(self, project_id: int, data: dict) -> int:
+        """A data manager tab: ``data`` holds its title, hidden columns, ordering, ..."""
+        v = self._call(f"creating a view of project {project_id}",
+                       lambda: self._raw("POST", "api/dm/views/", body={"project": int(project_id), "data": data}),
+                       creates=True)
+        return int(v["id"])
+
     # ------------------------------------------------------------------- what a reviewer does (tests, benchmark)
     def create_annotation(self, task_id: int, result: list[dict], *, completed_by: int | None = None) -> dict:
         body: dict[str, Any] = {"result": result}

@@ -170,7 +170,12 @@ def parse_split(text: str, member_keys: list[str], member_names: list[str]) -> l
 
 
 def decide(annotation: dict, task: dict, payload: dict, annotator_names: dict[int, str] | None = None) -> Decision:
-    """One annotation (Label Studio JSON) of a task → a :class:`Decision`. ``payload`` is what push stored."""
+    """One annotation (Label Studio JSON) of a task → a :class:`Decision`. ``payload`` is what push stored.
+
+    The chosen action (:data:`review.config.ACTION`) decides which fields count: Rename reads the name and
+    description, Merge and Move their target, Split its groups (and the name and description of the members left
+    in the node), Flag the comment; anything else in the result is ignored. An annotation without an action (a
+    project pushed before the one-action config) is read the old way (:func:`decide_legacy`)."""
     who = annotation.get("completed_by")
     if isinstance(who, dict):
         who_id = who.get("id")
@@ -191,15 +196,110 @@ def decide(annotation: dict, task: dict, payload: dict, annotator_names: dict[in
         d.kind = "skipped"
         return d
     f = _fields(annotation.get("result") or [])
-    d.comment = _last_text(f.get(C.COMMENT, [])) or ""
+    actions = [a for a in f.get(C.ACTION, []) if str(a).strip()]
+    if not actions:
+        return decide_legacy(d, f, payload)
+    action = str(actions[-1]).strip()
+    d.comment = _last_text(f.get(C.COMMENT if action == C.FLAG else C.NOTE, [])) or ""
     data = payload["data"]
     try:
-        name = _last_text(f.get(C.NEW_NAME, []))
-        if name is not None and name != payload["name"].strip():
-            d.name = name
-        desc = _last_text(f.get(C.NEW_DESCRIPTION, []))
-        if desc is not None and desc != (payload.get("description") or "").strip():
-            d.description = desc
+        if len(set(actions)) > 1:
+            raise Refusal(f"more than one action is chosen ({', '.join(map(repr, actions))})")
+        if action == C.APPROVE:
+            return d
+        if action == C.FLAG:  # the editor requires the comment; one sent through the API without it still flags
+            d.kind = "flag"
+            return d
+        if action in (C.RENAME, C.SPLIT_ACTION):
+            _read_rename(d, f, payload)
+        if action == C.RENAME:
+            if d.name is None and d.description is None:
+                raise Refusal("Rename is chosen but the name and the description are unchanged")
+        elif action == C.MERGE:
+            merge = f.get(C.MERGE_INTO, [])
+            if not merge:
+                raise Refusal("Merge is chosen but no node to merge into")
+            if len(merge) > 1:
+                raise Refusal("more than one merge target is chosen")
+            d.merge_into = _option(merge[0], data.get("merge_options", []), "merge target")
+            if d.merge_into == d.node:
+                raise Refusal("the node cannot be merged into itself")
+        elif action == C.MOVE:
+            move = f.get(C.MOVE_TO, [])
+            if not move:
+                raise Refusal("Move is chosen but no new parent")
+            if len(move) > 1:
+                raise Refusal("more than one new parent is chosen")
+            target = _option(move[0], data.get("move_options", []), "new parent")
+            if target == payload.get("parent"):
+                raise Refusal("Move is chosen but the new parent is the current one")
+            d.move_to = target
+        elif action == C.SPLIT_ACTION:
+            d.split = split_groups(f, payload)
+        else:
+            raise Refusal(f"unknown action {action!r} (expected one of {', '.join(C.ACTIONS)})")
+    except Refusal as exc:
+        d.kind, d.reason = "invalid", str(exc)
+        d.name = d.description = d.merge_into = d.move_to = d.split = None
+        return d
+    d.kind = "change"
+    return d
+
+
+def _read_rename(d: Decision, f: dict[str, list], payload: dict) -> None:
+    name = _last_text(f.get(C.NEW_NAME, []))
+    if name is not None and name != payload["name"].strip():
+        d.name = name
+    desc = _last_text(f.get(C.NEW_DESCRIPTION, []))
+    if desc is not None and desc != (payload.get("description") or "").strip():
+        d.description = desc
+
+
+_LABEL_NUMBER = re.compile(r"^(\d+)\.\s")
+
+
+def split_groups(f: dict[str, list], payload: dict) -> list[dict]:
+    """The ticked split groups → ``[{"name": ..., "members": [keys]}]``, checked against the task: every ticked
+    member is one of its numbered members and in one group only; a named group has members; names are distinct and
+    not the node's own name when members stay in the node."""
+    keys = payload.get("member_keys", [])
+    groups: list[dict] = []
+    seen: dict[str, int] = {}
+    for g in range(1, C.SPLIT_GROUPS + 1):
+        name = _last_text(f.get(C.SPLIT_NAME.format(g), []))
+        ticked = f.get(C.SPLIT_MEMBERS.format(g), [])
+        if not ticked:
+            if name is not None:
+                raise Refusal(f"split group {g} ({name!r}) has a name but no member is ticked")
+            continue
+        members = []
+        for choice in ticked:
+            text = str(choice).strip()
+            m = _LABEL_NUMBER.match(text)
+            number = int(text) if text.isdigit() else int(m.group(1)) if m else None
+            if number is None or not 1 <= number <= len(keys):
+                raise Refusal(f"split group {g}: {text!r} is not one of the task's {len(keys)} numbered members")
+            key = keys[number - 1]
+            if key in seen:
+                raise Refusal(f"split: member {number} ({key!r}) is ticked in group {seen[key]} and in group {g}")
+            seen[key] = g
+            members.append(key)
+        groups.append({"name": name, "members": members})
+    if not groups:
+        raise Refusal("Split is chosen but no member is ticked into a new group")
+    names = [g["name"].casefold() for g in groups if g["name"]]
+    if len(set(names)) < len(names):
+        raise Refusal("split: two new groups have the same name")
+    return groups
+
+
+def decide_legacy(d: Decision, f: dict[str, list], payload: dict) -> Decision:
+    """An annotation of the earlier config (checkboxes for merge and move, a split text box, a decision)."""
+    d.comment = _last_text(f.get(C.COMMENT, [])) or ""
+    data = payload["data"]
+    flagged = C.LEGACY_FLAG in f.get(C.DECISION, [])
+    try:
+        _read_rename(d, f, payload)
         merge = f.get(C.MERGE_INTO, [])
         if len(merge) > 1:
             raise Refusal("more than one merge target is chosen")
@@ -225,12 +325,12 @@ def decide(annotation: dict, task: dict, payload: dict, annotator_names: dict[in
         if d.merge_into and d.merge_into == d.node:
             raise Refusal("the node cannot be merged into itself")
     except Refusal as exc:
-        if C.FLAG in f.get(C.DECISION, []):  # flagged: nothing is applied anyway, so nothing to refuse
+        if flagged:  # flagged: nothing is applied anyway, so nothing to refuse
             d.kind = "flag"
             return d
         d.kind, d.reason = "invalid", str(exc)
         return d
-    if C.FLAG in f.get(C.DECISION, []):
+    if flagged:
         d.kind = "flag"
     elif any(x is not None for x in (d.name, d.description, d.merge_into, d.move_to, d.split)):
         d.kind = "change"
@@ -346,9 +446,9 @@ def operations_for(d: Decision, tree: Tree, members: list[str] | None = None) ->
         rest = [m for m in current if m not in listed]
         groups = [{"name": g.get("name"), "members": list(g["members"])} for g in d.split]
         node = tree.nodes[d.node]
-        if rest:
+        if rest:  # the members not listed stay in the node, which keeps its id
             groups.append({"name": d.name or node.name, "description": d.description if d.description is not None
-                           else node.description, "members": rest})
+                           else node.description, "members": rest, "keep": True})
         elif d.name is not None or d.description is not None:
             raise Refusal("the split lists every member, so nothing keeps the node: a rename has nothing to rename")
         if len(groups) < 2:

@@ -2,9 +2,12 @@
 
 A task's ``data`` (see :mod:`review.config`): ``path`` (names from the top level down to the node), ``name``,
 ``description``, ``members`` (numbered, heaviest first, with weights and shares; "… and N more"), ``siblings``,
-``merge_options`` (the nearest other nodes of the same level by cosine similarity of node centroids, faiss) and
-``move_options`` (nodes one level up: all of them when there are at most ``max_move_options``, else the nearest
-ones), plus identifiers that are not shown (``node_id``, ``taxo_batch``, ``taxo_version``, ``taxo_level``).
+``size`` (the node's values and share of all occurrences, from its statistics: shown beside the description,
+never taken from the description's text), ``merge_options`` (the nearest other nodes of the same level by cosine
+similarity of node centroids, faiss), ``move_options`` (nodes one level up: all of them when there are at most
+``max_move_options``, else the nearest ones) and ``split_members`` (the numbered members as options, alias = the
+number, for the split groups), plus identifiers that are not shown (``node_id``, ``taxo_batch``,
+``taxo_version``, ``taxo_level``) and, once a pull has read the task, ``taxo_outcome``.
 
 Options are ``{"value": label, "alias": node id}``; labels carry the short id, so they are unique in a task. The
 pull maps a chosen label (or alias) back to the node id through the payload stored with the task.
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from review.config import OUTCOME_KEY
 from taxonomy.domain import Tree
 from taxonomy.query import node_vectors, short_id
 
@@ -28,6 +32,12 @@ class TaskOptions:
     merge_suggestions: int = 5
     max_move_options: int = 30
     siblings_shown: int = 50
+
+
+def size_text(values: int, children: int | None, pct: float) -> str:
+    """The node's size as shown beside its description: from its statistics, so it is never stale."""
+    kids = f"{children} child node{'s' if children != 1 else ''}, " if children is not None else ""
+    return f"{kids}{values} value{'s' if values != 1 else ''}, {_fmt_pct(pct)} of all occurrences"
 
 
 def _fmt_pct(x: float) -> str:
@@ -152,17 +162,17 @@ def build_tasks(
             "path": " › ".join(path),
             "name": n.name,
             "description": n.description or "(no description)",
-            "members": f"{n.member_count} values in all"
-            + (f", {len(members)} child nodes" if n.level > 1 else "")
-            + f", {_fmt_pct(n.pct_total_occurrences)} of all occurrences\n"
-            + "\n".join(lines),
+            "size": size_text(n.member_count, len(members) if n.level > 1 else None, n.pct_total_occurrences),
+            "members": "\n".join(lines),
             "siblings": "\n".join(sib_lines) or "(none)",
             "merge_options": merge_opts,
             "move_options": move_opts,
+            "split_members": [{"value": line, "alias": str(i)} for i, line in enumerate(lines[: len(shown)], 1)],
             "node_id": u,
             "taxo_batch": batch_id,
             "taxo_version": tree.version_id,
             "taxo_level": level,
+            OUTCOME_KEY: "",  #: written by each pull; present from the start so that it is a data manager column
         }
         out.append(
             {

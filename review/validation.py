@@ -874,6 +874,10 @@ class ValidationReport:
     most_wrong: list[dict[str, Any]]
     redactions: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    #: the items judged not expressed (or disputed) and the items with a validator's comment: position, value,
+    #: verdict, and each validator's answer and comment; not expressed with comments first, then not expressed
+    #: without, then the rest with comments (each by position)
+    comments: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -971,6 +975,7 @@ def report(
                 ValidationJudgement.ls_annotation_id,
                 ValidationJudgement.annotator,
                 ValidationJudgement.answer,
+                ValidationJudgement.comment,
             )
             .join(ValidationItem, ValidationItem.id == ValidationJudgement.item_id)
             .where(ValidationItem.sample_id == sample_id)
@@ -987,7 +992,11 @@ def report(
     unknown: list[dict[str, Any]] = []
     answer_counts = {a: 0 for a in ANSWERS}
     n_counted = 0
-    for item_id, ann_id, annotator, answer in judgements:
+    said: dict[int, list[dict[str, Any]]] = defaultdict(list)  # item -> each judgement's answer and comment
+    for item_id, ann_id, annotator, answer, comment in judgements:
+        said[item_id].append({"annotator": annotator, "answer": answer, "comment": (comment or "").strip() or None,
+                              "ls_annotation_id": ann_id})
+    for item_id, ann_id, annotator, answer, _comment in judgements:
         if answer not in ANSWERS:
             row = item_by_id[item_id]
             unknown.append(
@@ -1079,6 +1088,8 @@ def report(
         if w > 0
     ][: max(0, top)]
 
+    comments = _commented(items, verdicts, said)
+
     red_by_kind = params.get("redactions") or {}
     redactions = {
         "redacted": redacted,
@@ -1106,7 +1117,25 @@ def report(
         most_wrong=most_wrong,
         redactions=redactions,
         notes=notes,
+        comments=comments,
     )
+
+
+def _commented(items, verdicts: Mapping[int, str | None], said: Mapping[int, list[dict[str, Any]]]) -> list[dict]:
+    """The items judged wrong and the items with comments, for :attr:`ValidationReport.comments`."""
+    out = []
+    for row in items:
+        judgements = said.get(row.id, [])
+        wrong = verdicts[row.id] in ("not_expressed", "disputed")
+        has_comment = any(j["comment"] for j in judgements)
+        if wrong or has_comment:
+            out.append({"position": row.position, "record_id": row.record_id, "value": row.text,
+                        "role": row.role, "verdict": verdicts[row.id] or "unjudged", "judgements": judgements,
+                        "_rank": 0 if wrong and has_comment else 1 if wrong else 2})
+    out.sort(key=lambda c: (c["_rank"], c["position"]))
+    for c in out:
+        del c["_rank"]
+    return out
 
 
 def _agreement(per_item: Mapping[int, Mapping[Any, str]]) -> dict[str, Any]:

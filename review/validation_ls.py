@@ -47,15 +47,21 @@ LABEL_CONFIG = """<View>
   <Text name="role" value="$role" selectionEnabled="false"/>
   <Header value="Excerpt" size="6"/>
   <Text name="excerpt" value="$excerpt" selectionEnabled="false"/>
-  <Choices name="answer" toName="excerpt" choice="single-radio" showInline="true" required="true">
+  <Choices name="answer" toName="excerpt" choice="single-radio" showInline="true" required="true"
+           requiredMessage="Choose Expressed, Not expressed or Cannot tell.">
     <Choice value="Expressed" alias="expressed"/>
     <Choice value="Not expressed" alias="not_expressed"/>
     <Choice value="Cannot tell" alias="cannot_tell"/>
   </Choices>
   <TextArea name="comment" toName="excerpt" editable="true" transcription="true" maxSubmissions="1" rows="2"
-            placeholder="Comment (optional)"/>
+            showSubmitButton="false" placeholder="Comment (optional; it is shown in the report)"/>
 </View>
 """
+
+INSTRUCTIONS = """<p><b>Is the value really expressed in the excerpt?</b> Read the value, whose value it is (the AI's
+or the human's) and the excerpt, then choose <b>Expressed</b>, <b>Not expressed</b> or <b>Cannot tell</b> (the excerpt
+is not enough to judge) and submit (<kbd>Ctrl</kbd>+<kbd>Enter</kbd>). A comment is optional; the validation report
+shows it next to the value and your answer, the "not expressed" ones first.</p>"""
 
 CHUNK = 1000
 MAX_TITLE = 50  #: Label Studio's limit on project titles
@@ -101,9 +107,16 @@ def _client(url: str | None, token: str | None):
 
 
 def project_title(sample_id: int, created_at) -> str:
-    """Unique per sample and database (the sample's creation time): found again after an interrupted push."""
+    """Readable, and found again after an interrupted push: the sample and when it was drawn (to the minute; the
+    project description carries :func:`project_key`, which tells same-titled projects apart)."""
+    when = f"{created_at:%b} {created_at.day} {created_at:%H:%M}" if created_at is not None else "?"
+    return f"Validation #{sample_id} · {when}"  # Label Studio allows 50; its project cards show about 28
+
+
+def project_key(sample_id: int, created_at) -> str:
+    """Unique per sample and database (the sample's creation time to the microsecond)."""
     stamp = created_at.strftime("%Y%m%d%H%M%S%f") if created_at is not None else "?"
-    return f"taxo validate #{sample_id} {stamp}"  # Label Studio allows 50 characters
+    return f"taxo sample key {sample_id}-{stamp}"
 
 
 def task_data(item) -> dict[str, Any]:
@@ -156,6 +169,7 @@ def push(
         vs = get_sample(session, sample_id)
         stored_url, stored_project = vs.url, vs.project_id
         default_title = project_title(sample_id, vs.created_at)
+        key = project_key(sample_id, vs.created_at)
         params = dict(vs.params or {})
     items = sample_items(sample_id, db=db)
     if not items:
@@ -179,16 +193,24 @@ def push(
         )
     already = project_id is not None and all(i.ls_task_id is not None for i in items)
     if project_id is None:
-        found = client.find_projects(title)
+        # a project of this title and key (in its description): an earlier push was interrupted after creating
+        # it. Titles are only readable (to the minute); another database's sample can have the same one.
+        found = [p for p in client.find_projects(title)
+                 if key in str((client.get_project(p) or {}).get("description") or "")]
         if found:  # an earlier push was interrupted after creating the project
             project_id = max(found)
         else:
             project_id = client.create_project(
                 title,
                 f"Validation spot-check of {len(items)} extraction records (taxo sample {sample_id}). For each task: "
-                "is the value really expressed in the excerpt?",
+                f"is the value really expressed in the excerpt? ({key})",
                 LABEL_CONFIG,
             )
+            client.update_project(project_id, {"expert_instruction": INSTRUCTIONS, "show_instruction": True})
+            from review.ls_ui import data_view
+
+            data_view(client, project_id, "Validation", ["taxo_item", "taxo_position"],
+                      {"value": 220, "role": 200, "excerpt": 600})
         with session_scope(db) as session:
             vs = session.get(ValidationSample, sample_id)
             vs.url, vs.project_id = client.url, project_id

@@ -95,8 +95,9 @@ def _embedder_for(manifest: dict, cache_dir):
     return Embedder(model=model, cache_dir=cache_dir)
 
 
-def _name_nodes(tree, uids: Sequence[str], embed, summarizer) -> None:
-    """(Re)name and describe the given nodes with the summarizer, one level at a time, siblings considered."""
+def _name_nodes(tree, uids: Sequence[str], embed, summarizer, describe_only: frozenset[str] = frozenset()) -> None:
+    """(Re)name and describe the given nodes with the summarizer, one level at a time, siblings considered; the
+    nodes in ``describe_only`` keep their name and get the summarizer's description."""
     from taxonomy.summarize.base import ClusterInfo
 
     if not uids:
@@ -137,9 +138,11 @@ def _name_nodes(tree, uids: Sequence[str], embed, summarizer) -> None:
             groups.setdefault(n.parent_uid, []).append(i)
         summaries = summarizer.summarize_level(infos, list(groups.values()))
         wanted = set(by_level[level])
-        taken = {n.name.strip().casefold() for n in level_nodes if n.uid not in wanted}
+        taken = {n.name.strip().casefold() for n in level_nodes if n.uid not in wanted or n.uid in describe_only}
         for n, s in zip(level_nodes, summaries, strict=True):
-            if n.uid in wanted:
+            if n.uid in describe_only:
+                n.description = s.description
+            elif n.uid in wanted:
                 name = s.name
                 k = 2
                 while name.strip().casefold() in taken:
@@ -253,9 +256,11 @@ def apply(
     if resummarize:
         to_name |= {u for u in outcome.touched if u in new_tree.nodes}
         to_name |= set(outcome.created)
-    if to_name and hasattr(summarizer, "preflight"):
+    # new split parts named by the user but not described get the summarizer's description (their name stays)
+    to_describe = frozenset(u for u in outcome.undescribed if u not in to_name)
+    if (to_name or to_describe) and hasattr(summarizer, "preflight"):
         summarizer.preflight()  # a language model: check key and server before naming anything
-    _name_nodes(new_tree, sorted(to_name), embed, summarizer)
+    _name_nodes(new_tree, sorted(to_name | to_describe), embed, summarizer, describe_only=to_describe)
     violations = check_tree_integrity(new_tree)
     if violations:  # pragma: no cover - naming keeps names distinct
         raise IntegrityError(violations, context=where)

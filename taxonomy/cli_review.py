@@ -123,6 +123,7 @@ def pull_cmd(
     onto: Annotated[Optional[int], typer.Option(help="Base version [default: the newest descendant of the reviewed version]")] = None,
     branch: Annotated[Optional[str], typer.Option(help="Apply onto this branch's head and advance it")] = None,
     url: MovedUrlOpt = None,
+    no_outcomes: Annotated[bool, typer.Option("--no-outcomes", help="Do not write each task's outcome back to Label Studio (a later pull writes them)")] = False,
     author: AuthorOpt = None,
     cache_dir: CacheOpt = None,
     db: DbOpt = None,
@@ -133,8 +134,15 @@ def pull_cmd(
     annotations cannot apply and --partial is not given (then nothing is applied)."""
     from review.api import pull
 
-    res = pull(batch, message=message, author=author, resolve=resolve, partial=partial, onto=onto, branch=branch,
-               url=url, cache_dir=cache_dir, db=db)
+    import sys
+    from contextlib import nullcontext
+
+    from taxonomy.progress import RichProgress
+
+    bar = RichProgress() if not (quiet or as_json) and sys.stderr.isatty() else nullcontext(None)
+    with bar as progress:
+        res = pull(batch, message=message, author=author, resolve=resolve, partial=partial, onto=onto,
+                   branch=branch, url=url, cache_dir=cache_dir, db=db, outcomes=not no_outcomes, progress=progress)
     if as_json:
         _emit_json(res)
     else:
@@ -150,12 +158,17 @@ def pull_cmd(
                     for it in items:
                         detail = getattr(it, what) or it.decision
                         err.print(f"  {_esc(it.name)} ({it.node.rsplit(':', 1)[-1][:8]}, task {it.task}): {_esc(detail)}")
+                        if what == "reason" and it.link:
+                            err.print(f"    {_esc(it.link)}", soft_wrap=True)
             for w in res.warnings:
                 err.print(f"[yellow]Warning:[/yellow] {_esc(w)}")
             if res.blocked:
                 err.print("[bold red]Nothing was applied[/bold red]: some annotations cannot apply. Fix them in Label "
                           "Studio and pull again, or pull with --partial to apply the rest.")
             err.print(_esc(res.summary))
+            if res.outcomes_written:
+                err.print(f"Outcomes written back to {res.outcomes_written} task(s) in Label Studio (column "
+                          "taxo_outcome).")
         if res.version_id is not None:
             print(res.version_id)
     if res.blocked:

@@ -129,7 +129,7 @@ def push_cmd(
         typer.Option(help="Label Studio URL [env TAXO_LABEL_STUDIO_URL]; the token is read from TAXO_LABEL_STUDIO_TOKEN"),
     ] = None,
     annotators: Annotated[int, typer.Option(help="Validators per task (the project's overlap)")] = 1,
-    title: Annotated[Optional[str], typer.Option(help="Project title [default: taxo validate #N <time drawn>]")] = None,
+    title: Annotated[Optional[str], typer.Option(help="Project title [default: Validation #N · <month day hh:mm drawn>]")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -181,6 +181,7 @@ def report_cmd(
     ci: Annotated[str, typer.Option("--ci", help="Interval: wilson | clopper-pearson")] = "wilson",
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals")] = 0.95,
     top: Annotated[int, typer.Option(help="Values judged wrong most often to list")] = 10,
+    comments: Annotated[int, typer.Option("--comments", help="Commented / not-expressed items to list (--json: all)")] = 20,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -244,6 +245,17 @@ def report_cmd(
         for w in rep.most_wrong:
             t.add_row(_esc(w["value"]), str(w["wrong"]), str(w["judged"]))
         out.print(t)
+    if rep.comments:
+        shown = rep.comments[: max(comments, 0)]
+        out.print(f"[bold]Not expressed, and validators' comments[/bold] ({len(rep.comments)} items"
+                  + (f"; the first {len(shown)}, --comments N for more, --json for all" if len(shown) < len(rep.comments)
+                     else "") + "):")
+        for c in shown:
+            verdict = c["verdict"].replace("_", " ")
+            out.print(f"  item {c['position']} " + _esc(f"[{verdict}] {c['value']!r}"))
+            for j in c["judgements"]:
+                said = f"{_esc(str(j['annotator'] or 'anonymous'))}: {_esc(j['answer'].replace('_', ' '))}"
+                out.print(f"    {said}" + (f" — {_esc(j['comment'])}" if j["comment"] else ""))
     r = rep.redactions
     if r["redacted"]:
         out.print(f"Redactions: {r['total']} in {r['items']} excerpts before they left the database.")

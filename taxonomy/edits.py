@@ -92,7 +92,9 @@ class Move(Operation):
 class Split(Operation):
     node: str
     k: int | None = None
-    groups: list[dict] | None = None  #: [{"name": optional, "description": optional, "members": [...]}, ...]
+    #: [{"name": optional, "description": optional, "members": [...], "keep": optional}, ...]; the one group with
+    #: ``"keep": true`` stays the node itself (same id; its name and description unless given), the others are new
+    groups: list[dict] | None = None
     op: ClassVar[str] = "split"
 
     def describe(self) -> str:
@@ -209,6 +211,7 @@ class ApplyOutcome:
     touched: list[str] = field(default_factory=list)  #: uids whose membership changed (for re-summarizing)
     created: list[str] = field(default_factory=list)  #: uids of new nodes
     unnamed: list[str] = field(default_factory=list)  #: new nodes (split parts) that still need a name
+    undescribed: list[str] = field(default_factory=list)  #: new split parts named by the user, still undescribed
 
 
 class _Editor:
@@ -218,6 +221,7 @@ class _Editor:
         self.touched: set[str] = set()
         self.created: list[str] = []
         self.unnamed: set[str] = set()
+        self.undescribed: set[str] = set()  #: new split parts with a given name but no description
         self.leaf_index = {leaf.text: i for i, leaf in enumerate(tree.leaves)}
         self._counter = 0
 
@@ -432,27 +436,41 @@ class _Editor:
                 raise EditError(f"cannot split {node.uid} ({node.name!r}) into {k}: it has only {len(members)} children")
             groups = self._cluster_members(node, members, kids, k)
         part_uids = []
+        kept = False
         for gi, g in enumerate(groups):
-            uid = self.new_uid(node.level, f"split {node.uid} {gi}")
             name = _clean(g.get("name") or "", f"the name of part {gi + 1}")
-            self.tree.nodes[uid] = Node(
-                uid=uid,
-                level=node.level,
-                name=name or f"{node.name} (part {gi + 1})",
-                description=_clean(g.get("description") or "", f"the description of part {gi + 1}", multiline=True),
-                parent_uid=node.parent_uid,
-            )
-            if not name:
-                self.unnamed.add(uid)
-            self.created.append(uid)
-            part_uids.append(uid)
+            description = _clean(g.get("description") or "", f"the description of part {gi + 1}", multiline=True)
+            if g.get("keep"):  # the remainder stays the node: same id, its name and description unless given
+                kept = True
+                uid = node.uid
+                if name:
+                    node.name = name
+                if g.get("description") is not None:
+                    node.description = description
+                self.touched.add(uid)
+            else:
+                uid = self.new_uid(node.level, f"split {node.uid} {gi}")
+                self.tree.nodes[uid] = Node(
+                    uid=uid,
+                    level=node.level,
+                    name=name or f"{node.name} (part {gi + 1})",
+                    description=description,
+                    parent_uid=node.parent_uid,
+                )
+                if not name:
+                    self.unnamed.add(uid)
+                elif not description:
+                    self.undescribed.add(uid)
+                self.created.append(uid)
+                part_uids.append(uid)
             for m in g["members"]:
                 if node.level == 1:
                     self.tree.leaves[self.leaf_index[m]].parent_uid = uid
                 else:
                     self.tree.nodes[m].parent_uid = uid
-        self.retire(node, "split", part_uids)
-        for uid in part_uids:
+        if not kept:
+            self.retire(node, "split", part_uids)
+        for uid in part_uids + ([node.uid] if kept else []):
             if uid not in self.unnamed:
                 self._check_sibling_name(self.tree.nodes[uid].name, node.parent_uid, node.level, exclude=uid)
 
@@ -479,7 +497,10 @@ class _Editor:
                     raise EditError(f"group {gi}: {m!r} is in more than one group")
                 seen.add(key)
                 resolved.append(key)
-            out.append({"name": g.get("name"), "description": g.get("description"), "members": resolved})
+            out.append({"name": g.get("name"), "description": g.get("description"), "members": resolved,
+                        "keep": bool(g.get("keep"))})
+        if sum(1 for g in out if g["keep"]) > 1:
+            raise EditError("only one split group can keep the node (\"keep\": true)")
         missing = wanted - seen
         if missing:
             raise EditError(
@@ -588,6 +609,7 @@ def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditConte
         touched=sorted(u for u in editor.touched if u in out.nodes),
         created=[u for u in editor.created if u in out.nodes],
         unnamed=sorted(u for u in editor.unnamed if u in out.nodes),
+        undescribed=sorted(u for u in editor.undescribed if u in out.nodes),
     )
 
 

@@ -63,28 +63,28 @@ def n_versions(db) -> int:
 
 def annotate(ls, db, batch_id, node, *, name=None, description=None, merge=None, move=None, split=None, flag=False,
              comment=None, completed_by=None, by_alias=False) -> int:
-    """What a reviewer submits in the editor: the pre-filled answer (prediction), with the given edits."""
+    """What a reviewer submits in the editor: the pre-filled answer (prediction) with one action chosen, and only
+    that action's controls (Label Studio submits only the visible ones). ``split``: [(name or None, [numbers])]."""
     p = payloads(db, batch_id)[node]
-    result = [r for r in C.prediction_result(p["name"], p["description"]) if r["from_name"] != C.DECISION]
-    if name is not None:
-        result = [r for r in result if r["from_name"] != C.NEW_NAME] + [C.textarea_result(C.NEW_NAME, "name", name)]
-    if description is not None:
-        result = [r for r in result if r["from_name"] != C.NEW_DESCRIPTION]
-        result.append(C.textarea_result(C.NEW_DESCRIPTION, "description", description))
+    action = (C.FLAG if flag else C.MERGE if merge else C.MOVE if move else C.SPLIT_ACTION if split
+              else C.RENAME if name is not None or description is not None else C.APPROVE)
 
     def option(key, target):
         [o] = [o for o in p["data"][key] if o["alias"] == target]
         return o["alias"] if by_alias else o["value"]
 
-    if merge is not None:
-        result.append(C.choices_result(C.MERGE_INTO, "name", option("merge_options", merge)))
-    if move is not None:
-        result.append(C.choices_result(C.MOVE_TO, "name", option("move_options", move)))
+    keep_text = action in (C.RENAME, C.SPLIT_ACTION)
+    groups = None
     if split is not None:
-        result.append(C.textarea_result(C.SPLIT, "members", split))
-    result.append(C.choices_result(C.DECISION, "name", C.FLAG if flag else C.APPROVE))
-    if comment is not None:
-        result.append(C.textarea_result(C.COMMENT, "name", comment))
+        groups = [(g, [str(n) for n in numbers]) for g, numbers in split]  # the options' aliases: the numbers
+    result = C.annotation_result(
+        action,
+        name=(name if name is not None else p["name"]) if keep_text else None,
+        description=(description if description is not None else p["description"] or None) if keep_text else None,
+        target=option("merge_options", merge) if merge else option("move_options", move) if move else None,
+        groups=groups,
+        comment=comment,
+    )
     return ls.create_annotation(task_ids(db, batch_id)[node], result, completed_by=completed_by)["id"]
 
 
@@ -111,7 +111,7 @@ def test_end_to_end_rename_merge_split_approve_then_pull_again(v1, ls, cache_dir
                         description="Telling the truth.")
     a_merge = annotate(ls, v1, b, uid("a1y"), merge=uid("a1x"))
     # members of b1x, heaviest first: 1. kindness 2. compassion 3. empathy
-    a_split = annotate(ls, v1, b, uid("b1x"), split="Compassion: 2")
+    a_split = annotate(ls, v1, b, uid("b1x"), split=[("Compassion", [2])])
     a_ok = annotate(ls, v1, b, uid("b1y"))
 
     rep = review.pull(b, message="review round 1", author="ana", db=v1, client=ls)
@@ -125,11 +125,17 @@ def test_end_to_end_rename_merge_split_approve_then_pull_again(v1, ls, cache_dir
     assert uid("a1y") not in t.nodes and t.tombstones[uid("a1y")].replaced_by == [uid("a1x")]
     assert sorted(lf.text for lf in t.leaves if lf.parent_uid == uid("a1x")) == sorted(
         ["honesty", "truthfulness", "candor", "transparency", "openness"])
-    assert uid("b1x") not in t.nodes and t.tombstones[uid("b1x")].reason == "split"
-    parts = {t.nodes[p].name: sorted(lf.text for lf in t.leaves if lf.parent_uid == p)
-             for p in t.tombstones[uid("b1x")].replaced_by}
-    assert parts == {"Compassion": ["compassion"], "Empathy and compassion": ["empathy", "kindness"]}
-    assert all(t.nodes[p].parent_uid == uid("B1") for p in t.tombstones[uid("b1x")].replaced_by)
+    # the split: the members not ticked stay in the node (same id, name, description); the new part is described
+    b1x = t.nodes[uid("b1x")]
+    assert uid("b1x") not in t.tombstones and b1x.name == "Empathy and compassion"
+    assert sorted(lf.text for lf in t.leaves if lf.parent_uid == uid("b1x")) == ["empathy", "kindness"]
+    [part] = [n for n in t.nodes.values() if n.name == "Compassion"]
+    assert [lf.text for lf in t.leaves if lf.parent_uid == part.uid] == ["compassion"]
+    assert part.parent_uid == uid("B1") and part.description.strip()
+    d12 = tx.diff(1, 2, db=v1)
+    assert not d12.split and [a.uid for a in d12.added] == [part.uid]
+    assert [m.text for m in d12.values_moved if m.old_parent_uid == uid("b1x")] == ["compassion"], \
+        "only the value split off moved; the remainder's values stay where they were"
     assert tx.check(2, db=v1).ok
     with session_scope(v1) as s:
         cs = s.scalar(select(ChangeSet).where(ChangeSet.version_id == 2))
@@ -141,9 +147,18 @@ def test_end_to_end_rename_merge_split_approve_then_pull_again(v1, ls, cache_dir
         assert [op["op"] for op in cs.operations] == ["rename", "merge", "split"]
     assert statuses(v1, b) == {a_rename: "applied", a_merge: "applied", a_split: "applied", a_ok: "approved"}
 
+    # each task's outcome is written back to Label Studio (a data manager column)
+    assert rep.outcomes_written == 4
+    outcome = {t["data"]["node_id"]: t["data"][C.OUTCOME_KEY] for t in ls.list_tasks(res.project_id)}
+    assert outcome[uid("a1x")].startswith("applied in version 2: rename to 'Honesty, truthfulness and candor'")
+    assert outcome[uid("a1y")].startswith("applied in version 2: merge into")
+    assert outcome[uid("b1y")].startswith("approved") and outcome[uid("a2x")] == ""
+    assert all(i.link.endswith(f"/projects/{res.project_id}/data?task={i.task}") for i in rep.applied)
+
     # pulling again applies nothing twice
     again = review.pull(b, message="again", db=v1, client=ls)
     assert again.version_id is None and again.already_pulled == 4 and not again.applied
+    assert again.outcomes_written == 0, "outcomes unchanged: nothing written again"
     assert n_versions(v1) == 2
 
     st = review.status(b, db=v1, client=ls)
@@ -168,10 +183,13 @@ def test_tasks_show_what_a_reviewer_needs_and_text_stays_text(sqlite_v1, ls, cac
     # stored literally (not escaped twice, not stripped), shown by <Text> tags only
     assert d["name"] == evil and d["description"] == '<img src=x onerror="alert(2)"> & more'
     assert d["path"] == f"Practical values › Truthful communication › {evil}"
-    assert d["members"].splitlines()[1:] == ["1. openness — weight 5 (4.167%)", "2. transparency — weight 4 (3.333%)"]
+    assert d["members"].splitlines() == ["1. openness — weight 5 (4.167%)", "2. transparency — weight 4 (3.333%)"]
+    assert [o["alias"] for o in d["split_members"]] == ["1", "2"]
+    assert d["split_members"][0]["value"] == "1. openness — weight 5 (4.167%)"
+    assert d["size"].startswith("2 values, ") and d["size"].endswith("% of all occurrences")
     assert d["siblings"].startswith("Honesty and candor (id ")
     assert [o["alias"] for o in d["merge_options"]] and uid("a1y") not in [o["alias"] for o in d["merge_options"]]
-    assert all(set(o) == {"value", "alias"} for o in d["merge_options"] + d["move_options"])
+    assert all(set(o) == {"value", "alias"} for o in d["merge_options"] + d["move_options"] + d["split_members"])
     assert {o["alias"] for o in d["move_options"]} == {uid("A2"), uid("B1")}
     other = tasks[uid("a1x")]["data"]
     assert f"{evil} (id" in other["siblings"]
@@ -179,6 +197,12 @@ def test_tasks_show_what_a_reviewer_needs_and_text_stays_text(sqlite_v1, ls, cac
     project = ls._raw("GET", f"api/projects/{res.project_id}/")
     assert "HyperText" not in project["label_config"] and "html" not in project["label_config"].lower()
     assert project["model_version"] == C.MODEL_VERSION and project["show_collab_predictions"]
+    assert "one action" in project["expert_instruction"] and project["show_instruction"]
+    [view] = ls.views(res.project_id)
+    assert view["data"]["title"] == "Review"
+    hidden = view["data"]["hiddenColumns"]["explore"]
+    assert {"tasks:data.merge_options", "tasks:data.move_options", "tasks:data.split_members"} <= set(hidden)
+    assert "tasks:data.name" not in hidden and f"tasks:data.{C.OUTCOME_KEY}" not in hidden
     [pred] = ls._raw("GET", "api/predictions/", params={"task": tasks[uid("a1y")]["id"]})
     assert pred["result"] == C.prediction_result(evil, '<img src=x onerror="alert(2)"> & more')
     # the token is stored nowhere
@@ -243,13 +267,18 @@ def test_refusals_are_reported_one_by_one_and_block_unless_partial(sqlite_v1, ls
     assert "no longer exists" in reasons[uid("a1x")] and "merged" in reasons[uid("a1x")]
     assert n_versions(db) == 2, "nothing applied"
     assert statuses(db, b)[fine] == "refused" and statuses(db, b)[clash] == "refused"
+    project = review.status(b, db=db, client=ls).project_id
+    outcome = {t["data"]["node_id"]: t["data"][C.OUTCOME_KEY] for t in ls.list_tasks(project)}
+    assert outcome[uid("b1x")].startswith("refused: ") and "sibling already has the name" in outcome[uid("b1x")]
+    assert "other annotations of this pull were refused" in outcome[uid("b1y")]
+    assert all(i.link == f"{ls.url}/projects/{project}/data?task={i.task}" for i in rep.refused)
 
     rep = review.pull(b, message="round 1, the rest", partial=True, db=db, client=ls)
     assert rep.version_id == 3 and [a.node for a in rep.applied] == [uid("b1y")] and len(rep.refused) == 3
     assert tree_of(db, 3).nodes[uid("b1y")].description == "Belonging to a community."
     assert statuses(db, b) == {clash: "refused", empty: "refused", gone: "refused", fine: "applied"}
     # the reviewer fixes the clash in Label Studio; the next pull applies it and nothing twice
-    ls.update_annotation(clash, [C.textarea_result(C.NEW_NAME, "name", "Empathy and kindness")])
+    ls.update_annotation(clash, C.annotation_result(C.RENAME, name="Empathy and kindness"))
     rep = review.pull(b, partial=True, db=db, client=ls)
     assert rep.version_id == 4 and [a.node for a in rep.applied] == [uid("b1x")]
     assert tree_of(db, 4).nodes[uid("b1x")].name == "Empathy and kindness"
@@ -260,9 +289,16 @@ def test_flags_are_reported_and_apply_nothing(sqlite_v1, ls, cache_dir):
     db = sqlite_v1
     b = do_push(db, ls, cache_dir, nodes=[uid("a1x")]).batch_id
     annotate(ls, db, b, uid("a1x"), name="Something else", flag=True, comment="Overlaps with transparency?")
-    rep = review.pull(b, db=db, client=ls)
+    rep = review.pull(b, db=db, client=ls, outcomes=False)
     assert rep.version_id is None and [f.comment for f in rep.flagged] == ["Overlaps with transparency?"]
     assert review.status(b, db=db, client=ls).flagged == 1
+    project = review.status(b, db=db, client=ls).project_id
+    [task] = ls.list_tasks(project)
+    assert task["data"][C.OUTCOME_KEY] == "" and rep.outcomes_written == 0
+    rep = review.pull(b, db=db, client=ls)  # the next pull writes the missing outcome
+    [task] = ls.list_tasks(project)
+    assert rep.outcomes_written == 1
+    assert task["data"][C.OUTCOME_KEY] == "flagged for discussion: Overlaps with transparency?"
 
 
 def test_wrong_token_is_an_authentication_error_and_writes_nothing(sqlite_v1, label_studio, cache_dir):
@@ -384,3 +420,24 @@ def test_two_pulls_of_one_batch_cannot_run_at_once(sqlite_v1, ls, cache_dir):
     assert review.pull(b, db=db, client=ls).version_id == 2
     with session_scope(db) as s:
         assert s.get(ReviewBatch, b).status == "pulled"
+
+
+def test_a_refused_split_stays_refused_on_the_next_pull(sqlite_v1, ls, cache_dir, label_studio, monkeypatch,
+                                                        capsys):
+    db = sqlite_v1
+    b = do_push(db, ls, cache_dir, nodes=[uid("b1x"), uid("b1y")]).batch_id
+    bad = annotate(ls, db, b, uid("b1x"), split=[("Empathy and compassion", [1])])  # the name the rest keeps
+    ok = annotate(ls, db, b, uid("b1y"), name="Community")
+    for _ in range(2):
+        rep = review.pull(b, db=db, client=ls)
+        assert rep.blocked and rep.version_id is None and [i.node for i in rep.refused] == [uid("b1x")], rep
+        assert "sibling already has the name" in rep.refused[0].reason
+        assert statuses(db, b) == {bad: "refused", ok: "refused"}
+    # the CLI: exit code 1, the refused task listed with its link
+    from taxonomy.cli import main
+
+    monkeypatch.setenv("TAXO_LABEL_STUDIO_TOKEN", label_studio.token)
+    capsys.readouterr()
+    assert main(["review", "pull", str(b), "--db", db]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == "" and f"{label_studio.url}/projects/" in cap.err and "Nothing was applied" in cap.err

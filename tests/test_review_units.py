@@ -54,38 +54,91 @@ def test_label_config_is_xml_and_renders_no_html():
     texts = {el.get("name"): el.get("value") for el in root.iter("Text")}
     assert texts == {k: f"${k}" for k in C.DATA_KEYS}
     dynamic = {el.get("name"): el.get("value") for el in root.iter("Choices") if el.get("value")}
-    assert dynamic == {C.MERGE_INTO: "$merge_options", C.MOVE_TO: "$move_options"}
+    splits = {C.SPLIT_MEMBERS.format(g): "$split_members" for g in range(1, C.SPLIT_GROUPS + 1)}
+    assert dynamic == {C.MERGE_INTO: "$merge_options", C.MOVE_TO: "$move_options", **splits}
     controls = {el.get("name") for el in root.iter() if el.tag in ("TextArea", "Choices")}
-    assert controls == {C.NEW_NAME, C.NEW_DESCRIPTION, C.MERGE_INTO, C.MOVE_TO, C.SPLIT, C.DECISION, C.COMMENT}
+    assert controls == {C.ACTION, C.NEW_NAME, C.NEW_DESCRIPTION, C.MERGE_INTO, C.MOVE_TO, C.COMMENT, C.NOTE,
+                        *splits, *(C.SPLIT_NAME.format(g) for g in range(1, C.SPLIT_GROUPS + 1))}
+    assert all(el.get("showSubmitButton") == "false" for el in root.iter("TextArea")), "plain boxes, no Add"
+
+
+def test_one_action_shows_only_its_controls_and_flag_requires_a_comment():
+    root = ET.fromstring(C.LABEL_CONFIG)
+    [action] = [el for el in root.iter("Choices") if el.get("name") == C.ACTION]
+    assert action.get("choice") == "single-radio" and action.get("required") == "true"
+    assert [c.get("value") for c in action] == list(C.ACTIONS)
+
+    def shown_with(control):  # the whenChoiceValue of the View holding a control
+        for view in root.iter("View"):
+            if any(el.get("name") == control for el in view.iter()) and view.get("whenTagName") == C.ACTION:
+                return set(view.get("whenChoiceValue").split(","))
+        return None
+
+    assert shown_with(C.MERGE_INTO) == {C.MERGE} and shown_with(C.MOVE_TO) == {C.MOVE}
+    assert shown_with(C.NEW_NAME) == {C.RENAME, C.SPLIT_ACTION} and shown_with(C.SPLIT_MEMBERS.format(1)) == {"Split"}
+    assert shown_with(C.COMMENT) == {C.FLAG} and C.FLAG not in shown_with(C.NOTE)
+    [comment] = [el for el in root.iter("TextArea") if el.get("name") == C.COMMENT]
+    assert comment.get("required") == "true" and "comment" in comment.get("requiredMessage")
+    for name in (C.MERGE_INTO, C.MOVE_TO, C.SPLIT_MEMBERS.format(1)):
+        [el] = [el for el in root.iter("Choices") if el.get("name") == name]
+        assert el.get("required") == "true" and el.get("requiredMessage")
 
 
 def test_submitting_the_prediction_unchanged_approves():
     d = decide(ann(1, C.prediction_result("Honesty", "Being honest.")), task(), PAYLOAD)
     assert d.kind == "approve" and d.signature() == "approve"
+    # Approve chosen: edits in other fields do not count
+    r = C.annotation_result(C.APPROVE, name="Something else", target="values:l1:m1")
+    assert decide(ann(1, r), task(), PAYLOAD).kind == "approve"
 
 
-def test_rename_merge_move_split_and_flag_are_read_from_the_result():
-    r = [C.textarea_result(C.NEW_NAME, "name", " Honesty and candor "),
-         C.textarea_result(C.NEW_DESCRIPTION, "description", "Being honest.")]
-    d = decide(ann(1, r), task(), PAYLOAD)
+def test_each_action_is_read_from_its_own_fields_only():
+    d = decide(ann(1, C.annotation_result(C.RENAME, name=" Honesty and candor ", description="Being honest.")),
+               task(), PAYLOAD)
     assert (d.kind, d.name, d.description) == ("change", "Honesty and candor", None)
-    # the option label or its alias (the node id) both map to the node id
+    # the option label or its alias (the node id) both map to the node id; a name typed as well is ignored
     for choice in ("Candor (id 11111111, similarity 0.90)", "values:l1:m1"):
-        d = decide(ann(1, [C.choices_result(C.MERGE_INTO, "name", choice)]), task(), PAYLOAD)
-        assert (d.kind, d.merge_into) == ("change", "values:l1:m1")
-    d = decide(ann(1, [C.choices_result(C.MOVE_TO, "name", "Truth (id 33333333)")]), task(), PAYLOAD)
-    assert d.kind == "approve", "moving under the current parent changes nothing"
-    d = decide(ann(1, [C.textarea_result(C.SPLIT, "members", "Candor: 2\n3")]), task(), PAYLOAD)
+        d = decide(ann(1, C.annotation_result(C.MERGE, target=choice, name="ignored")), task(), PAYLOAD)
+        assert (d.kind, d.merge_into, d.name) == ("change", "values:l1:m1", None)
+    d = decide(ann(1, C.annotation_result(C.MOVE, target="Care (id 22222222)")), task(), PAYLOAD)
+    assert (d.kind, d.move_to) == ("change", "values:l2:p2")
+    # split: the ticked members by number (alias) or label; the rest stays; the name applies to the rest
+    d = decide(ann(1, C.annotation_result(C.SPLIT_ACTION, name="Honesty", groups=[("Candor", ["2"]),
+                                                                                 (None, ["3. truthfulness — w"])])),
+               task(), PAYLOAD)
+    assert d.kind == "change" and d.name is None
     assert d.split == [{"name": "Candor", "members": ["candor"]}, {"name": None, "members": ["truthfulness"]}]
-    d = decide(ann(1, [C.textarea_result(C.NEW_NAME, "name", "X"), C.choices_result(C.DECISION, "name", C.FLAG),
-                       C.textarea_result(C.COMMENT, "name", "not sure")]), task(), PAYLOAD)
-    assert (d.kind, d.comment) == ("flag", "not sure")
+    d = decide(ann(1, C.annotation_result(C.FLAG, name="X", comment="not sure")), task(), PAYLOAD)
+    assert (d.kind, d.comment, d.name) == ("flag", "not sure", None)
+    d = decide(ann(1, C.annotation_result(C.MERGE, target="values:l1:m1", comment="same thing")), task(), PAYLOAD)
+    assert d.comment == "same thing"
+
+
+def test_annotations_of_the_earlier_config_are_still_read():
+    legacy = [C.textarea_result(C.NEW_NAME, "name", "Candor"), C.textarea_result(C.SPLIT, "members", "A: 2"),
+              C.choices_result(C.DECISION, "name", C.LEGACY_APPROVE)]
+    d = decide(ann(1, legacy), task(), PAYLOAD)
+    assert (d.kind, d.name, d.split) == ("change", "Candor", [{"name": "A", "members": ["candor"]}])
+    d = decide(ann(1, [C.choices_result(C.DECISION, "name", C.LEGACY_FLAG),
+                       C.textarea_result(C.COMMENT, "name", "hm")]), task(), PAYLOAD)
+    assert (d.kind, d.comment) == ("flag", "hm")
 
 
 @pytest.mark.parametrize(
     "result, reason",
     [
-        ([C.choices_result(C.MERGE_INTO, "name", "Someone else")], "not one of the options"),
+        (C.annotation_result(C.MERGE, target="Someone else"), "not one of the options"),
+        (C.annotation_result(C.MERGE), "no node to merge into"),
+        (C.annotation_result(C.MOVE, target="values:l2:p1"), "is the current one"),
+        (C.annotation_result(C.RENAME, name="Honesty", description="Being honest."), "unchanged"),
+        (C.annotation_result(C.SPLIT_ACTION, groups=[("A", ["1"]), ("B", ["1"])]), "ticked in group 1 and in group 2"),
+        (C.annotation_result(C.SPLIT_ACTION, groups=[("A", ["9"])]), "not one of the task's 3 numbered members"),
+        (C.annotation_result(C.SPLIT_ACTION, groups=[("A", [])]), "has a name but no member is ticked"),
+        (C.annotation_result(C.SPLIT_ACTION), "no member is ticked"),
+        (C.annotation_result(C.SPLIT_ACTION, groups=[("A", ["1"]), ("a", ["2"])]), "same name"),
+        ([C.choices_result(C.ACTION, "name", C.MERGE, C.MOVE)], "more than one action"),
+        ([C.choices_result(C.ACTION, "name", "Delete")], "unknown action"),
+        ([C.choices_result(C.MERGE_INTO, "name", "Someone else")], "not one of the options"),  # legacy
         ([C.choices_result(C.MERGE_INTO, "name", "values:l1:m1"), C.textarea_result(C.NEW_NAME, "name", "New")],
          "merges the node and also"),
         ([C.textarea_result(C.SPLIT, "members", "A: 1\nB: 1")], "already in the group"),

@@ -31,7 +31,7 @@ def _choice(answer: str, comment: str | None = None) -> list[dict]:
     return result
 
 
-def test_push_annotate_pull_report_on_a_real_server(label_studio, db, tmp_path, monkeypatch):
+def test_push_annotate_pull_report_on_a_real_server(label_studio, db, tmp_path, monkeypatch, capsys):
     # records where every 3rd excerpt carries personal data
     counts = {"honesty": 14, "transparency": 10, "empathy": 8, "efficiency": 6, "kindness": 4}
     path = write_records(tmp_path / "records.jsonl", counts=counts, seed=2)
@@ -160,6 +160,15 @@ def test_push_annotate_pull_report_on_a_real_server(label_studio, db, tmp_path, 
         js_ = sum(1 for p, v in verdict.items() if stratum_of[p] == key and v != "cannot_tell")
         assert (st.expressed, st.judged) == (ys, js_)
     assert rep.redactions["total"] == s.n_redactions
+    # the validators' comments, with the value and verdict: the not-expressed ones with comments first
+    wrong = sorted(p for p, v in verdict.items() if v in ("not_expressed", "disputed"))
+    commented = sorted(p for p, (a, b) in plan.items() if b == "not_expressed")
+    first = [c["position"] for c in rep.comments[: len(commented)]]
+    assert first == commented and sorted(c["position"] for c in rep.comments) == sorted(set(wrong) | set(commented))
+    c0 = rep.comments[0]
+    assert c0["verdict"] in ("not_expressed", "disputed") and c0["value"]
+    assert {"annotator": "ben.validator@taxo.test", "answer": "not_expressed", "comment": "not in the text"} \
+        .items() <= next(j for j in c0["judgements"] if j["comment"]).items()
 
     # ---- the CLI, for one more (unredacted) sample: push, annotate, pull, report --json
     from taxonomy.cli import main
@@ -174,6 +183,12 @@ def test_push_annotate_pull_report_on_a_real_server(label_studio, db, tmp_path, 
         client.create_annotation(tid, _choice("expressed"), completed_by=ana)
     assert main(["validate", "pull", str(s2.sample_id), "--db", db]) == 0
     assert main(["validate", "report", str(s2.sample_id), "--json", "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["validate", "report", str(s.sample_id), "--db", db]) == 0
+    text = capsys.readouterr().out
+    assert "Not expressed, and validators' comments" in text and "not in the text" in text
+    assert main(["validate", "report", str(s.sample_id), "--json", "--db", db]) == 0
+    assert json.loads(capsys.readouterr().out)["comments"][0]["judgements"]
 
 
 @pytest.mark.parametrize("token", ["wrong-token"])

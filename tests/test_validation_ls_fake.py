@@ -48,8 +48,20 @@ class FakeLabelStudio:
 
     def create_project(self, title, description, label_config):
         pid = next(self.ids)
-        self.projects[pid] = {"id": pid, "title": title, "label_config": label_config, "maximum_annotations": 1}
+        self.projects[pid] = {"id": pid, "title": title, "description": description, "label_config": label_config,
+                              "maximum_annotations": 1}
         return pid
+
+    def views(self, pid):
+        return [v for v in self.projects[pid].get("views", [])]
+
+    def create_view(self, pid, data):
+        self.projects[pid].setdefault("views", []).append({"id": 1, "data": data})
+        return 1
+
+    def update_project(self, pid, settings):
+        self.projects[pid].update(settings)
+        return self.projects[pid]
 
     def list_tasks(self, pid):
         return [{"id": tid, "data": t["data"]} for tid, t in self.tasks.items() if t["project"] == pid]
@@ -145,10 +157,12 @@ def test_push_finds_a_project_created_before_an_interruption(sample_db):
     s = V.sample(n=5, db=db)
     ls = FakeLabelStudio()
     with session_scope(db) as sess:
-        title = VLS.project_title(s.sample_id, sess.get(ValidationSample, s.sample_id).created_at)
-    pid = ls.create_project(title, "", VLS.LABEL_CONFIG)  # created, but the id never reached the database
+        created = sess.get(ValidationSample, s.sample_id).created_at
+    title, key = VLS.project_title(s.sample_id, created), VLS.project_key(s.sample_id, created)
+    other = ls.create_project(title, "from another database (taxo sample key 1-0)", VLS.LABEL_CONFIG)
+    pid = ls.create_project(title, f"... ({key})", VLS.LABEL_CONFIG)  # created, but the id never reached the db
     res = VLS.push(s.sample_id, db=db, client=ls)
-    assert res.project_id == pid and len(ls.projects) == 1
+    assert res.project_id == pid and res.project_id != other and len(ls.projects) == 2
 
 
 def test_pull_is_idempotent_and_reports_unknown_answers(sample_db):
