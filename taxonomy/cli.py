@@ -69,6 +69,10 @@ def ingest(
     task_col: Annotated[Optional[str], typer.Option(help="Task/context column of extraction records")] = None,
     response_type_col: Annotated[Optional[str], typer.Option(help="Response-type column")] = None,
     excerpt_col: Annotated[Optional[str], typer.Option(help="Evidence-excerpt column")] = None,
+    slice_col: Annotated[
+        Optional[list[str]], typer.Option("--slice-col", help="A free slice column (e.g. model); repeatable")
+    ] = None,
+    explicit_col: Annotated[Optional[str], typer.Option(help="Explicitness column (true/false, explicit/implicit)")] = None,
     shape: Annotated[str, typer.Option(help="aggregated | records | auto")] = "auto",
     file_format: Annotated[str, typer.Option("--format", help="csv | jsonl | parquet | auto (from extension)")] = "auto",
     keep_case: Annotated[bool, typer.Option("--keep-case", help="Do not case-fold values")] = False,
@@ -93,6 +97,8 @@ def ingest(
         shape=shape,
         file_format=file_format,
         keep_case=keep_case,
+        slice_cols=slice_col or (),
+        explicit_col=explicit_col,
     )
     if as_json:
         return _emit_json(res)

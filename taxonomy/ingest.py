@@ -63,6 +63,8 @@ def ingest(
     shape: str = "auto",
     file_format: str = "auto",
     keep_case: bool = False,
+    slice_cols: Sequence[str] = (),
+    explicit_col: str | None = None,
 ) -> IngestResult:
     """Read ``path`` (CSV, JSONL or Parquet; aggregated values or extraction records) and store it as a batch.
 
@@ -85,6 +87,8 @@ def ingest(
         shape=shape,
         file_format=file_format,
         keep_case=keep_case,
+        slice_cols=slice_cols,
+        explicit_col=explicit_col,
     )
     options = dict(parsed.columns)
     with session_scope(db) as session:
@@ -153,6 +157,8 @@ def ingest(
                     "task": r.task,
                     "response_type": r.response_type,
                     "excerpt": r.excerpt,
+                    "slices": r.slices,
+                    "explicit": r.explicit,
                 }
                 for r in parsed.records
             ]
