@@ -171,3 +171,87 @@ def quickstart(
         progress=progress,
     )
     return QuickstartResult(init=i, ingest=g, build=b)
+
+
+# ------------------------------------------------------------------------------------------------------- analyze
+def analyze(
+    version: int,
+    analysis: str,
+    *,
+    db: str | Engine | None = None,
+    level: int | None = None,
+    role: str | None = None,
+    by: str | None = None,
+    a: str | None = None,
+    b: str | None = None,
+    top: int = 10,
+    min_conversations: int | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+    correction: str = "fdr_bh",
+    drop_empty: bool = False,
+    csv_dir: str | Path | None = None,
+    plot_dir: str | Path | None = None,
+):
+    """Run one of the study's analyses (``prevalence``, ``context``, ``consistency``, ``responses``, ``pairs``,
+    ``compare``) on a version's extraction records; see the README section "Analyze". Nothing backed by fewer than
+    ``min_conversations`` distinct conversations (default: :func:`taxonomy.config.min_conversations`) is reported.
+    ``level`` defaults to the top level; ``by`` is required by context, consistency and compare (``a``, ``b``: the
+    two slice values). Writes tidy CSVs to ``csv_dir`` and PNG/SVG figures to ``plot_dir`` when given."""
+    from taxonomy.analyze import ANALYSES
+    from taxonomy.analyze.common import open_scope
+    from taxonomy.config import min_conversations as threshold
+    from taxonomy.errors import UsageError
+
+    if analysis not in ANALYSES:
+        raise UsageError(f"unknown analysis {analysis!r}; choose one of: {', '.join(ANALYSES)}")
+    k = threshold(min_conversations)
+    if top < 1:
+        raise UsageError(f"--top must be at least 1, got {top}")
+    if analysis in ("context", "consistency", "compare") and not by:
+        raise UsageError(f"{analysis} needs --by COLUMN (e.g. --by task)")
+    if analysis == "compare" and (a is None or b is None):
+        raise UsageError("compare needs --a VALUE and --b VALUE: the two slices to compare")
+    from taxonomy.analyze.output import output_dir
+
+    for path, opt in ((csv_dir, "--csv"), (plot_dir, "--plot")):
+        if path is not None:
+            output_dir(path, opt)
+    with session_scope(db) as session:
+        scope = open_scope(session, version, level=level, role=role, k=k)
+        if analysis == "prevalence":
+            from taxonomy.analyze.prevalence import prevalence as run
+
+            res = run(session, scope, by=by, bootstrap=bootstrap, seed=seed, confidence=confidence)
+        elif analysis == "context":
+            from taxonomy.analyze.context import context as run
+
+            res = run(session, scope, by=by, top=top, drop_empty=drop_empty)
+        elif analysis == "consistency":
+            from taxonomy.analyze.consistency import consistency as run
+
+            res = run(session, scope, by=by, top=top)
+        elif analysis == "responses":
+            from taxonomy.analyze.responses import responses as run
+
+            res = run(session, scope, top=top, confidence=confidence, drop_empty=drop_empty)
+        elif analysis == "pairs":
+            from taxonomy.analyze.pairs import pairs as run
+
+            res = run(session, scope, top=top)
+        else:
+            from taxonomy.analyze.compare import compare as run
+
+            res = run(session, scope, by=by, a=a, b=b, top=top, alpha=alpha, correction=correction,
+                      confidence=confidence)
+    if csv_dir is not None:
+        from taxonomy.analyze.output import write_csv
+
+        res.files += write_csv(res, csv_dir)
+    if plot_dir is not None:
+        from taxonomy.analyze.plots import plot
+
+        res.files += plot(res, plot_dir)
+    return res
