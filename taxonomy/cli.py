@@ -691,6 +691,9 @@ app.add_typer(validate_app, name="validate")
 from taxonomy.cli_review import review_app  # noqa: E402
 app.add_typer(review_app, name="review")
 
+from taxonomy.cli_analyze import analyze_app  # noqa: E402
+app.add_typer(analyze_app, name="analyze")
+
 
 def run() -> None:  # console-script entry point
     sys.exit(main())

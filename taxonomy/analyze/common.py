@@ -237,8 +237,9 @@ class AnalysisResult:
     files: list[str] = field(default_factory=list)  #: CSV and plot files written
 
     @property
-    def n_suppressed(self) -> int:
-        return sum(t.n_suppressed for t in self.tables.values())
+    def suppressed(self) -> dict[str, int]:
+        """Per table: cells (or rows) backed by fewer than K conversations and left out."""
+        return {k: t.n_suppressed for k, t in self.tables.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -246,7 +247,7 @@ class AnalysisResult:
             "version": self.version_id,
             "level": self.level,
             "min_conversations": self.min_conversations,
-            "n_suppressed": self.n_suppressed,
+            "suppressed": self.suppressed,
             "params": self.params,
             "summary": self.summary,
             "notes": self.notes,

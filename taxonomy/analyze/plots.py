@@ -68,8 +68,7 @@ def _pct():
 def _heatmap(fig, ax, matrix: np.ndarray, rows: list[str], cols: list[str], title: str, label: str) -> None:
     m = np.ma.masked_invalid(matrix)
     lim = float(np.nanmax(np.abs(matrix))) if np.isfinite(matrix).any() else 1.0
-    cmap = __import__("matplotlib").colormaps["RdBu_r"].copy()
-    cmap.set_bad("#dddddd")
+    cmap = __import__("matplotlib").colormaps["RdBu_r"].with_extremes(bad="#dddddd")
     im = ax.imshow(m, cmap=cmap, vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(len(cols)), [_short(c, 25) for c in cols], rotation=40, ha="right", fontsize=8)
     ax.set_yticks(range(len(rows)), [_short(r) for r in rows], fontsize=8)
@@ -161,8 +160,7 @@ def _pairs(result: AnalysisResult, d: Path) -> list[str]:
     fig = _figure(9, 2 + 0.3 * len(hs))
     ax = fig.subplots()
     m = np.ma.masked_invalid(mat.to_numpy(dtype=float))
-    cmap = __import__("matplotlib").colormaps["viridis"].copy()
-    cmap.set_bad("#eeeeee")
+    cmap = __import__("matplotlib").colormaps["viridis"].with_extremes(bad="#eeeeee")
     im = ax.imshow(m, cmap=cmap, vmin=0, aspect="auto")
     ax.set_xticks(range(mat.shape[1]), [_short(c, 25) for c in mat.columns], rotation=40, ha="right", fontsize=7)
     ax.set_yticks(range(mat.shape[0]), [_short(r) for r in mat.index], fontsize=8)
