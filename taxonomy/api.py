@@ -84,6 +84,7 @@ class ExportResult:
     checksum: str
     n_nodes: int
     n_values: int
+    privacy: dict | None = None  #: with ``min_conversations``: the threshold and what was suppressed
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,9 +96,12 @@ def export(
     format: str = "values-tree-csv",  # noqa: A002 - the CLI option is --format
     out: str | Path | None = None,
     db: str | Engine | None = None,
+    min_conversations: int | None = None,
 ) -> ExportResult:
     """Write a version to ``out`` (None or "-" = stdout) as values-tree-csv, json, parquet, skos-ttl or
-    skos-jsonld. JSON, Parquet and SKOS state the version id and the content checksum."""
+    skos-jsonld. JSON, Parquet and SKOS state the version id and the content checksum. With ``min_conversations``
+    K, values backed by fewer than K distinct conversations are aggregated into an "other" value per level-1 node
+    (see :mod:`taxonomy.privacy`); the threshold is recorded in the manifest."""
     from taxonomy.export import EXPORT_FORMATS, export_tree
     from taxonomy.errors import UsageError
 
@@ -106,10 +110,18 @@ def export(
     with session_scope(db) as session:
         v = get_version(session, version)
         tree = read_tree(session, version, aliases=format.startswith("skos"))
+        privacy = None
+        if min_conversations is not None:
+            from taxonomy.config import min_conversations as threshold
+            from taxonomy.privacy import suppress_tree
+
+            tree, privacy = suppress_tree(session, tree, threshold(min_conversations))
         manifest = dict(v.manifest)
         checksum = v.checksum
         created = v.created_at.isoformat() if v.created_at else None
     manifest.update({"version_id": version, "checksum": checksum, "created_at": created})
+    if privacy is not None:
+        manifest["privacy"] = privacy
     export_tree(tree, format, out, manifest=manifest)
     return ExportResult(
         version_id=version,
@@ -118,6 +130,7 @@ def export(
         checksum=checksum,
         n_nodes=len(tree.nodes),
         n_values=len(tree.leaves),
+        privacy=privacy,
     )
 
 

@@ -316,6 +316,8 @@ def export(
     version: Annotated[int, typer.Argument(help="Version id")],
     file_format: Annotated[str, typer.Option("--format", "-f", help="values-tree-csv | json | parquet | skos-ttl | skos-jsonld")] = "values-tree-csv",
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file [default: stdout]")] = None,
+    min_conversations: Annotated[Optional[int], typer.Option(
+        "--min-conversations", help="Aggregate values backed by fewer distinct conversations into 'other' rows")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -323,9 +325,13 @@ def export(
     """Write a version as the published values_tree.csv layout, nested JSON, Parquet (one row per value) or SKOS."""
     from taxonomy.api import export as _export
 
-    res = _export(version, format=file_format, out=output, db=db)
+    res = _export(version, format=file_format, out=output, db=db, min_conversations=min_conversations)
     if as_json and output not in (None, "-"):
         return _emit_json(res)
+    if not quiet and res.privacy:
+        p = res.privacy
+        err.print(f"Privacy threshold {p['min_conversations']} conversations: {p['suppressed_values']} values "
+                  f"aggregated into {p['other_rows']} 'other' rows, {p['suppressed_nodes']} nodes unnamed.")
     if not quiet and output not in (None, "-"):
         err.print(f"Wrote version {version} ({res.n_nodes} nodes, {res.n_values} values) to {output}.")
 

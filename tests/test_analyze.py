@@ -245,3 +245,44 @@ def test_responses_without_column_names_the_option(db, tmp_path, capsys):
     assert main(["analyze", str(v), "responses", "--db", db]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "'response_type' column" in err and "--response-type-col" in err
+
+
+def test_export_min_conversations_aggregates_into_other_rows(loaded, tmp_path, capsys):
+    db, v, syn = loaded
+    k = 25
+    path = tmp_path / "tree.csv"
+    assert main(["export", str(v), "--min-conversations", str(k), "-o", str(path), "--db", db]) == 0
+    df = pd.read_csv(path, keep_default_na=False)
+    values = df[df["level"] == 0]
+    rec = frame(syn)
+    conv = rec.groupby("value").conversation_id.nunique()
+    real = values[~values["cluster_id"].str.startswith("other (")]
+    assert (conv.reindex(real["cluster_id"]).to_numpy() >= k).all()
+    assert "numismatic authenticity" not in set(values["cluster_id"])
+    below = conv[conv < k]
+    l1_of = {val: key for key, (_, vals) in syn.tree["level1"].items() for val in vals}
+    others = values[values["cluster_id"].str.startswith("other (")]
+    assert len(others) == len({l1_of[x] for x in below.index})  # one "other" row per level-1 node that needs one
+    assert sum(int(t.split("(")[1].split()[0]) for t in others["cluster_id"]) == len(below)
+    assert values["pct_total_occurrences"].sum() == pytest.approx(100, abs=0.01 * len(values))
+    assert f"under {k} conversations" in others.iloc[0]["cluster_id"]
+    # JSON records the threshold in the manifest; shares at level 0 sum to exactly 100 before rounding
+    out = tmp_path / "tree.json"
+    assert main(["export", str(v), "--min-conversations", str(k), "-f", "json", "-o", str(out), "--db", db]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["manifest"]["privacy"]["min_conversations"] == k
+    assert doc["manifest"]["privacy"]["suppressed_values"] == len(below)
+    leaves = [x for r in doc["roots"] for c in r["children"] for g in c["children"] for x in g["values"]]
+    assert sum(x["pct_total_occurrences"] for x in leaves) == pytest.approx(100, abs=1e-9)
+    capsys.readouterr()
+    assert main(["export", str(v), "--min-conversations", "0", "--db", db]) == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+def test_export_min_conversations_needs_records(db, tmp_path, capsys):
+    from tests.curation_fixtures import make_version
+
+    v = make_version(db, tmp_path)
+    assert main(["export", str(v), "--min-conversations", "5", "-o", str(tmp_path / "t.csv"), "--db", db]) == 2
+    assert "has no extraction records" in capsys.readouterr().err
+    assert not (tmp_path / "t.csv").exists()
