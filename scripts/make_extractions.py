@@ -96,7 +96,7 @@ def _assign(rng: np.random.Generator, n: int, shares: tuple[float, ...]) -> np.n
 
 
 def generate(n_conversations: int = 6000, *, seed: int = 0, n_values: int | None = None,
-             excerpts: bool = False, max_ai_values: int = 3) -> Synthetic:
+             excerpts: bool = False, max_ai_values: int = 3, zipf_exponent: float = 1.07) -> Synthetic:
     """Records for ``n_conversations`` conversations (see the module docstring); same seed, same records."""
     import pyarrow as pa
 
@@ -125,7 +125,7 @@ def generate(n_conversations: int = 6000, *, seed: int = 0, n_values: int | None
         role_parts.append(np.full(len(convs), role, dtype=np.int8))
 
     # background AI values: 1..max_ai_values per conversation, Zipf-like frequencies, no repeats in a conversation
-    zipf = 1.0 / np.arange(1, len(ai_pool) + 1) ** 1.07
+    zipf = 1.0 / np.arange(1, len(ai_pool) + 1) ** zipf_exponent
     k = rng.integers(1, max_ai_values + 1, size=n)
     bc = np.repeat(conv, k)
     bv = ai0 + rng.choice(len(ai_pool), size=len(bc), p=zipf / zipf.sum())
@@ -154,7 +154,8 @@ def generate(n_conversations: int = 6000, *, seed: int = 0, n_values: int | None
                                    "conversations_by_slice": counts}
     # 3. human values, mirrored at a known rate, and one pair with a known conditional probability
     human = _cut(rng, conv, HUMAN_SHARE)
-    hv = rng.choice(np.arange(len(PLANTED_VALUES), ai0), size=len(human))
+    hz_w = 1.0 / np.arange(1, n_human_pool + 1) ** zipf_exponent
+    hv = len(PLANTED_VALUES) + rng.choice(n_human_pool, size=len(human), p=hz_w / hz_w.sum())
     hz = rng.permutation(len(human))
     n_dec = int(round(PAIR[2] * len(human)))
     dec_idx = hz[:n_dec]

@@ -133,10 +133,13 @@ def test_pairs_recovers_mirroring_rate_and_conditional(loaded):
     m = syn.planted["mirroring"]
     assert res.summary["mirrored"] == m["n_mirrored"]
     assert res.summary["mirroring_rate"] == pytest.approx(m["n_mirrored"] / m["n_human_values"], abs=1e-12)
-    top = rows(res, "top_pairs").iloc[0]
     pair = syn.planted["pair"]
-    assert (top["human"], top["ai"]) == (pair["human"], pair["ai"])
+    cond = rows(res, "conditional")
+    top = cond[cond["human"] == pair["human"]].iloc[0]
+    assert top["ai"] == pair["ai"] and top["human_conversations"] == pair["n_human"]
     assert top["p_ai_given_human"] == pytest.approx(pair["n_pair"] / pair["n_human"], abs=1e-12)
+    top_pairs = rows(res, "top_pairs")
+    assert ((top_pairs["human"] == pair["human"]) & (top_pairs["ai"] == pair["ai"])).any()
     per = rows(res, "mirroring_by_response_type")
     assert per["mirrored"].sum() <= m["n_mirrored"] and (per["mirrored"] >= 10).all()
 

@@ -45,7 +45,6 @@ class Scope:
     tree: Tree
     labels: dict[int, tuple[str, str]]  #: unit key (value id or node row id) -> (id, name)
     dimensions: dict[str, bool]  #: ingested dimensions: name -> is a slice column
-    n_records: int
 
     @property
     def depth(self) -> int:
@@ -71,11 +70,12 @@ def open_scope(session: Session, version: int, *, level: int | None, role: str |
         raise UsageError(f"--level {level}: version {version} has levels 0 (values) to {depth}")
     if role is not None and role not in ROLES:
         raise UsageError(f"--role {role!r}: expected one of {', '.join(ROLES)}")
-    n_records = session.scalar(
-        select(func.count()).select_from(ExtractionRecord)
+    has_records = session.scalar(
+        select(ExtractionRecord.id)
         .join(Membership, and_(Membership.value_id == ExtractionRecord.value_id, Membership.version_id == version))
+        .limit(1)
     )
-    if not n_records:
+    if has_records is None:
         raise UsageError(
             f"version {version} has no extraction records (its values were ingested as aggregated counts); "
             "ingest one row per conversation and value with `taxo ingest FILE --conversation-col ...`"
@@ -88,7 +88,7 @@ def open_scope(session: Session, version: int, *, level: int | None, role: str |
     else:
         rows = session.execute(select(Node.id, Node.uid).where(Node.version_id == version, Node.level == level))
         labels = {nid: (uid, tree.nodes[uid].name) for nid, uid in rows}
-    return Scope(version, level, role, k, tree, labels, dims, int(n_records))
+    return Scope(version, level, role, k, tree, labels, dims)
 
 
 def _dimensions(session: Session) -> dict[str, bool]:
@@ -148,8 +148,13 @@ class Frame:
 
 
 def fetch(session: Session, stmt, columns: list[str]) -> pd.DataFrame:
+    """The rows of ``stmt`` as a DataFrame, built column by column."""
     rows = session.execute(stmt).all()
-    return pd.DataFrame.from_records(rows, columns=columns)
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    cols = list(zip(*rows))
+    return pd.DataFrame({name: np.asarray(col, dtype=object if isinstance(col[0], str) or col[0] is None else None)
+                         for name, col in zip(columns, cols)})
 
 
 def counts(session: Session, frame: Frame, *, unit: bool, dims: tuple[str, ...] = (), role: bool = True,

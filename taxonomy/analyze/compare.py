@@ -17,7 +17,6 @@ from taxonomy.analyze.common import (
     Scope,
     check_slice_value,
     counts,
-    dimension_values,
     require,
     table,
     unit_word,
@@ -57,12 +56,14 @@ def compare(session: Session, scope: Scope, *, by: str, a: str, b: str, top: int
     if a == b:
         raise UsageError(f"--a and --b are the same {by} ({a!r}); compare two different ones")
     frame = Frame(scope)
-    known = dimension_values(session, frame, by)
+    everyone = counts(session, frame, unit=False, dims=(by,), role=False, occurrences=False)
+    known = sorted(everyone[by].astype(str))
     check_slice_value(known, by, a, "--a")
     check_slice_value(known, by, b, "--b")
     k = scope.k
     cells = counts(session, frame, unit=True, dims=(by,), occurrences=False)
-    tot = counts(session, frame, unit=False, dims=(by,), occurrences=False).set_index(by)["n_conversations"]
+    tot = (counts(session, frame, unit=False, dims=(by,), occurrences=False) if scope.role else everyone)
+    tot = tot.set_index(by)["n_conversations"]
     n_a, n_b = int(tot.get(a, 0)), int(tot.get(b, 0))
     for name, n in ((a, n_a), (b, n_b)):
         if n < k:

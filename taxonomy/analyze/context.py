@@ -22,7 +22,6 @@ from taxonomy.analyze.common import (
     Frame,
     Scope,
     counts,
-    dimension_values,
     require,
     table,
     unit_word,
@@ -39,6 +38,7 @@ class Contingency:
     columns: list[str]
     observed: np.ndarray  #: distinct conversations, rows x columns
     column_conversations: np.ndarray  #: distinct conversations per column (any unit)
+    column_occurrences: np.ndarray  #: records per column
     dropped_rows: int = 0
     dropped_columns: int = 0
 
@@ -47,20 +47,25 @@ def contingency(session: Session, scope: Scope, by: str, *, drop_empty: bool = F
                 empty_ok: bool = False) -> Contingency:
     require(scope, by)
     frame = Frame(scope)
-    cols = dimension_values(session, frame, by)
+    # the columns are the dimension's values among all the version's records (any role), so that a column
+    # without records of the chosen role shows up as empty
+    everyone = counts(session, frame, unit=False, dims=(by,), role=False)
+    cols = sorted(everyone[by].astype(str))
     if not cols:
         raise UsageError(f"--by {by}: none of the records of version {scope.version_id} has a {by}")
     keys = np.array(scope.unit_keys(), dtype=np.int64)
     if len(keys) * len(cols) > MAX_CELLS:
         raise UsageError(f"the {len(keys)} x {len(cols)} table is too large; choose a higher --level")
     cells = counts(session, frame, unit=True, dims=(by,), occurrences=False)
-    tot = counts(session, frame, unit=False, dims=(by,), occurrences=False).set_index(by)["n_conversations"]
+    tot = (counts(session, frame, unit=False, dims=(by,)) if scope.role else everyone).set_index(by)
+    tot.index = tot.index.astype(str)
     row = pd.Index(keys).get_indexer(cells["unit"].to_numpy())
     col = pd.Index(cols).get_indexer(cells[by].astype(str).to_numpy())
     obs = np.zeros((len(keys), len(cols)), dtype=np.int64)
     obs[row, col] = cells["n_conversations"].to_numpy()
-    colconv = tot.reindex(cols).fillna(0).to_numpy(dtype=np.int64)
-    t = Contingency(by, keys, list(cols), obs, colconv)
+    colconv = tot["n_conversations"].reindex(cols).fillna(0).to_numpy(dtype=np.int64)
+    colocc = tot["n_occurrences"].reindex(cols).fillna(0).to_numpy(dtype=np.int64)
+    t = Contingency(by, keys, list(cols), obs, colconv, colocc)
     empty_r = obs.sum(axis=1) == 0
     empty_c = obs.sum(axis=0) == 0
     if (empty_r.any() or empty_c.any()) and not (drop_empty or empty_ok):
@@ -82,6 +87,7 @@ def contingency(session: Session, scope: Scope, by: str, *, drop_empty: bool = F
         t.keys, t.observed = keys[~empty_r], obs[~empty_r][:, ~empty_c]
         t.columns = [c for c, e in zip(cols, empty_c) if not e]
         t.column_conversations = colconv[~empty_c]
+        t.column_occurrences = colocc[~empty_c]
     if t.observed.shape[0] < 2 or t.observed.shape[1] < 2:
         raise UsageError(
             f"the contingency table of {scope.describe()} by {by} is {t.observed.shape[0]} x "

@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
-from taxonomy.analyze.common import AnalysisResult, Frame, Scope, require, table, unit_word
+from taxonomy.analyze.common import AnalysisResult, Frame, Scope, fetch, require, table, unit_word
 from taxonomy.errors import UsageError
 
 
@@ -28,12 +28,9 @@ def pairs(session: Session, scope: Scope, *, top: int = 10) -> AnalysisResult:
     join = h.from_.join(a.from_, and_(a.conversation == h.conversation, a.r.c.role == "ai"))
     hwhere = h.r.c.role == "human"
     n_pair = func.count(distinct(h.conversation))
-    pc = pd.DataFrame.from_records(
-        session.execute(select(h.unit, a.unit, n_pair).select_from(join).where(hwhere)
-                        .group_by(h.unit, a.unit)).all(), columns=["h", "a", "n"])
-    hc = pd.DataFrame.from_records(
-        session.execute(select(h.unit, n_pair).select_from(h.from_).where(hwhere).group_by(h.unit)).all(),
-        columns=["h", "n"])
+    pc = fetch(session, select(h.unit, a.unit, n_pair).select_from(join).where(hwhere).group_by(h.unit, a.unit),
+               ["h", "a", "n"])
+    hc = fetch(session, select(h.unit, n_pair).select_from(h.from_).where(hwhere).group_by(h.unit), ["h", "n"])
     if hc.empty:
         raise UsageError(f"{scope.describe()}: no records with role human; pairs need human and AI records")
     pc["n"] = pc["n"].astype(np.int64)
@@ -69,14 +66,12 @@ def pairs(session: Session, scope: Scope, *, top: int = 10) -> AnalysisResult:
     }
     if by_type:
         rt = h.r.c.response_type
-        tm = pd.DataFrame.from_records(
-            session.execute(select(rt, h.unit, n_pair).select_from(join).where(hwhere, h.unit == a.unit,
-                                                                                rt.is_not(None))
-                            .group_by(rt, h.unit)).all(), columns=["response_type", "h", "mirrored"])
+        tm = fetch(session, select(rt, h.unit, n_pair).select_from(join)
+                   .where(hwhere, h.unit == a.unit, rt.is_not(None)).group_by(rt, h.unit),
+                   ["response_type", "h", "mirrored"])
         tm = tm.groupby("response_type", as_index=False)["mirrored"].sum()
-        td = pd.DataFrame.from_records(
-            session.execute(select(rt, h.unit, n_pair).select_from(h.from_).where(hwhere, rt.is_not(None))
-                            .group_by(rt, h.unit)).all(), columns=["response_type", "h", "n"])
+        td = fetch(session, select(rt, h.unit, n_pair).select_from(h.from_).where(hwhere, rt.is_not(None))
+                   .group_by(rt, h.unit), ["response_type", "h", "n"])
         td = td.groupby("response_type", as_index=False)["n"].sum().rename(columns={"n": "human_occurrences"})
         per = td.merge(tm, on="response_type", how="left").fillna({"mirrored": 0})
         per["mirrored"] = per["mirrored"].astype(np.int64)

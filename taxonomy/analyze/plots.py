@@ -30,9 +30,20 @@ def _short(text: str, n: int = 40) -> str:
 
 def _footer(fig, result: AnalysisResult, table: str) -> None:
     t = result.tables[table]
-    fig.text(0.01, 0.002, f"version {result.version_id}, level {result.level}; privacy threshold K = "
-             f"{result.min_conversations} conversations; {t.n_suppressed} {t.suppressed_what} suppressed",
-             fontsize=7, color="#555555", ha="left", va="bottom")
+    fig.supxlabel(f"version {result.version_id}, level {result.level}; privacy threshold K = "
+                  f"{result.min_conversations} conversations; {t.n_suppressed} {t.suppressed_what} suppressed",
+                  fontsize=7, color="#555555")
+
+
+def _dodge(ys: list[float], gap: float) -> list[float]:
+    """Label positions at least ``gap`` apart, as close as possible to ``ys`` (in the same order)."""
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    out = [0.0] * len(ys)
+    last = -np.inf
+    for i in order:
+        out[i] = max(ys[i], last + gap)
+        last = out[i]
+    return out
 
 
 def _save(fig, directory: Path, stem: str) -> list[str]:
@@ -177,14 +188,18 @@ def _pairs(result: AnalysisResult, d: Path) -> list[str]:
 def _compare(result: AnalysisResult, d: Path) -> list[str]:
     df = _df(result, "differences")
     a, b = result.params["a"], result.params["b"]
-    g = df.reindex(df["difference"].abs().sort_values(ascending=False).index).head(15)
+    g = df.reindex(df["difference"].abs().sort_values(ascending=False).index).head(12)
     fig = _figure(7, 6)
     ax = fig.subplots()
-    for _, r in g.iterrows():
+    top = float(max(g["share_a"].max(), g["share_b"].max(), 0.01)) if len(g) else 1.0
+    gap = top * 0.035
+    left = _dodge(g["share_a"].tolist(), gap)
+    right = _dodge(g["share_b"].tolist(), gap)
+    for (_, r), yl, yr in zip(g.iterrows(), left, right):
         color = "#C44E52" if r["significant"] else "#999999"
         ax.plot([0, 1], [r["share_a"], r["share_b"]], marker="o", color=color, lw=1.5 if r["significant"] else 1)
-        ax.text(-0.03, r["share_a"], _short(r["name"], 28), ha="right", va="center", fontsize=7)
-        ax.text(1.03, r["share_b"], f"{r['share_b']:.1%}", ha="left", va="center", fontsize=7)
+        ax.text(-0.03, yl, f"{_short(r['name'], 28)} {r['share_a']:.1%}", ha="right", va="center", fontsize=7)
+        ax.text(1.03, yr, f"{r['share_b']:.1%}", ha="left", va="center", fontsize=7)
     ax.set_xlim(-0.9, 1.3)
     ax.set_xticks([0, 1], [_short(a, 25), _short(b, 25)])
     ax.yaxis.set_major_formatter(_pct())

@@ -14,7 +14,7 @@ from scipy import sparse
 from sqlalchemy import select, func
 from sqlalchemy.orm import Session
 
-from taxonomy.analyze.common import AnalysisResult, Frame, Scope, counts, require, table, unit_word, wilson
+from taxonomy.analyze.common import AnalysisResult, Frame, Scope, counts, fetch, require, table, unit_word, wilson
 from taxonomy.errors import UsageError
 
 ALL = "(all)"
@@ -38,11 +38,11 @@ def bootstrap_shares(conv: np.ndarray, unit: np.ndarray, n_occ: np.ndarray, n_co
     cov = np.empty((reps, mt.shape[0]), dtype=np.float64)
     for start in range(0, reps, chunk):
         b = min(chunk, reps - start)
-        w = np.empty((n_conv, b))
-        for j in range(b):
-            w[:, j] = np.bincount(rng.integers(0, n_conv, n_conv), minlength=n_conv)
-        occ[start : start + b] = (mt @ w).T / (tot @ w)[:, None]
-        cov[start : start + b] = (pt @ w).T / n_conv
+        # b multinomial resamples of the n_conv conversations: how often each conversation is drawn
+        draws = rng.integers(0, n_conv, size=(b, n_conv)) + (np.arange(b) * n_conv)[:, None]
+        w = np.bincount(draws.ravel(), minlength=b * n_conv).reshape(b, n_conv).astype(np.float64)
+        occ[start : start + b] = (mt @ w.T).T / (w @ tot)[:, None]
+        cov[start : start + b] = (pt @ w.T).T / n_conv
     q = [(1 - confidence) / 2, 1 - (1 - confidence) / 2]
     return np.quantile(occ, q, axis=0), np.quantile(cov, q, axis=0)
 
@@ -55,14 +55,20 @@ def prevalence(session: Session, scope: Scope, *, by: str | None = None, bootstr
         require(scope, by)
     dims = (by,) if by else ()
     frame = Frame(scope)
-    cells = counts(session, frame, unit=True, dims=dims)
-    totals = counts(session, frame, unit=False, dims=dims)
+    detail = None
+    if bootstrap:
+        # one grouped query: records per (slice, conversation, unit); every count below is derived from it
+        detail = _detail(session, frame, by)
+        cells, totals = _counts_from_detail(detail)
+    else:
+        cells = counts(session, frame, unit=True, dims=dims)
+        totals = counts(session, frame, unit=False, dims=dims)
     if cells.empty:
         raise UsageError(f"{scope.describe()}: no records match")
-    if not by:
+    if detail is None and not by:
         cells.insert(0, "slice", ALL)
         totals.insert(0, "slice", ALL)
-    else:
+    elif detail is None:
         cells = cells.rename(columns={by: "slice"})
         totals = totals.rename(columns={by: "slice"})
     k = scope.k
@@ -81,7 +87,7 @@ def prevalence(session: Session, scope: Scope, *, by: str | None = None, bootstr
         lo, hi = wilson(g["n_conversations"].to_numpy(), np.full(len(g), tot.n_conversations), confidence)
         g["wilson_low"], g["wilson_high"] = lo, hi
         if bootstrap and len(g):
-            (olo, ohi), (clo, chi) = _bootstrap(session, frame, scope, by, name, g["unit"].to_numpy(),
+            (olo, ohi), (clo, chi) = _bootstrap(detail[detail["slice"] == name], g["unit"].to_numpy(),
                                                 reps=bootstrap, seed=[seed, gi], confidence=confidence)
             g["occ_ci_low"], g["occ_ci_high"], g["conv_ci_low"], g["conv_ci_high"] = olo, ohi, clo, chi
         g["slice_conversations"] = int(tot.n_conversations)
@@ -125,20 +131,37 @@ def prevalence(session: Session, scope: Scope, *, by: str | None = None, bootstr
     )
 
 
-def _bootstrap(session: Session, frame: Frame, scope: Scope, by: str | None, name: str, units: np.ndarray, *,
-               reps: int, seed, confidence: float):
-    """Per-(conversation, unit) record counts of one slice from the database, then the bootstrap."""
+def _detail(session: Session, frame: Frame, by: str | None) -> pd.DataFrame:
+    """Records per (slice, conversation, unit), from one grouped query."""
     conds = frame.where()
+    groups = [frame.conversation, frame.unit]
     if by:
-        conds.append(frame.dim(by) == name)
-    stmt = (select(frame.conversation, frame.unit, func.count()).select_from(frame.from_).where(*conds)
-            .group_by(frame.conversation, frame.unit))
-    rows = session.execute(stmt).all()
-    df = pd.DataFrame.from_records(rows, columns=["conversation", "unit", "n"])
-    conv_codes, conv_uniques = pd.factorize(df["conversation"])
+        conds.append(frame.dim(by).is_not(None))
+        groups.insert(0, frame.dim(by))
+    stmt = select(*groups, func.count()).select_from(frame.from_).where(*conds).group_by(*groups)
+    df = fetch(session, stmt, (["slice"] if by else []) + ["conversation", "unit", "n"])
+    if not by:
+        df.insert(0, "slice", ALL)
+    df["n"] = df["n"].astype(np.int64)
+    df["unit"] = df["unit"].astype(np.int64)
+    return df
+
+
+def _counts_from_detail(detail: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cells (slice, unit: occurrences, distinct conversations) and slice totals, counted in pandas."""
+    cells = (detail.groupby(["slice", "unit"], sort=False)["n"].agg(["sum", "size"]).reset_index()
+             .rename(columns={"sum": "n_occurrences", "size": "n_conversations"}))
+    totals = (detail.groupby("slice", sort=True).agg(n_occurrences=("n", "sum"),
+                                                      n_conversations=("conversation", "nunique")).reset_index())
+    return cells, totals
+
+
+def _bootstrap(detail: pd.DataFrame, units: np.ndarray, *, reps: int, seed, confidence: float):
+    """The bootstrap of one slice's (conversation, unit) record counts."""
+    conv_codes, conv_uniques = pd.factorize(detail["conversation"])
     # every unit in the slice takes part in the denominators; only the kept ones get intervals
-    unit_codes, unit_uniques = pd.factorize(df["unit"])
+    unit_codes, unit_uniques = pd.factorize(detail["unit"])
     pos = pd.Index(unit_uniques).get_indexer(units)
-    occ, cov = bootstrap_shares(conv_codes, unit_codes, df["n"].to_numpy(), len(conv_uniques), len(unit_uniques),
-                                reps=reps, seed=seed, confidence=confidence, cols=pos)
+    occ, cov = bootstrap_shares(conv_codes, unit_codes, detail["n"].to_numpy(), len(conv_uniques),
+                                len(unit_uniques), reps=reps, seed=seed, confidence=confidence, cols=pos)
     return (occ[0], occ[1]), (cov[0], cov[1])

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
-from taxonomy.analyze.common import AnalysisResult, Frame, Scope, counts, require, table, unit_word, wilson
+from taxonomy.analyze.common import AnalysisResult, Frame, Scope, fetch, require, table, unit_word, wilson
 from taxonomy.analyze.context import chi_square, contingency, over_represented
 
 BY = "response_type"
@@ -21,7 +21,9 @@ def responses(session: Session, scope: Scope, *, top: int = 10, confidence: floa
     require(scope, BY, option="responses: the column")
     k = scope.k
     frame = Frame(scope)
-    dist = counts(session, frame, unit=False, dims=(BY,))
+    t = contingency(session, scope, BY, drop_empty=drop_empty)
+    dist = pd.DataFrame({BY: t.columns, "n_occurrences": t.column_occurrences,
+                         "n_conversations": t.column_conversations})
     total_conv = int(dist["n_conversations"].sum())
     ok = dist["n_conversations"] >= k
     dist = dist[ok].copy()
@@ -29,7 +31,6 @@ def responses(session: Session, scope: Scope, *, top: int = 10, confidence: floa
     dist["wilson_low"], dist["wilson_high"] = wilson(dist["n_conversations"], np.full(len(dist), total_conv),
                                                      confidence)
     dist = dist.sort_values("n_conversations", ascending=False, kind="stable")
-    t = contingency(session, scope, BY, drop_empty=drop_empty)
     test = chi_square(t.observed)
     _, tops, _, n_cell_supp = over_represented(scope, t, test, top=top)
     unit = unit_word(scope.level)
@@ -48,8 +49,7 @@ def responses(session: Session, scope: Scope, *, top: int = 10, confidence: floa
         stmt = (select(r.c[BY], func.count(), func.sum(case((r.c.explicit.is_(True), 1), else_=0)),
                        func.count(distinct(frame.conversation)))
                 .select_from(frame.from_).where(*conds).group_by(r.c[BY]))
-        ex = pd.DataFrame.from_records(session.execute(stmt).all(),
-                                       columns=[BY, "n_records", "n_explicit", "n_conversations"])
+        ex = fetch(session, stmt, [BY, "n_records", "n_explicit", "n_conversations"])
         ex[["n_records", "n_explicit", "n_conversations"]] = ex[["n_records", "n_explicit",
                                                                  "n_conversations"]].astype(np.int64)
         keep = ex["n_conversations"] >= k
