@@ -199,7 +199,7 @@ def analyze(
     b: str | None = None,
     top: int = 10,
     min_conversations: int | None = None,
-    bootstrap: int = 1000,
+    bootstrap: int = 500,
     seed: int = 0,
     confidence: float = 0.95,
     alpha: float = 0.05,

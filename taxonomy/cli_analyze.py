@@ -88,7 +88,7 @@ def prevalence(
     level: LevelOpt = None,
     role: RoleOpt = None,
     by: Annotated[Optional[str], typer.Option("--by", help="Per slice: task, response_type or a --slice-col")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over conversations (0 = off)")] = 1000,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over conversations (0 = off)")] = 500,
     seed: Annotated[int, typer.Option(help="Bootstrap seed")] = 0,
     confidence: ConfOpt = 0.95,
     min_conversations: KOpt = None,

@@ -148,8 +148,12 @@ class Frame:
 
 
 def fetch(session: Session, stmt, columns: list[str]) -> pd.DataFrame:
-    """The rows of ``stmt`` as a DataFrame, built column by column."""
-    rows = session.execute(stmt).all()
+    """The rows of an aggregate query as a DataFrame, built column by column. The rows are read from the DBAPI
+    cursor as plain tuples (aggregates are numbers and text: no result processing is needed)."""
+    result = session.execute(stmt)
+    cursor = getattr(result, "cursor", None)
+    rows = cursor.fetchall() if cursor is not None else result.all()
+    result.close()
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     cols = list(zip(*rows))

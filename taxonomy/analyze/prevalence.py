@@ -22,15 +22,16 @@ ALL = "(all)"
 
 def bootstrap_shares(conv: np.ndarray, unit: np.ndarray, n_occ: np.ndarray, n_conv: int, n_units: int, *,
                      reps: int, seed: int | list[int], confidence: float, cols: np.ndarray | None = None,
-                     chunk: int = 50):
+                     chunk: int = 25):
     """Percentile intervals of the occurrence and conversation shares of the units ``cols`` (default: all) under a
     bootstrap over conversations. ``conv``/``unit``: codes of the (conversation, unit) cells, ``n_occ``: records
     in each cell; every cell counts in the denominators."""
     rng = np.random.default_rng(seed)
-    m = sparse.csr_matrix((n_occ.astype(float), (conv, unit)), shape=(n_conv, n_units))
+    # float32 holds every count and every weighted sum here exactly (all below 2**24); ratios are taken in float64
+    m = sparse.csr_matrix((n_occ.astype(np.float32), (conv, unit)), shape=(n_conv, n_units))
     p = m.copy()
     p.data[:] = 1.0
-    tot = np.asarray(m.sum(axis=1)).ravel()
+    tot = np.asarray(m.sum(axis=1)).ravel().astype(np.float32)
     mt, pt = m.T.tocsr(), p.T.tocsr()
     if cols is not None:
         mt, pt = mt[cols], pt[cols]
@@ -38,16 +39,17 @@ def bootstrap_shares(conv: np.ndarray, unit: np.ndarray, n_occ: np.ndarray, n_co
     cov = np.empty((reps, mt.shape[0]), dtype=np.float64)
     for start in range(0, reps, chunk):
         b = min(chunk, reps - start)
-        # b multinomial resamples of the n_conv conversations: how often each conversation is drawn
-        draws = rng.integers(0, n_conv, size=(b, n_conv)) + (np.arange(b) * n_conv)[:, None]
-        w = np.bincount(draws.ravel(), minlength=b * n_conv).reshape(b, n_conv).astype(np.float64)
-        occ[start : start + b] = (mt @ w.T).T / (w @ tot)[:, None]
-        cov[start : start + b] = (pt @ w.T).T / n_conv
+        # b multinomial resamples of the n_conv conversations: w[c, j] = times conversation c is drawn in j
+        w = np.empty((n_conv, b), dtype=np.float32, order="F")
+        for j in range(b):
+            w[:, j] = np.bincount(rng.integers(0, n_conv, size=n_conv, dtype=np.uint32), minlength=n_conv)
+        occ[start : start + b] = (mt @ w).T.astype(np.float64) / (tot @ w).astype(np.float64)[:, None]
+        cov[start : start + b] = (pt @ w).T.astype(np.float64) / n_conv
     q = [(1 - confidence) / 2, 1 - (1 - confidence) / 2]
     return np.quantile(occ, q, axis=0), np.quantile(cov, q, axis=0)
 
 
-def prevalence(session: Session, scope: Scope, *, by: str | None = None, bootstrap: int = 1000, seed: int = 0,
+def prevalence(session: Session, scope: Scope, *, by: str | None = None, bootstrap: int = 500, seed: int = 0,
                confidence: float = 0.95, top: int | None = None) -> AnalysisResult:
     if bootstrap < 0:
         raise UsageError(f"--bootstrap must be 0 (off) or a number of resamples, got {bootstrap}")
@@ -132,19 +134,19 @@ def prevalence(session: Session, scope: Scope, *, by: str | None = None, bootstr
 
 
 def _detail(session: Session, frame: Frame, by: str | None) -> pd.DataFrame:
-    """Records per (slice, conversation, unit), from one grouped query."""
+    """Records per (slice, conversation, unit). The query streams the (slice, conversation, unit) of each record
+    in the scope (no database sort); pandas groups them (vectorised)."""
     conds = frame.where()
-    groups = [frame.conversation, frame.unit]
+    cols = [frame.conversation, frame.unit]
     if by:
         conds.append(frame.dim(by).is_not(None))
-        groups.insert(0, frame.dim(by))
-    stmt = select(*groups, func.count()).select_from(frame.from_).where(*conds).group_by(*groups)
-    df = fetch(session, stmt, (["slice"] if by else []) + ["conversation", "unit", "n"])
+        cols.insert(0, frame.dim(by))
+    stmt = select(*cols).select_from(frame.from_).where(*conds)
+    df = fetch(session, stmt, (["slice"] if by else []) + ["conversation", "unit"])
     if not by:
         df.insert(0, "slice", ALL)
-    df["n"] = df["n"].astype(np.int64)
     df["unit"] = df["unit"].astype(np.int64)
-    return df
+    return df.groupby(["slice", "conversation", "unit"], sort=False).size().rename("n").reset_index()
 
 
 def _counts_from_detail(detail: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
