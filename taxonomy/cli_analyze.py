@@ -55,6 +55,11 @@ def _fmt(v) -> str:
     return str(v)
 
 
+#: Columns left out of the terminal tables (they are in --json and --csv).
+TERMINAL_HIDDEN = {"human_id", "ai_id", "wilson_low", "wilson_high", "slice_conversations", "slice_occurrences",
+                   "share_of_column_conversations", "z", "column_conversations", "human_conversations"}
+
+
 def render(res, rows: int) -> None:
     out.print(f"[bold]{res.analysis}[/bold] of version {res.version_id}, level {res.level}; privacy threshold "
               f"K = {res.min_conversations} distinct conversations")
@@ -65,7 +70,8 @@ def render(res, rows: int) -> None:
     for note in res.notes:
         out.print(f"  note: {_esc(note)}")
     for t in res.tables.values():
-        shown = [c for c in t.columns if c != "id" or "name" not in t.columns]
+        shown = [c for c in t.columns if c not in TERMINAL_HIDDEN and not (c == "id" and "name" in t.columns)
+                 and not (c == "slice" and all(r.get(c) == "(all)" for r in t.rows))]
         tab = RichTable(title=_esc(t.title), title_justify="left", show_lines=False)
         for c in shown:
             tab.add_column(_esc(c), overflow="fold")

@@ -1,7 +1,7 @@
 """Pairs: a human's value and the AI's value in the same conversation.
 
-From a self-join of the version's records on the conversation (human records x AI records), counted by distinct
-conversation: n(h, a) = conversations where the human expressed h and the AI a; n(h) = conversations where the
+The human and AI records of the version are joined on the conversation (a vectorised hash join of the distinct
+(conversation, unit) pairs of each side, streamed from the database), counted by distinct conversation: n(h, a) = conversations where the human expressed h and the AI a; n(h) = conversations where the
 human expressed h. P(AI a | human h) = n(h, a) / n(h). The mirroring rate is the share of (conversation, human
 unit) occurrences in which the AI expressed the same unit: sum_h n(h, h) / sum_h n(h); per response type from the
 human record's response type.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taxonomy.analyze.common import AnalysisResult, Frame, Scope, fetch, require, table, unit_word
@@ -23,18 +23,24 @@ def pairs(session: Session, scope: Scope, *, top: int = 10) -> AnalysisResult:
     if scope.role is not None:
         raise UsageError("pairs: --role does not apply (pairs always join human to AI records)")
     k = scope.k
-    h, a = Frame(scope, name="h"), Frame(scope, name="a")
+    f = Frame(scope)
     by_type = "response_type" in scope.dimensions
-    join = h.from_.join(a.from_, and_(a.conversation == h.conversation, a.r.c.role == "ai"))
-    hwhere = h.r.c.role == "human"
-    n_pair = func.count(distinct(h.conversation))
-    pc = fetch(session, select(h.unit, a.unit, n_pair).select_from(join).where(hwhere).group_by(h.unit, a.unit),
-               ["h", "a", "n"])
-    hc = fetch(session, select(h.unit, n_pair).select_from(h.from_).where(hwhere).group_by(h.unit), ["h", "n"])
-    if hc.empty:
+    # Two streamed selections (no database sort): the distinct (conversation, unit[, response type]) of the human
+    # records and the distinct (conversation, unit) of the AI records; the join on the conversation and the
+    # counting are vectorised (pandas hash join and group-by).
+    rt = [f.r.c.response_type] if by_type else []
+    hum = fetch(session, select(f.conversation, f.unit, *rt).select_from(f.from_).where(f.r.c.role == "human"),
+                ["c", "h"] + (["response_type"] if by_type else []))
+    if hum.empty:
         raise UsageError(f"{scope.describe()}: no records with role human; pairs need human and AI records")
-    pc["n"] = pc["n"].astype(np.int64)
-    hc["n"] = hc["n"].astype(np.int64)
+    ai = fetch(session, select(f.conversation, f.unit).select_from(f.from_).where(f.r.c.role == "ai"), ["c", "a"])
+    hum["h"] = hum["h"].astype(np.int64)
+    ai["a"] = ai["a"].astype(np.int64)
+    hpairs = hum.drop_duplicates(["c", "h"])
+    ai = ai.drop_duplicates()
+    joined = hpairs[["c", "h"]].merge(ai, on="c", how="inner")
+    pc = joined.groupby(["h", "a"], sort=False).size().rename("n").reset_index()
+    hc = hpairs.groupby("h", sort=False).size().rename("n").reset_index()
     n_h = hc.set_index("h")["n"]
     pc["p_ai_given_human"] = pc["n"].to_numpy() / n_h.reindex(pc["h"]).to_numpy()
     mirrored = int(pc.loc[pc["h"] == pc["a"], "n"].sum())
@@ -65,14 +71,10 @@ def pairs(session: Session, scope: Scope, *, top: int = 10) -> AnalysisResult:
                              n_suppressed=n_supp, what="pairs"),
     }
     if by_type:
-        rt = h.r.c.response_type
-        tm = fetch(session, select(rt, h.unit, n_pair).select_from(join)
-                   .where(hwhere, h.unit == a.unit, rt.is_not(None)).group_by(rt, h.unit),
-                   ["response_type", "h", "mirrored"])
-        tm = tm.groupby("response_type", as_index=False)["mirrored"].sum()
-        td = fetch(session, select(rt, h.unit, n_pair).select_from(h.from_).where(hwhere, rt.is_not(None))
-                   .group_by(rt, h.unit), ["response_type", "h", "n"])
-        td = td.groupby("response_type", as_index=False)["n"].sum().rename(columns={"n": "human_occurrences"})
+        typed = hum.dropna(subset=["response_type"]).drop_duplicates(["c", "h", "response_type"])
+        td = typed.groupby("response_type").size().rename("human_occurrences").reset_index()
+        same = typed.merge(ai, left_on=["c", "h"], right_on=["c", "a"], how="inner")
+        tm = same.groupby("response_type").size().rename("mirrored").reset_index()
         per = td.merge(tm, on="response_type", how="left").fillna({"mirrored": 0})
         per["mirrored"] = per["mirrored"].astype(np.int64)
         per["human_occurrences"] = per["human_occurrences"].astype(np.int64)
