@@ -673,14 +673,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (typer.Abort, typer.Exit) as exc:  # pragma: no cover
         return getattr(exc, "exit_code", 1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
+    except Exception as exc:  # click usage errors (click's own classes, or the copy newer typer versions vendor)
+        names = {c.__name__ for c in type(exc).__mro__}
+        if "ClickException" in names:
+            exc.show()  # type: ignore[attr-defined]
+            return exc.exit_code  # type: ignore[attr-defined]
+        if "Exit" in names:
+            return getattr(exc, "exit_code", 0)
         raise
     return 0
 

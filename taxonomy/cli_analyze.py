@@ -49,9 +49,11 @@ def _fmt(v) -> str:
     if v is None:
         return ""
     if isinstance(v, bool):
-        return "yes" if v else ""
+        return "yes" if v else "no"
     if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) >= 1 or v == 0 else f"{v:.4f}"
+        if v == 0 or abs(v) >= 1:
+            return f"{v:.4g}"
+        return f"{v:.4f}" if abs(v) >= 1e-3 else f"{v:.3g}"
     return str(v)
 
 

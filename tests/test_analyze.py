@@ -289,3 +289,10 @@ def test_export_min_conversations_needs_records(db, tmp_path, capsys):
     assert main(["export", str(v), "--min-conversations", "5", "-o", str(tmp_path / "t.csv"), "--db", db]) == 2
     assert "has no extraction records" in capsys.readouterr().err
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_usage_errors_exit_2_without_traceback(capsys):
+    assert main(["analyze", "1", "compare", "--by", "model", "--a", OPUS]) == 2
+    assert main(["analyze", "one", "prevalence"]) == 2
+    err = capsys.readouterr().err
+    assert "Missing option '--b'" in err and "Traceback" not in err
