@@ -8,7 +8,9 @@ Two input shapes are accepted, each from CSV/TSV, JSONL (one JSON object per lin
     surface form kept as an alias).
 ``records``
     Extraction records, one row per (conversation id, value), optionally with the role that expressed the value
-    (``ai`` / ``human``), the task or context, the response type and an evidence excerpt. Values are aggregated:
+    (``ai`` / ``human``), the task or context, the response type, an evidence excerpt, any number of free slice
+    columns (``slice_cols``, e.g. the model; stored as {name: value}) and whether the value was stated explicitly
+    (``explicit_col``: true/false, yes/no, 1/0, explicit/implicit, blank = unknown). Values are aggregated:
     count = number of records, n_conversations = distinct conversation ids, weight = n_conversations.
 
 :func:`read_input` either returns everything or raises :class:`~taxonomy.errors.InputError` naming the file,

@@ -296,3 +296,37 @@ def test_usage_errors_exit_2_without_traceback(capsys):
     assert main(["analyze", "one", "prevalence"]) == 2
     err = capsys.readouterr().err
     assert "Missing option '--b'" in err and "Traceback" not in err
+
+
+def test_ingest_slice_and_explicit_columns(db, tmp_path, capsys):
+    from sqlalchemy import select
+
+    from taxonomy.db.engine import session_scope
+    from taxonomy.db.models import Batch, ExtractionRecord
+
+    p = tmp_path / "r.jsonl"
+    p.write_text('{"conversation_id": "c1", "value": "Honesty", "model": "m1", "lang": "en", "explicit": true}\n'
+                 '{"conversation_id": "c2", "value": "care", "model": "m2", "explicit": "implicit"}\n'
+                 '{"conversation_id": "c3", "value": "care", "model": null, "lang": "fr", "explicit": null}\n')
+    res = tx.ingest(str(p), db=db, slice_cols=["model", "lang"], explicit_col="explicit")
+    assert res.columns["slice_cols"] == ["model", "lang"] and res.columns["explicit_col"] == "explicit"
+    with session_scope(db) as s:
+        got = s.execute(select(ExtractionRecord.conversation_id, ExtractionRecord.slices, ExtractionRecord.explicit)
+                        .order_by(ExtractionRecord.conversation_id)).all()
+        assert [tuple(r) for r in got] == [("c1", {"model": "m1", "lang": "en"}, True),
+                                           ("c2", {"model": "m2", "lang": None}, False),
+                                           ("c3", {"model": None, "lang": "fr"}, None)]
+        assert s.scalar(select(Batch.options))["slice_cols"] == ["model", "lang"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("conversation_id,value,explicit\nc1,honesty,perhaps\n")
+    assert main(["ingest", str(bad), "--explicit-col", "explicit", "--db", db]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "line 2, field 'explicit'" in err and "'perhaps'" in err
+    assert main(["ingest", str(bad), "--slice-col", "model", "--db", db]) == 2
+    assert "unknown column 'model'" in " ".join(capsys.readouterr().err.split())
+    assert main(["ingest", str(bad), "--slice-col", "task", "--db", db]) == 2
+    assert "built-in record column" in " ".join(capsys.readouterr().err.split())
+    agg = tmp_path / "agg.csv"
+    agg.write_text("value,weight\nhonesty,1\n")
+    assert main(["ingest", str(agg), "--slice-col", "model", "--db", db]) == 2
+    assert "only apply to record input" in " ".join(capsys.readouterr().err.split())
