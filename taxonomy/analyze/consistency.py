@@ -22,12 +22,12 @@ def consistency(session: Session, scope: Scope, *, by: str, top: int = 10) -> An
     mean = freq.mean(axis=1)
     sd = freq.std(axis=1, ddof=0)
     cv = sd / mean
-    total = counts_total = obs.sum(axis=1)
+    total = obs.sum(axis=1)
     ok = total >= k
     ids = [scope.labels[x][0] for x in t.keys]
     names = [scope.labels[x][1] for x in t.keys]
     home = np.array(t.columns, dtype=object)[freq.argmax(axis=1)]
-    df = pd.DataFrame({"id": ids, "name": names, "n_conversations_summed": counts_total,
+    df = pd.DataFrame({"id": ids, "name": names, "n_conversations_summed": total,
                        "n_columns_present": (obs > 0).sum(axis=1), "mean_frequency": mean, "sd_frequency": sd,
                        "cv": cv, f"top_{by}": home})[ok]
     df = df.sort_values(["cv", "name"], ascending=[False, True], kind="stable")

@@ -45,7 +45,7 @@ def pairs(session: Session, scope: Scope, *, top: int = 10) -> AnalysisResult:
     pc["p_ai_given_human"] = pc["n"].to_numpy() / n_h.reindex(pc["h"]).to_numpy()
     mirrored = int(pc.loc[pc["h"] == pc["a"], "n"].sum())
     denom = int(hc["n"].sum())
-    summary = {"human_occurrences": denom, "mirrored": mirrored if mirrored >= k else None,
+    summary = {"human_occurrences": denom if denom >= k else None, "mirrored": mirrored if mirrored >= k else None,
                "mirroring_rate": mirrored / denom if mirrored >= k else None,
                "mirroring_suppressed": mirrored < k}
     lab = scope.labels

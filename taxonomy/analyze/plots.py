@@ -96,7 +96,8 @@ def plot(result: AnalysisResult, directory: str | os.PathLike) -> list[str]:
 def _prevalence(result: AnalysisResult, d: Path) -> list[str]:
     df = _df(result, "prevalence")
     slices = list(dict.fromkeys(df["slice"]))
-    fig = _figure(7, 1.2 + 0.28 * min(MAX_BARS, max(len(df), 1)) * max(1, len(slices)) ** 0.5)
+    per = max((int((df["slice"] == s).sum()) for s in slices), default=1)
+    fig = _figure(max(7.0, 3.4 * len(slices)), 1.5 + 0.28 * min(MAX_BARS, max(per, 1)))
     axes = fig.subplots(1, max(1, len(slices)), squeeze=False)[0]
     for ax, s in zip(axes, slices or ["(none)"]):
         g = df[df["slice"] == s].head(MAX_BARS)
