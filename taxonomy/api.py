@@ -84,6 +84,7 @@ class ExportResult:
     checksum: str
     n_nodes: int
     n_values: int
+    privacy: dict | None = None  #: with ``min_conversations``: the threshold and what was suppressed
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,9 +96,12 @@ def export(
     format: str = "values-tree-csv",  # noqa: A002 - the CLI option is --format
     out: str | Path | None = None,
     db: str | Engine | None = None,
+    min_conversations: int | None = None,
 ) -> ExportResult:
     """Write a version to ``out`` (None or "-" = stdout) as values-tree-csv, json, parquet, skos-ttl or
-    skos-jsonld. JSON, Parquet and SKOS state the version id and the content checksum."""
+    skos-jsonld. JSON, Parquet and SKOS state the version id and the content checksum. With ``min_conversations``
+    K, values backed by fewer than K distinct conversations are aggregated into an "other" value per level-1 node
+    (see :mod:`taxonomy.privacy`); the threshold is recorded in the manifest."""
     from taxonomy.errors import UsageError
     from taxonomy.export import EXPORT_FORMATS, export_tree
     from taxonomy.integrity import refuse_unsound
@@ -108,10 +112,18 @@ def export(
         v = get_version(session, version)
         tree = read_tree(session, version, aliases=format.startswith("skos"))
         refuse_unsound(session, version, tree)
+        privacy = None
+        if min_conversations is not None:
+            from taxonomy.config import min_conversations as threshold
+            from taxonomy.privacy import suppress_tree
+
+            tree, privacy = suppress_tree(session, tree, threshold(min_conversations))
         manifest = dict(v.manifest)
         checksum = v.checksum
         created = v.created_at.isoformat() if v.created_at else None
     manifest.update({"version_id": version, "checksum": checksum, "created_at": created})
+    if privacy is not None:
+        manifest["privacy"] = privacy
     export_tree(tree, format, out, manifest=manifest)
     return ExportResult(
         version_id=version,
@@ -120,6 +132,7 @@ def export(
         checksum=checksum,
         n_nodes=len(tree.nodes),
         n_values=len(tree.leaves),
+        privacy=privacy,
     )
 
 
@@ -278,3 +291,85 @@ from taxonomy.drift import DriftResult, drift  # noqa: E402,F401
 from taxonomy.novelty import NoveltyQueue, novelty, novelty_accept, novelty_place  # noqa: E402,F401
 
 __all__ += ["assign", "drift", "novelty", "novelty_accept", "novelty_place"]
+# ------------------------------------------------------------------------------------------------------- analyze
+def analyze(
+    version: int,
+    analysis: str,
+    *,
+    db: str | Engine | None = None,
+    level: int | None = None,
+    role: str | None = None,
+    by: str | None = None,
+    a: str | None = None,
+    b: str | None = None,
+    top: int = 10,
+    min_conversations: int | None = None,
+    bootstrap: int = 500,
+    seed: int = 0,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+    correction: str = "fdr_bh",
+    drop_empty: bool = False,
+    csv_dir: str | Path | None = None,
+    plot_dir: str | Path | None = None,
+):
+    """Run one of the study's analyses (``prevalence``, ``context``, ``consistency``, ``responses``, ``pairs``,
+    ``compare``) on a version's extraction records; see the README section "Analyze". Nothing backed by fewer than
+    ``min_conversations`` distinct conversations (default: :func:`taxonomy.config.min_conversations`) is reported.
+    ``level`` defaults to the top level; ``by`` is required by context, consistency and compare (``a``, ``b``: the
+    two slice values). Writes tidy CSVs to ``csv_dir`` and PNG/SVG figures to ``plot_dir`` when given."""
+    from taxonomy.analyze import ANALYSES
+    from taxonomy.analyze.common import open_scope
+    from taxonomy.config import min_conversations as threshold
+    from taxonomy.errors import UsageError
+
+    if analysis not in ANALYSES:
+        raise UsageError(f"unknown analysis {analysis!r}; choose one of: {', '.join(ANALYSES)}")
+    k = threshold(min_conversations)
+    if top < 1:
+        raise UsageError(f"--top must be at least 1, got {top}")
+    if analysis in ("context", "consistency", "compare") and not by:
+        raise UsageError(f"{analysis} needs --by COLUMN (e.g. --by task)")
+    if analysis == "compare" and (a is None or b is None):
+        raise UsageError("compare needs --a VALUE and --b VALUE: the two slices to compare")
+    from taxonomy.analyze.output import output_dir
+
+    for path, opt in ((csv_dir, "--csv"), (plot_dir, "--plot")):
+        if path is not None:
+            output_dir(path, opt)
+    with session_scope(db) as session:
+        scope = open_scope(session, version, level=level, role=role, k=k)
+        if analysis == "prevalence":
+            from taxonomy.analyze.prevalence import prevalence as run
+
+            res = run(session, scope, by=by, bootstrap=bootstrap, seed=seed, confidence=confidence)
+        elif analysis == "context":
+            from taxonomy.analyze.context import context as run
+
+            res = run(session, scope, by=by, top=top, drop_empty=drop_empty)
+        elif analysis == "consistency":
+            from taxonomy.analyze.consistency import consistency as run
+
+            res = run(session, scope, by=by, top=top)
+        elif analysis == "responses":
+            from taxonomy.analyze.responses import responses as run
+
+            res = run(session, scope, top=top, confidence=confidence, drop_empty=drop_empty)
+        elif analysis == "pairs":
+            from taxonomy.analyze.pairs import pairs as run
+
+            res = run(session, scope, top=top)
+        else:
+            from taxonomy.analyze.compare import compare as run
+
+            res = run(session, scope, by=by, a=a, b=b, top=top, alpha=alpha, correction=correction,
+                      confidence=confidence)
+    if csv_dir is not None:
+        from taxonomy.analyze.output import write_csv
+
+        res.files += write_csv(res, csv_dir)
+    if plot_dir is not None:
+        from taxonomy.analyze.plots import plot
+
+        res.files += plot(res, plot_dir)
+    return res

@@ -69,6 +69,10 @@ def ingest(
     task_col: Annotated[Optional[str], typer.Option(help="Task/context column of extraction records")] = None,
     response_type_col: Annotated[Optional[str], typer.Option(help="Response-type column")] = None,
     excerpt_col: Annotated[Optional[str], typer.Option(help="Evidence-excerpt column")] = None,
+    slice_col: Annotated[
+        Optional[list[str]], typer.Option("--slice-col", help="A free slice column (e.g. model); repeatable")
+    ] = None,
+    explicit_col: Annotated[Optional[str], typer.Option(help="Explicitness column (true/false, explicit/implicit)")] = None,
     shape: Annotated[str, typer.Option(help="aggregated | records | auto")] = "auto",
     file_format: Annotated[str, typer.Option("--format", help="csv | jsonl | parquet | auto (from extension)")] = "auto",
     keep_case: Annotated[bool, typer.Option("--keep-case", help="Do not case-fold values")] = False,
@@ -97,6 +101,8 @@ def ingest(
         file_format=file_format,
         keep_case=keep_case,
         allow_duplicate=allow_duplicate,
+        slice_cols=slice_col or (),
+        explicit_col=explicit_col,
     )
     if as_json:
         return _emit_json(res)
@@ -329,6 +335,8 @@ def export(
     version: Annotated[int, typer.Argument(help="Version id")],
     file_format: Annotated[str, typer.Option("--format", "-f", help="values-tree-csv | json | parquet | skos-ttl | skos-jsonld")] = "values-tree-csv",
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file [default: stdout]")] = None,
+    min_conversations: Annotated[Optional[int], typer.Option(
+        "--min-conversations", help="Aggregate values backed by fewer distinct conversations into 'other' rows")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -336,9 +344,13 @@ def export(
     """Write a version as the published values_tree.csv layout, nested JSON, Parquet (one row per value) or SKOS."""
     from taxonomy.api import export as _export
 
-    res = _export(version, format=file_format, out=output, db=db)
+    res = _export(version, format=file_format, out=output, db=db, min_conversations=min_conversations)
     if as_json and output not in (None, "-"):
         return _emit_json(res)
+    if not quiet and res.privacy:
+        p = res.privacy
+        err.print(f"Privacy threshold {p['min_conversations']} conversations: {p['suppressed_values']} values "
+                  f"aggregated into {p['other_rows']} 'other' rows, {p['suppressed_nodes']} nodes unnamed.")
     if not quiet and output not in (None, "-"):
         err.print(f"Wrote version {version} ({res.n_nodes} nodes, {res.n_values} values) to {_esc(output)}.")
 
@@ -703,6 +715,8 @@ _register_report(app)
 
 from taxonomy.cli_living import register as _register_living  # noqa: E402
 _register_living(app)
+from taxonomy.cli_analyze import analyze_app  # noqa: E402
+app.add_typer(analyze_app, name="analyze")
 
 
 def run() -> None:  # console-script entry point

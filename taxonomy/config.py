@@ -45,3 +45,29 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
 
         path = platformdirs.user_cache_dir("taxo", appauthor=False)
     return Path(path).expanduser()
+
+
+#: Privacy threshold of `taxo analyze` and `taxo export --min-conversations`: no value, node or cell backed by fewer
+#: distinct conversations is reported. Override with ``TAXO_MIN_CONVERSATIONS`` or ``--min-conversations``.
+DEFAULT_MIN_CONVERSATIONS = 10
+
+
+def min_conversations(k: int | None = None) -> int:
+    """The privacy threshold: the argument, else ``TAXO_MIN_CONVERSATIONS``, else :data:`DEFAULT_MIN_CONVERSATIONS`.
+
+    Raises :class:`~taxonomy.errors.UsageError` for a threshold below 1 (or one that is not a whole number)."""
+    from taxonomy.errors import UsageError
+
+    where = "--min-conversations"
+    if k is None:
+        raw = os.environ.get("TAXO_MIN_CONVERSATIONS")
+        if raw is None or not raw.strip():
+            return DEFAULT_MIN_CONVERSATIONS
+        where = "TAXO_MIN_CONVERSATIONS"
+        try:
+            k = int(raw.strip())
+        except ValueError:
+            raise UsageError(f"{where} must be a whole number, got {raw!r}") from None
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise UsageError(f"{where} must be at least 1 (distinct conversations), got {k!r}")
+    return int(k)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TypeVar
@@ -65,6 +66,8 @@ def ingest(
     file_format: str = "auto",
     keep_case: bool = False,
     allow_duplicate: bool = False,
+    slice_cols: Sequence[str] = (),
+    explicit_col: str | None = None,
 ) -> IngestResult:
     """Read ``path`` (CSV, JSONL or Parquet; aggregated values or extraction records) and store it as a batch.
 
@@ -90,11 +93,16 @@ def ingest(
         shape=shape,
         file_format=file_format,
         keep_case=keep_case,
+        slice_cols=slice_cols,
+        explicit_col=explicit_col,
     )
     options = dict(parsed.columns)
     content = content_sha256(
         ((v.text, v.weight, v.count, v.n_conversations) for v in parsed.values),
-        ((r.conversation_id, r.value, r.role, r.task, r.response_type, r.excerpt) for r in parsed.records),
+        ((r.conversation_id, r.value, r.role, r.task, r.response_type, r.excerpt)
+         # slice columns and explicitness count only where given, so batches hashed before they existed agree
+         + ((json.dumps(r.slices, sort_keys=True), r.explicit) if r.slices or r.explicit is not None else ())
+         for r in parsed.records),
     )
     with session_scope(db) as session:
         existing = session.scalar(select(Batch).where(Batch.sha256 == parsed.sha256))
@@ -171,6 +179,8 @@ def ingest(
                     "task": r.task,
                     "response_type": r.response_type,
                     "excerpt": r.excerpt,
+                    "slices": r.slices,
+                    "explicit": r.explicit,
                 }
                 for r in parsed.records
             ]

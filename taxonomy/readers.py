@@ -8,7 +8,9 @@ Two input shapes are accepted, each from CSV/TSV, JSONL (one JSON object per lin
     surface form kept as an alias).
 ``records``
     Extraction records, one row per (conversation id, value), optionally with the role that expressed the value
-    (``ai`` / ``human``), the task or context, the response type and an evidence excerpt. Values are aggregated:
+    (``ai`` / ``human``), the task or context, the response type, an evidence excerpt, any number of free slice
+    columns (``slice_cols``, e.g. the model; stored as {name: value}) and whether the value was stated explicitly
+    (``explicit_col``: true/false, yes/no, 1/0, explicit/implicit, blank = unknown). Values are aggregated:
     count = number of records, n_conversations = distinct conversation ids, weight = n_conversations.
 
 :func:`read_input` either returns everything or raises :class:`~taxonomy.errors.InputError` naming the file,
@@ -107,6 +109,8 @@ class RecordRow:
     task: str | None = None
     response_type: str | None = None
     excerpt: str | None = None
+    slices: dict[str, str | None] | None = None  #: ``--slice-col`` columns: name -> value (None when blank)
+    explicit: bool | None = None  #: ``--explicit-col``: the value was stated explicitly
 
 
 @dataclass
@@ -142,6 +146,8 @@ def read_input(
     shape: str = "auto",
     file_format: str = "auto",
     keep_case: bool = False,
+    slice_cols: Iterable[str] = (),
+    explicit_col: str | None = None,
 ) -> ParsedInput:
     """Read, validate and aggregate one input file; see the module docstring.
 
@@ -155,6 +161,7 @@ def read_input(
         raise UsageError(f"unknown file format {file_format!r}; expected one of {', '.join(FORMATS)}")
     if not value_col:
         raise UsageError("the value column name must not be empty")
+    slice_cols = _check_slice_cols(slice_cols)
 
     p = Path(spath)
     if not p.exists():
@@ -174,8 +181,31 @@ def read_input(
     return reader(spath, data, digest, fmt, _Options.make(
         value_col=value_col, weight_col=weight_col, count_col=count_col, conversation_col=conversation_col,
         role_col=role_col, task_col=task_col, response_type_col=response_type_col, excerpt_col=excerpt_col,
-        shape=shape, keep_case=keep_case,
+        shape=shape, keep_case=keep_case, slice_cols=slice_cols, explicit_col=explicit_col,
     ))
+
+
+#: Names the analyses use for the built-in record columns; a slice column cannot take one of them.
+RESERVED_SLICE_NAMES = ("task", "response_type", "role", "value", "conversation", "explicit")
+
+_TRUE = {"true", "t", "yes", "y", "1", "explicit"}
+_FALSE = {"false", "f", "no", "n", "0", "implicit"}
+
+
+def _check_slice_cols(slice_cols: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in slice_cols:
+        if not name or not name.strip():
+            raise UsageError("--slice-col: the column name must not be empty")
+        if name in RESERVED_SLICE_NAMES:
+            raise UsageError(
+                f"--slice-col {name}: {name!r} is a built-in record column name; ingest it with "
+                f"--{name.replace('_', '-')}-col if it is that column, or rename the column"
+            )
+        if name in out:
+            raise UsageError(f"--slice-col {name} is given twice")
+        out.append(name)
+    return tuple(out)
 
 
 def _format_from_extension(path: str) -> str:
@@ -211,6 +241,8 @@ class _Options:
     excerpt_col: str | None
     shape: str
     keep_case: bool
+    slice_cols: tuple[str, ...] = ()
+    explicit_col: str | None = None
 
     @classmethod
     def make(cls, **kw: Any) -> "_Options":
@@ -241,6 +273,7 @@ class _Options:
         }
         if shape == "aggregated":
             given = [f"{k}_col" for k, v in record_opts.items() if v is not None]
+            given += ["slice_col"] * bool(self.slice_cols) + ["explicit_col"] * (self.explicit_col is not None)
             if conv is not None:
                 given.insert(0, "conversation_col")
             if given:
@@ -263,6 +296,9 @@ class _Options:
             assert conv is not None
             fields = [("value", self.value_col), ("conversation", conv)]
             fields += [(k, v) for k, v in record_opts.items() if v is not None]
+            fields += [(f"slice:{c}", c) for c in self.slice_cols]
+            if self.explicit_col is not None:
+                fields.append(("explicit", self.explicit_col))
 
         avail = set(available)
         for _, col in fields:
@@ -285,6 +321,9 @@ class _Options:
             "response_type_col": self.response_type_col,
             "excerpt_col": self.excerpt_col,
             "keep_case": self.keep_case,
+            # Only when used, so that batches ingested before these options keep the same options.
+            **({"slice_cols": list(self.slice_cols)} if self.slice_cols else {}),
+            **({"explicit_col": self.explicit_col} if self.explicit_col is not None else {}),
         }
 
 
@@ -574,6 +613,8 @@ def _aggregate(
                 agg.aliases[surface] = agg.aliases.get(surface, 0) + 1
     else:
         opt_idx = [(k, pos[k]) for k in _RECORD_OPTIONAL if k in pos]
+        slice_idx = [(k[6:], k, pos[k]) for k in names if k.startswith("slice:")]
+        ix = pos.get("explicit")
         convs: dict[str, set[str]] = {}
         for line, r in rows:
             n_rows += 1
@@ -591,6 +632,10 @@ def _aggregate(
                         )
                     v = role
                 extra[k] = v
+            if slice_idx:
+                extra["slices"] = {name: _text(r[i], line, k, fail) for name, k, i in slice_idx}
+            if ix is not None:
+                extra["explicit"] = _explicit(r[ix], line, fail)
             records.append(RecordRow(line, conv, norm, surface, **extra))
             agg = values.get(norm)
             if agg is None:
@@ -686,6 +731,26 @@ def _conversation(raw: Any, line: int, fail: Any) -> str:
 
 #: optional text fields stored in short columns: the full character policy and a length limit apply
 _SHORT_TEXT_FIELDS = frozenset({"role", "response_type"})
+def _explicit(raw: Any, line: int, fail: Any) -> bool | None:
+    """The explicitness field: a boolean, 1/0, or true/false, yes/no, explicit/implicit (any case); blank = unknown."""
+    if raw is _MISSING or raw is None:
+        return None
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, (int, float)) and raw in (0, 1):
+        return bool(raw)
+    if isinstance(raw, str):
+        s = raw.strip().casefold()
+        if not s:
+            return None
+        if s in _TRUE:
+            return True
+        if s in _FALSE:
+            return False
+    raise fail(
+        line, "explicit",
+        f"explicitness must be true/false, yes/no, 1/0 or explicit/implicit, got {raw!r}",
+    )
 
 
 def _text(raw: Any, line: int, key: str, fail: Any) -> str | None:

@@ -105,6 +105,15 @@ class ExtractionRecord(Base):
     task: Mapped[str | None] = mapped_column(Text, nullable=True)
     response_type: Mapped[str | None] = mapped_column(String(200), nullable=True)
     excerpt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: free slice columns ingested with ``--slice-col NAME``: {name: value} (None when none were ingested)
+    slices: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: ``--explicit-col``: whether the value was stated explicitly (None when unknown)
+    explicit: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+    __table_args__ = (
+        Index("ix_extraction_records_value_conversation", "value_id", "conversation_id"),
+        Index("ix_extraction_records_conversation_role", "conversation_id", "role"),
+    )
 
 
 class Version(Base):

@@ -1,0 +1,220 @@
+"""`taxo analyze VERSION prevalence|context|consistency|responses|pairs|compare`: thin layer over
+:func:`taxonomy.api.analyze`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table as RichTable
+
+from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, _emit_json, _esc, err, out
+
+analyze_app = typer.Typer(
+    help="The study's analyses on a version's extraction records, with a privacy threshold.",
+    no_args_is_help=True,
+)
+
+LevelOpt = Annotated[Optional[int], typer.Option("--level", help="0 = values, 1.. = node levels [default: top level]")]
+RoleOpt = Annotated[Optional[str], typer.Option("--role", help="Only records of this role: ai | human")]
+TopOpt = Annotated[int, typer.Option("--top", help="Rows per list")]
+KOpt = Annotated[
+    Optional[int],
+    typer.Option("--min-conversations", help="Privacy threshold K: nothing backed by fewer distinct conversations "
+                 "is reported [default: 10, or TAXO_MIN_CONVERSATIONS]", show_default=False),
+]
+CsvOpt = Annotated[Optional[str], typer.Option("--csv", help="Write one tidy CSV per table into this directory")]
+PlotOpt = Annotated[Optional[str], typer.Option("--plot", help="Write the figures (PNG and SVG) into this directory")]
+ConfOpt = Annotated[float, typer.Option("--confidence", help="Interval confidence level")]
+DropOpt = Annotated[bool, typer.Option("--drop-empty", help="Leave empty rows/columns out of the contingency table")]
+
+
+@analyze_app.callback()
+def _version(ctx: typer.Context, version: Annotated[int, typer.Argument(help="Version id")]) -> None:
+    ctx.obj = version
+
+
+def _run(ctx: typer.Context, analysis: str, *, as_json: bool, quiet: bool, rows: int, **kw) -> None:
+    from taxonomy.api import analyze
+
+    res = analyze(ctx.obj, analysis, **kw)
+    if as_json:
+        return _emit_json(res)
+    if quiet:
+        return
+    render(res, rows)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if v == 0 or abs(v) >= 1:
+            return f"{v:.4g}"
+        return f"{v:.4f}" if abs(v) >= 1e-3 else f"{v:.3g}"
+    return str(v)
+
+
+#: Columns left out of the terminal tables (they are in --json and --csv).
+TERMINAL_HIDDEN = {"human_id", "ai_id", "wilson_low", "wilson_high", "slice_conversations", "slice_occurrences",
+                   "share_of_column_conversations", "z", "column_conversations", "human_conversations"}
+
+
+def render(res, rows: int) -> None:
+    out.print(f"[bold]{res.analysis}[/bold] of version {res.version_id}, level {res.level}; privacy threshold "
+              f"K = {res.min_conversations} distinct conversations")
+    for key, value in res.summary.items():
+        if isinstance(value, (dict, list)):
+            continue
+        out.print(f"  {key}: {_esc(_fmt(value))}")
+    for note in res.notes:
+        out.print(f"  note: {_esc(note)}")
+    for t in res.tables.values():
+        shown = [c for c in t.columns if c not in TERMINAL_HIDDEN and not (c == "id" and "name" in t.columns)
+                 and not (c == "slice" and all(r.get(c) == "(all)" for r in t.rows))]
+        tab = RichTable(title=_esc(t.title), title_justify="left", show_lines=False)
+        for c in shown:
+            tab.add_column(_esc(c), overflow="fold")
+        for r in t.rows[:rows]:
+            tab.add_row(*[_esc(_fmt(r.get(c))) for c in shown])
+        out.print(tab)
+        more = f"{len(t.rows) - rows} more rows (--json or --csv for all); " if len(t.rows) > rows else ""
+        out.print(f"  {more}{t.n_suppressed} {_esc(t.suppressed_what)} suppressed (fewer than "
+                  f"{res.min_conversations} conversations)")
+    for f in res.files:
+        err.print(f"Wrote {_esc(f)}")
+
+
+RowsOpt = Annotated[int, typer.Option("--rows", help="Rows shown per table in the terminal")]
+
+
+@analyze_app.command()
+def prevalence(
+    ctx: typer.Context,
+    level: LevelOpt = None,
+    role: RoleOpt = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="Per slice: task, response_type or a --slice-col")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over conversations (0 = off)")] = 500,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed")] = 0,
+    confidence: ConfOpt = 0.95,
+    min_conversations: KOpt = None,
+    csv: CsvOpt = None,
+    plot: PlotOpt = None,
+    rows: RowsOpt = 15,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Share of occurrences and of conversations per unit (per role, per slice) with bootstrap intervals."""
+    _run(ctx, "prevalence", as_json=as_json, quiet=quiet, rows=rows, level=level, role=role, by=by,
+         bootstrap=bootstrap, seed=seed, confidence=confidence, min_conversations=min_conversations, csv_dir=csv,
+         plot_dir=plot, db=db)
+
+
+@analyze_app.command()
+def context(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option("--by", help="Column: task, response_type or a --slice-col")],
+    level: LevelOpt = None,
+    role: RoleOpt = None,
+    top: TopOpt = 10,
+    drop_empty: DropOpt = False,
+    min_conversations: KOpt = None,
+    csv: CsvOpt = None,
+    plot: PlotOpt = None,
+    rows: RowsOpt = 15,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Unit x column contingency table: chi-square test, Pearson residuals, most over-represented units."""
+    _run(ctx, "context", as_json=as_json, quiet=quiet, rows=rows, level=level, role=role, by=by, top=top,
+         drop_empty=drop_empty, min_conversations=min_conversations, csv_dir=csv, plot_dir=plot, db=db)
+
+
+@analyze_app.command()
+def consistency(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option("--by", help="Column: task, response_type or a --slice-col")],
+    level: LevelOpt = None,
+    role: RoleOpt = None,
+    top: TopOpt = 10,
+    min_conversations: KOpt = None,
+    csv: CsvOpt = None,
+    plot: PlotOpt = None,
+    rows: RowsOpt = 15,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Coefficient of variation of each unit's frequency across the column's values (trans-situational values)."""
+    _run(ctx, "consistency", as_json=as_json, quiet=quiet, rows=rows, level=level, role=role, by=by, top=top,
+         min_conversations=min_conversations, csv_dir=csv, plot_dir=plot, db=db)
+
+
+@analyze_app.command()
+def responses(
+    ctx: typer.Context,
+    level: LevelOpt = None,
+    role: RoleOpt = None,
+    top: TopOpt = 10,
+    confidence: ConfOpt = 0.95,
+    drop_empty: DropOpt = False,
+    min_conversations: KOpt = None,
+    csv: CsvOpt = None,
+    plot: PlotOpt = None,
+    rows: RowsOpt = 15,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Response types, the units over-represented in each, and the share of explicit values per type."""
+    _run(ctx, "responses", as_json=as_json, quiet=quiet, rows=rows, level=level, role=role, top=top,
+         confidence=confidence, drop_empty=drop_empty, min_conversations=min_conversations, csv_dir=csv,
+         plot_dir=plot, db=db)
+
+
+@analyze_app.command()
+def pairs(
+    ctx: typer.Context,
+    level: LevelOpt = None,
+    top: TopOpt = 10,
+    min_conversations: KOpt = None,
+    csv: CsvOpt = None,
+    plot: PlotOpt = None,
+    rows: RowsOpt = 15,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Human value -> AI value in the same conversation: mirroring rate, frequent pairs, P(AI | human)."""
+    _run(ctx, "pairs", as_json=as_json, quiet=quiet, rows=rows, level=level, top=top,
+         min_conversations=min_conversations, csv_dir=csv, plot_dir=plot, db=db)
+
+
+@analyze_app.command()
+def compare(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option("--by", help="Slice column, e.g. model")],
+    a: Annotated[str, typer.Option("--a", help="First slice value")],
+    b: Annotated[str, typer.Option("--b", help="Second slice value")],
+    level: LevelOpt = None,
+    role: RoleOpt = None,
+    top: TopOpt = 10,
+    alpha: Annotated[float, typer.Option(help="Significance level after correction")] = 0.05,
+    correction: Annotated[str, typer.Option(help="fdr_bh | holm | bonferroni | none")] = "fdr_bh",
+    confidence: ConfOpt = 0.95,
+    min_conversations: KOpt = None,
+    csv: CsvOpt = None,
+    plot: PlotOpt = None,
+    rows: RowsOpt = 15,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Per-unit shares in two slices: difference with CI, two-proportion test, corrected; top overlap."""
+    _run(ctx, "compare", as_json=as_json, quiet=quiet, rows=rows, level=level, role=role, by=by, a=a, b=b, top=top,
+         alpha=alpha, correction=correction, confidence=confidence, min_conversations=min_conversations,
+         csv_dir=csv, plot_dir=plot, db=db)
