@@ -5,7 +5,8 @@ Why not ``umap.UMAP`` itself: on inputs under 4,096 rows umap-learn computes the
 graph construction in every new process (~7 s on 2 cores), which alone would blow a `taxo build` time budget.
 This module builds the same objects with numpy/scipy/faiss and runs the same SGD in a cached numba kernel:
 
-1. exact cosine kNN graph with faiss (``n_neighbors`` per value; memory n x k, never n x n);
+1. cosine kNN graph with faiss (``n_neighbors`` per value; memory n x k, never n x n): exact up to 40,000
+   values, an HNSW graph above (``knn``);
 2. UMAP's fuzzy simplicial set: per-point ``rho`` (distance to the nearest distinct neighbour) and ``sigma``
    (binary search so that the memberships sum to log2(k)), then the fuzzy union ``A + A^T - A * A^T``;
 3. spectral initialisation (leading eigenvectors of the normalised graph, seeded ARPACK), scaled to [0, 10];
@@ -23,24 +24,70 @@ import scipy.sparse as sp
 SMALL_N_DENSE = 300  # below this many points the spectral init uses a dense eigensolver
 
 
-def knn(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine distances and indices of the ``k`` nearest *other* rows of ``X`` (rows must be unit length)."""
+#: above this many rows ``knn`` searches an HNSW graph instead of scanning every pair (``knn_engine``); below
+#: it the exact scan is cheap (at 3,307 values it takes well under a second) and stays the default
+KNN_EXACT_MAX = 40_000
+KNN_ENGINES = ("auto", "exact", "hnsw")
+HNSW_M = 32  #: graph degree of the approximate kNN index
+HNSW_EF_CONSTRUCTION = 80
+
+
+def knn_engine(n: int, engine: str = "auto") -> str:
+    """The search ``knn`` uses for ``n`` rows: "exact" (faiss flat scan, n^2 d) or "hnsw" (n log n)."""
+    if engine not in KNN_ENGINES:
+        from taxonomy.errors import UsageError
+
+        raise UsageError(f"unknown kNN engine {engine!r}; choose one of {', '.join(KNN_ENGINES)}")
+    if engine != "auto":
+        return engine
+    return "hnsw" if n > KNN_EXACT_MAX else "exact"
+
+
+def _search(Xf: np.ndarray, k: int, engine: str) -> np.ndarray:
+    """Indices of the ``k`` most similar rows of every row (itself usually among them)."""
     import faiss
+
+    n, d = Xf.shape
+    if engine == "exact":
+        index = faiss.IndexFlatIP(d)
+        index.add(Xf)
+        return index.search(Xf, k)[1]
+    index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    # faiss inserts HNSW nodes in parallel in an order that depends on the thread count: build in one thread so
+    # that the graph, hence the layout, is the same on every machine; the searches are independent per query
+    old = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        index.add(Xf)
+    finally:
+        faiss.omp_set_num_threads(old)
+    index.hnsw.efSearch = max(2 * k, 64)
+    return index.search(Xf, k)[1]
+
+
+def knn(X: np.ndarray, k: int, engine: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Cosine distances and indices of the ``k`` nearest *other* rows of ``X`` (rows must be unit length).
+
+    ``engine``: "exact", "hnsw" (approximate: an HNSW graph, recall ~0.95-0.99 at these settings) or "auto"
+    (exact up to ``KNN_EXACT_MAX`` rows). Distances are recomputed in float64 either way.
+    """
+    from taxonomy.threads import thread_limit
 
     n = len(X)
     k = min(k, n - 1)
     Xf = np.ascontiguousarray(X, dtype=np.float32)
-    index = faiss.IndexFlatIP(Xf.shape[1])
-    index.add(Xf)
-    S, I = index.search(Xf, k + 1)
-    # drop each row itself; with duplicate vectors it need not come first, so remove it wherever it is
+    with thread_limit():
+        I = _search(Xf, k + 1, knn_engine(n, engine))
+    # drop each row itself; with duplicate vectors it need not come first, so remove it wherever it is (an
+    # approximate search may miss it: then drop the last, least similar, hit)
     is_self = I == np.arange(n)[:, None]
     drop = np.where(is_self.any(1), is_self.argmax(1), k)
     keep = np.ones_like(is_self)
     keep[np.arange(n), drop] = False
     I = I[keep].reshape(n, k)
-    S = S[keep].reshape(n, k)
-    # faiss pads with -1 when it finds fewer than k (cannot happen with a flat index, but be safe)
+    # faiss pads with -1 when it finds fewer than k (an approximate search can): point those at the row itself,
+    # at the largest distance, so they carry no weight
     bad = I < 0
     if bad.any():
         I = np.where(bad, np.arange(n)[:, None], I)
