@@ -37,7 +37,7 @@ class Embedder:
     model: str | None = None
     cache_dir: str | os.PathLike | None = None
     batch_size: int = 64
-    device: str = "cpu"
+    device: str = "auto"  #: "cpu", "cuda", "cuda:1", ... or "auto" ($TAXO_DEVICE, else cuda when torch sees one)
     use_cache: bool = True
     threads: int | None = None  #: torch threads while encoding; default: the free cores (taxonomy.threads)
     stats: EmbedStats = field(default_factory=EmbedStats, init=False, repr=False)
@@ -56,7 +56,7 @@ class Embedder:
 
     def _model(self):
         if self._st is None:
-            self._st = load_sentence_transformer(self.spec, device=self.device)
+            self._st = load_sentence_transformer(self.spec, device=resolve_device(self.device))
             self.stats.model_loaded = True
         return self._st
 
@@ -109,6 +109,19 @@ class Embedder:
             done += len(part)
             if progress:
                 progress(min(done, n), n)
+
+
+def resolve_device(device: str | None) -> str:
+    """The torch device to embed on: ``device`` unless "auto"/None; then ``$TAXO_DEVICE``, else "cuda" when a
+    CUDA device is visible, else "cpu"."""
+    if device and device != "auto":
+        return device
+    env = os.environ.get("TAXO_DEVICE", "").strip()
+    if env and env != "auto":
+        return env
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @contextlib.contextmanager

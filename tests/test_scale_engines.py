@@ -164,3 +164,24 @@ def test_synthetic_records_shape_and_reproducible(tmp_path):
     assert counts[-1] > 20 * counts[len(counts) // 2]  # a Zipf-like head
     with pytest.raises(ValueError, match="at least one record per value"):
         syn.write(tmp_path / "c.csv", 100, 50)
+
+
+# ------------------------------------------------------------------------------------------------ embedding threads
+def test_embedder_thread_budget_and_device(tmp_path, monkeypatch):
+    import torch
+
+    from embeddings import Embedder
+    from embeddings.embedder import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    monkeypatch.setenv("TAXO_DEVICE", "cpu")
+    assert resolve_device("auto") == "cpu"
+    monkeypatch.delenv("TAXO_DEVICE")
+    assert resolve_device(None) == ("cuda" if torch.cuda.is_available() else "cpu")
+    before = torch.get_num_threads()
+    texts = ["honesty", "care for wellbeing", "patient autonomy in medical advice"]
+    one = Embedder(cache_dir=tmp_path / "a", threads=1).embed(texts)
+    assert torch.get_num_threads() == before  # restored after encoding
+    two = Embedder(cache_dir=tmp_path / "b", threads=2).embed(texts)
+    assert one.shape == (3, 384)
+    np.testing.assert_allclose(one, two, atol=1e-5)
