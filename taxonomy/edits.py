@@ -7,7 +7,6 @@ against the integrity rules before anything is written; a refused edit writes no
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -522,7 +521,7 @@ def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditConte
     cannot apply. Node statistics are recomputed and new/split nodes are named; the result is not yet checked."""
     from taxonomy.export import recompute_stats
 
-    work = copy.deepcopy(tree)
+    work = tree.copy()
     editor = _Editor(work, ctx)
     for i, op in enumerate(operations):
         try:

@@ -185,3 +185,25 @@ def test_embedder_thread_budget_and_device(tmp_path, monkeypatch):
     two = Embedder(cache_dir=tmp_path / "b", threads=2).embed(texts)
     assert one.shape == (3, 384)
     np.testing.assert_allclose(one, two, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ tree copy
+def test_tree_copy_is_deep_and_equal():
+    import copy
+
+    from taxonomy.domain import Leaf, Node, Tombstone, Tree
+
+    t = Tree(
+        nodes={"a": Node("a", 1, "A", "d", "b", 2, 3.0, 75.0), "b": Node("b", 2, "B", "", None, 2, 3.0, 100.0)},
+        leaves=[Leaf("x", "a", 1.0, 2, 7, ["X"]), Leaf("y", "a", 2.0, 1, None, [])],
+        version_id=4,
+        tombstones={"c": Tombstone("c", 1, "C", "merged", ["a"], 3)},
+    )
+    c = t.copy()
+    assert c == t == copy.deepcopy(t)
+    c.nodes["a"].name = "changed"
+    c.leaves[0].aliases.append("x2")
+    c.tombstones["c"].replaced_by.append("b")
+    c.nodes["z"] = c.nodes.pop("b")
+    assert t.nodes["a"].name == "A" and t.leaves[0].aliases == ["X"]
+    assert t.tombstones["c"].replaced_by == ["a"] and "b" in t.nodes
