@@ -9,7 +9,7 @@ Per size n (synthetic data from ``benchmarks/synthetic.py``: n distinct value ph
 * **ingest**: ``taxo init`` + ``taxo ingest records.csv`` in a fresh SQLite file, as a user runs it (separate
   process; wall time and peak RSS from ``/usr/bin/time``).
 * **engines** (in this process, old and new engine on the same data, so the ratio does not depend on the load):
-  the kNN graph (exact faiss scan vs HNSW, with the recall of HNSW against exact) and level-1 k-means on the
+  the kNN graph (exact faiss scan, IVF, HNSW, with the recall of each against an exact search of 2,000 rows) and level-1 k-means on the
   local layout (scikit-learn vs the faiss engine, with their inertia). The exact / scikit-learn runs are skipped
   above ``--compare-max`` values.
 * **build**: ``taxo build --levels auto`` with a warm embedding cache, in a separate process: its own timings
@@ -102,7 +102,7 @@ def fill_cache(n: int, cache_dir: Path) -> float:
     return time.perf_counter() - t
 
 
-def stage_engines(n: int, compare_max: int, cache_dir: Path) -> dict:
+def stage_engines(n: int, compare_max: int, cache_dir: Path, hnsw_max: int = 100_000) -> dict:
     """Old vs new engines in this process, on the stand-in vectors of n phrases."""
     from taxonomy.cluster import auto_levels
     from taxonomy.cluster._common import kmeans_exact
@@ -110,18 +110,28 @@ def stage_engines(n: int, compare_max: int, cache_dir: Path) -> dict:
 
     _, X = surrogate.surrogate_embeddings(n, seed=0, cache_dir=str(cache_dir / "parts"))
     out: dict = {"load": load()}
-    t = time.perf_counter()
-    D, I = knn(X, 99, engine="hnsw")
-    out["knn99_hnsw_s"] = round(time.perf_counter() - t, 2)
-    if n <= compare_max:
+    import faiss
+
+    m = min(n, 2000)  # recall against an exact search of the first m rows
+    flat = faiss.IndexFlatIP(X.shape[1])
+    flat.add(X)
+    truth = flat.search(X[:m], 100)[1]
+    truth = [[j for j in row if j != i][:99] for i, row in enumerate(truth)]
+    D = I = None
+    for engine in ("ivf", "hnsw", "exact"):
+        if engine == "exact" and n > compare_max:
+            continue
+        if engine == "hnsw" and n > hnsw_max:
+            continue
         t = time.perf_counter()
-        De, Ie = knn(X, 99, engine="exact")
-        out["knn99_exact_s"] = round(time.perf_counter() - t, 2)
-        m = min(n, 5000)
-        out["hnsw_recall_at_14"] = round(
-            float(np.mean([len(set(a[:14]) & set(b[:14])) / 14 for a, b in zip(I[:m], Ie[:m], strict=True)])), 4)
-        out["hnsw_recall_at_99"] = round(
-            float(np.mean([len(set(a) & set(b)) / 99 for a, b in zip(I[:m], Ie[:m], strict=True)])), 4)
+        De, Ie = knn(X, 99, engine=engine)
+        out[f"knn99_{engine}_s"] = round(time.perf_counter() - t, 2)
+        out[f"{engine}_recall_at_14"] = round(
+            float(np.mean([len(set(a[:14]) & set(b[:14])) / 14 for a, b in zip(Ie[:m], truth, strict=True)])), 4)
+        out[f"{engine}_recall_at_99"] = round(
+            float(np.mean([len(set(a) & set(b)) / 99 for a, b in zip(Ie[:m], truth, strict=True)])), 4)
+        if engine == "ivf":
+            D, I = De, Ie
     t = time.perf_counter()
     Y = umap_embed(X, knn_graph=(D[:, :14], I[:, :14]), random_state=0)
     out["layout_local_s"] = round(time.perf_counter() - t, 2)
@@ -227,7 +237,10 @@ def markdown(results: dict, meta: dict) -> str:
         ("ingest, wall", ("ingest", "wall_s")),
         ("ingest, peak RSS (MB)", ("ingest", "rss_mb")),
         ("kNN k=99 exact (in process)", ("engines", "knn99_exact_s")),
+        ("kNN k=99 IVF (in process)", ("engines", "knn99_ivf_s")),
         ("kNN k=99 HNSW (in process)", ("engines", "knn99_hnsw_s")),
+        ("IVF recall@14 / exact", ("engines", "ivf_recall_at_14")),
+        ("IVF recall@99 / exact", ("engines", "ivf_recall_at_99")),
         ("HNSW recall@14 / exact", ("engines", "hnsw_recall_at_14")),
         ("local layout (in process)", ("engines", "layout_local_s")),
         ("level-1 k-means, scikit-learn n_init=3 (in process)", ("engines", "kmeans_sklearn_s")),

@@ -1,6 +1,6 @@
 """Does the large-input path cost quality? Per-level NMI on the published Values-in-the-Wild tree with the engines
 that small inputs use (scikit-learn k-means, exact kNN) and with the engines large inputs switch to (faiss
-k-means with regional k-means++ seeding, HNSW kNN), forced on the 3,307 published values.
+k-means with regional k-means++ seeding, IVF kNN), forced on the 3,307 published values.
 
     .venv/bin/python benchmarks/scale_quality.py [--seeds 0 1 2 3 4 5 6 7 8 9] [--methods umap-kmeans kmeans]
         [--out benchmarks/results/scale_quality.md]
@@ -25,7 +25,7 @@ import build_quality as bq  # noqa: E402
 
 CONFIGS = {
     "small-input engines (scikit-learn k-means, exact kNN)": {"faiss_min_work": 10**18, "knn_exact_max": 10**18},
-    "large-input engines (faiss k-means, HNSW kNN), forced": {"faiss_min_work": 0, "knn_exact_max": 0},
+    "large-input engines (faiss k-means, IVF kNN), forced": {"faiss_min_work": 0, "knn_exact_max": 0},
 }
 
 

@@ -95,22 +95,24 @@ def test_allocate_shares_exactly():
 # ------------------------------------------------------------------------------------------------ kNN
 def test_knn_engine_choice():
     assert knn_engine(3307) == "exact"
-    assert knn_engine(_layout.KNN_EXACT_MAX + 1) == "hnsw"
+    assert knn_engine(_layout.KNN_EXACT_MAX + 1) == "ivf"
+    assert knn_engine(10, "hnsw") == "hnsw"
     with pytest.raises(UsageError, match="unknown kNN engine"):
         knn_engine(10, "annoy")
 
 
-def test_hnsw_knn_matches_exact_and_is_deterministic():
+@pytest.mark.parametrize("engine", ["ivf", "hnsw"])
+def test_approximate_knn_matches_exact_and_is_deterministic(engine):
     X = blobs(3000, 32, 30, seed=7)
     De, Ie = knn(X, 15, engine="exact")
-    Dh, Ih = knn(X, 15, engine="hnsw")
+    Dh, Ih = knn(X, 15, engine=engine)
     assert Ih.shape == (3000, 15) and Dh.shape == (3000, 15)
     assert not (Ih == np.arange(3000)[:, None]).any()  # never a row itself
     assert np.all(np.diff(Dh, axis=1) >= 0)  # sorted by distance
     recall = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(Ie, Ih, strict=True)])
     assert recall > 0.95
     with thread_limit(1):
-        D1, I1 = knn(X, 15, engine="hnsw")
+        D1, I1 = knn(X, 15, engine=engine)
     np.testing.assert_array_equal(I1, Ih)
     np.testing.assert_array_equal(D1, Dh)
 
