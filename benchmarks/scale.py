@@ -49,7 +49,7 @@ import numpy as np  # noqa: E402
 import surrogate  # noqa: E402
 import synthetic  # noqa: E402
 
-ALL_STAGES = ("ingest", "engines", "build", "outside", "embed")
+ALL_STAGES = ("ingest", "engines", "build", "write", "outside", "embed")
 
 
 def load() -> float:
@@ -164,6 +164,53 @@ def stage_build(env: dict, timeout: float) -> dict:
             "cached": res["cached"], "version": res["version_id"]}
 
 
+def stage_write(n: int, db_url: str, cache_dir: Path) -> dict:
+    """Without the full build: a version from faiss k-means on the stand-in vectors (levels auto, names from each
+    node's heaviest member), so that writing a version and the commands outside the build can be timed at sizes
+    where the build itself does not finish in the time available. Times ``write_version`` (one transaction)."""
+    from taxonomy.build import assemble_tree
+    from taxonomy.cluster import auto_levels
+    from taxonomy.cluster._common import kmeans_exact, upper_levels
+    from taxonomy.db.engine import session_scope
+    from taxonomy.export import content_checksum
+    from taxonomy.ingest import value_totals
+    from taxonomy.normalize import normalize_value
+    from taxonomy.store import write_version
+
+    texts0, X0 = surrogate.surrogate_embeddings(n, seed=0, cache_dir=str(cache_dir / "parts"))
+    pos = {normalize_value(t): i for i, t in enumerate(texts0)}
+    with session_scope(db_url) as session:
+        totals = value_totals(session)
+    texts = [t.text for t in totals]
+    X = X0[[pos[t] for t in texts]]
+    w = np.array([t.weight for t in totals])
+    levels = auto_levels(len(texts))
+    t = time.perf_counter()
+    l1 = kmeans_exact(X, levels[0], None, 0, n_init=1, engine="faiss")
+    ups = upper_levels(X, l1, levels, np.ones(len(X)), lambda C, k, m: kmeans_exact(C, k, m, 0, n_init=3),
+                       normalize=True)
+    cluster_s = time.perf_counter() - t
+    tree, _ = assemble_tree(texts, w, [t.count for t in totals], [t.id for t in totals], [l1, *ups])
+    heaviest: dict[str, tuple[float, str]] = {}
+    for leaf in tree.leaves:
+        uid = leaf.parent_uid
+        while uid is not None:
+            if leaf.weight > heaviest.get(uid, (-1.0, ""))[0]:
+                heaviest[uid] = (leaf.weight, leaf.text)
+            uid = tree.nodes[uid].parent_uid
+    for uid, node in tree.nodes.items():
+        node.name = f"{heaviest[uid][1]} (level {node.level}, {uid[-8:]})"
+        node.description = f"Values like {heaviest[uid][1]}; {node.member_count} values."
+    checksum = content_checksum(tree)
+    t = time.perf_counter()
+    with session_scope(db_url) as session:
+        vid = write_version(session, tree, kind="build", message="scale: fast version", checksum=checksum,
+                            manifest={"kind": "build", "levels": levels, "model": {"name": "all-MiniLM-L6-v2"},
+                                      "note": "benchmarks/scale.py stage_write"})
+    return {"version": vid, "levels": levels, "cluster_s": round(cluster_s, 2),
+            "write_version_s": round(time.perf_counter() - t, 2), "load": load()}
+
+
 def stage_outside(version: int, work: Path, env: dict, timeout: float) -> dict:
     out: dict = {}
 
@@ -254,6 +301,7 @@ def markdown(results: dict, meta: dict) -> str:
         ("build: summarize", ("build", "timings", "summarize")),
         ("build: write", ("build", "timings", "write")),
         ("build: peak RSS (MB)", ("build", "rss_mb")),
+        ("write a version (fast version, in process)", ("write", "write_version_s")),
         ("show --level 1", ("outside", "show_level1", "wall_s")),
         ("show --level 1 --json", ("outside", "show_level1_json", "wall_s")),
         ("export skos-ttl", ("outside", "export_skos_ttl", "wall_s")),
@@ -270,7 +318,7 @@ def markdown(results: dict, meta: dict) -> str:
         if any(v is not None for v in vals):
             rows.append((label, vals))
     head = " | ".join(f"{s:,}" for s in sizes)
-    exp_head = " | ".join(f"{a // 1000}k→{b // 1000}k" for a, b in zip(sizes, sizes[1:], strict=False))
+    exp_head = " | ".join(f"growth {a // 1000}k→{b // 1000}k" for a, b in zip(sizes, sizes[1:], strict=False))
     lines = [
         "# Scale benchmark",
         "",
@@ -278,13 +326,24 @@ def markdown(results: dict, meta: dict) -> str:
         f"{meta['records_per_value']}. Seconds unless stated. The machine was shared with other jobs: load "
         f"averages {meta['loads']} (2 cores).",
         "",
-        f"| stage | {head} | growth {exp_head} |",
-        "|---" * (1 + len(sizes) + 1) + "|",
+        f"| stage | {head} | {exp_head} |" if len(sizes) > 1 else f"| stage | {head} |",
+        "|---" * (1 + len(sizes) + max(0, len(sizes) - 1)) + "|",
     ]
     for label, vals in rows:
-        cells = " | ".join("—" if v is None else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}") for v in vals)
-        growth = ", ".join(exponents(sizes, vals)) if "inertia" not in label and "recall" not in label else ""
-        lines.append(f"| {label} | {cells} | {growth} |")
+        def fmt(v, label=label):
+            if v is None:
+                return "—"
+            if "recall" in label:
+                return f"{v:.4f}"
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+        cells = " | ".join(fmt(v) for v in vals)
+        if len(sizes) > 1:
+            skip = "inertia" in label or "recall" in label
+            growth = " | ".join("" if skip else e for e in exponents(sizes, vals))
+            lines.append(f"| {label} | {cells} | {growth} |")
+        else:
+            lines.append(f"| {label} | {cells} |")
     lines.append("")
     for s, r in results.items():
         if "build" in r and "levels" in r["build"]:
@@ -332,12 +391,15 @@ def main() -> None:
         results[n] = r
         meta["loads"].append(load())
         print(f"== {n:,} values (load {load()})", file=sys.stderr, flush=True)
-        for name in ("ingest", "engines", "build", "outside"):
+        for name in ("ingest", "engines", "build", "write", "outside"):
             if name not in stages:
                 continue
-            if name in ("build", "outside") and "ingest" not in stages:
+            if name in ("build", "write", "outside") and "ingest" not in stages:
                 continue
-            if name == "outside" and "version" not in r.get("build", {}):
+            if name == "write" and "version" in r.get("build", {}):
+                continue  # a real build's version is there
+            version = r.get("build", {}).get("version") or r.get("write", {}).get("version")
+            if name == "outside" and not version:
                 continue
             t = time.perf_counter()
             try:
@@ -349,8 +411,10 @@ def main() -> None:
                 elif name == "build":
                     r["cache_fill_s"] = round(fill_cache(n, cache_dir), 2)
                     r[name] = stage_build(env, args.timeout)
+                elif name == "write":
+                    r[name] = stage_write(n, env["TAXO_DATABASE_URL"], cache_dir)
                 elif name == "outside":
-                    r[name] = stage_outside(r["build"]["version"], work, env, args.timeout)
+                    r[name] = stage_outside(version, work, env, args.timeout)
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 r[name] = {"error": str(exc)[:300]}
             print(f"   {name}: {time.perf_counter() - t:.1f} s {json.dumps(r[name])[:400]}", file=sys.stderr,
