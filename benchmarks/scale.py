@@ -1,7 +1,7 @@
 """Cost of every stage at 10k / 30k / 100k (/ 300k) distinct values, with growth exponents.
 
     .venv/bin/python benchmarks/scale.py [--sizes 10000 30000 100000] [--records-per-value 10]
-        [--stages ingest,engines,build,outside,embed] [--timeout 1200] [--workdir /tmp/taxo-scale]
+        [--stages ingest,engines,build,write,outside,embed] [--timeout 1200] [--workdir /tmp/taxo-scale]
         [--out benchmarks/results/scale.md]
 
 Per size n (synthetic data from ``benchmarks/synthetic.py``: n distinct value phrases, 10 n extraction records):
@@ -9,15 +9,18 @@ Per size n (synthetic data from ``benchmarks/synthetic.py``: n distinct value ph
 * **ingest**: ``taxo init`` + ``taxo ingest records.csv`` in a fresh SQLite file, as a user runs it (separate
   process; wall time and peak RSS from ``/usr/bin/time``).
 * **engines** (in this process, old and new engine on the same data, so the ratio does not depend on the load):
-  the kNN graph (exact faiss scan, IVF, HNSW, with the recall of each against an exact search of 2,000 rows) and level-1 k-means on the
-  local layout (scikit-learn vs the faiss engine, with their inertia). The exact / scikit-learn runs are skipped
+  the kNN graph (exact faiss scan, IVF, HNSW, with the recall of each against an exact search of 2,000 rows)
+  and level-1 k-means on the local layout (scikit-learn vs the faiss engine, with their inertia). The exact / scikit-learn runs are skipped
   above ``--compare-max`` values.
 * **build**: ``taxo build --levels auto`` with a warm embedding cache, in a separate process: its own timings
   (load, embed, cluster, summarize, write), wall time and peak RSS. The cache is filled beforehand with
   *stand-in* vectors (``benchmarks/surrogate.py``: sums of real embeddings of each phrase's parts plus noise)
   because embedding 100k phrases with the real model takes longer than all the rest on 2 shared cores; the
   embedding cost is measured separately (``embed``).
-* **outside**: on the built version: ``show --level 1`` (table and ``--json``), ``export --format skos-ttl``,
+* **write** (only when ``build`` did not run or failed): a version made without the full build (faiss k-means on
+  the stand-in vectors, names from each node's heaviest member), timing ``write_version``, so that the commands
+  outside the build can be timed at sizes where the build does not finish in the time available.
+* **outside**: on the built (or written) version: ``show --level 1`` (table and ``--json``), ``export --format skos-ttl``,
   an edit (``rename``, which writes version 2), ``diff 1 2`` (and ``--json``), ``similar``.
 * **embed** (once, at the smallest size): the real model on 2,000 phrases with an empty cache: values/s.
 

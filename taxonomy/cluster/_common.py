@@ -241,8 +241,8 @@ def kmeans_exact(
     """k-means labels with exactly ``k`` non-empty clusters (weighted; deterministic for a given seed).
 
     ``engine``: "sklearn" (k-means++ and Lloyd until convergence), "faiss" (greedy k-means++ seeding per region,
-    then faiss's Lloyd iterations: ``max_iter``, or 50 when left at its default of 300, HNSW assignment for k >= FAISS_HNSW_MIN_K; the best of ``n_init``
-    restarts by weighted inertia) or "auto" (by problem size, see :func:`kmeans_engine`). ``threads``: the
+    then faiss's Lloyd iterations: ``max_iter``, or 50 when left at its default of 300; HNSW assignment for
+    k >= FAISS_HNSW_MIN_K; the best of ``n_init`` restarts by weighted inertia) or "auto" (by problem size, see :func:`kmeans_engine`). ``threads``: the
     thread budget (default: :func:`taxonomy.threads.thread_budget`); it never changes the result.
     """
     from taxonomy.threads import thread_limit
