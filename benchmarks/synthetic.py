@@ -195,6 +195,13 @@ def write(path: str | Path, n_values: int, n_records: int, seed: int = 0) -> Pat
     path = Path(path)
     header = ("conversation_id", "value", "role", "task", "excerpt")
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".jsonl"):
+        raise SystemExit(f"{path}: use a .csv, .tsv or .jsonl file name")
+    if n_records < n_values:
+        raise ValueError(f"need at least one record per value: {n_records} records < {n_values} values")
+    most = sum(len(f) for f in FAMILIES.values()) * (1 + len(QUALIFIERS)) * (1 + len(CONTEXTS))
+    if n_values > most:
+        raise ValueError(f"at most {most:,} distinct phrases can be generated, asked for {n_values:,}")
     with open(path, "w", newline="", encoding="utf-8") as fh:
         if suffix in (".csv", ".tsv"):
             w = csv.writer(fh, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n")
@@ -203,8 +210,6 @@ def write(path: str | Path, n_values: int, n_records: int, seed: int = 0) -> Pat
         elif suffix == ".jsonl":
             for r in rows(n_values, n_records, seed):
                 fh.write(json.dumps(dict(zip(header, r, strict=True)), ensure_ascii=False) + "\n")
-        else:
-            raise SystemExit(f"{path}: use a .csv, .tsv or .jsonl file name")
     return path
 
 
