@@ -189,7 +189,8 @@ def stage_write(n: int, db_url: str, cache_dir: Path) -> dict:
     w = np.array([t.weight for t in totals])
     levels = auto_levels(len(texts))
     t = time.perf_counter()
-    l1 = kmeans_exact(X, levels[0], None, 0, n_init=1, engine="faiss")
+    # a few Lloyd iterations on the 384-d vectors: this version only has to exist (its quality is not measured)
+    l1 = kmeans_exact(X, levels[0], None, 0, n_init=1, max_iter=4, engine="faiss")
     ups = upper_levels(X, l1, levels, np.ones(len(X)), lambda C, k, m: kmeans_exact(C, k, m, 0, n_init=3),
                        normalize=True)
     cluster_s = time.perf_counter() - t
