@@ -4,7 +4,7 @@ On a small shared machine, more threads than free cores make everything slower: 
 OpenMP threads in scikit-learn's k-means burned 15-30x the CPU of one thread for identical results, and two torch
 threads embedded at 164 values/s against 298/s with one. So the budget is the number of cores this process may
 run on (``os.sched_getaffinity``) minus the load the rest of the machine puts on them (the 1-minute load
-average), at least 1; ``TAXO_THREADS=N`` fixes it.
+average), at least 1, and at most ``OMP_NUM_THREADS`` when that is set; ``TAXO_THREADS=N`` fixes it.
 
 The budget is applied with ``threadpoolctl`` (BLAS and OpenMP pools, scikit-learn's included) and faiss's own
 OpenMP setting, for the duration of a ``with thread_limit():`` block. Results never depend on it: every stage
@@ -50,7 +50,11 @@ def thread_budget(requested: int | None = None) -> int:
         load = 0.0
     # our own process is part of the load once it runs; count the rest of the machine only
     busy = max(0.0, load - 1.0)
-    return max(1, min(cores, int(cores - busy + 0.5)))
+    budget = max(1, min(cores, int(cores - busy + 0.5)))
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) >= 1:  # an explicit OpenMP limit is a ceiling too
+        budget = min(budget, int(omp))
+    return budget
 
 
 @contextlib.contextmanager

@@ -120,7 +120,11 @@ def test_approximate_knn_matches_exact_and_is_deterministic(engine):
 # ------------------------------------------------------------------------------------------------ threads
 def test_thread_budget(monkeypatch):
     monkeypatch.delenv("TAXO_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert 1 <= thread_budget() <= 1024
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert thread_budget() == 1  # an explicit OpenMP limit caps the automatic budget
+    assert thread_budget(2) == 2  # but not an explicit request
     assert thread_budget(3) == 3
     monkeypatch.setenv("TAXO_THREADS", "2")
     assert thread_budget() == 2
