@@ -416,6 +416,7 @@ def main() -> None:
                     r["cache_fill_s"] = round(fill_cache(n, cache_dir), 2)
                     r[name] = stage_build(env, args.timeout)
                 elif name == "write":
+                    fill_cache(n, cache_dir)  # so that `similar` finds the vectors, as after a build
                     r[name] = stage_write(n, env["TAXO_DATABASE_URL"], cache_dir)
                 elif name == "outside":
                     r[name] = stage_outside(version, work, env, args.timeout)
