@@ -1,0 +1,215 @@
+"""The large-input engines: faiss k-means with exact counts, HNSW kNN, the thread budget, synthetic data."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taxonomy.cluster import _common, _layout
+from taxonomy.cluster._common import kmeans_engine, kmeans_exact
+from taxonomy.cluster._layout import knn, knn_engine
+from taxonomy.errors import UsageError
+from taxonomy.threads import thread_budget, thread_limit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def blobs(n: int, d: int, centers: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    C = rng.normal(size=(centers, d))
+    X = C[rng.integers(0, centers, n)] + 0.3 * rng.normal(size=(n, d))
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------ k-means engine
+def test_engine_choice_by_size():
+    assert kmeans_engine(3307, 266) == "sklearn"  # the published data stays on the old engine
+    assert kmeans_engine(100_000, 8333) == "faiss"
+    assert kmeans_engine(10, 2, "faiss") == "faiss"
+    with pytest.raises(UsageError, match="unknown k-means engine 'gpu'"):
+        kmeans_engine(10, 2, "gpu")
+
+
+@pytest.mark.parametrize("k", [2, 37, 150])
+def test_faiss_engine_exact_counts_and_deterministic(k):
+    X = blobs(1500, 10, 40)
+    w = np.random.default_rng(1).gamma(1.0, size=len(X))
+    a = kmeans_exact(X, k, w, seed=3, n_init=2, engine="faiss")
+    b = kmeans_exact(X, k, w, seed=3, n_init=2, engine="faiss")
+    assert a.shape == (len(X),)
+    assert sorted(np.unique(a)) == list(range(k))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_faiss_engine_same_result_for_any_thread_budget():
+    X = blobs(3000, 10, 60, seed=2)
+    one = kmeans_exact(X, 120, None, seed=0, engine="faiss", threads=1)
+    two = kmeans_exact(X, 120, None, seed=0, engine="faiss", threads=2)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_faiss_engine_hnsw_assignment_exact_counts(monkeypatch):
+    monkeypatch.setattr(_common, "FAISS_HNSW_MIN_K", 50)
+    X = blobs(2000, 8, 30, seed=4)
+    a = kmeans_exact(X, 80, None, seed=1, engine="faiss", threads=2)
+    b = kmeans_exact(X, 80, None, seed=1, engine="faiss", threads=1)
+    assert len(np.unique(a)) == 80
+    np.testing.assert_array_equal(a, b)
+
+
+def test_faiss_engine_close_to_sklearn_inertia():
+    X = blobs(4000, 10, 50, seed=5)
+    k = 100
+
+    def inertia(lab):
+        C = np.zeros((k, X.shape[1]))
+        np.add.at(C, lab, X.astype(np.float64))
+        C /= np.bincount(lab, minlength=k)[:, None]
+        return ((X - C[lab]) ** 2).sum()
+
+    f = inertia(kmeans_exact(X, k, None, seed=0, n_init=3, engine="faiss"))
+    s = inertia(kmeans_exact(X, k, None, seed=0, n_init=3, engine="sklearn"))
+    assert f <= 1.05 * s
+
+
+def test_faiss_engine_duplicates_still_exact():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(5, 6)).astype(np.float32)
+    X = np.repeat(base, 40, axis=0)  # 5 distinct points, 200 rows
+    lab = kmeans_exact(X, 12, None, seed=0, engine="faiss")
+    assert len(np.unique(lab)) == 12
+
+
+def test_allocate_shares_exactly():
+    mass = np.array([5.0, 1.0, 0.0, 3.0])
+    sizes = np.array([3, 10, 4, 10])
+    share = _common._allocate(12, mass, sizes)
+    assert share.sum() == 12 and np.all(share <= sizes) and share[0] == 3
+
+
+# ------------------------------------------------------------------------------------------------ kNN
+def test_knn_engine_choice():
+    assert knn_engine(3307) == "exact"
+    assert knn_engine(_layout.KNN_EXACT_MAX + 1) == "ivf"
+    assert knn_engine(10, "hnsw") == "hnsw"
+    with pytest.raises(UsageError, match="unknown kNN engine"):
+        knn_engine(10, "annoy")
+
+
+@pytest.mark.parametrize("engine", ["ivf", "hnsw"])
+def test_approximate_knn_matches_exact_and_is_deterministic(engine):
+    X = blobs(3000, 32, 30, seed=7)
+    De, Ie = knn(X, 15, engine="exact")
+    Dh, Ih = knn(X, 15, engine=engine)
+    assert Ih.shape == (3000, 15) and Dh.shape == (3000, 15)
+    assert not (Ih == np.arange(3000)[:, None]).any()  # never a row itself
+    assert np.all(np.diff(Dh, axis=1) >= 0)  # sorted by distance
+    recall = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(Ie, Ih, strict=True)])
+    assert recall > 0.95
+    with thread_limit(1):
+        D1, I1 = knn(X, 15, engine=engine)
+    np.testing.assert_array_equal(I1, Ih)
+    np.testing.assert_array_equal(D1, Dh)
+
+
+# ------------------------------------------------------------------------------------------------ threads
+def test_thread_budget(monkeypatch):
+    monkeypatch.delenv("TAXO_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert 1 <= thread_budget() <= 1024
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert thread_budget() == 1  # an explicit OpenMP limit caps the automatic budget
+    assert thread_budget(2) == 2  # but not an explicit request
+    assert thread_budget(3) == 3
+    monkeypatch.setenv("TAXO_THREADS", "2")
+    assert thread_budget() == 2
+    monkeypatch.setenv("TAXO_THREADS", "two")
+    with pytest.raises(UsageError, match="TAXO_THREADS='two'"):
+        thread_budget()
+    with pytest.raises(UsageError, match="at least 1"):
+        thread_budget(0)
+
+
+def test_thread_limit_restores_faiss_threads():
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    with thread_limit(1) as n:
+        assert n == 1 and faiss.omp_get_max_threads() == 1
+    assert faiss.omp_get_max_threads() == before
+
+
+# ------------------------------------------------------------------------------------------------ synthetic data
+def _synthetic():
+    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["synthetic"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_synthetic_records_shape_and_reproducible(tmp_path):
+    syn = _synthetic()
+    a = syn.write(tmp_path / "a.csv", 500, 3000, seed=1)
+    b = syn.write(tmp_path / "b.csv", 500, 3000, seed=1)
+    assert a.read_bytes() == b.read_bytes()
+    with open(a, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3000
+    assert set(rows[0]) == {"conversation_id", "value", "role", "task", "excerpt"}
+    distinct = {" ".join(r["value"].casefold().split()) for r in rows}
+    assert len(distinct) == 500  # every value appears
+    assert {r["role"] for r in rows} == {"ai", "human"}
+    assert all(len(r["excerpt"]) == 200 for r in rows)
+    counts = sorted(np.unique([" ".join(r["value"].casefold().split()) for r in rows], return_counts=True)[1])
+    assert counts[-1] > 20 * counts[len(counts) // 2]  # a Zipf-like head
+    with pytest.raises(ValueError, match="at least one record per value"):
+        syn.write(tmp_path / "c.csv", 100, 50)
+
+
+# ------------------------------------------------------------------------------------------------ embedding threads
+def test_embedder_thread_budget_and_device(tmp_path, monkeypatch):
+    import torch
+
+    from embeddings import Embedder
+    from embeddings.embedder import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    monkeypatch.setenv("TAXO_DEVICE", "cpu")
+    assert resolve_device("auto") == "cpu"
+    monkeypatch.delenv("TAXO_DEVICE")
+    assert resolve_device(None) == ("cuda" if torch.cuda.is_available() else "cpu")
+    before = torch.get_num_threads()
+    texts = ["honesty", "care for wellbeing", "patient autonomy in medical advice"]
+    one = Embedder(cache_dir=tmp_path / "a", threads=1).embed(texts)
+    assert torch.get_num_threads() == before  # restored after encoding
+    two = Embedder(cache_dir=tmp_path / "b", threads=2).embed(texts)
+    assert one.shape == (3, 384)
+    np.testing.assert_allclose(one, two, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ tree copy
+def test_tree_copy_is_deep_and_equal():
+    import copy
+
+    from taxonomy.domain import Leaf, Node, Tombstone, Tree
+
+    t = Tree(
+        nodes={"a": Node("a", 1, "A", "d", "b", 2, 3.0, 75.0), "b": Node("b", 2, "B", "", None, 2, 3.0, 100.0)},
+        leaves=[Leaf("x", "a", 1.0, 2, 7, ["X"]), Leaf("y", "a", 2.0, 1, None, [])],
+        version_id=4,
+        tombstones={"c": Tombstone("c", 1, "C", "merged", ["a"], 3)},
+    )
+    c = t.copy()
+    assert c == t == copy.deepcopy(t)
+    c.nodes["a"].name = "changed"
+    c.leaves[0].aliases.append("x2")
+    c.tombstones["c"].replaced_by.append("b")
+    c.nodes["z"] = c.nodes.pop("b")
+    assert t.nodes["a"].name == "A" and t.leaves[0].aliases == ["X"]
+    assert t.tombstones["c"].replaced_by == ["a"] and "b" in t.nodes
