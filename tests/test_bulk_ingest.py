@@ -25,17 +25,19 @@ AWKWARD = [
 def test_awkward_record_text_round_trips(db, write, monkeypatch):
     monkeypatch.setattr(ingest_mod, "RECORD_CHUNK", 2)  # several chunks
     lines = [
-        {"conversation_id": f"c{i}\t{i}", "value": "Honesty" if i % 2 else "care", "role": "ai",
-         "task": None if i == 0 else f"task {i}", "excerpt": text}
+        {"conversation_id": f"c{i}\\{i}'\"", "value": "Honesty" if i % 2 else "care", "role": "ai",
+         "task": None if i == 0 else f"task {i}", "excerpt": text, "model": text or None,
+         "explicit": [True, False, None, "yes", "no"][i]}
         for i, text in enumerate(AWKWARD)
     ]
     path = write("r.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
     res = ingest(str(path), db=db, conversation_col="conversation_id", role_col="role", task_col="task",
-                 excerpt_col="excerpt")
+                 excerpt_col="excerpt", slice_cols=["model"], explicit_col="explicit")
     assert res.n_records == len(AWKWARD)
     with session_scope(db) as s:
         rows = s.execute(
             select(ExtractionRecord.line, ExtractionRecord.conversation_id, ExtractionRecord.task,
+                   ExtractionRecord.slices, ExtractionRecord.explicit,
                    ExtractionRecord.excerpt, ExtractionRecord.surface, ExtractionRecord.batch_id, Value.text)
             .join(Value, Value.id == ExtractionRecord.value_id)
             .order_by(ExtractionRecord.line)
@@ -43,7 +45,10 @@ def test_awkward_record_text_round_trips(db, write, monkeypatch):
     assert [r.line for r in rows] == [1, 2, 3, 4, 5]
     assert [r.excerpt for r in rows[:4]] == AWKWARD[:4]
     assert rows[4].excerpt in ("", None)  # an empty field: stored as the reader gives it
-    assert [r.conversation_id for r in rows] == [f"c{i}\t{i}" for i in range(5)]
+    assert [r.conversation_id for r in rows] == [f"c{i}\\{i}'\"" for i in range(5)]
+    # the JSON slice column and the boolean go through the bulk path (COPY / executemany) intact
+    assert [r.slices for r in rows[:4]] == [{"model": t} for t in AWKWARD[:4]] and rows[4].slices == {"model": None}
+    assert [r.explicit for r in rows] == [True, False, None, True, False]
     assert rows[0].task is None and rows[1].task == "task 1"
     assert {r.text for r in rows} == {"honesty", "care"} and rows[1].surface == "Honesty"
     assert {r.batch_id for r in rows} == {res.batch_id}
