@@ -184,10 +184,14 @@ def drift_cmd(
     else:
         out.print("Chi-square: not defined (fewer than two nodes with records)")
     shown = res.nodes if limit == 0 else res.nodes[:limit]
+    # names padded to the longest shown (at most 60), before escaping, so that the figures line up
+    width = min(60, max((len(n.name or "") for n in shown), default=0))
     for n in shown:
         star = " *" if n.significant else ""
+        name = n.name or ""
         out.print(
-            f"  {_short(n.node)} {_esc(n.name)!s:40} {100 * n.before:6.2f}% → {100 * n.after:6.2f}%  "
+            f"  {_short(n.node)} {_esc(name)}{' ' * (width - len(name))} {100 * n.before:6.2f}% → "
+            f"{100 * n.after:6.2f}%  "
             f"Δ {100 * n.difference:+.2f} pp [{100 * n.ci_low:+.2f}, {100 * n.ci_high:+.2f}]{star}"
         )
     if len(shown) < len(res.nodes):
