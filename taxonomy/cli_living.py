@@ -45,7 +45,8 @@ def assign_cmd(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Place the values the version does not hold under the level-1 nodes they fit; queue the rest as novelty.
+    """Place the values a version does not hold under the level-1 nodes they fit; queue the rest as novelty.
+
     Names, ids and structure stay as curated. Prints the new version id."""
     from taxonomy.api import assign
 
@@ -164,8 +165,9 @@ def drift_cmd(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per node: share of conversations before and after with a 95% CI of the difference, a chi-square test across
-    the level, new and vanished values; biggest movers first."""
+    """Per node: share of conversations before and after, 95% CI of the difference; biggest movers first.
+
+    Also a chi-square test across the level, and the values new or vanished between the two batch sets."""
     from taxonomy.api import drift
 
     res = drift(version, from_batches=from_batches, to_batches=to_batches, level=level, limit=limit, db=db)
