@@ -58,8 +58,16 @@ def _fmt(v) -> str:
 
 
 #: Columns left out of the terminal tables (they are in --json and --csv).
-TERMINAL_HIDDEN = {"human_id", "ai_id", "wilson_low", "wilson_high", "slice_conversations", "slice_occurrences",
+TERMINAL_HIDDEN = {"human_id", "ai_id", "slice_conversations", "slice_occurrences",
                    "share_of_column_conversations", "z", "column_conversations", "human_conversations"}
+#: Wilson bounds are shown unless the table has bootstrap intervals too (a table titled with intervals shows some).
+WILSON = {"wilson_low", "wilson_high"}
+
+
+def _terminal_columns(t) -> list[str]:
+    hidden = TERMINAL_HIDDEN | (WILSON if "conv_ci_low" in t.columns else set())
+    return [c for c in t.columns if c not in hidden and not (c == "id" and "name" in t.columns)
+            and not (c == "slice" and all(r.get(c) == "(all)" for r in t.rows))]
 
 
 def render(res, rows: int) -> None:
@@ -72,8 +80,7 @@ def render(res, rows: int) -> None:
     for note in res.notes:
         out.print(f"  note: {_esc(note)}")
     for t in res.tables.values():
-        shown = [c for c in t.columns if c not in TERMINAL_HIDDEN and not (c == "id" and "name" in t.columns)
-                 and not (c == "slice" and all(r.get(c) == "(all)" for r in t.rows))]
+        shown = _terminal_columns(t)
         tab = RichTable(title=_esc(t.title), title_justify="left", show_lines=False)
         for c in shown:
             tab.add_column(_esc(c), overflow="fold")

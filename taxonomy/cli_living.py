@@ -45,7 +45,8 @@ def assign_cmd(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Place the values the version does not hold under the level-1 nodes they fit; queue the rest as novelty.
+    """Place the values a version does not hold under the level-1 nodes they fit; queue the rest as novelty.
+
     Names, ids and structure stay as curated. Prints the new version id."""
     from taxonomy.api import assign
 
@@ -164,8 +165,9 @@ def drift_cmd(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per node: share of conversations before and after with a 95% CI of the difference, a chi-square test across
-    the level, new and vanished values; biggest movers first."""
+    """Per node: share of conversations before and after, 95% CI of the difference; biggest movers first.
+
+    Also a chi-square test across the level, and the values new or vanished between the two batch sets."""
     from taxonomy.api import drift
 
     res = drift(version, from_batches=from_batches, to_batches=to_batches, level=level, limit=limit, db=db)
@@ -184,10 +186,14 @@ def drift_cmd(
     else:
         out.print("Chi-square: not defined (fewer than two nodes with records)")
     shown = res.nodes if limit == 0 else res.nodes[:limit]
+    # names padded to the longest shown (at most 60), before escaping, so that the figures line up
+    width = min(60, max((len(n.name or "") for n in shown), default=0))
     for n in shown:
         star = " *" if n.significant else ""
+        name = n.name or ""
         out.print(
-            f"  {_short(n.node)} {_esc(n.name)!s:40} {100 * n.before:6.2f}% → {100 * n.after:6.2f}%  "
+            f"  {_short(n.node)} {_esc(name)}{' ' * (width - len(name))} {100 * n.before:6.2f}% → "
+            f"{100 * n.after:6.2f}%  "
             f"Δ {100 * n.difference:+.2f} pp [{100 * n.ci_low:+.2f}, {100 * n.ci_high:+.2f}]{star}"
         )
     if len(shown) < len(res.nodes):

@@ -30,8 +30,9 @@ def report(
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Write a static HTML report of a version (tree, node pages, search, changes, analyses, manifest) that opens
-    from file:// with no network and no server."""
+    """Write a static HTML report of a version that opens from file:// with no network and no server.
+
+    Pages: the tree, one per node, search, changes (--diff), analyses, the manifest."""
     import sys
     from contextlib import nullcontext
 

@@ -127,6 +127,26 @@ def test_responses_recovers_distribution_value_and_explicitness(loaded):
         assert ex.loc[name, "wilson_high"] == pytest.approx(hi, abs=1e-9)
 
 
+
+def test_terminal_tables_titled_with_wilson_intervals_show_them(loaded, capsys, monkeypatch):
+    from rich.console import Console
+
+    from taxonomy import cli
+
+    monkeypatch.setattr(cli, "out", Console(soft_wrap=True, width=250))  # whole column names, whatever the terminal
+    db, v, _ = loaded
+    res = tx.analyze(v, "responses", db=db, level=0)
+    assert {"chi2", "dof", "p_value"} <= set(res.summary)  # the same keys as context's test
+    assert main(["analyze", str(v), "responses", "--level", "0", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert out.count("wilson_low") == 2 and out.count("wilson_high") == 2  # distribution and explicit tables
+    # with bootstrap intervals in the table, the terminal shows those; without, the Wilson bounds
+    assert main(["analyze", str(v), "prevalence", "--bootstrap", "20", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "conv_ci_low" in out and "wilson_low" not in out
+    assert main(["analyze", str(v), "prevalence", "--bootstrap", "0", "--db", db]) == 0
+    assert "wilson_low" in capsys.readouterr().out
+
 def test_pairs_recovers_mirroring_rate_and_conditional(loaded):
     db, v, syn = loaded
     res = tx.analyze(v, "pairs", db=db, level=0)

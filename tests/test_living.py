@@ -316,6 +316,8 @@ def test_drift_matches_an_independent_scipy_computation(db, tmp_path, cache_dir,
     assert main(["drift", str(v), "--from-batches", "1", "--to-batches", "2", "--level", "2", "--db", db]) == 0
     text = capsys.readouterr().out
     assert "Chi-square" in text and "Vanished values (20)" in text
+    rows = [ln for ln in text.splitlines() if " pp [" in ln]
+    assert len(rows) >= 2 and len({ln.index("→") for ln in rows}) == 1, "the figures line up, whatever the names"
 
 
 def test_drift_refuses_aggregated_batches(db, tmp_path, cache_dir, write, capsys):

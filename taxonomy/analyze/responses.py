@@ -64,7 +64,7 @@ def responses(session: Session, scope: Scope, *, top: int = 10, confidence: floa
         notes.append("no explicitness column was ingested: ingest the records with --explicit-col COLUMN for the "
                      "share of explicitly stated values")
     summary = {"n_conversations_with_response_type": total_conv,
-               **{f"chi2_{x}": test[x] for x in ("chi2", "dof", "p_value")}}
+               **{x: test[x] for x in ("chi2", "dof", "p_value")}}  # the same keys as context's test
     return AnalysisResult("responses", scope.version_id, scope.level, k,
                           {"level": scope.level, "role": scope.role, "top": top, "confidence": confidence},
                           summary, tables, notes)
