@@ -262,6 +262,7 @@ def show(
 ) -> None:
     """Show a version's nodes at a level, or one node: path, description, children, member values."""
     from taxonomy.api import show as _show
+    from taxonomy.cli_table import print_table
     from taxonomy.query import NodeDetail
 
     res = _show(version, level=level, node=node, limit=limit, db=db)
@@ -282,25 +283,20 @@ def show(
             for c in res.children:
                 t.add_row(c.short_id, _esc(c.name), str(c.member_count), _fmt_pct(c.pct_total_occurrences))
             out.print(t)
-        t = Table(title=f"Values ({res.n_values_shown} of {res.n_values_total}, heaviest first)")
-        for col in ("value", "weight", "count", "pct", "aliases"):
-            t.add_column(col)
-        for v in res.values:
-            t.add_row(_esc(v.value), f"{v.weight:g}", str(v.count), _fmt_pct(v.pct_total_occurrences),
-                      _esc(", ".join(v.aliases[:3])))
-        out.print(t)
+        print_table(out, ("value", "weight", "count", "pct", "aliases"),
+                    [(v.value, f"{v.weight:g}", str(v.count), _fmt_pct(v.pct_total_occurrences),
+                      ", ".join(v.aliases[:3])) for v in res.values],
+                    numeric=("weight", "count", "pct"),
+                    title=f"Values ({res.n_values_shown} of {res.n_values_total}, heaviest first)")
         if res.n_values_total > res.n_values_shown:
             out.print(f"… and {res.n_values_total - res.n_values_shown} more (--limit 0 shows all)")
         return
     v = res.version
     out.print(f"Version {v.id}: {_esc(v.message) or '(no message)'}  [{v.created_at}]  level {res.level}")
-    t = Table()
-    for col in ("id", "name", "description", "children", "values", "pct"):
-        t.add_column(col, overflow="fold")
-    for n in res.nodes:
-        t.add_row(n.short_id, _esc(n.name), _esc(n.description), str(n.n_children), str(n.member_count),
-                  _fmt_pct(n.pct_total_occurrences))
-    out.print(t)
+    print_table(out, ("id", "name", "description", "children", "values", "pct"),
+                [(n.short_id, n.name, n.description, str(n.n_children), str(n.member_count),
+                  _fmt_pct(n.pct_total_occurrences)) for n in res.nodes],
+                numeric=("children", "values", "pct"))
 
 
 # -------------------------------------------------------------------------------------------------------- similar

@@ -313,13 +313,17 @@ def similar(
     model: str | None = None,
     cache_dir: str | None = None,
     db: str | Engine | None = None,
+    cache_vectors: bool = True,
 ) -> SimilarResult:
     """The ``k`` values and ``k`` nodes of a version nearest to ``query`` (cosine, exact faiss search).
 
-    Uses the embedding model recorded in the version's manifest unless ``model`` is given.
+    Uses the embedding model recorded in the version's manifest unless ``model`` is given. The version's value
+    and node vectors are cached per version content and model in the embedding cache directory
+    (:mod:`taxonomy.similar_cache`); ``cache_vectors=False`` computes them afresh and stores nothing.
     """
     from embeddings import Embedder, VectorIndex
     from taxonomy.normalize import normalize_value
+    from taxonomy.similar_cache import VersionVectors, load_version_vectors, save_version_vectors
 
     if not query.strip():
         raise UsageError("the query is empty")
@@ -328,33 +332,28 @@ def similar(
     with session_scope(db) as session:
         v = get_version(session, version)
         manifest_model = (v.manifest.get("model") or {}).get("name")
-        tree = read_tree(session, version)
+        checksum = v.checksum or ""
     embedder = Embedder(model=model or manifest_model, cache_dir=cache_dir)
-    texts = [leaf.text for leaf in tree.leaves]
-    vecs = embedder.embed(texts)
+    identity = embedder.spec.identity
+    vv = load_version_vectors(cache_dir, checksum, identity) if cache_vectors and checksum else None
+    if vv is None:
+        with session_scope(db) as session:
+            tree = read_tree(session, version)
+        vecs = embedder.embed([leaf.text for leaf in tree.leaves])
+        vv = VersionVectors.from_tree(tree, vecs, *node_vectors(tree, vecs))
+        if cache_vectors and checksum:
+            save_version_vectors(cache_dir, checksum, identity, vv)
     qv = embedder.embed([normalize_value(query)])
-    value_hits = VectorIndex(vecs, texts).search(qv, k)[0]
-    uids, nvecs = node_vectors(tree, vecs)
-    node_hits = VectorIndex(nvecs, uids).search(qv, k)[0]
-
-    def path_of(uid: str | None) -> list[str]:
-        names = []
-        while uid is not None:
-            names.append(tree.nodes[uid].name)
-            uid = tree.nodes[uid].parent_uid
-        return names[::-1]
-
-    by_text = {leaf.text: leaf for leaf in tree.leaves}
+    value_hits = VectorIndex(vv.leaf_vecs, vv.texts).search(qv, k)[0]
+    node_hits = VectorIndex(vv.node_vecs, vv.uids).search(qv, k)[0]
+    parent_of = dict(zip(vv.texts, vv.leaf_parent))
+    pos = {u: i for i, u in enumerate(vv.uids)}
     return SimilarResult(
         query=query,
         version_id=version,
-        values=[
-            SimilarHit("value", t, t, 0, round(s, 6), path_of(by_text[t].parent_uid)) for t, s in value_hits
-        ],
+        values=[SimilarHit("value", t, t, 0, round(s, 6), vv.path_of(parent_of[t])) for t, s in value_hits],
         nodes=[
-            SimilarHit(
-                "node", u, tree.nodes[u].name, tree.nodes[u].level, round(s, 6), path_of(tree.nodes[u].parent_uid)
-            )
+            SimilarHit("node", u, vv.names[pos[u]], vv.levels[pos[u]], round(s, 6), vv.path_of(vv.parents[pos[u]]))
             for u, s in node_hits
         ],
     )

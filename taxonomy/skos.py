@@ -1,6 +1,8 @@
 """SKOS export of a taxonomy version (``skos-ttl``, ``skos-jsonld``) and the reader that rebuilds the tree.
 
-Both formats hold the same RDF graph, built with rdflib; Turtle and JSON-LD are two serialisations of it.
+Both formats hold the same RDF graph (:func:`tree_to_graph`); Turtle and JSON-LD are two serialisations of it.
+Turtle is streamed by :mod:`taxonomy.skos_turtle` (the same triples, written subject by subject without an rdflib
+graph: ~10x faster and a fraction of the memory at 100,000 values); JSON-LD is built from the rdflib graph.
 
 IRIs (``base`` defaults to :data:`DEFAULT_BASE`, ``urn:taxo:``; any absolute IRI prefix works, e.g.
 ``https://data.example.org/taxo/``):
@@ -52,12 +54,13 @@ Labels carry no language tag (names and values come in any language). Doubles ar
 round-trip ``repr`` as lexical form (Turtle ``"0.123456"^^xsd:double``, JSON-LD
 ``{"@type": "xsd:double", "@value": "0.123456"}``), so weights read back bit for bit. rdflib's own writers would
 not do that: its Turtle writer prints doubles as ``%e`` (6 significant digits), hence the small serializer
-subclass in :func:`_exact_turtle_serializer`; its JSON-LD writer emits native JSON numbers, which other JSON-LD
+subclass in :func:`_exact_turtle_serializer` (used by :func:`write_skos_turtle_rdflib`, the reference writer the
+tests compare the streamed Turtle with); its JSON-LD writer emits native JSON numbers, which other JSON-LD
 processors may convert with too few digits.
 
 Determinism: the same tree gives byte-identical files, whatever the order of its dicts and lists and the
-process's hash seed. rdflib's Turtle writer sorts subjects (the scheme first, then the concepts by number of
-references and IRI), predicates and objects; its JSON-LD writer does not (it walks a ``set``), so the JSON-LD
+process's hash seed. The Turtle writer puts the scheme first, then live nodes by uid, values by text and retired
+nodes by uid, with sorted objects; rdflib's JSON-LD writer does not (it walks a ``set``), so the JSON-LD
 document is built with rdflib's ``from_rdf`` and then put in canonical order here (``@graph`` by ``@id``,
 multi-valued properties sorted, keys sorted) before it is written.
 
@@ -158,7 +161,7 @@ def value_iri(text: str, base: str = DEFAULT_BASE) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _double_lexical(x: float) -> str:
+def double_lexical(x: float) -> str:
     """xsd:double lexical form that reads back as exactly ``x`` (shortest round-trip repr)."""
     x = float(x)
     if math.isnan(x):
@@ -172,7 +175,7 @@ def _double(x: float) -> Literal:
     from rdflib import Literal
     from rdflib.namespace import XSD
 
-    return Literal(_double_lexical(x), datatype=XSD.double)
+    return Literal(double_lexical(x), datatype=XSD.double)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -183,22 +186,40 @@ def _int(x: int) -> Literal:
     return Literal(str(int(x)), datatype=XSD.integer)
 
 
-def _created_literal(value: Any) -> Literal | None:
-    from rdflib import Literal
-    from rdflib.namespace import XSD
-
+def created_lexical(value: Any) -> tuple[str, str | None] | None:
+    """``dct:created`` of a manifest's ``created``/``created_at``: ``(lexical form, datatype IRI or None)``."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return Literal(value.isoformat(), datatype=XSD.dateTime)
+        return value.isoformat(), XSD_NS + "dateTime"
     if isinstance(value, date):
-        return Literal(value.isoformat(), datatype=XSD.date)
+        return value.isoformat(), XSD_NS + "date"
     text = str(value)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        return Literal(text)
-    return Literal(parsed.isoformat(), datatype=XSD.dateTime)
+        return text, None
+    return parsed.isoformat(), XSD_NS + "dateTime"
+
+
+def _created_literal(value: Any) -> Literal | None:
+    from rdflib import Literal, URIRef
+
+    lex = created_lexical(value)
+    if lex is None:
+        return None
+    return Literal(lex[0], datatype=URIRef(lex[1]) if lex[1] else None)
+
+
+def check_exportable(tree: Tree) -> None:
+    """Refuse a tree whose retired and live nodes clash (one IRI would be both), or whose tombstones are
+    keyed inconsistently."""
+    clash = sorted(set(tree.tombstones) & set(tree.nodes))
+    if clash:
+        raise TaxoError(f"cannot export to SKOS: node {clash[0]!r} is both live and retired (tombstone)")
+    for key, t in tree.tombstones.items():
+        if t.uid != key:
+            raise TaxoError(f"tree is inconsistent: tombstone keyed {key!r} has uid {t.uid!r}")
 
 
 def tree_to_graph(tree: Tree, ctx: ExportContext, *, base: str = DEFAULT_BASE) -> Graph:
@@ -210,12 +231,7 @@ def tree_to_graph(tree: Tree, ctx: ExportContext, *, base: str = DEFAULT_BASE) -
 
     check_base(base)
     SKOS, DCT, OWL, TAXO = Namespace(SKOS_NS), Namespace(DCT_NS), Namespace(OWL_NS), Namespace(TAXO_NS)
-    clash = sorted(set(tree.tombstones) & set(tree.nodes))
-    if clash:
-        raise TaxoError(f"cannot export to SKOS: node {clash[0]!r} is both live and retired (tombstone)")
-    for key, t in tree.tombstones.items():
-        if t.uid != key:
-            raise TaxoError(f"tree is inconsistent: tombstone keyed {key!r} has uid {t.uid!r}")
+    check_exportable(tree)
 
     g = Graph(store="SimpleMemory", bind_namespaces="none")  # no contexts needed: faster to fill
     for prefix, ns in PREFIXES.items():
@@ -344,12 +360,21 @@ def _exact_turtle_serializer(graph: Graph):
     return _ExactTurtleSerializer(graph)
 
 
-def _n_concepts(tree: Tree) -> int:
+def n_concepts(tree: Tree) -> int:
     return len(tree.nodes) + len(tree.leaves) + len(tree.tombstones)
 
 
 def write_skos_turtle(tree: Tree, fh: BinaryIO, ctx: ExportContext, *, base: str = DEFAULT_BASE) -> int:
-    """SKOS in Turtle (UTF-8). Returns the number of concepts written (nodes + values + retired nodes)."""
+    """SKOS in Turtle (UTF-8), streamed by :mod:`taxonomy.skos_turtle` without building an rdflib graph.
+    Returns the number of concepts written (nodes + values + retired nodes)."""
+    from taxonomy.skos_turtle import stream_turtle
+
+    return stream_turtle(tree, fh, ctx, base=base)
+
+
+def write_skos_turtle_rdflib(tree: Tree, fh: BinaryIO, ctx: ExportContext, *, base: str = DEFAULT_BASE) -> int:
+    """The same graph as :func:`write_skos_turtle`, built with rdflib and written by its Turtle serializer
+    (the writer before streaming: ~10x slower and ~10 kB of memory per value; kept as the reference)."""
     import io
 
     graph = tree_to_graph(tree, ctx, base=base)
@@ -359,7 +384,7 @@ def write_skos_turtle(tree: Tree, fh: BinaryIO, ctx: ExportContext, *, base: str
     if not data.endswith(b"\n"):
         data += b"\n"
     fh.write(data)
-    return _n_concepts(tree)
+    return n_concepts(tree)
 
 
 _JSONLD_KEEP = frozenset({"@id", "@value", "@language", "@context"})
@@ -370,7 +395,7 @@ def _canonical_jsonld(obj: Any) -> Any:
     doubles as ``{"@type": "xsd:double", "@value": "<repr>"}``: rdflib emits native JSON numbers once a context
     is active, which JSON-LD processors may turn into xsd:double with fewer than 17 significant digits."""
     if isinstance(obj, float):
-        return {"@type": "xsd:double", "@value": _double_lexical(obj)}
+        return {"@type": "xsd:double", "@value": double_lexical(obj)}
     if isinstance(obj, dict):
         return {k: (v if k in _JSONLD_KEEP else _canonical_jsonld(v) if k == "@list"
                     else _sort_values(_canonical_jsonld(v)))
@@ -407,7 +432,7 @@ def write_skos_jsonld(tree: Tree, fh: BinaryIO, ctx: ExportContext, *, base: str
     doc = tree_to_jsonld(tree, ctx, base=base)
     data = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True, allow_nan=False)
     fh.write((data + "\n").encode("utf-8"))
-    return _n_concepts(tree)
+    return n_concepts(tree)
 
 
 # --------------------------------------------------------------------------------------------------------------

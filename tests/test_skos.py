@@ -22,10 +22,13 @@ from taxonomy.skos import (
     node_iri,
     read_skos,
     scheme_iri,
+    tree_to_graph,
     value_iri,
     write_skos_jsonld,
     write_skos_turtle,
+    write_skos_turtle_rdflib,
 )
+from taxonomy.skos_turtle import turtle_iri, turtle_string
 
 # plain rdflib's JSON-LD parser warns about its own use of ConjunctiveGraph
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
@@ -479,3 +482,81 @@ def test_midsize_tree(tmp_path, fmt, rdf_format):
     assert version == 42 and checksum == content_checksum(t)
     assert len(got.nodes) == 185 and len(got.leaves) == 2000 and len(got.tombstones) == 10
     assert_same_tree(got, t)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The streaming Turtle writer holds the same graph as rdflib's serializer
+# ------------------------------------------------------------------------------------------------------------
+
+HOSTILE = ['quote " inside', 'two ""', "back\\slash", "trailing backslash\\", "new\nline", "cr\rlf\r\n",
+           "tab\t", "nul \x00 and bell \x07 and del \x7f", "form\ffeed \b", "\u2028 and \u2029", "😀 价值 ça",
+           "'single' and '''triple'''", '"""', "\\n literally", "\\u0041 literally", "<>{}|^`", "#comment",
+           "@prefix x: <y> ."]
+
+
+def defects_tree() -> Tree:
+    """tests/data/defects_tree.csv (top / group / cluster / item, weight), with hostile text in some names."""
+    import csv
+
+    rows = list(csv.DictReader(open(Path(__file__).parent / "data" / "defects_tree.csv", encoding="utf-8")))
+    paths, weights = {}, {}
+    for i, r in enumerate(rows):
+        item = r["item"] + (" " + HOSTILE[i % len(HOSTILE)] if i % 3 == 0 else "")
+        paths[item] = (f"d:l1:{r['cluster']}", f"d:l2:{r['group']}", f"d:l3:{r['top']}")
+        weights[item] = float(r["weight"]) / 7
+    uids = sorted({u for p in paths.values() for u in p})
+    names = {u: u.split(":", 2)[2] + " " + HOSTILE[i % len(HOSTILE)] for i, u in enumerate(uids)}
+    descriptions = {u: f"about {n}\nsecond line \\ end" for u, n in names.items()}
+    aliases = {v: [v.upper(), v + ' "alias"\n'] for v in list(paths)[::4]}
+    return make_tree(paths, weights, names=names, descriptions=descriptions, aliases=aliases,
+                     tombstones=[Tombstone("d:l1:gone " + h, 1, h, "deleted", [uids[0]], 2) for h in HOSTILE[:3]])
+
+
+def both_writers(tree: Tree, manifest: dict | None = None) -> tuple[bytes, bytes]:
+    ctx = ExportContext(tree.version_id, content_checksum(tree), manifest or {})
+    new, old = io.BytesIO(), io.BytesIO()
+    assert write_skos_turtle(tree, new, ctx) == write_skos_turtle_rdflib(tree, old, ctx)
+    return new.getvalue(), old.getvalue()
+
+
+@pytest.mark.parametrize("make", ["tree", "awkward", "defects", "generated"])
+def test_streamed_turtle_is_the_rdflib_graph(make, request):
+    t = {"tree": lambda: request.getfixturevalue("tree"), "awkward": lambda: request.getfixturevalue("awkward_tree"),
+         "defects": defects_tree, "generated": lambda: generated_tree(300, (30, 6, 2))}[make]()
+    manifest = {"created_at": "2025-03-04T05:06:07+00:00", "note": 'json "in" a literal\n\\'}
+    new, old = both_writers(t, manifest)
+    g_new, g_old = Graph().parse(data=new, format="turtle"), Graph().parse(data=old, format="turtle")
+    assert len(g_new) == len(g_old) > 0
+    assert isomorphic(g_new, g_old)
+    # and both are exactly the graph the export describes (doubles and hostile strings included)
+    assert isomorphic(g_new, tree_to_graph(t, ExportContext(t.version_id, content_checksum(t), manifest)))
+    got, version, checksum = read_skos(new, verify=True)
+    assert version == t.version_id and checksum == content_checksum(t)
+    assert_same_tree(got, t)
+
+
+def test_hostile_text_reads_back_exactly():
+    t = defects_tree()
+    g = Graph().parse(data=both_writers(t)[0], format="turtle")
+    labels = {str(o) for o in g.objects(None, URIRef("http://www.w3.org/2004/02/skos/core#prefLabel"))}
+    assert {n.name for n in t.nodes.values()} <= labels and {lf.text for lf in t.leaves} <= labels
+    assert set(HOSTILE[:3]) <= labels  # the retired nodes' names
+    assert any("\x00" in x for x in labels) and any("\u2028" in x for x in labels)
+
+
+def test_turtle_escaping():
+    assert turtle_string("plain é 😀") == '"plain é 😀"'
+    assert turtle_string('a"b\\c\nd\re\tf') == r'"a\"b\\c\nd\re\tf"'
+    assert turtle_string("\x00\x1f\x7f") == r'"\u0000\u001F\u007F"'
+    assert turtle_iri("urn:taxo:value:a%20b") == "<urn:taxo:value:a%20b>"
+    for bad in ("urn:a b", "urn:a>b", 'urn:"', "urn:a\\b", "urn:\n"):
+        with pytest.raises(TaxoError, match="cannot write IRI"):
+            turtle_iri(bad)
+
+
+def test_streamed_turtle_is_deterministic():
+    t = defects_tree()
+    a = both_writers(t)[0]
+    t.leaves.reverse()
+    t.nodes = dict(reversed(list(t.nodes.items())))
+    assert both_writers(t)[0] == a and a.endswith(b" .\n\n")
