@@ -16,9 +16,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 ARTIFACTS = Path(os.environ.get("TAXO_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """One headless chromium for the session (skipped locally without it; CI fails on skips)."""
+def launch_chromium():
+    """Yield a headless Debian chromium driven by playwright (skipped locally without it; CI fails on skips).
+    For fixtures: ``yield from launch_chromium()``."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian package chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -28,6 +28,12 @@ def browser():
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless chromium for the session."""
+    yield from launch_chromium()
 
 
 @pytest.fixture

@@ -15,10 +15,8 @@ import pytest
 from taxonomy import api as tx
 from taxonomy.db.engine import session_scope
 from taxonomy.store import read_tree
+from tests.browser import launch_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 HOSTILE = "<img src=x onerror=alert(1)>"
 HOSTILE_VALUE = "<svg onload=alert(2)> & <script>alert(3)</script>"
 RENAMED = "Renamed in the browser test"
@@ -28,13 +26,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture(scope="module")
