@@ -171,7 +171,7 @@ def ingest(
         _store_aliases(session, ids, parsed.values)
         if parsed.records:
             insert_records(session, batch.id, ids, parsed.records)
-        return IngestResult(
+        result = IngestResult(
             batch_id=batch.id,
             path=str(path),
             sha256=parsed.sha256,
@@ -183,6 +183,27 @@ def ingest(
             columns=options,
             warnings=warnings,
         )
+    if len(parsed.records) >= ANALYZE_AFTER_RECORDS:
+        refresh_statistics(db)
+    return result
+
+
+#: after a batch of this many records, PostgreSQL's planner statistics are refreshed (with stale ones, an analysis
+#: straight after a bulk ingest of 1M records took 120 s instead of 13 s)
+ANALYZE_AFTER_RECORDS = 50_000
+
+
+def refresh_statistics(db: str | Engine | None = None) -> None:
+    """``ANALYZE`` the tables a bulk ingest grows, on PostgreSQL (SQLite's planner needs no help here)."""
+    from sqlalchemy import text
+
+    from taxonomy.db.engine import get_engine
+
+    engine = get_engine(db)
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE extraction_records, batch_values, value_strings"))
 
 
 class DuplicateBatchError(UsageError):

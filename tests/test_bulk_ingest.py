@@ -70,3 +70,21 @@ def test_failure_after_bulk_records_rolls_back(db, write, monkeypatch):
     with session_scope(db) as s:
         assert s.scalar(select(func.count()).select_from(ExtractionRecord)) == 0
         assert s.scalar(select(func.count()).select_from(Value)) == 0
+
+
+def test_a_big_batch_refreshes_the_planner_statistics(db, write, monkeypatch):
+    """PostgreSQL: after a batch of at least ANALYZE_AFTER_RECORDS records the tables are ANALYZEd (stale
+    statistics made analyses straight after a bulk ingest several times slower); SQLite: nothing to do."""
+    from sqlalchemy import text
+
+    monkeypatch.setattr(ingest_mod, "ANALYZE_AFTER_RECORDS", 2)
+    path = write("r.csv", "conversation_id,value\nc1,honesty\nc2,care\nc2,honesty\n")
+    assert ingest(str(path), db=db).n_records == 3
+    if not db.startswith("postgresql"):
+        return
+    with session_scope(db) as s:
+        analyzed = s.execute(text(
+            "SELECT relname, last_analyze FROM pg_stat_user_tables "
+            "WHERE relname IN ('extraction_records', 'batch_values', 'value_strings')"
+        )).all()
+    assert len(analyzed) == 3 and all(when is not None for _, when in analyzed), analyzed
