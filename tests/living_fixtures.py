@@ -42,3 +42,23 @@ def split_sample(n_base: int = 200, n_new: int = 40) -> tuple[list[str], list[st
     rng = random.Random(7)
     rng.shuffle(vals)
     return vals[:n_base], vals[n_base : n_base + n_new]
+
+
+def n_versions(db) -> int:
+    """How many versions the database holds."""
+    from sqlalchemy import func, select
+
+    from taxonomy.db.engine import session_scope
+    from taxonomy.db.models import Version
+
+    with session_scope(db) as s:
+        return s.scalar(select(func.count()).select_from(Version))
+
+
+def tree_of(db, v):
+    """The stored tree of version ``v``."""
+    from taxonomy.db.engine import session_scope
+    from taxonomy.store import read_tree
+
+    with session_scope(db) as s:
+        return read_tree(s, v)

@@ -8,28 +8,17 @@ import json
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import taxonomy.api as tx
 from taxonomy.cli import main
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import ChangeSet, Version
 from taxonomy.errors import NotFoundError, UsageError
-from taxonomy.store import read_tree
 
-from .living_fixtures import NON_VALUES, split_sample, write_records
+from .living_fixtures import NON_VALUES, n_versions, split_sample, tree_of, write_records
 
 LEVELS = "16,5,2"
-
-
-def n_versions(db) -> int:
-    with session_scope(db) as s:
-        return s.scalar(select(func.count()).select_from(Version))
-
-
-def tree_of(db, v):
-    with session_scope(db) as s:
-        return read_tree(s, v)
 
 
 def manifest_of(db, v) -> dict:

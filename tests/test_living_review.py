@@ -4,17 +4,17 @@ would (place, new node, leave queued), pull one change-set."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import taxonomy.api as tx
 from review import api as review
 from review import novelty as N
 from taxonomy.cli import main
 from taxonomy.db.engine import session_scope
-from taxonomy.db.models import ChangeSet, ReviewTask, Version
-from taxonomy.store import read_tree
+from taxonomy.db.models import ChangeSet, ReviewTask
 
 from .curation_fixtures import make_version
+from .living_fixtures import n_versions, tree_of
 
 NEW = ["sincerity", "teamwork", "eiffel tower", "spaghetti carbonara", "toaster", "tokyo", "screwdriver",
        "lasagna"]
@@ -28,16 +28,6 @@ def queued(db, tmp_path, write, cache_dir):
     res = tx.assign(1, threshold=0.45, cache_dir=str(cache_dir), db=db)
     assert res.version_id == 2 and len(res.groups) >= 3, res.groups
     return db
-
-
-def n_versions(db) -> int:
-    with session_scope(db) as s:
-        return s.scalar(select(func.count()).select_from(Version))
-
-
-def tree_of(db, v):
-    with session_scope(db) as s:
-        return read_tree(s, v)
 
 
 def tasks(db, batch_id) -> dict[str, tuple[int, dict]]:
