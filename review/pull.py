@@ -106,6 +106,15 @@ def _last_text(values: list) -> str | None:
     return texts[-1] if texts else None
 
 
+def _one(choices: list, none: str, what: str) -> str:
+    """The one choice made (Refusal ``none`` when there is none, or when there are several)."""
+    if not choices:
+        raise Refusal(none)
+    if len(choices) > 1:
+        raise Refusal(f"more than one {what} is chosen")
+    return choices[0]
+
+
 def _option(choice: str, options: list[dict], what: str) -> str:
     for o in options:
         if choice == o.get("value") or choice == o.get("alias"):
@@ -216,21 +225,13 @@ def decide(annotation: dict, task: dict, payload: dict, annotator_names: dict[in
             if d.name is None and d.description is None:
                 raise Refusal("Rename is chosen but the name and the description are unchanged")
         elif action == C.MERGE:
-            merge = f.get(C.MERGE_INTO, [])
-            if not merge:
-                raise Refusal("Merge is chosen but no node to merge into")
-            if len(merge) > 1:
-                raise Refusal("more than one merge target is chosen")
-            d.merge_into = _option(merge[0], data.get("merge_options", []), "merge target")
+            merge = _one(f.get(C.MERGE_INTO, []), "Merge is chosen but no node to merge into", "merge target")
+            d.merge_into = _option(merge, data.get("merge_options", []), "merge target")
             if d.merge_into == d.node:
                 raise Refusal("the node cannot be merged into itself")
         elif action == C.MOVE:
-            move = f.get(C.MOVE_TO, [])
-            if not move:
-                raise Refusal("Move is chosen but no new parent")
-            if len(move) > 1:
-                raise Refusal("more than one new parent is chosen")
-            target = _option(move[0], data.get("move_options", []), "new parent")
+            move = _one(f.get(C.MOVE_TO, []), "Move is chosen but no new parent", "new parent")
+            target = _option(move, data.get("move_options", []), "new parent")
             if target == payload.get("parent"):
                 raise Refusal("Move is chosen but the new parent is the current one")
             d.move_to = target
@@ -485,67 +486,21 @@ class PlanResult:
 def plan(tree: Tree, decisions: list[Decision], *, base_version_id: int, id_prefix: str = "values") -> PlanResult:
     """Try each decision's operations, in order, on a working copy of ``tree``; one that cannot apply is refused
     with its reason and leaves the copy as it was. Finally the integrity rules are checked on the result; a
-    decision that leaves a rule broken (e.g. the last child moved out of a parent) is refused too."""
-    from taxonomy.edits import OPERATIONS, EditContext, _Editor  # noqa: PLC2701 - the editor's one-operation steps
-    from taxonomy.export import recompute_stats
-    from taxonomy.integrity import check_tree_integrity
+    decision that leaves a rule broken (e.g. the last child moved out of a parent) is refused too
+    (:func:`taxonomy.edits.plan`)."""
+    from taxonomy.edits import OPERATIONS, EditContext
+    from taxonomy.edits import plan as plan_steps
 
-    excluded: dict[int, str] = {}
-    for _round in range(10):
-        work = copy_tree(tree)
-        editor = _Editor(work, EditContext(base_version_id=base_version_id, id_prefix=id_prefix))
-        applicable: list[Planned] = []
-        refused: list[tuple[Decision, str]] = [(d, r) for d in decisions if (r := excluded.get(d.annotation_id))]
-        affected: dict[int, set[str]] = {}
-        for d in decisions:
-            if d.annotation_id in excluded:
-                continue
-            try:
-                ops = operations_for(d, work)
-            except Refusal as exc:
-                refused.append((d, str(exc)))
-                continue
-            if not ops:
-                continue
-            snapshot = _snapshot(work, editor) if (len(ops) > 1 or ops[0]["op"] == "split") else None
-            try:
-                for op in ops:
-                    editor.apply(OPERATIONS[op["op"]](**{k: v for k, v in op.items() if k != "op"}))
-            except UsageError as exc:  # EditError, NotFoundError, ...
-                if snapshot is not None:
-                    _restore(work, editor, snapshot)
-                refused.append((d, str(exc)))
-                continue
-            applicable.append(Planned(d, ops))
-            old_parent = tree.nodes[d.node].parent_uid if d.node in tree.nodes else None
-            affected[d.annotation_id] = {d.node, old_parent or "", d.merge_into or "", d.move_to or ""}
-        try:
-            violations = check_tree_integrity(recompute_stats(work))
-        except Exception as exc:  # noqa: BLE001 - structurally broken: refuse the structural decisions
-            structural = [p for p in applicable if any(op["op"] != "rename" for op in p.operations)]
-            if not structural:
-                raise
-            for p in structural:
-                excluded[p.decision.annotation_id] = f"the result would be inconsistent: {exc}"
-            continue
-        if not violations:
-            return PlanResult(applicable, refused)
-        blamed = False
-        for v in violations:
-            bad = set(v.nodes)
-            for p in applicable:
-                if affected.get(p.decision.annotation_id, set()) & bad:
-                    excluded[p.decision.annotation_id] = f"[{v.rule}] {v.message}"
-                    blamed = True
-        if not blamed:  # cannot attribute: refuse every structural decision
-            why = "; ".join(f"[{v.rule}] {v.message}" for v in violations[:3])
-            for p in applicable:
-                if any(op["op"] != "rename" for op in p.operations):
-                    excluded[p.decision.annotation_id] = why
-                    blamed = True
-            if not blamed:
-                return PlanResult(applicable, refused)
-    return PlanResult(applicable, refused)  # pragma: no cover - converges long before
+    def step(d: Decision):
+        def operations(work: Tree) -> list:  # against the tree as the decisions before left it (a Refusal refuses)
+            return [OPERATIONS[op["op"]](**{k: v for k, v in op.items() if k != "op"})
+                    for op in operations_for(d, work)]
+        return operations
+
+    applicable, refused = plan_steps(tree, [step(d) for d in decisions],
+                                     EditContext(base_version_id=base_version_id, id_prefix=id_prefix))
+    return PlanResult([Planned(decisions[i], [op.to_dict() for op in ops]) for i, ops in applicable],
+                      [(decisions[i], why) for i, why in refused])
 
 
 def copy_tree(tree: Tree) -> Tree:
@@ -556,30 +511,6 @@ def copy_tree(tree: Tree) -> Tree:
         version_id=tree.version_id,
         tombstones={u: replace(t, replaced_by=list(t.replaced_by)) for u, t in tree.tombstones.items()},
     )
-
-
-def _snapshot(tree: Tree, editor) -> tuple:
-    return (
-        dict(tree.nodes),
-        {u: (n.parent_uid, n.name, n.description) for u, n in tree.nodes.items()},
-        [leaf.parent_uid for leaf in tree.leaves],
-        dict(tree.tombstones),
-        (set(editor.touched), list(editor.created), set(editor.unnamed)),
-    )
-
-
-def _restore(tree: Tree, editor, snap: tuple) -> None:
-    nodes, attrs, leaf_parents, tombs, (touched, created, unnamed) = snap
-    tree.nodes.clear()
-    tree.nodes.update(nodes)
-    for u, (p, name, desc) in attrs.items():
-        n = tree.nodes[u]
-        n.parent_uid, n.name, n.description = p, name, desc
-    for leaf, p in zip(tree.leaves, leaf_parents, strict=True):
-        leaf.parent_uid = p
-    tree.tombstones.clear()
-    tree.tombstones.update(tombs)
-    editor.touched, editor.created, editor.unnamed = touched, created, unnamed
 
 
 def decision_dict(d: Decision) -> dict:

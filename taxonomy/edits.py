@@ -10,133 +10,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from taxonomy.domain import Node, Tombstone, Tree
+from taxonomy.edits_values import Place, Reweigh, Unplace
 from taxonomy.errors import NotFoundError, UsageError
 from taxonomy.normalize import MAX_NAME_LENGTH, clean_name
+from taxonomy.operations import Create, Delete, EditError, Merge, Move, Operation, Reassign, Rename, Split
 
 EDIT_NAMESPACE = uuid.UUID("2d9b7c54-3f0e-5b1a-8c6d-7e4f3a2b1c0d")
 
-
-class EditError(UsageError):
-    """An operation that cannot apply (unknown node, merge into itself, ...). Nothing is written."""
-
-    def __init__(self, message: str, *, op_index: int | None = None, op: "Operation | None" = None):
-        self.op_index = op_index
-        prefix = ""
-        if op_index is not None:
-            prefix = f"operation {op_index + 1}"
-            if op is not None:
-                prefix += f" ({op.describe()})"
-            prefix += ": "
-        super().__init__(prefix + message)
-
-
-# --------------------------------------------------------------------------------------------------- operations
-@dataclass
-class Operation:
-    """Base class. ``op`` names the operation in change-set files; fields are its arguments."""
-
-    op: ClassVar[str]
-    structural: ClassVar[bool] = True  #: changes membership (merge/split/delete/...): may re-summarize
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"op": self.op, **{k: v for k, v in asdict(self).items() if v is not None}}
-
-    def describe(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in asdict(self).items() if v is not None)
-        return f"{self.op} {args}"
-
-
-@dataclass
-class Rename(Operation):
-    node: str
-    name: str | None = None
-    description: str | None = None
-    op: ClassVar[str] = "rename"
-    structural: ClassVar[bool] = False
-
-    def describe(self) -> str:
-        parts = [f"rename {self.node}"]
-        if self.name is not None:
-            parts.append(f"to {self.name!r}")
-        if self.description is not None:
-            parts.append("(new description)")
-        return " ".join(parts)
-
-
-@dataclass
-class Merge(Operation):
-    node: str
-    into: str
-    op: ClassVar[str] = "merge"
-
-    def describe(self) -> str:
-        return f"merge {self.node} into {self.into}"
-
-
-@dataclass
-class Move(Operation):
-    node: str
-    to: str
-    op: ClassVar[str] = "move"
-
-    def describe(self) -> str:
-        return f"move {self.node} under {self.to}"
-
-
-@dataclass
-class Split(Operation):
-    node: str
-    k: int | None = None
-    #: [{"name": optional, "description": optional, "members": [...], "keep": optional}, ...]; the one group with
-    #: ``"keep": true`` stays the node itself (same id; its name and description unless given), the others are new
-    groups: list[dict] | None = None
-    op: ClassVar[str] = "split"
-
-    def describe(self) -> str:
-        how = f"into {self.k}" if self.groups is None else f"into {len(self.groups)} given groups"
-        return f"split {self.node} {how}"
-
-
-@dataclass
-class Create(Operation):
-    level: int
-    name: str
-    parent: str | None = None
-    description: str | None = None
-    children: list[str] | None = None
-    op: ClassVar[str] = "create"
-
-    def describe(self) -> str:
-        return f"create {self.name!r} at level {self.level}"
-
-
-@dataclass
-class Delete(Operation):
-    node: str
-    reassign_to: str
-    op: ClassVar[str] = "delete"
-
-    def describe(self) -> str:
-        return f"delete {self.node} (reassign to {self.reassign_to})"
-
-
-@dataclass
-class Reassign(Operation):
-    value: str
-    to: str
-    op: ClassVar[str] = "reassign"
-
-    def describe(self) -> str:
-        return f"reassign {self.value!r} to {self.to}"
-
-
-from taxonomy.edits_values import Place, Reweigh, Unplace  # noqa: E402  (operations on the version's values)
-
+#: every operation by its name in change-set files (those on the version's values are in taxonomy.edits_values)
 OPERATIONS: dict[str, type[Operation]] = {
     cls.op: cls for cls in (Rename, Merge, Move, Split, Create, Delete, Reassign, Place, Unplace, Reweigh)
 }
@@ -227,29 +113,7 @@ class _Editor:
 
     # -- lookups -------------------------------------------------------------------------------------------------
     def node(self, ref: str, what: str = "node") -> Node:
-        ref = ref.strip()
-        nodes = self.tree.nodes
-        if ref in nodes:
-            return nodes[ref]
-        tomb = self.tree.tombstones.get(ref)
-        part = ref.rsplit(":", 1)[-1].lower()
-        if tomb is None and len(part) >= 4:
-            matches = [u for u in nodes if u.rsplit(":", 1)[-1].startswith(part)]
-            if len(matches) == 1:
-                return nodes[matches[0]]
-            if len(matches) > 1:
-                raise UsageError(f"{what} id {ref!r} is ambiguous: {', '.join(sorted(matches)[:5])}")
-            tmatches = [u for u in self.tree.tombstones if u.rsplit(":", 1)[-1].startswith(part)]
-            if len(tmatches) == 1:
-                tomb = self.tree.tombstones[tmatches[0]]
-        if tomb is not None:
-            survivors = resolve_tombstone(self.tree, tomb.uid)
-            where = f" in version {tomb.version_id}" if tomb.version_id else ""
-            raise NotFoundError(
-                f"{what} {ref!r} ({tomb.name!r}) no longer exists: it was {tomb.reason}{where}; "
-                f"now: {', '.join(survivors) or 'nothing'}"
-            )
-        raise NotFoundError(f"unknown {what} id {ref!r} in version {self.ctx.base_version_id}")
+        return resolve_node(self.tree, ref, what=what, version_id=self.ctx.base_version_id)
 
     def children(self, uid: str) -> list[Node]:
         return [n for n in self.tree.nodes.values() if n.parent_uid == uid]
@@ -258,18 +122,15 @@ class _Editor:
         return [i for i, leaf in enumerate(self.tree.leaves) if leaf.parent_uid == uid]
 
     def descendants(self, uid: str) -> set[str]:
+        kids: dict[str | None, list[str]] = {}
+        for n in self.tree.nodes.values():
+            kids.setdefault(n.parent_uid, []).append(n.uid)
         out: set[str] = set()
         frontier = [uid]
-        kids: dict[str, list[str]] = {}
-        for n in self.tree.nodes.values():
-            if n.parent_uid:
-                kids.setdefault(n.parent_uid, []).append(n.uid)
         while frontier:
-            u = frontier.pop()
-            for c in kids.get(u, []):
-                if c not in out:
-                    out.add(c)
-                    frontier.append(c)
+            fresh = [c for c in kids.get(frontier.pop(), []) if c not in out]
+            out.update(fresh)
+            frontier += fresh
         return out
 
     def siblings(self, parent_uid: str | None, level: int) -> list[Node]:
@@ -301,6 +162,31 @@ class _Editor:
                 self.tree.leaves[i].parent_uid = dst.uid
         self.touched.add(dst.uid)
 
+    def snapshot(self) -> tuple:
+        """What a step of :func:`plan` may change (nodes, their names and parents, leaves, tombstones), to
+        :meth:`restore` when one of its operations cannot apply."""
+        t = self.tree
+        return (dict(t.nodes), {u: (n.parent_uid, n.name, n.description) for u, n in t.nodes.items()},
+                list(t.leaves), [leaf.parent_uid for leaf in t.leaves], dict(t.tombstones),
+                (set(self.touched), list(self.created), set(self.unnamed), set(self.undescribed)))
+
+    def restore(self, snap: tuple) -> None:
+        nodes, attrs, leaves, leaf_parents, tombs, (touched, created, unnamed, undescribed) = snap
+        t = self.tree
+        t.nodes.clear()
+        t.nodes.update(nodes)
+        for u, (parent, name, description) in attrs.items():
+            n = t.nodes[u]
+            n.parent_uid, n.name, n.description = parent, name, description
+        if len(t.leaves) != len(leaves) or any(a is not b for a, b in zip(t.leaves, leaves)):
+            t.leaves[:] = leaves
+            self.leaf_index = {leaf.text: i for i, leaf in enumerate(leaves)}
+        for leaf, parent in zip(t.leaves, leaf_parents, strict=True):
+            leaf.parent_uid = parent
+        t.tombstones.clear()
+        t.tombstones.update(tombs)
+        self.touched, self.created, self.unnamed, self.undescribed = touched, created, unnamed, undescribed
+
     # -- operations ----------------------------------------------------------------------------------------------
     def apply(self, op: Operation) -> None:
         apply_to = getattr(op, "apply_to", None)  # operations defined in other modules carry their own
@@ -308,16 +194,18 @@ class _Editor:
             return apply_to(self)
         getattr(self, f"_{op.op}")(op)
 
-    def _rename(self, op: Rename) -> None:
+    def _rename(self, op: Rename) -> None:  # every check before any change: a refused rename changes nothing
         node = self.node(op.node)
+        name = description = None
         if op.name is not None:
             name = _clean(op.name, "the new name")
             if not name:
                 raise EditError("the new name is empty")
             self._check_sibling_name(name, node.parent_uid, node.level, exclude=node.uid)
-            node.name = name
         if op.description is not None:
-            node.description = _clean(op.description, "the description", multiline=True)
+            description = _clean(op.description, "the description", multiline=True)
+        node.name = name if name is not None else node.name
+        node.description = description if description is not None else node.description
 
     def _merge(self, op: Merge) -> None:
         src, dst = self.node(op.node), self.node(op.into, "target node")
@@ -364,11 +252,7 @@ class _Editor:
         self.touched.add(parent.uid)
 
     def _reassign(self, op: Reassign) -> None:
-        from taxonomy.normalize import normalize_value
-
-        idx = self.leaf_index.get(op.value)
-        if idx is None:
-            idx = self.leaf_index.get(normalize_value(op.value))
+        idx = self.in_tree(op.value)
         if idx is None:
             raise NotFoundError(f"value {op.value!r} is not in version {self.ctx.base_version_id}")
         dst = self.node(op.to, "target node")
@@ -544,6 +428,35 @@ class _Editor:
         return v / (np.linalg.norm(v) or 1.0)
 
 
+def resolve_node(tree: Tree, ref: str, *, what: str = "node", version_id: int | None = None) -> Node:
+    """The live node ``ref`` names: its id, or an unambiguous prefix (4 characters at least) of the id's last part.
+    A retired id raises :class:`NotFoundError` saying what became of it and which node(s) stand for it now."""
+    ref = ref.strip()
+    nodes = tree.nodes
+    if ref in nodes:
+        return nodes[ref]
+    tomb = tree.tombstones.get(ref)
+    part = ref.rsplit(":", 1)[-1].lower()
+    if tomb is None and len(part) >= 4:
+        matches = [u for u in nodes if u.rsplit(":", 1)[-1].startswith(part)]
+        if len(matches) == 1:
+            return nodes[matches[0]]
+        if len(matches) > 1:
+            raise UsageError(f"{what} id {ref!r} is ambiguous: {', '.join(sorted(matches)[:5])}")
+        tmatches = [u for u in tree.tombstones if u.rsplit(":", 1)[-1].startswith(part)]
+        if len(tmatches) == 1:
+            tomb = tree.tombstones[tmatches[0]]
+    if tomb is not None:
+        survivors = resolve_tombstone(tree, tomb.uid)
+        where = f" in version {tomb.version_id}" if tomb.version_id else ""
+        raise NotFoundError(
+            f"{what} {ref!r} ({tomb.name!r}) no longer exists: it was {tomb.reason}{where}; "
+            f"now: {', '.join(survivors) or 'nothing'}"
+        )
+    version = version_id if version_id is not None else tree.version_id
+    raise NotFoundError(f"unknown {what} id {ref!r} in version {version}")
+
+
 def resolve_tombstone(tree: Tree, uid: str) -> list[str]:
     """The live node(s) that now stand for a retired node id, following chains of merges/splits."""
     out: list[str] = []
@@ -605,3 +518,77 @@ def _structurally_valid(tree: Tree) -> bool:
     except Exception:  # noqa: BLE001 - the integrity check reports it properly
         return False
     return True
+
+
+#: a step of :func:`plan`: operations that apply together, or a function of the working tree that returns them
+Step = Sequence[Operation] | Callable[[Tree], Sequence[Operation]]
+
+
+class PlanOutcome(NamedTuple):
+    applicable: list[tuple[int, list[Operation]]]  #: (step index, its operations), in the order of the steps
+    refused: list[tuple[int, str]]  #: (step index, why); those refused for the integrity rules first
+
+
+def plan(tree: Tree, steps: Sequence[Step], ctx: EditContext, *, rounds: int = 10) -> PlanOutcome:
+    """Which of ``steps`` can apply, in order, to ``tree`` (which is not changed), and why each other cannot.
+
+    A step is a list of operations that apply together, or a function that returns them from the working tree as
+    the steps before it left it (raising :class:`UsageError` refuses the step). The steps are tried one by one on a
+    copy of ``tree``: one whose operations cannot apply is refused with the reason and leaves the copy as it was,
+    and the others go on. Then the integrity rules are checked on the result; the structural steps that name a node
+    of a broken rule (all structural steps when none does) are refused too, and the rest tried again."""
+    from taxonomy.export import recompute_stats
+    from taxonomy.integrity import check_tree_integrity
+
+    excluded: dict[int, str] = {}
+    applicable: list[tuple[int, list[Operation]]] = []
+    refused: list[tuple[int, str]] = []
+    for _round in range(rounds):
+        work = tree.copy()
+        editor = _Editor(work, ctx)
+        applicable = []
+        refused = [(i, excluded[i]) for i in range(len(steps)) if i in excluded]
+        named: dict[int, set[str]] = {}
+        for i, step in enumerate(steps):
+            if i in excluded:
+                continue
+            try:
+                ops = list(step(work) if callable(step) else step)
+                if not ops:
+                    continue
+                snapshot = editor.snapshot() if len(ops) > 1 or isinstance(ops[0], (Split, Create)) else None
+                try:
+                    for op in ops:
+                        editor.apply(op)
+                except UsageError:
+                    if snapshot is not None:
+                        editor.restore(snapshot)
+                    raise
+            except UsageError as exc:  # EditError, NotFoundError, ...
+                refused.append((i, str(exc)))
+                continue
+            applicable.append((i, ops))
+            named[i] = _named_nodes(tree, ops)
+        structural = [i for i, ops in applicable if any(op.structural for op in ops)]
+        try:
+            violations = check_tree_integrity(recompute_stats(work))
+        except Exception as exc:  # noqa: BLE001 - structurally broken: refuse the structural steps
+            if not structural:
+                raise
+            excluded.update((i, f"the result would be inconsistent: {exc}") for i in structural)
+            continue
+        blamed = {i: f"[{v.rule}] {v.message}" for v in violations for i, _ in applicable if named[i] & set(v.nodes)}
+        if violations and not blamed and structural:  # cannot attribute: refuse every structural step
+            why = "; ".join(f"[{v.rule}] {v.message}" for v in violations[:3])
+            blamed = dict.fromkeys(structural, why)
+        if not blamed:
+            break
+        excluded.update(blamed)
+    return PlanOutcome(applicable, refused)
+
+
+def _named_nodes(tree: Tree, ops: Sequence[Operation]) -> set[str]:
+    """The nodes a step's operations name, and the parents (in ``tree``) of the nodes they change."""
+    refs = {r for op in ops for key in ("node", "into", "to", "reassign_to", "parent")
+            if isinstance(r := getattr(op, key, None), str)}
+    return refs | {tree.nodes[r].parent_uid or "" for op in ops if (r := getattr(op, "node", None)) in tree.nodes}

@@ -1,28 +1,24 @@
 """Operations on which values a version holds, used by `taxo assign` and the novelty queue (and available in
 change-set files): ``place`` a stored value under a level-1 node, ``unplace`` it again, ``reweigh`` every value
-from the batches the version covers. Each carries its own ``apply_to(editor)``; the editor is
-:class:`taxonomy.edits._Editor` (its ``tree``, ``ctx``, ``node()``, ``in_tree()``, ``leaf_index``, ``touched``).
+from the batches the version covers. Each carries its own ``apply_to(editor)``; the editor (of
+:func:`taxonomy.edits.apply_operations` and :func:`taxonomy.edits.plan`) gives them its ``tree``, ``ctx``,
+``node()``, ``in_tree()``, ``leaf_index`` and ``touched``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
-from taxonomy.edits import EditError, Operation
 from taxonomy.errors import NotFoundError
+from taxonomy.operations import EditError, Operation
 
 
 @dataclass
-class Place(Operation):
+class Place(Operation, op="place", summary="place {value!r} into {to}"):
     """Add a stored value that the version does not hold yet under a level-1 node (``taxo assign``, novelty)."""
 
     value: str
     to: str
-    op: ClassVar[str] = "place"
-
-    def describe(self) -> str:
-        return f"place {self.value!r} into {self.to}"
 
     def apply_to(self, editor) -> None:
         from taxonomy.domain import Leaf
@@ -53,14 +49,10 @@ class Place(Operation):
 
 
 @dataclass
-class Unplace(Operation):
+class Unplace(Operation, op="unplace", summary="unplace {value!r}"):
     """Take a value out of the version (undoes a ``place``); a later `taxo assign` considers it again."""
 
     value: str
-    op: ClassVar[str] = "unplace"
-
-    def describe(self) -> str:
-        return f"unplace {self.value!r}"
 
     def apply_to(self, editor) -> None:
         idx = editor.in_tree(self.value)
@@ -77,12 +69,10 @@ class Unplace(Operation):
 
 
 @dataclass
-class Reweigh(Operation):
+class Reweigh(Operation, op="reweigh", structural=False):
     """Recompute every value's weight and count from the batches the new version covers."""
 
     batches: list[int]
-    op: ClassVar[str] = "reweigh"
-    structural: ClassVar[bool] = False
 
     def describe(self) -> str:
         return f"reweigh values from batches {','.join(map(str, self.batches))}"

@@ -52,16 +52,15 @@ def _split_refs(nodes) -> list[str]:
 
 
 def _targets(tree, version: int, level: int | None, refs: list[str]) -> list[str]:
-    from taxonomy.edits import EditContext, _Editor
+    from taxonomy.edits import resolve_node
 
     depth = tree.depth
     if level is not None and not 1 <= int(level) <= depth:
         raise UsageError(f"--level {level}: version {version} has levels 1..{depth}")
     if refs:
-        editor = _Editor(tree, EditContext(base_version_id=version))
         uids = []
         for ref in refs:
-            node = editor.node(ref)
+            node = resolve_node(tree, ref, version_id=version)
             if level is not None and node.level != int(level):
                 raise UsageError(f"node {ref!r} ({node.name!r}) is at level {node.level}, not --level {level}")
             if node.uid not in uids:

@@ -29,6 +29,18 @@ def uid(key: str) -> str:
     return f"values:l{level}:{key.encode().hex():0<8}-0000-4000-8000-000000000000"
 
 
+def nodes_only() -> Tree:
+    """The tree's nodes (A: A1 {a1x, a1y}, A2 {a2x}; B: B1 {b1x, b1y}), without its values."""
+    tree = Tree()
+    for key, name in LEVEL3.items():
+        tree.nodes[uid(key)] = Node(uid(key), 3, name, f"{name} (description).", None)
+    for key, (parent, name) in LEVEL2.items():
+        tree.nodes[uid(key)] = Node(uid(key), 2, name, f"{name} (description).", uid(parent))
+    for key, (parent, name) in LEVEL1.items():
+        tree.nodes[uid(key)] = Node(uid(key), 1, name, f"{name} (description).", uid(parent))
+    return tree
+
+
 def make_version(db: str, tmp_path) -> int:
     """Ingest the values (weights 1..n) and write the tree as version 1; returns 1."""
     rows = ["value,weight"]
@@ -40,13 +52,7 @@ def make_version(db: str, tmp_path) -> int:
     path = tmp_path / "curation_values.csv"
     path.write_text("\n".join(rows) + "\n")
     ingest(str(path), db=db, weight_col="weight")
-    tree = Tree()
-    for key, name in LEVEL3.items():
-        tree.nodes[uid(key)] = Node(uid(key), 3, name, f"{name} (description).", None)
-    for key, (parent, name) in LEVEL2.items():
-        tree.nodes[uid(key)] = Node(uid(key), 2, name, f"{name} (description).", uid(parent))
-    for key, (parent, name) in LEVEL1.items():
-        tree.nodes[uid(key)] = Node(uid(key), 1, name, f"{name} (description).", uid(parent))
+    tree = nodes_only()
     with session_scope(db) as s:
         ids = {t.text: (t.id, t.weight, t.count) for t in value_totals(s)}
         for key, vals in VALUES.items():
