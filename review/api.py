@@ -1,5 +1,6 @@
 """`taxo review push/status/pull`: review the nodes of a version in Label Studio and bring the annotations back as
-one change-set, i.e. one new version.
+one change-set, i.e. one new version. This module holds the pull and exports all three (push is in
+:mod:`review.push`, status in :mod:`review.status`, the novelty queue's review in :mod:`review.novelty`).
 
 The database stays the source of truth: a :class:`~taxonomy.db.models.ReviewBatch` remembers the Label Studio URL
 (never the token) and project, a :class:`~taxonomy.db.models.ReviewTask` each task ↔ node pair with what a pull
@@ -25,38 +26,35 @@ annotations (``source.annotations``), and those are never applied again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, select, update
 
-from review import config as C
 from review import ls_ui
-from review.labelstudio import LabelStudioClient, LabelStudioError, RetryPolicy, connect
-from review.pull import (
-    Decision,
-    Planned,
-    Refusal,
-    Settled,
-    decide,
-    decision_dict,
-    members_of,
-    operations_for,
-    plan,
-    settle,
+from review.labelstudio import LabelStudioClient, LabelStudioError, RetryPolicy
+from review.pull import Decision, Planned, Refusal, Settled, decision_dict, members_of, operations_for, plan, settle
+from review.push import PushResult, push
+from review.status import (
+    Batch,
+    BatchInfo,
+    BatchStatus,
+    applied_by_changesets,
+    batches,
+    client_for,
+    fetch_annotations,
+    load_batch,
+    result_hash,
+    status,
 )
-from review.tasks import TaskOptions, build_tasks, leaf_vectors_for
 from taxonomy.db.engine import session_scope
-from taxonomy.db.models import ChangeSet, ReviewAnnotation, ReviewBatch, ReviewTask, Version, utcnow
-from taxonomy.errors import NotFoundError, TaxoError, UsageError
+from taxonomy.db.models import ReviewAnnotation, ReviewBatch, Version, utcnow
+from taxonomy.errors import TaxoError, UsageError
 from taxonomy.store import get_version, read_tree
 
-#: tasks (and predictions) per import request. Few big requests: Label Studio's prediction import gets slower with
-#: every request on a big project (3,600 predictions: 5 s in one request, 14 s in four).
-CHUNK = 5000
+__all__ = ["BatchInfo", "BatchStatus", "ChangeTarget", "PullItem", "PullReport", "PushResult", "ReviewBusyError", "batches", "pull",
+           "push", "status"]
+
 FINAL = {"applied", "approved", "flagged", "superseded", "skipped"}
 
 
@@ -64,476 +62,6 @@ class ReviewBusyError(TaxoError):
     """Another pull of the same batch is running."""
 
     exit_code = 3
-
-
-def _project_url(url: str, project_id: int | None) -> str | None:
-    return f"{url}/projects/{project_id}/data" if project_id else None
-
-
-def _client(url: str | None, client: LabelStudioClient | None, retry: RetryPolicy | None) -> LabelStudioClient:
-    return client if client is not None else connect(url, retry=retry)
-
-
-# ------------------------------------------------------------------------------------------------------- push
-@dataclass
-class PushResult:
-    batch_id: int
-    version_id: int
-    level: int
-    url: str
-    project_id: int
-    project_url: str
-    n_tasks: int  #: tasks in the batch
-    created: int  #: tasks created by this push
-    existing: int  #: nodes asked for that already had a task (not duplicated)
-    reused_batch: bool
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def push(
-    version: int,
-    *,
-    level: int | None = None,
-    nodes: list[str] | str | None = None,
-    limit: int | None = None,
-    url: str | None = None,
-    new_batch: bool = False,
-    annotators: int = 1,
-    members: int = 25,
-    suggestions: int = 5,
-    max_move_options: int = 30,
-    cache_dir: str | None = None,
-    db: str | Engine | None = None,
-    client: LabelStudioClient | None = None,
-    retry: RetryPolicy | None = None,
-    embed=None,
-) -> PushResult:
-    """Push the nodes of ``version`` at ``level`` (all, the given ``nodes``, or the ``limit`` heaviest) to a Label
-    Studio project, one task per node. Pushing the same version and level to the same Label Studio again reuses the
-    batch and its project and creates tasks only for nodes that have none (``new_batch``: a fresh project)."""
-    from taxonomy.query import resolve_node
-
-    if limit is not None and limit < 1:
-        raise UsageError(f"--limit must be at least 1, got {limit}")
-    if annotators < 1:
-        raise UsageError(f"--annotators must be at least 1, got {annotators}")
-    if isinstance(nodes, str):
-        nodes = [n.strip() for n in nodes.split(",") if n.strip()]
-    ls = _client(url, client, retry)
-    base_url = ls.url
-    # 1. read and check everything before writing anything
-    with session_scope(db) as session:
-        v = get_version(session, version)
-        manifest = dict(v.manifest)
-        tree = read_tree(session, version)
-        wanted: list[str] | None = None
-        if nodes:
-            wanted = []
-            for ref in nodes:
-                uid = resolve_node(session, version, ref).uid
-                if uid not in wanted:
-                    wanted.append(uid)
-    depth = tree.depth
-    if wanted is not None:
-        levels = {tree.nodes[u].level for u in wanted}
-        if level is None:
-            if len(levels) > 1:
-                raise UsageError(f"--nodes are on several levels ({sorted(levels)}); push one level at a time")
-            level = levels.pop()
-        elif levels != {level}:
-            bad = [u for u in wanted if tree.nodes[u].level != level]
-            raise UsageError(f"node {bad[0]} ({tree.nodes[bad[0]].name!r}) is not at level {level}")
-    level = 1 if level is None else level
-    if not 1 <= level <= depth:
-        raise UsageError(f"version {version} has levels 1..{depth}; --level {level} does not exist")
-    chosen = wanted if wanted is not None else [n.uid for n in tree.nodes.values() if n.level == level]
-    chosen = sorted(chosen, key=lambda u: (-tree.nodes[u].weight, tree.nodes[u].name, u))
-    if limit is not None:
-        chosen = chosen[:limit]
-    if not chosen:
-        raise UsageError(f"version {version} has no nodes at level {level}")
-    ls.whoami()  # URL and token work: checked before anything is written
-
-    # 2. the batch and its task rows
-    with session_scope(db) as session:
-        batch = None
-        if not new_batch:
-            batch = session.scalars(
-                select(ReviewBatch)
-                .where(ReviewBatch.version_id == version, ReviewBatch.level == level, ReviewBatch.url == base_url)
-                .order_by(ReviewBatch.id.desc())
-                .limit(1)
-            ).first()
-        reused = batch is not None
-        if batch is None:
-            batch = ReviewBatch(
-                version_id=version,
-                level=level,
-                url=base_url,
-                project_id=None,
-                status="pushing",
-                options={"annotators": annotators, "members": members, "suggestions": suggestions,
-                         "max_move_options": max_move_options, "versions": []},
-            )
-            session.add(batch)
-            session.flush()
-        batch_id = batch.id
-        project_id = batch.project_id
-        resuming = batch.status == "pushing" and reused
-        have = {u: tid for u, tid in session.execute(
-            select(ReviewTask.node_uid, ReviewTask.ls_task_id).where(ReviewTask.batch_id == batch_id))}
-    new_nodes = [u for u in chosen if u not in have]
-    unfinished = [u for u, tid in have.items() if tid is None]  # left by an interrupted push
-    existing = len(chosen) - len(new_nodes)
-    payloads: list[dict] = []
-    if new_nodes or unfinished:
-        vecs = leaf_vectors_for(tree, manifest, cache_dir=cache_dir, embed=embed)
-        payloads = build_tasks(
-            tree,
-            level,
-            new_nodes + unfinished,
-            leaf_vectors=vecs,
-            batch_id=batch_id,
-            options=TaskOptions(members_shown=members, merge_suggestions=suggestions,
-                                max_move_options=max_move_options),
-        )
-    if new_nodes:
-        with session_scope(db) as session:
-            session.execute(
-                ReviewTask.__table__.insert(),
-                [{"batch_id": batch_id, "node_uid": p["node"], "ls_task_id": None, "payload": _stored(p),
-                  "created_at": utcnow()} for p in payloads[: len(new_nodes)]],
-            )
-            session.execute(update(ReviewBatch).where(ReviewBatch.id == batch_id).values(status="pushing"))
-
-    # 3. the project
-    title = f"taxo v{version} level {level} (batch {batch_id})"[:50]
-    if project_id is None:
-        found = ls.find_projects(title) if resuming else []
-        if len(found) == 1:
-            project_id = found[0]
-        else:
-            project_id = ls.create_project(
-                title,
-                f"Review of taxonomy version {version}, level {level}. Created by `taxo review push`; bring the "
-                f"annotations back with `taxo review pull {batch_id}`.",
-                C.LABEL_CONFIG,
-            )
-        with session_scope(db) as session:
-            session.execute(update(ReviewBatch).where(ReviewBatch.id == batch_id).values(project_id=project_id))
-        _configure_project(ls, project_id, annotators)
-        ls_ui.configure(ls, project_id, list(payloads[0]["data"]) if payloads else [])
-    elif ls.get_project(project_id) is None:
-        raise LabelStudioError(
-            f"project {project_id} of review batch {batch_id} no longer exists in Label Studio at {base_url}; "
-            "push with --new-batch to start a new project"
-        )
-
-    # 4. the tasks (resumable: tasks already in the project are adopted, not duplicated)
-    by_node = {p["node"]: p for p in payloads}
-    with session_scope(db) as session:
-        rows = [
-            (rid, uid, by_node[uid])
-            for rid, uid in session.execute(
-                select(ReviewTask.id, ReviewTask.node_uid)
-                .where(ReviewTask.batch_id == batch_id, ReviewTask.ls_task_id.is_(None))
-                .order_by(ReviewTask.id)
-            )
-        ]
-    created = 0
-    need_prediction: list[tuple[int, dict]] = []
-    listing: dict[str, tuple[int, int]] = {}  # node -> (task id, number of predictions), from Label Studio
-    if resuming or (rows and reused):
-        for t in ls.list_tasks(project_id):
-            data = t.get("data") or {}
-            if data.get("taxo_batch") == batch_id and data.get("node_id"):
-                listing[data["node_id"]] = (int(t["id"]), int(t.get("total_predictions") or 0))
-    if resuming:  # an interrupted push may have left tasks without their prediction
-        with session_scope(db) as session:
-            for uid, tid, payload in session.execute(
-                select(ReviewTask.node_uid, ReviewTask.ls_task_id, ReviewTask.payload).where(
-                    ReviewTask.batch_id == batch_id, ReviewTask.ls_task_id.is_not(None))
-            ):
-                if uid in listing and listing[uid][1] == 0:
-                    need_prediction.append((tid, payload))
-    if rows:
-        todo = []
-        mapping: list[tuple[int, int]] = []
-        for row_id, uid, payload in rows:
-            if uid in listing:  # created by an interrupted push: adopted, not duplicated
-                tid, npred = listing[uid]
-                mapping.append((row_id, tid))
-                if npred == 0:
-                    need_prediction.append((tid, payload))
-            else:
-                todo.append((row_id, payload))
-        _record_task_ids(db, mapping)
-        for start in range(0, len(todo), CHUNK):
-            part = todo[start : start + CHUNK]
-            ids = ls.import_tasks(project_id, [{"data": p["data"]} for _, p in part])
-            _record_task_ids(db, [(row_id, tid) for (row_id, _), tid in zip(part, ids, strict=True)])
-            need_prediction += [(tid, p) for (_, p), tid in zip(part, ids, strict=True)]
-            created += len(part)
-    for start in range(0, len(need_prediction), CHUNK):
-        part = need_prediction[start : start + CHUNK]
-        ls.import_predictions(
-            project_id,
-            [{"task": tid, "result": C.prediction_result(p["name"], p.get("description") or ""),
-              "model_version": C.MODEL_VERSION} for tid, p in part],
-        )
-    if need_prediction:  # Label Studio accepts a model version only once predictions of it exist
-        ls._call(f"configuring project {project_id}",  # noqa: SLF001
-                 lambda: ls._raw("PATCH", f"api/projects/{int(project_id)}/",  # noqa: SLF001
-                                 body={"model_version": C.MODEL_VERSION}))
-    with session_scope(db) as session:
-        session.execute(update(ReviewBatch).where(ReviewBatch.id == batch_id).values(status="pushed"))
-        n_tasks = len(session.scalars(select(ReviewTask.id).where(ReviewTask.batch_id == batch_id)).all())
-    return PushResult(
-        batch_id=batch_id,
-        version_id=version,
-        level=level,
-        url=base_url,
-        project_id=project_id,
-        project_url=_project_url(base_url, project_id) or "",
-        n_tasks=n_tasks,
-        created=created,
-        existing=existing,
-        reused_batch=reused,
-    )
-
-
-#: what a task's row keeps of its payload: what the pull needs to read annotations (Label Studio has the rest)
-_KEEP_DATA = ("merge_options", "move_options", "node_id", "taxo_batch", "taxo_version", "taxo_level")
-
-
-def _stored(payload: dict) -> dict:
-    out = {k: v for k, v in payload.items() if k != "data"}
-    out["data"] = {k: payload["data"][k] for k in _KEEP_DATA}
-    return out
-
-
-def _configure_project(ls: LabelStudioClient, project_id: int, annotators: int) -> None:
-    """Use our predictions to pre-fill the editor; ask for ``annotators`` annotations per task."""
-    body = {"show_collab_predictions": True, "maximum_annotations": annotators, "show_skip_button": True}
-    ls._call(f"configuring project {project_id}",  # noqa: SLF001
-             lambda: ls._raw("PATCH", f"api/projects/{int(project_id)}/", body=body))  # noqa: SLF001
-
-
-def _record_task_ids(db, mapping: list[tuple[int, int]]) -> None:
-    if not mapping:
-        return
-    table = ReviewTask.__table__
-    stmt = update(table).where(table.c.id == bindparam("row_id")).values(ls_task_id=bindparam("task_id"))
-    with session_scope(db) as session:
-        session.connection().execute(stmt, [{"row_id": r, "task_id": t} for r, t in mapping])
-
-
-# ------------------------------------------------------------------------------------------ shared pull/status
-@dataclass
-class _Batch:
-    id: int
-    version_id: int
-    level: int
-    url: str
-    project_id: int | None
-    status: str
-    options: dict
-    tasks: dict[int, tuple[int, dict]]  #: ls task id -> (review_tasks.id, payload)
-    known: dict[int, dict]  #: ls annotation id -> {"status", "result_hash", "applied_version_id", "row", "task_row"}
-    n_tasks: int
-
-
-def _load_batch(db, batch_id: int) -> _Batch:
-    with session_scope(db) as session:
-        b = session.get(ReviewBatch, batch_id)
-        if b is None:
-            raise NotFoundError(f"review batch {batch_id} does not exist (`taxo review status` lists the batches)")
-        tasks = {
-            int(tid): (rid, payload)
-            for rid, tid, payload in session.execute(
-                select(ReviewTask.id, ReviewTask.ls_task_id, ReviewTask.payload).where(
-                    ReviewTask.batch_id == batch_id, ReviewTask.ls_task_id.is_not(None)
-                )
-            )
-        }
-        n_tasks = len(session.scalars(select(ReviewTask.id).where(ReviewTask.batch_id == batch_id)).all())
-        known = {}
-        for a in session.scalars(
-            select(ReviewAnnotation).join(ReviewTask, ReviewTask.id == ReviewAnnotation.task_id).where(
-                ReviewTask.batch_id == batch_id
-            )
-        ):
-            known[a.ls_annotation_id] = {
-                "status": a.status,
-                "reason": a.reason,
-                "result_hash": _hash((a.result or {}).get("result")),
-                "applied_version_id": a.applied_version_id,
-                "row": a.id,
-                "task_row": a.task_id,
-            }
-        return _Batch(b.id, b.version_id, b.level, b.url, b.project_id, b.status, dict(b.options or {}), tasks,
-                      known, n_tasks)
-
-
-def _hash(result: Any) -> str:
-    return hashlib.sha256(json.dumps(result, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def _applied_by_changesets(db, batch_id: int) -> dict[int, int]:
-    """{ls annotation id: version id} for every annotation a change-set of this batch applied."""
-    out: dict[int, int] = {}
-    with session_scope(db) as session:
-        for vid, source in session.execute(select(ChangeSet.version_id, ChangeSet.source)):
-            if isinstance(source, dict) and source.get("kind") == "label-studio" and source.get("batch") == batch_id:
-                for aid in source.get("annotations") or []:
-                    out[int(aid)] = vid
-    return out
-
-
-def _fetch_decisions(ls: LabelStudioClient, b: _Batch) -> tuple[list[Decision], dict[int, dict]]:
-    """Every annotation of the batch's project as a decision; and {annotation id: raw result}."""
-    decisions, results, _ = _fetch(ls, b)
-    return decisions, results
-
-
-def _fetch(ls: LabelStudioClient, b: _Batch) -> tuple[list[Decision], dict[int, dict], dict[int, dict]]:
-    """:func:`_fetch_decisions`, and {task id: task data} of the annotated tasks."""
-    if b.project_id is None:
-        raise UsageError(f"review batch {b.id} has no Label Studio project yet: run the same push again")
-    exported = ls.export(b.project_id)
-    names = ls.users()
-    decisions: list[Decision] = []
-    results: dict[int, dict] = {}
-    task_data: dict[int, dict] = {}
-    for task in exported:
-        entry = b.tasks.get(int(task["id"]))
-        if entry is None:
-            continue  # a task that this batch did not create
-        _, payload = entry
-        task_data[int(task["id"])] = dict(task.get("data") or {})
-        for ann in task.get("annotations") or []:
-            d = decide(ann, task, payload, names)
-            decisions.append(d)
-            results[d.annotation_id] = {"result": ann.get("result") or [],
-                                        "was_cancelled": bool(ann.get("was_cancelled"))}
-    return decisions, results, task_data
-
-
-# ----------------------------------------------------------------------------------------------------- status
-@dataclass
-class BatchStatus:
-    batch_id: int
-    version_id: int
-    level: int
-    url: str
-    project_id: int | None
-    project_url: str | None
-    status: str
-    tasks: int
-    annotated: int  #: tasks with at least one (not skipped) annotation
-    conflicting: int  #: tasks whose reviewers disagree (not yet resolved)
-    applied: int  #: tasks whose change is in a version
-    approved: int  #: tasks approved as they are
-    flagged: int
-    refused: int  #: tasks whose change could not apply at the last pull
-    pending: int  #: annotated tasks not yet pulled (or changed since)
-    annotations: int
-    versions: list[int] = field(default_factory=list)  #: versions written by pulls of this batch
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class BatchInfo:
-    batch_id: int
-    version_id: int
-    level: int
-    url: str
-    project_id: int | None
-    status: str
-    tasks: int
-    created_at: str
-    versions: list[int]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def batches(*, db: str | Engine | None = None) -> list[BatchInfo]:
-    """Every review batch, oldest first (from the database only)."""
-    from sqlalchemy import func
-
-    with session_scope(db) as session:
-        counts = {bid: n for bid, n in session.execute(
-            select(ReviewTask.batch_id, func.count()).group_by(ReviewTask.batch_id))}
-        return [
-            BatchInfo(b.id, b.version_id, b.level, b.url, b.project_id, b.status, counts.get(b.id, 0),
-                      b.created_at.isoformat(timespec="seconds") if b.created_at else "",
-                      list((b.options or {}).get("versions") or []))
-            for b in session.scalars(select(ReviewBatch).order_by(ReviewBatch.id))
-        ]
-
-
-def status(batch: int, *, url: str | None = None, db: str | Engine | None = None,
-           client: LabelStudioClient | None = None, retry: RetryPolicy | None = None) -> BatchStatus:
-    """Where a batch stands: its tasks, how many are annotated, conflicting, applied, ... (asks Label Studio at the
-    batch's URL, or ``url`` if it moved)."""
-    from review.novelty import is_novelty_batch, status_novelty
-
-    if is_novelty_batch(db, batch):  # `taxo review push V --novelty`: review/novelty.py
-        return status_novelty(batch, url=url, db=db, client=client, retry=retry)
-    b = _load_batch(db, batch)
-    ls = _client(url or b.url, client, retry)
-    decisions, results = _fetch_decisions(ls, b)
-    applied_cs = _applied_by_changesets(db, b.id)
-    settled = settle(decisions)
-    counts = {k: 0 for k in ("applied", "approved", "flagged", "conflicting", "refused", "pending")}
-    annotated = {d.task_id for d in decisions if d.kind != "skipped"}
-    for s in settled:
-        state = _task_state(s, b, applied_cs, results)
-        if state:
-            counts[state] += 1
-    return BatchStatus(
-        batch_id=b.id,
-        version_id=b.version_id,
-        level=b.level,
-        url=b.url,
-        project_id=b.project_id,
-        project_url=_project_url(b.url, b.project_id),
-        status=b.status,
-        tasks=b.n_tasks,
-        annotated=len(annotated),
-        annotations=len(decisions),
-        versions=list(b.options.get("versions") or []),
-        **counts,
-    )
-
-
-def _task_state(s: Settled, b: _Batch, applied_cs: dict[int, int], results: dict[int, dict]) -> str | None:
-    """One of applied, approved, flagged, conflicting, refused, pending (None: nothing to report)."""
-
-    def known_status(aid: int) -> str | None:
-        k = b.known.get(aid)
-        if k is None or k["result_hash"] != _hash(results[aid]["result"]):
-            return None
-        return k["status"]
-
-    ids = [d.annotation_id for d in s.decisions]
-    if any(a in applied_cs or known_status(a) == "applied" for a in ids):
-        return "applied"
-    if any(known_status(a) == "approved" for a in ids):
-        return "approved"
-    if s.conflict:
-        return "conflicting"
-    if s.winner is None:
-        return "refused" if any(st == "refused" for st, _ in s.status.values()) else None
-    st = known_status(s.winner.annotation_id)
-    if st in ("flagged", "refused", "conflict"):
-        return {"conflict": "conflicting"}.get(st, st)
-    return "pending"
 
 
 # ------------------------------------------------------------------------------------------------------- pull
@@ -584,6 +112,17 @@ class PullReport:
         if self.already_pulled:
             parts.append(f"{self.already_pulled} annotations already pulled")
         return f"{head}: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ChangeTarget:
+    """Where and how a pull writes its change-set (the parameters of :func:`pull` of that name)."""
+
+    message: str = ""
+    author: str | None = None
+    onto: int | None = None
+    branch: str | None = None
+    cache_dir: str | None = None
 
 
 def _descendants_newest(session, root: int) -> int:
@@ -651,17 +190,17 @@ def pull(
     from taxonomy.db.models import Branch
 
     if is_novelty_batch(db, batch):  # `taxo review push V --novelty`: review/novelty.py
-        return pull_novelty(batch, message=message, author=author, onto=onto, branch=branch, url=url,
-                            cache_dir=cache_dir, db=db, client=client, retry=retry)
+        return pull_novelty(batch, ChangeTarget(message, author, onto, branch, cache_dir), url=url, db=db,
+                            client=client, retry=retry)
     if resolve is not None and resolve not in ("latest", "majority"):
         raise UsageError(f"--resolve must be latest or majority, got {resolve!r}")
-    b = _load_batch(db, batch)
-    ls = _client(url or b.url, client, retry)
-    decisions, results, task_data = _fetch(ls, b)  # read Label Studio before writing anything
+    b = load_batch(db, batch)
+    ls = client_for(url or b.url, client, retry)
+    decisions, results, task_data = fetch_annotations(ls, b)  # read Label Studio before writing anything
     stamp = _lock(db, b.id)
     final_status = b.status if not b.status.startswith("pulling") else "pushed"  # kept when the pull fails
     try:
-        applied_cs = _applied_by_changesets(db, b.id)
+        applied_cs = applied_by_changesets(db, b.id)
         with session_scope(db) as session:
             if onto is not None:
                 base = get_version(session, onto).id
@@ -680,7 +219,7 @@ def pull(
 
         def unchanged(d: Decision) -> bool:
             k = b.known.get(d.annotation_id)
-            return k is not None and k["result_hash"] == _hash(results[d.annotation_id]["result"])
+            return k is not None and k["result_hash"] == result_hash(results[d.annotation_id]["result"])
 
         def final(d: Decision) -> bool:
             return d.annotation_id in applied_cs or (unchanged(d) and b.known[d.annotation_id]["status"] in FINAL)
@@ -884,7 +423,7 @@ def _item(s: Settled, ds: list[Decision], names: dict[str, str], *, decision: st
     )
 
 
-def _record_annotations(db, b: _Batch, decisions: list[Decision], results: dict[int, dict],
+def _record_annotations(db, b: Batch, decisions: list[Decision], results: dict[int, dict],
                         statuses: dict[int, tuple[str, str, int | None]]) -> None:
     """Insert or update one review_annotations row per annotation pulled."""
     now = utcnow()

@@ -80,6 +80,17 @@ def _when(*actions: str) -> str:
     return f'visibleWhen="choice-selected" whenTagName="{ACTION}" whenChoiceValue="{",".join(actions)}"'
 
 
+def shown(name: str, header: str | None = None) -> str:
+    """A piece of task data shown as plain text (``<Text>``, never HTML), under a small header unless None; for a
+    labeling config, indented one level."""
+    text = f'<Text name="{name}" value="${name}" selectionEnabled="false"/>'
+    return text if header is None else f'<Header value="{escape(header)}" size="6"/>\n  {text}'
+
+
+#: the style every labeling config starts with: task texts keep their line breaks
+PRE_WRAP = ".htx-text { white-space: pre-wrap; }"
+
+
 def _box(name: str, to: str, *, rows: int, placeholder: str, extra: str = "") -> str:
     """A plain text box: no Add button, no submission counter; the text is taken on submit."""
     return (f'<TextArea name="{name}" toName="{to}" editable="true" transcription="true" maxSubmissions="1" '
@@ -115,21 +126,16 @@ def _choices() -> str:
 
 LABEL_CONFIG = f"""<View>
   <Style>
-    .htx-text {{ white-space: pre-wrap; }}
+    {PRE_WRAP}
     .taxo-group {{ border-left: 3px solid #ddd; padding-left: 8px; margin: 6px 0; }}
   </Style>
   <Header value="Review this node: choose one action. Submitting it unchanged approves it." size="4"/>
-  <Header value="Path from the top" size="6"/>
-  <Text name="path" value="$path" selectionEnabled="false"/>
-  <Header value="Name" size="6"/>
-  <Text name="name" value="$name" selectionEnabled="false"/>
-  <Header value="Description" size="6"/>
-  <Text name="description" value="$description" selectionEnabled="false"/>
-  <Text name="size" value="$size" selectionEnabled="false"/>
-  <Header value="Members, heaviest first" size="6"/>
-  <Text name="members" value="$members" selectionEnabled="false"/>
-  <Header value="Siblings (same parent)" size="6"/>
-  <Text name="siblings" value="$siblings" selectionEnabled="false"/>
+  {shown("path", "Path from the top")}
+  {shown("name", "Name")}
+  {shown("description", "Description")}
+  {shown("size")}
+  {shown("members", "Members, heaviest first")}
+  {shown("siblings", "Siblings (same parent)")}
   <Header value="Action" size="5"/>
   <Choices name="{ACTION}" toName="name" choice="single-radio" showInline="true" required="true"
            requiredMessage="Choose an action: Approve, Rename, Merge, Move, Split or Flag.">

@@ -10,14 +10,14 @@ Everything is shown with ``<Text>``; options carry only a label and the node id.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import Engine, select, update
 
-from review.api import PullItem, PullReport
+from review import config as C
+from review.api import ChangeTarget, PullItem, PullReport
 from review.labelstudio import LabelStudioClient, RetryPolicy, connect
+from review.status import BatchStatus, project_page, result_hash
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import ReviewAnnotation, ReviewBatch, ReviewTask, utcnow
 from taxonomy.errors import NotFoundError, UsageError
@@ -34,14 +34,11 @@ LEAVE = "Leave queued"
 MODEL_VERSION = "taxo-novelty"
 
 LABEL_CONFIG = f"""<View>
-  <Style>.htx-text {{ white-space: pre-wrap; }}</Style>
+  <Style>{C.PRE_WRAP}</Style>
   <Header value="New values that fit no node well. Decide what to do with this group." size="4"/>
-  <Header value="Proposed name" size="6"/>
-  <Text name="name" value="$name" selectionEnabled="false"/>
-  <Header value="Proposed description" size="6"/>
-  <Text name="description" value="$description" selectionEnabled="false"/>
-  <Header value="Values (weight; similarity to the nearest node)" size="6"/>
-  <Text name="members" value="$members" selectionEnabled="false"/>
+  {C.shown("name", "Proposed name")}
+  {C.shown("description", "Proposed description")}
+  {C.shown("members", "Values (weight; similarity to the nearest node)")}
   <Header value="Decision" size="5"/>
   <Choices name="{DECISION}" toName="name" choice="single-radio">
     <Choice value="{PLACE}"/>
@@ -141,9 +138,7 @@ def push_novelty(
             LABEL_CONFIG,
         )
         if annotators > 1:
-            ls._call("configuring the project", lambda: ls._raw(  # noqa: SLF001
-                "PATCH", f"api/projects/{int(project_id)}/",
-                body={"maximum_annotations": annotators, "overlap_cohort_percentage": 100}))
+            ls.update_project(project_id, {"maximum_annotations": annotators, "overlap_cohort_percentage": 100})
         with session_scope(db) as session:
             session.execute(update(ReviewBatch).where(ReviewBatch.id == batch_id).values(project_id=project_id))
     todo = [g for g in queue.groups if g["id"] not in have]
@@ -152,8 +147,7 @@ def push_novelty(
     if ids:
         ls.import_predictions(project_id, [
             {"task": tid, "model_version": MODEL_VERSION, "result": [
-                {"from_name": NEW_NAME, "to_name": "name", "type": "textarea", "value": {"text": [d["name"]]}},
-                {"from_name": DECISION, "to_name": "name", "type": "choices", "value": {"choices": [LEAVE]}},
+                C.textarea_result(NEW_NAME, "name", d["name"]), C.choices_result(DECISION, "name", LEAVE),
             ]} for tid, d in zip(ids, datas, strict=True)
         ])
     with session_scope(db) as session:
@@ -165,8 +159,7 @@ def push_novelty(
             ])
         session.execute(update(ReviewBatch).where(ReviewBatch.id == batch_id).values(status="pushed"))
         n_tasks = len(session.scalars(select(ReviewTask.id).where(ReviewTask.batch_id == batch_id)).all())
-    base = ls.url.rstrip("/")
-    return NoveltyPushResult(batch_id, version, ls.url, project_id, f"{base}/projects/{project_id}/data", n_tasks,
+    return NoveltyPushResult(batch_id, version, ls.url, project_id, project_page(ls.url, project_id) or "", n_tasks,
                              len(ids), len(queue.groups) - len(todo))
 
 
@@ -191,19 +184,11 @@ def _node_of(choice: str, options: list[dict], what: str) -> str:
     raise UsageError(f"{what} {choice!r} is not one of the task's options")
 
 
-def _hash(result) -> str:
-    return hashlib.sha256(json.dumps(result, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
 def pull_novelty(
     batch: int,
+    target: ChangeTarget = ChangeTarget(),
     *,
-    message: str = "",
-    author: str | None = None,
-    onto: int | None = None,
-    branch: str | None = None,
     url: str | None = None,
-    cache_dir: str | None = None,
     db: str | Engine | None = None,
     client: LabelStudioClient | None = None,
     retry: RetryPolicy | None = None,
@@ -221,10 +206,10 @@ def pull_novelty(
         pulled = list((b.options or {}).get("versions") or [])
         tasks = {int(t.ls_task_id): (t.id, t.payload) for t in
                  session.scalars(select(ReviewTask).where(ReviewTask.batch_id == batch))}
-        known = {a.ls_annotation_id: (a.status, _hash((a.result or {}).get("result"))) for a in session.scalars(
+        known = {a.ls_annotation_id: (a.status, result_hash((a.result or {}).get("result"))) for a in session.scalars(
             select(ReviewAnnotation).join(ReviewTask, ReviewTask.id == ReviewAnnotation.task_id)
             .where(ReviewTask.batch_id == batch))}
-    base = onto if onto is not None else (pulled[-1] if pulled else version_id)
+    base = target.onto if target.onto is not None else (pulled[-1] if pulled else version_id)
     ls = client or connect(url or burl, retry=retry)
     exported = ls.export(project_id)
     names = ls.users()
@@ -243,7 +228,7 @@ def pull_novelty(
         item = PullItem(node=g["id"], name=g["name"], task=int(task["id"]), annotations=[int(ann["id"])],
                         annotators=[names.get(ann.get("completed_by"), str(ann.get("completed_by")))])
         report.skipped += len(anns) - 1
-        if ann["id"] in known and known[ann["id"]][1] == _hash(ann.get("result")):
+        if ann["id"] in known and known[ann["id"]][1] == result_hash(ann.get("result")):
             report.already_pulled += 1
             continue
         f = _fields(ann.get("result"))
@@ -276,10 +261,11 @@ def pull_novelty(
         records.append((row_id, ann, status))
     new_id = cs_id = None
     if ops:
-        res = apply(base, ops, message=message or f"novelty review batch {batch}", author=author, branch=branch,
+        res = apply(base, ops, message=target.message or f"novelty review batch {batch}", author=target.author,
+                    branch=target.branch,
                     source={"kind": "label-studio", "review": KIND, "batch": batch, "annotations": used,
                             "tasks": [it.task for it in report.applied]},
-                    cache_dir=cache_dir, db=db)
+                    cache_dir=target.cache_dir, db=db)
         new_id, cs_id = res.version_id, res.change_set_id
     with session_scope(db) as session:
         for row_id, ann, status in records:
@@ -303,15 +289,13 @@ def pull_novelty(
 def status_novelty(batch: int, *, url: str | None = None, db: str | Engine | None = None,
                    client: LabelStudioClient | None = None, retry: RetryPolicy | None = None):
     """Where a novelty batch stands (``approved`` counts groups left queued)."""
-    from review.api import BatchStatus
-
     with session_scope(db) as session:
         b = session.get(ReviewBatch, batch)
         if b is None or (b.options or {}).get("kind") != KIND:
             raise NotFoundError(f"review batch {batch} is not a novelty batch")
         info = (b.id, b.version_id, b.url, b.project_id, b.status, list((b.options or {}).get("versions") or []))
         tasks = {int(t.ls_task_id): t.id for t in session.scalars(select(ReviewTask).where(ReviewTask.batch_id == batch))}
-        known = {a.ls_annotation_id: (a.status, _hash((a.result or {}).get("result"))) for a in session.scalars(
+        known = {a.ls_annotation_id: (a.status, result_hash((a.result or {}).get("result"))) for a in session.scalars(
             select(ReviewAnnotation).join(ReviewTask, ReviewTask.id == ReviewAnnotation.task_id)
             .where(ReviewTask.batch_id == batch))}
     bid, version_id, burl, project_id, st, versions = info
@@ -328,11 +312,11 @@ def status_novelty(batch: int, *, url: str | None = None, db: str | Engine | Non
         annotated += 1
         ann = max(anns, key=lambda a: (a.get("updated_at") or a.get("created_at") or "", a["id"]))
         k = known.get(ann["id"])
-        if k is None or k[1] != _hash(ann.get("result")):
+        if k is None or k[1] != result_hash(ann.get("result")):
             counts["pending"] += 1
         else:
             counts["applied" if k[0] == "applied" else "approved"] += 1
     return BatchStatus(batch_id=bid, version_id=version_id, level=0, url=burl, project_id=project_id,
-                       project_url=f"{burl.rstrip('/')}/projects/{project_id}/data", status=st, tasks=len(tasks),
+                       project_url=project_page(burl, project_id), status=st, tasks=len(tasks),
                        annotated=annotated, conflicting=0, flagged=0, refused=0, annotations=n_ann,
                        versions=versions, **counts)
