@@ -1,5 +1,5 @@
 """`taxo validate …`: extraction-accuracy spot-checks (thin layer over :mod:`review.validation` and
-:mod:`review.validation_ls`)."""
+:mod:`review.validation.labelstudio`)."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def push_cmd(
 ) -> None:
     """Create the Label Studio project of a sample: one task per item (value, role, excerpt as stored). Running
     it again completes an interrupted push and creates nothing twice."""
-    from review.validation_ls import push
+    from review.validation.labelstudio import push
 
     res = push(sample_id, url=url, annotators=annotators, title=title, db=db)
     if as_json:
@@ -161,7 +161,7 @@ def pull_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Store the validators' answers from Label Studio (repeatable: nothing is stored twice)."""
-    from review.validation_ls import pull
+    from review.validation.labelstudio import pull
 
     res = pull(sample_id, url=url, db=db)
     if as_json:

@@ -126,7 +126,7 @@ def test_flag_without_a_comment_is_blocked(pushed, page, label_studio):
 def test_a_validation_task_answered_in_the_browser_shows_in_the_report_with_its_comment(
         sqlite_url, tmp_path, label_studio, page, capsys):
     from review import validation as V
-    from review import validation_ls as VLS
+    from review.validation import labelstudio as VLS
     from taxonomy.cli import main
     from tests.test_validation_db import write_records
 

@@ -14,7 +14,7 @@ from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 from statsmodels.stats.proportion import proportion_confint
 
 from review import validation as V
-from review import validation_ls as VLS
+from review.validation import labelstudio as VLS
 from taxonomy.api import ingest
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import ExtractionRecord, ValidationItem, ValidationJudgement

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from review import validation as V
-from review import validation_ls as VLS
+from review.validation import labelstudio as VLS
 from taxonomy.api import ingest
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import ExtractionRecord, ValidationItem, ValidationJudgement, ValidationSample
@@ -18,7 +18,7 @@ from tests.test_validation_db import write_records
 
 
 class FakeLabelStudio:
-    """The calls of review.labelstudio.LabelStudioClient that validation_ls uses, in memory."""
+    """The calls of review.labelstudio.LabelStudioClient that review.validation.labelstudio uses, in memory."""
 
     url = "http://ls.test"
 
@@ -28,16 +28,6 @@ class FakeLabelStudio:
         self.ids = itertools.count(1)
         self.fail_import_after: int | None = None  #: raise after this many import calls
         self.import_calls = 0
-
-    # ---- plumbing used by set_overlap
-    def _call(self, what, fn, creates=False):
-        return fn()
-
-    def _raw(self, method, path, body=None, params=None):
-        assert method == "PATCH" and path.startswith("api/projects/")
-        pid = int(path.split("/")[2])
-        self.projects[pid].update(body)
-        return self.projects[pid]
 
     # ---- client API
     def get_project(self, pid):

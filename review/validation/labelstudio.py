@@ -24,7 +24,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from review.validation import ANSWERS, get_sample, sample_items
+from review.config import PRE_WRAP, shown
+from review.labelstudio import import_tasks_resumably, tasks_by_key
+from review.validation.reporting import ANSWERS
+from review.validation.sampling import get_sample, sample_items
 from taxonomy.errors import UsageError
 
 #: control tags (``from_name`` in annotation results)
@@ -38,15 +41,12 @@ ROLE_TEXT = {
     None: "not given",
 }
 
-LABEL_CONFIG = """<View>
-  <Style>.htx-text { white-space: pre-wrap; }</Style>
+LABEL_CONFIG = f"""<View>
+  <Style>{PRE_WRAP}</Style>
   <Header value="Is the value really expressed in the excerpt?" size="4"/>
-  <Header value="Value" size="6"/>
-  <Text name="value" value="$value" selectionEnabled="false"/>
-  <Header value="Whose value" size="6"/>
-  <Text name="role" value="$role" selectionEnabled="false"/>
-  <Header value="Excerpt" size="6"/>
-  <Text name="excerpt" value="$excerpt" selectionEnabled="false"/>
+  {shown("value", "Value")}
+  {shown("role", "Whose value")}
+  {shown("excerpt", "Excerpt")}
   <Choices name="answer" toName="excerpt" choice="single-radio" showInline="true" required="true"
            requiredMessage="Choose Expressed, Not expressed or Cannot tell.">
     <Choice value="Expressed" alias="expressed"/>
@@ -85,15 +85,15 @@ class PushResult:
 class PullResult:
     sample_id: int
     project_id: int
-    n_annotations: int  #: annotations read (not cancelled)
-    n_new: int
-    n_updated: int
-    n_unchanged: int
-    n_removed: int  #: judgements whose annotation no longer exists in Label Studio
-    n_skipped: int  #: cancelled (skipped) annotations, not answers
-    n_unknown: int  #: annotations with an unknown or missing answer (stored, not counted)
-    n_items: int
-    n_items_judged: int
+    n_annotations: int = 0  #: annotations read (not cancelled)
+    n_new: int = 0
+    n_updated: int = 0
+    n_unchanged: int = 0
+    n_removed: int = 0  #: judgements whose annotation no longer exists in Label Studio
+    n_skipped: int = 0  #: cancelled (skipped) annotations, not answers
+    n_unknown: int = 0  #: annotations with an unknown or missing answer (stored, not counted)
+    n_items: int = 0
+    n_items_judged: int = 0
     problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -132,11 +132,7 @@ def task_data(item) -> dict[str, Any]:
 
 def set_overlap(client, project_id: int, annotators: int) -> None:
     """Every task annotated by ``annotators`` validators: ``maximum_annotations`` (+ 100% overlap cohort)."""
-    body = {"maximum_annotations": int(annotators), "overlap_cohort_percentage": 100}
-    client._call(  # noqa: SLF001 - the shared client has no project-settings call; its retry wrapper is reused
-        f"setting the overlap of project {project_id}",
-        lambda: client._raw("PATCH", f"api/projects/{int(project_id)}/", body=body),  # noqa: SLF001
-    )
+    client.update_project(project_id, {"maximum_annotations": int(annotators), "overlap_cohort_percentage": 100})
     got = client.get_project(project_id) or {}
     if int(got.get("maximum_annotations") or 0) != int(annotators):
         from review.labelstudio import LabelStudioError
@@ -221,24 +217,17 @@ def push(
             vs = session.get(ValidationSample, sample_id)
             vs.params = {**dict(vs.params or {}), "push": {"title": title, "annotators": annotators}}
 
-    # tasks that exist already (an interrupted import): match them by the item id in their data
+    # tasks that exist already (an interrupted import) are matched by the item id in their data
     missing = [i for i in items if i.ls_task_id is None]
-    if missing:
-        existing = {}
-        for t in client.list_tasks(project_id):
-            item_id = (t.get("data") or {}).get("taxo_item")
-            if item_id is not None:
-                existing[int(item_id)] = int(t["id"])
-        found_ids = {i.item_id: existing[i.item_id] for i in missing if i.item_id in existing}
-        if found_ids:
-            _store_task_ids(db, found_ids)
-        missing = [i for i in missing if i.item_id not in existing]
     created = 0
-    for start in range(0, len(missing), CHUNK):
-        part = missing[start : start + CHUNK]
-        ids = client.import_tasks(project_id, [{"data": task_data(i)} for i in part])
-        _store_task_ids(db, {i.item_id: tid for i, tid in zip(part, ids)})
-        created += len(ids)
+    if missing:
+        _, new = import_tasks_resumably(
+            client, project_id, [(i.item_id, task_data(i)) for i in missing], chunk=CHUNK,
+            existing=tasks_by_key(client, project_id,
+                                  lambda data: int(data["taxo_item"]) if data.get("taxo_item") is not None else None),
+            record=lambda pairs: _store_task_ids(db, dict(pairs)),
+        )
+        created = len(new)
     return PushResult(
         sample_id=sample_id,
         url=client.url,
@@ -330,9 +319,9 @@ def pull(
     exported = client.export(project_id)
     users = client.users()
 
-    problems: list[str] = []
+    res = PullResult(sample_id=sample_id, project_id=project_id, n_items=len(items))
+    problems = res.problems
     seen: dict[tuple[int, int], tuple[str | None, str, str | None]] = {}
-    n_ann = n_skip = n_unknown = 0
     for task in exported:
         tid = int(task.get("id"))
         hit = by_task.get(tid)
@@ -346,18 +335,17 @@ def pull(
         item_id, position = hit
         for a in task.get("annotations") or []:
             if a.get("was_cancelled"):
-                n_skip += 1
+                res.n_skipped += 1
                 continue
-            n_ann += 1
+            res.n_annotations += 1
             answer, comment = parse_annotation(a.get("result"))
             who = _annotator(a, users)
             if answer not in ANSWERS:
-                n_unknown += 1
+                res.n_unknown += 1
                 what = f"unknown answer {answer!r}" if answer else "no answer"
                 problems.append(f"item {position} (task {tid}), annotation {a.get('id')} by {who}: {what}")
             seen[(item_id, int(a["id"]))] = (who, answer[:32], comment)
 
-    n_new = n_upd = n_same = n_removed = 0
     with session_scope(db) as session:
         existing = {
             (j.item_id, j.ls_annotation_id): j
@@ -372,28 +360,15 @@ def pull(
             if j is None:
                 session.add(ValidationJudgement(item_id=key[0], ls_annotation_id=key[1], annotator=who, answer=answer,
                                                 comment=comment))
-                n_new += 1
+                res.n_new += 1
             elif (j.annotator, j.answer, j.comment) != (who, answer, comment):
                 j.annotator, j.answer, j.comment = who, answer, comment
-                n_upd += 1
+                res.n_updated += 1
             else:
-                n_same += 1
+                res.n_unchanged += 1
         for key, j in existing.items():
             if key not in seen:
                 session.delete(j)
-                n_removed += 1
-    judged = {k[0] for k, v in seen.items() if v[1] in ANSWERS}
-    return PullResult(
-        sample_id=sample_id,
-        project_id=project_id,
-        n_annotations=n_ann,
-        n_new=n_new,
-        n_updated=n_upd,
-        n_unchanged=n_same,
-        n_removed=n_removed,
-        n_skipped=n_skip,
-        n_unknown=n_unknown,
-        n_items=len(items),
-        n_items_judged=len(judged),
-        problems=problems,
-    )
+                res.n_removed += 1
+    res.n_items_judged = len({k[0] for k, v in seen.items() if v[1] in ANSWERS})
+    return res
