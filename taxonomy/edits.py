@@ -577,7 +577,8 @@ def plan(tree: Tree, steps: Sequence[Step], ctx: EditContext, *, rounds: int = 1
                 raise
             excluded.update((i, f"the result would be inconsistent: {exc}") for i in structural)
             continue
-        blamed = {i: f"[{v.rule}] {v.message}" for v in violations for i, _ in applicable if named[i] & set(v.nodes)}
+        blamed = {i: f"[{v.rule}] {v.message}" for v in violations if (bad := set(v.nodes))
+                  for i, _ in applicable if named[i] & bad}
         if violations and not blamed and structural:  # cannot attribute: refuse every structural step
             why = "; ".join(f"[{v.rule}] {v.message}" for v in violations[:3])
             blamed = dict.fromkeys(structural, why)
