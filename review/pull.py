@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 from review import config as C
 from taxonomy.domain import Tree
@@ -487,12 +487,12 @@ def plan(tree: Tree, decisions: list[Decision], *, base_version_id: int, id_pref
     with its reason and leaves the copy as it was. Finally the integrity rules are checked on the result; a
     decision that leaves a rule broken (e.g. the last child moved out of a parent) is refused too."""
     from taxonomy.edits import OPERATIONS, EditContext, _Editor  # noqa: PLC2701 - the editor's one-operation steps
-    from taxonomy.export import recompute_stats
+    from taxonomy.tree import recompute_stats
     from taxonomy.integrity import check_tree_integrity
 
     excluded: dict[int, str] = {}
     for _round in range(10):
-        work = copy_tree(tree)
+        work = tree.copy()
         editor = _Editor(work, EditContext(base_version_id=base_version_id, id_prefix=id_prefix))
         applicable: list[Planned] = []
         refused: list[tuple[Decision, str]] = [(d, r) for d in decisions if (r := excluded.get(d.annotation_id))]
@@ -546,16 +546,6 @@ def plan(tree: Tree, decisions: list[Decision], *, base_version_id: int, id_pref
             if not blamed:
                 return PlanResult(applicable, refused)
     return PlanResult(applicable, refused)  # pragma: no cover - converges long before
-
-
-def copy_tree(tree: Tree) -> Tree:
-    """A copy sharing no mutable object with ``tree`` (much faster than ``copy.deepcopy``)."""
-    return Tree(
-        nodes={u: replace(n) for u, n in tree.nodes.items()},
-        leaves=[replace(leaf, aliases=list(leaf.aliases)) for leaf in tree.leaves],
-        version_id=tree.version_id,
-        tombstones={u: replace(t, replaced_by=list(t.replaced_by)) for u, t in tree.tombstones.items()},
-    )
 
 
 def _snapshot(tree: Tree, editor) -> tuple:
