@@ -107,3 +107,37 @@ def test_api_export_result(db, tmp_path):
     assert (res.version_id, res.format, res.path, res.checksum) == (version, "json", str(out), stored)
     assert (res.n_nodes, res.n_values, res.privacy) == (10, 15, None)
     assert res.rows == 25 and json.loads(out.read_text())["checksum"] == stored
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checks that were asserts (they vanished under ``python -O``): now real errors
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_split_without_k_or_groups_is_an_edit_error():
+    from taxonomy.edits import EditContext, EditError, Split, apply_operations
+
+    with pytest.raises(EditError, match="needs k .* or groups"):
+        apply_operations(small_tree(), [Split(node="t:l1:x")], EditContext(base_version_id=4))
+
+
+def test_split_of_an_upper_node_by_k_uses_the_embedder(embedder):
+    from taxonomy.edits import EditContext, Split, apply_operations
+
+    out = apply_operations(small_tree(), [Split(node="t:l2:a", k=2)],
+                           EditContext(base_version_id=4, embed=embedder.embed))
+    assert len(out.tree.nodes_at(2)) == 3 and check_tree_integrity(out.tree) == []
+
+
+def test_suppression_needs_a_stored_version():
+    from taxonomy.privacy import suppress_tree
+
+    tree = small_tree()
+    tree.version_id = None
+    with pytest.raises(ValueError, match="stored version"):
+        suppress_tree(None, tree, 2)  # type: ignore[arg-type]
+
+
+def test_embedding_no_text_gives_an_empty_matrix(embedder):
+    X = embedder.embed([])
+    assert X.shape == (0, embedder.embed(["honesty"]).shape[1]) and X.dtype == np.float32
