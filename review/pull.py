@@ -487,8 +487,8 @@ def plan(tree: Tree, decisions: list[Decision], *, base_version_id: int, id_pref
     with its reason and leaves the copy as it was. Finally the integrity rules are checked on the result; a
     decision that leaves a rule broken (e.g. the last child moved out of a parent) is refused too."""
     from taxonomy.edits import OPERATIONS, EditContext, _Editor  # noqa: PLC2701 - the editor's one-operation steps
-    from taxonomy.tree import recompute_stats
     from taxonomy.integrity import check_tree_integrity
+    from taxonomy.tree import recompute_stats
 
     excluded: dict[int, str] = {}
     for _round in range(10):

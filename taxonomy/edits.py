@@ -428,8 +428,7 @@ class _Editor:
         if op.groups is not None:
             groups = self._groups_from_spec(node, op.groups, members, kids)
         else:
-            k = op.k
-            if k is None:
+            if (k := op.k) is None:
                 raise EditError(f"split {node.uid} needs k (the number of parts) or groups")
             if k < 2:
                 raise EditError(f"split needs k >= 2, got {k}")
