@@ -89,8 +89,8 @@ def nmis(tx, version: int, db: str, reference: Path) -> list[float]:
 def run_seed(seed: int, refdata: Path, work: Path, cache: Path, method: str | None) -> dict:
     import taxonomy.api as tx
     from taxonomy.db.engine import session_scope
-    from taxonomy.export import load_values_tree_csv
     from taxonomy.normalize import normalize_value
+    from taxonomy.reference import load_values_tree_csv
     from taxonomy.store import read_tree
 
     values = load_values(refdata)
@@ -195,10 +195,11 @@ def run_speed(refdata: Path, work: Path, n_base: int, n_new: int, n_records: int
     from taxonomy.db.engine import session_scope
     from taxonomy.db.models import Batch, ExtractionRecord
     from taxonomy.domain import Leaf, Node, Tree
-    from taxonomy.export import content_checksum, load_values_tree_csv, recompute_stats
     from taxonomy.ingest import value_totals
     from taxonomy.normalize import normalize_value
+    from taxonomy.reference import load_values_tree_csv
     from taxonomy.store import write_version
+    from taxonomy.tree import content_checksum, recompute_stats
 
     cache = work / "speed-cache"
     ref = load_values_tree_csv(refdata / "values_tree.csv")

@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         names = [n for n in names if n in args.methods]
 
     from embeddings import Embedder
-    from taxonomy.export import load_values_tree_csv
+    from taxonomy.reference import load_values_tree_csv
 
     ref_tree = load_values_tree_csv(args.refdata / "values_tree.csv")
     name_embed = Embedder(cache_dir=cache / "names" if cache is not None else None).embed

@@ -75,8 +75,9 @@ def main() -> None:
     from taxonomy.cli_table import print_table
     from taxonomy.db.engine import session_scope
     from taxonomy.export import ExportContext
+    from taxonomy.export.skos import write_skos_turtle_rdflib
+    from taxonomy.export.skos_turtle import write_skos_turtle
     from taxonomy.normalize import printable
-    from taxonomy.skos import write_skos_turtle, write_skos_turtle_rdflib
     from taxonomy.store import get_version, read_tree
 
     with session_scope(db) as s:

@@ -34,9 +34,9 @@ from taxonomy import api as tx  # noqa: E402
 from taxonomy.build import package_versions  # noqa: E402
 from taxonomy.db.engine import session_scope  # noqa: E402
 from taxonomy.domain import Leaf, Node, Tree  # noqa: E402
-from taxonomy.export import content_checksum, recompute_stats  # noqa: E402
 from taxonomy.ingest import value_totals  # noqa: E402
 from taxonomy.store import write_version  # noqa: E402
+from taxonomy.tree import content_checksum, recompute_stats  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -69,9 +69,9 @@ def synthetic_version(db: str, tmp: Path, n_nodes: int, per_node: int, rng: rand
     from taxonomy.build import package_versions
     from taxonomy.db.engine import session_scope
     from taxonomy.domain import Leaf, Node, Tree
-    from taxonomy.export import content_checksum, recompute_stats
     from taxonomy.ingest import value_totals
     from taxonomy.store import write_version
+    from taxonomy.tree import content_checksum, recompute_stats
 
     words = [f"{a} {n}" for a in ADJ for n in NOUN]
     rng.shuffle(words)

@@ -175,10 +175,10 @@ def stage_write(n: int, db_url: str, cache_dir: Path) -> dict:
     from taxonomy.cluster import auto_levels
     from taxonomy.cluster._common import kmeans_exact, upper_levels
     from taxonomy.db.engine import session_scope
-    from taxonomy.export import content_checksum
     from taxonomy.ingest import value_totals
     from taxonomy.normalize import normalize_value
     from taxonomy.store import write_version
+    from taxonomy.tree import content_checksum
 
     texts0, X0 = surrogate.surrogate_embeddings(n, seed=0, cache_dir=str(cache_dir / "parts"))
     pos = {normalize_value(t): i for i, t in enumerate(texts0)}

@@ -73,8 +73,7 @@ class Embedder:
         self.stats.n_cached += n - len(missing)
         if progress:
             progress(n - len(missing), n)
-        if not missing:
-            assert cached is not None
+        if not missing and cached is not None:  # every text cached (an empty input goes on: (0, d) from the model)
             return cached
         # unique missing texts, longest first
         uniq = sorted({texts[i] for i in missing}, key=lambda t: (-len(t), t))

@@ -248,9 +248,9 @@ def store_planted_version(db, tree_spec: dict, *, message: str = "planted taxono
     from taxonomy.build import package_versions
     from taxonomy.db.engine import session_scope
     from taxonomy.domain import Leaf, Node, Tree
-    from taxonomy.export import content_checksum, recompute_stats
     from taxonomy.ingest import value_totals
     from taxonomy.store import write_version
+    from taxonomy.tree import content_checksum, recompute_stats
 
     tree = Tree()
     for key, (name, children) in tree_spec["level3"].items():

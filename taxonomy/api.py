@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from taxonomy.build import BuildResult, build
 from taxonomy.db.engine import session_scope
+from taxonomy.export.base import ExportResult
 from taxonomy.ingest import IngestResult, ingest
 from taxonomy.init import InitResult, init
 from taxonomy.progress import Progress
@@ -76,20 +77,6 @@ def diff(a: int, b: int, *, db: str | Engine | None = None):
     return diff_trees(ta, tb)
 
 
-@dataclass
-class ExportResult:
-    version_id: int
-    format: str
-    path: str | None  #: None when written to stdout
-    checksum: str
-    n_nodes: int
-    n_values: int
-    privacy: dict | None = None  #: with ``min_conversations``: the threshold and what was suppressed
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 def export(
     version: int,
     *,
@@ -124,16 +111,8 @@ def export(
     manifest.update({"version_id": version, "checksum": checksum, "created_at": created})
     if privacy is not None:
         manifest["privacy"] = privacy
-    export_tree(tree, format, out, manifest=manifest)
-    return ExportResult(
-        version_id=version,
-        format=format,
-        path=None if out in (None, "-") else str(out),
-        checksum=checksum,
-        n_nodes=len(tree.nodes),
-        n_values=len(tree.leaves),
-        privacy=privacy,
-    )
+    written = export_tree(tree, format, out, manifest=manifest)
+    return replace(written, version_id=version, checksum=checksum, privacy=privacy)
 
 
 def compare(
@@ -149,7 +128,7 @@ def compare(
     purity of each value's ancestor, unweighted and weighted; with ``names``, also the name fidelity (names
     embedded with the bundled all-MiniLM-L6-v2, through the embedding cache in ``cache_dir``)."""
     from taxonomy.compare import compare_trees
-    from taxonomy.export import load_values_tree_csv
+    from taxonomy.reference import load_values_tree_csv
 
     ref = load_values_tree_csv(reference)
     with session_scope(db) as session:

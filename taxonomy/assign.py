@@ -26,6 +26,7 @@ from taxonomy.db.models import Batch, BatchValue
 from taxonomy.errors import UsageError
 from taxonomy.gcpause import without_gc
 from taxonomy.progress import NullProgress, Progress
+from taxonomy.tree import node_centroids
 
 METHODS = ("centroid",)
 DEFAULT_QUANTILE = 0.02
@@ -115,20 +116,6 @@ def calibrate(X: np.ndarray, sums: np.ndarray, sizes: np.ndarray, idx: np.ndarra
         raise UsageError("cannot calibrate a novelty threshold: no level-1 node has two or more values; give --threshold")
     qs = {f"p{int(q * 100):02d}": float(np.quantile(sims, q)) for q in (0.01, 0.05, 0.25, 0.5)}
     return Calibration(threshold=float(np.quantile(sims, quantile)), n_members=int(len(sims)), quantiles=qs)
-
-
-def node_centroids(tree, uids: list[str], sums: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Every node's centroid (mean of the unit vectors of the values under it), from the level-1 member sums:
-    the same centroids at every level as for placing. Linear in the number of nodes."""
-    total = {u: sums[i] for i, u in enumerate(uids)}
-    for level in range(2, tree.depth + 1):
-        for n in tree.nodes_at(level - 1):
-            total[n.parent_uid] = total.get(n.parent_uid, 0.0) + total[n.uid]
-    out = sorted(total)
-    V = np.stack([total[u] for u in out]).astype(np.float64)
-    norms = np.linalg.norm(V, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return out, (V / norms).astype(np.float32)
 
 
 def nearest_two(C: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

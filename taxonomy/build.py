@@ -264,7 +264,7 @@ def build(
     """
     from embeddings import Embedder
     from taxonomy.cluster import DEFAULT_METHOD, auto_levels, get_method
-    from taxonomy.export import content_checksum
+    from taxonomy.tree import content_checksum
     from taxonomy.summarize import DEFAULT_SUMMARIZER
 
     progress = progress or NullProgress()

@@ -178,7 +178,7 @@ def apply(
     YAML/JSON change-set file. With ``branch``, the branch must point at ``version`` (or not exist yet) and is
     advanced to the new version atomically; if another change moved it first, :class:`BranchConflictError`.
     """
-    from taxonomy.export import content_checksum
+    from taxonomy.tree import content_checksum
 
     path = None
     if isinstance(operations, str | os.PathLike):

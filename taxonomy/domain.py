@@ -5,7 +5,10 @@ They carry no database session: the database layer (:mod:`taxonomy.db`) reads an
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+from taxonomy.errors import TaxoError
 
 
 @dataclass
@@ -87,7 +90,8 @@ class Tree:
         uid = leaf.parent_uid
         node = self.nodes[uid]
         while node.level < level:
-            assert node.parent_uid is not None
+            if node.parent_uid is None:
+                raise TaxoError(f"tree is inconsistent: node {node.uid!r} at level {node.level} has no parent")
             node = self.nodes[node.parent_uid]
         return node.uid
 
@@ -97,3 +101,18 @@ class Tree:
         for level in range(2, self.depth + 1):
             out[level] = [self.nodes[u].parent_uid for u in out[level - 1]]  # type: ignore[misc]
         return out
+
+    def total_weight(self) -> float:
+        """The summed weight of the leaves (exact: ``math.fsum``, so independent of their order)."""
+        return math.fsum(leaf.weight for leaf in self.leaves)
+
+    def subtree_totals(self) -> tuple[dict[str, int], dict[str, float]]:
+        """For every node: the number of values under it and their summed weight (added in leaf order). Linear
+        time; the tree must be structurally sound (see :func:`taxonomy.integrity.check_structure`)."""
+        counts = {uid: 0 for uid in self.nodes}
+        weights = {uid: 0.0 for uid in self.nodes}
+        for ancestors in self.ancestors_by_level().values():
+            for leaf, uid in zip(self.leaves, ancestors, strict=True):
+                counts[uid] += 1
+                weights[uid] += leaf.weight
+        return counts, weights

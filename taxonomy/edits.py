@@ -312,8 +312,8 @@ class _Editor:
         if op.groups is not None:
             groups = self._groups_from_spec(node, op.groups, members, kids)
         else:
-            k = op.k
-            assert k is not None
+            if (k := op.k) is None:
+                raise EditError(f"split {node.uid} needs k (the number of parts) or groups")
             if k < 2:
                 raise EditError(f"split needs k >= 2, got {k}")
             if k > len(members):
@@ -394,16 +394,17 @@ class _Editor:
         return out
 
     def _cluster_members(self, node: Node, members: list[str], kids: list[Node], k: int) -> list[dict]:
-        if self.ctx.embed is None:
+        embed = self.ctx.embed
+        if embed is None:
             raise EditError("split --k needs embeddings, and no embedder is configured")
         from sklearn.cluster import KMeans
 
         if node.level == 1:
-            X = self.ctx.embed(members)
+            X = embed(members)
             w = np.array([self.tree.leaves[self.leaf_index[m]].weight for m in members], dtype=np.float64)
         else:
             # a child node is represented by the weighted mean embedding of the values under it
-            X = np.stack([self._node_vector(kid.uid) for kid in kids])
+            X = np.stack([self._node_vector(kid.uid, embed) for kid in kids])
             w = np.array([max(kid.weight, 0.0) for kid in kids], dtype=np.float64)
         if w.sum() <= 0:
             w = np.ones_like(w)
@@ -416,15 +417,14 @@ class _Editor:
             groups.append({"members": [members[i] for i in range(len(members)) if labels[i] == c]})
         return groups
 
-    def _node_vector(self, uid: str) -> np.ndarray:
+    def _node_vector(self, uid: str, embed: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
         level1 = {uid}
         node = self.tree.nodes[uid]
         for _ in range(node.level - 1):
             level1 = {n.uid for n in self.tree.nodes.values() if n.parent_uid in level1}
         texts = [leaf.text for leaf in self.tree.leaves if leaf.parent_uid in level1]
         weights = np.array([leaf.weight for leaf in self.tree.leaves if leaf.parent_uid in level1]) + 1e-12
-        assert self.ctx.embed is not None
-        v = (self.ctx.embed(texts) * weights[:, None]).sum(axis=0)
+        v = (embed(texts) * weights[:, None]).sum(axis=0)
         return v / (np.linalg.norm(v) or 1.0)
 
 
@@ -485,7 +485,7 @@ def _clean(text: str, what: str, *, multiline: bool = False) -> str:
 def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditContext) -> ApplyOutcome:
     """Apply ``operations`` in order to a deep copy of ``tree``; raise :class:`EditError` naming the operation that
     cannot apply. Node statistics are recomputed and new/split nodes are named; the result is not yet checked."""
-    from taxonomy.export import recompute_stats
+    from taxonomy.tree import recompute_stats
 
     work = tree.copy()
     editor = _Editor(work, ctx)
@@ -511,10 +511,10 @@ def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditConte
 
 
 def _structurally_valid(tree: Tree) -> bool:
-    from taxonomy.export import check_tree
+    from taxonomy.integrity import check_structure
 
     try:
-        check_tree(tree)
+        check_structure(tree)
     except Exception:  # noqa: BLE001 - the integrity check reports it properly
         return False
     return True
@@ -537,7 +537,7 @@ def plan(tree: Tree, steps: Sequence[Step], ctx: EditContext, *, rounds: int = 1
     copy of ``tree``: one whose operations cannot apply is refused with the reason and leaves the copy as it was,
     and the others go on. Then the integrity rules are checked on the result; the structural steps that name a node
     of a broken rule (all structural steps when none does) are refused too, and the rest tried again."""
-    from taxonomy.export import recompute_stats
+    from taxonomy.tree import recompute_stats
     from taxonomy.integrity import check_tree_integrity
 
     excluded: dict[int, str] = {}

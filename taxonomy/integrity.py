@@ -1,4 +1,11 @@
-"""Integrity rules every version satisfies (`taxo check`), and the check that refuses an edit breaking one."""
+"""The integrity checker: the rules every version satisfies (`taxo check`), and the checks built on them.
+
+* :func:`check_tree_integrity`: every violation of :data:`RULES` (a list; empty = valid), for `taxo check`, the
+  refusal of an edit that breaks a rule, and :func:`refuse_unsound` (no export of a damaged version);
+* :func:`check_structure`: the fail-fast part that tree algebra needs before it walks a tree (every parent one
+  level up, every value under a level-1 node, unique value texts), raising :class:`TaxoError` on the first problem;
+  used by :func:`taxonomy.tree.recompute_stats`, the exporters and the SKOS reader.
+"""
 
 from __future__ import annotations
 
@@ -64,6 +71,37 @@ class IntegrityError(UsageError):
 def _label(tree: Tree, uid: str) -> str:
     node = tree.nodes.get(uid)
     return f"{uid} ({node.name!r})" if node else uid
+
+
+def check_structure(tree: Tree) -> None:
+    """Raise :class:`TaxoError` unless the tree is structurally sound: every node's parent exists one level up
+    (none at the top level), every leaf hangs under a level-1 node, leaf texts are unique."""
+    depth = tree.depth
+    for uid, n in tree.nodes.items():
+        if n.uid != uid:
+            raise TaxoError(f"tree is inconsistent: node keyed {uid!r} has uid {n.uid!r}")
+        if n.level < 1:
+            raise TaxoError(f"tree is inconsistent: node {uid!r} has level {n.level} (cluster levels start at 1)")
+        if n.parent_uid is None:
+            if n.level != depth:
+                raise TaxoError(f"tree is inconsistent: node {uid!r} at level {n.level} has no parent")
+            continue
+        parent = tree.nodes.get(n.parent_uid)
+        if parent is None:
+            raise TaxoError(f"tree is inconsistent: node {uid!r} has unknown parent {n.parent_uid!r}")
+        if parent.level != n.level + 1:
+            raise TaxoError(
+                f"tree is inconsistent: node {uid!r} (level {n.level}) has parent {parent.uid!r} at level "
+                f"{parent.level}, expected level {n.level + 1}"
+            )
+    seen: set[str] = set()
+    for leaf in tree.leaves:
+        parent = tree.nodes.get(leaf.parent_uid)
+        if parent is None or parent.level != 1:
+            raise TaxoError(f"tree is inconsistent: value {leaf.text!r} is not under a level-1 node ({leaf.parent_uid!r})")
+        if leaf.text in seen:
+            raise TaxoError(f"tree is inconsistent: value {leaf.text!r} appears twice")
+        seen.add(leaf.text)
 
 
 def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float = 1e-6) -> list[Violation]:
@@ -153,13 +191,8 @@ def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float
 
 
 def _check_stats(tree: Tree, rel_tol: float) -> list[Violation]:
-    counts: Counter[str] = Counter()
-    weights: dict[str, float] = defaultdict(float)
-    for level, ancestors in tree.ancestors_by_level().items():
-        for leaf, uid in zip(tree.leaves, ancestors, strict=True):
-            counts[uid] += 1
-            weights[uid] += leaf.weight
-    total = math.fsum(leaf.weight for leaf in tree.leaves)
+    counts, weights = tree.subtree_totals()
+    total = tree.total_weight()
     out: list[Violation] = []
     for uid, node in tree.nodes.items():
         problems = []

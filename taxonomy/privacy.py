@@ -55,7 +55,8 @@ def conversations_per_node(session: Session, version_id: int, depth: int) -> dic
 
 def suppress_tree(session: Session, tree: Tree, k: int) -> tuple[Tree, dict]:
     """A copy of ``tree`` with the threshold applied (see the module docstring), and the report."""
-    assert tree.version_id is not None
+    if tree.version_id is None:
+        raise ValueError("suppress_tree needs a stored version (the tree has no version id)")
     per_value = conversations_per_value(session, tree.version_id)
     if not per_value:
         raise UsageError(

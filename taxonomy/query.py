@@ -11,6 +11,7 @@ from taxonomy.db.engine import session_scope
 from taxonomy.db.models import Membership, Node, Value, ValueAlias, Version
 from taxonomy.errors import NotFoundError, UsageError
 from taxonomy.store import get_version, level_counts, read_tree
+from taxonomy.tree import level1_sums, node_centroids
 
 
 def short_id(uid: str) -> str:
@@ -287,22 +288,13 @@ class SimilarResult:
 
 
 def node_vectors(tree, leaf_vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Each node's centroid: the weight-weighted mean of the unit vectors of the values under it, normalized.
-    (Uniform weights when a node's values all weigh 0.) Linear in the number of values."""
-    anc = tree.ancestors_by_level()
-    uids = sorted(tree.nodes)
-    pos = {u: i for i, u in enumerate(uids)}
-    sums = np.zeros((len(uids), leaf_vectors.shape[1]), dtype=np.float64)
+    """Each node's centroid (:func:`taxonomy.tree.node_centroids`): the weight-weighted mean of the unit vectors
+    of the values under it, normalized. (Uniform weights when the values all weigh 0.) Linear in the number of
+    values."""
     w = np.array([max(leaf.weight, 0.0) for leaf in tree.leaves], dtype=np.float64)
     if w.sum() <= 0:
         w = np.ones_like(w)
-    w = w + 1e-12
-    for level, ancestors in anc.items():
-        idx = np.array([pos[u] for u in ancestors])
-        np.add.at(sums, idx, leaf_vectors * w[:, None])
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return uids, (sums / norms).astype(np.float32)
+    return node_centroids(tree, *level1_sums(tree, leaf_vectors, w + 1e-12))
 
 
 def similar(

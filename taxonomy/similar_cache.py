@@ -6,7 +6,7 @@ the embedding cache and computing the centroids is most of a call at that size; 
 version's content and the embedding model, so it is kept in ``<cache dir>/version-vectors/<key>.npz``.
 
 Key and invalidation: the key is a hash of (:data:`FORMAT`, the version's content checksum, the model's identity).
-The content checksum (:func:`taxonomy.export.content_checksum`) covers every value text, weight and parent and
+The content checksum (:func:`taxonomy.tree.content_checksum`) covers every value text, weight and parent and
 every node's name, level and parent, i.e. everything the vectors and paths are computed from; the model
 identity includes the hash of its weights. A different version content or model therefore never reads another's
 file, and two versions with the same content share one. A file is also checked on load (its stored checksum and

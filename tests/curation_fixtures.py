@@ -6,9 +6,9 @@ from taxonomy.api import ingest
 from taxonomy.build import package_versions
 from taxonomy.db.engine import session_scope
 from taxonomy.domain import Leaf, Node, Tree
-from taxonomy.export import content_checksum, recompute_stats
 from taxonomy.ingest import value_totals
 from taxonomy.store import write_version
+from taxonomy.tree import content_checksum, recompute_stats
 
 #: level-1 node -> its values
 VALUES = {

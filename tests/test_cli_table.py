@@ -11,9 +11,9 @@ from taxonomy.cli import main
 from taxonomy.cli_table import PLAIN_MIN_ROWS, plain_table, print_table
 from taxonomy.db.engine import session_scope
 from taxonomy.domain import Leaf, Node, Tree
-from taxonomy.export import content_checksum, recompute_stats
 from taxonomy.ingest import value_totals
 from taxonomy.store import write_version
+from taxonomy.tree import content_checksum, recompute_stats
 
 HOSTILE = "[red]not red[/red] Evil\x1b[2J\x07\u202e 😀 价值"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from taxonomy.domain import Leaf, Tree
 from taxonomy.edits import EditContext, Merge, Move, Rename, Split, plan
-from taxonomy.export import recompute_stats
+from taxonomy.tree import recompute_stats
 
 from .curation_fixtures import VALUES, nodes_only, uid
 

@@ -1,4 +1,4 @@
-"""Export formats, content checksum and the loader of the published values_tree.csv layout."""
+"""Export formats, content checksum and the loader of the published values_tree.csv layout (taxonomy.reference)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,11 @@ import pytest
 
 from taxonomy.domain import Leaf, Node, Tree
 from taxonomy.errors import InputError, UsageError
-from taxonomy.export import (
-    EXPORT_FORMATS,
-    FORMATS,
-    ExportFormat,
-    PARQUET_METADATA_KEY,
-    VALUES_TREE_COLUMNS,
-    content_checksum,
-    export_tree,
-    load_values_tree_csv,
-    read_parquet_metadata,
-    recompute_stats,
-)
+from taxonomy.export import EXPORT_FORMATS, FORMATS, ExportFormat, export_tree
+from taxonomy.export.parquet import PARQUET_METADATA_KEY, read_parquet_metadata
+from taxonomy.export.values_csv import VALUES_TREE_COLUMNS
+from taxonomy.reference import load_values_tree_csv
+from taxonomy.tree import content_checksum, recompute_stats
 
 HEADER = ",".join(VALUES_TREE_COLUMNS)
 
@@ -120,8 +113,9 @@ def test_formats_registry():
 def test_csv_round_trip(tree, tmp_path):
     out = tmp_path / "tree.csv"
     res = export_tree(tree, "values-tree-csv", out)
-    assert res.path == out and res.rows == len(tree.leaves) + len(tree.nodes)
-    assert res.checksum == content_checksum(tree) and res.version == 7
+    assert res.path == str(out) and res.rows == len(tree.leaves) + len(tree.nodes)
+    assert res.checksum == content_checksum(tree) and res.version_id == 7
+    assert (res.n_nodes, res.n_values) == (len(tree.nodes), len(tree.leaves))
     loaded = load_values_tree_csv(out)
     assert_same_structure(tree, loaded)
     assert loaded.depth == 3

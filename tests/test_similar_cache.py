@@ -10,8 +10,8 @@ from embeddings import EmbeddingCache, resolve_model
 from taxonomy import api as tx
 from taxonomy.db.engine import session_scope
 from taxonomy.domain import Leaf, Node, Tree
-from taxonomy.export import content_checksum, recompute_stats
 from taxonomy.ingest import value_totals
+from taxonomy.tree import content_checksum, recompute_stats
 from taxonomy.similar_cache import (
     SUBDIR,
     VersionVectors,

@@ -1,4 +1,4 @@
-"""SKOS export (skos-ttl, skos-jsonld) and reading it back (taxonomy.skos)."""
+"""SKOS export (skos-ttl, skos-jsonld) and reading it back (taxonomy.export.skos, skos_turtle, skos_reader)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,20 @@ from rdflib.compare import isomorphic
 
 from taxonomy.domain import Leaf, Node, Tombstone, Tree
 from taxonomy.errors import InputError, TaxoError, UsageError
-from taxonomy.export import EXPORT_FORMATS, FORMATS, ExportContext, content_checksum, export_tree, recompute_stats
-from taxonomy.skos import (
+from taxonomy.export import EXPORT_FORMATS, FORMATS, ExportContext, export_tree
+from taxonomy.export.skos import (
     DEFAULT_BASE,
     TAXO_NS,
     node_iri,
-    read_skos,
     scheme_iri,
     tree_to_graph,
     value_iri,
     write_skos_jsonld,
-    write_skos_turtle,
     write_skos_turtle_rdflib,
 )
-from taxonomy.skos_turtle import turtle_iri, turtle_string
+from taxonomy.export.skos_reader import read_skos
+from taxonomy.export.skos_turtle import turtle_iri, turtle_string, write_skos_turtle
+from taxonomy.tree import content_checksum, recompute_stats
 
 # plain rdflib's JSON-LD parser warns about its own use of ConjunctiveGraph
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
@@ -217,8 +217,10 @@ def test_deterministic(tree, tmp_path, fmt):
 _DIGEST_SCRIPT = """
 import hashlib, io, sys
 from taxonomy.domain import Leaf, Node, Tombstone, Tree
-from taxonomy.export import ExportContext, content_checksum, recompute_stats
-from taxonomy.skos import write_skos_jsonld, write_skos_turtle
+from taxonomy.export import ExportContext
+from taxonomy.export.skos import write_skos_jsonld
+from taxonomy.export.skos_turtle import write_skos_turtle
+from taxonomy.tree import content_checksum, recompute_stats
 nodes = {"t:l2:top": Node("t:l2:top", 2, "Top", "", None)}
 nodes.update({f"t:l1:{i}": Node(f"t:l1:{i}", 1, f"n{i}", f"d{i}", "t:l2:top") for i in range(5)})
 leaves = [Leaf(f"v{i} é", f"t:l1:{i % 5}", i / 3, i, aliases=[f"V{i}", f"v{i}!"]) for i in range(40)]

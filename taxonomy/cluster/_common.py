@@ -309,7 +309,8 @@ def _faiss_kmeans(Z: np.ndarray, k: int, w: np.ndarray, seed: int, n_init: int, 
         obj = float((wf * (diff * diff).sum(1)).sum())
         if obj < best_obj:
             best_labels, best_obj = labels, obj
-    assert best_labels is not None
+    if best_labels is None:  # every run's objective was NaN: the vectors or weights are not finite
+        raise ValueError("k-means found no finite objective: the vectors or weights hold NaN or infinite values")
     return best_labels
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from taxonomy.config import database_url
-from taxonomy.errors import DatabaseNotInitialisedError
+from taxonomy.errors import DatabaseNotInitialisedError, TaxoError
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
@@ -78,7 +78,8 @@ def head_revision() -> str:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     head = ScriptDirectory.from_config(cfg).get_current_head()
-    assert head is not None
+    if head is None:
+        raise TaxoError(f"no database migration found in {migrations_dir()}: the installation is incomplete")
     return head
 
 

@@ -1,4 +1,4 @@
-"""Streaming Turtle writer for the ``skos-ttl`` export: the triples of :func:`taxonomy.skos.tree_to_graph`,
+"""Streaming Turtle writer for the ``skos-ttl`` export: the triples of :func:`taxonomy.export.skos.tree_to_graph`,
 written subject by subject without an rdflib graph.
 
 Building the rdflib graph and running its serializer cost ~60 s and 1.2 GB at 100,000 values; this writer
@@ -11,18 +11,19 @@ same bytes.
 Escaping (Turtle 1.1): string literals are written as ``"..."`` with ``\\\\``, ``\\"``, ``\\n``, ``\\r``,
 ``\\t``, ``\\b``, ``\\f`` escaped and every other control character (U+0000-U+001F, U+007F) as ``\\uXXXX``;
 everything else (any Unicode, including U+2028) is written as UTF-8. IRIs are percent-encoded by
-:func:`~taxonomy.skos.node_iri` / :func:`~taxonomy.skos.value_iri` and the base is checked by
-:func:`~taxonomy.skos.check_base`, so none can hold a character IRIREF forbids; each is checked anyway.
+:func:`~taxonomy.export.skos.node_iri` / :func:`~taxonomy.export.skos.value_iri` and the base is checked by
+:func:`~taxonomy.export.skos.check_base`, so none can hold a character IRIREF forbids; each is checked anyway.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from taxonomy.domain import Tree
 from taxonomy.errors import TaxoError
-from taxonomy.skos import (
+from taxonomy.export.base import ExportContext
+from taxonomy.export.skos import (
     DEFAULT_BASE,
     PREFIXES,
     XSD_NS,
@@ -35,9 +36,7 @@ from taxonomy.skos import (
     scheme_iri,
     value_iri,
 )
-
-if TYPE_CHECKING:
-    from taxonomy.export import ExportContext
+from taxonomy.tree import leaf_pct
 
 _ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t",
             ord("\b"): "\\b", ord("\f"): "\\f"}
@@ -81,11 +80,9 @@ def _subject(subject: str, pairs: list[tuple[str, str]]) -> str:
     return subject + " " + " ;\n    ".join(lines) + " .\n\n"
 
 
-def stream_turtle(tree: Tree, fh: BinaryIO, ctx: ExportContext, *, base: str = DEFAULT_BASE) -> int:
-    """Write the SKOS graph of ``tree`` (see :mod:`taxonomy.skos`) to ``fh`` as UTF-8 Turtle. Returns the number
-    of concepts written (nodes + values + retired nodes)."""
-    from taxonomy.export import leaf_pct, total_leaf_weight
-
+def write_skos_turtle(tree: Tree, fh: BinaryIO, ctx: ExportContext, *, base: str = DEFAULT_BASE) -> int:
+    """SKOS in Turtle (UTF-8): the graph of ``tree`` (see :mod:`taxonomy.export.skos`), streamed without building
+    an rdflib graph. Returns the number of concepts written (nodes + values + retired nodes)."""
     check_base(base)
     check_exportable(tree)
     nodes = tree.nodes
@@ -143,7 +140,7 @@ def stream_turtle(tree: Tree, fh: BinaryIO, ctx: ExportContext, *, base: str = D
         out.append(_subject(ref, pairs))
         flush()
 
-    total = total_leaf_weight(tree)
+    total = tree.total_weight()
     for lf, ref in zip(leaves, leaf_ref):
         text = turtle_string(lf.text)
         pairs = [("a", "skos:Concept"), ("skos:prefLabel", text), ("skos:notation", text)]
