@@ -76,9 +76,10 @@ def _check_name(name: str, max_words: int = 6, max_chars: int = 60) -> None:
 
 def _offline(**params) -> OfflineSummarizer:
     """The offline summarizer for the synthetic clusters here: their random embeddings carry no meaning, so the
-    choice by closeness to the centroid is off (``centroid_weight=0``) and the lexical naming is what is tested.
-    The tests with the real model below use the defaults."""
+    choice by closeness to the centroid is off (``centroid_weight=0``, ``leaf_centroid_weight=0`` at level 1) and the
+    lexical naming is what is tested. The tests with the real model below use the defaults."""
     params.setdefault("centroid_weight", 0.0)
+    params.setdefault("leaf_centroid_weight", params["centroid_weight"])
     return OfflineSummarizer(**params)
 
 
@@ -411,7 +412,7 @@ def _defects_reference():
     return tree
 
 
-def test_another_domain_gets_no_values_suffix_grammatical_names_and_beats_the_floor_above_level_1(tmp_path):
+def test_another_domain_gets_no_values_suffix_grammatical_names_and_beats_the_floor_at_every_level(tmp_path):
     import copy
 
     from embeddings import Embedder
@@ -438,7 +439,8 @@ def test_another_domain_gets_no_values_suffix_grammatical_names_and_beats_the_fl
         assert not re.search(r"\d", n.description) and "values" not in n.description.lower(), n.description
         assert 1 <= _sentences(n.description) <= 2, n.description
     res = compare_trees(ours, ref, embed=embed)
-    for lc in res.levels[1:]:
+    assert [lc.level for lc in res.levels] == [1, 2, 3]
+    for lc in res.levels:
         assert lc.name_fidelity > lc.name_fidelity_floor, (lc.level, lc.name_fidelity, lc.name_fidelity_floor)
     # forcing a style adds the suffix at the category level only (where an adjective carries the weight)
     forced = copy.deepcopy(ref)

@@ -26,7 +26,9 @@ How a cluster is named
    are ordered by the cosine between the option's vector and the cluster's centroid (:class:`TermVectors`: a
    member's own embedding when a member says the option, else the heaviest shortest member containing it;
    "A and B" sums its parts, less ``part_penalty`` since a sum of two phrases always sits closer to a centroid;
-   an option not said by any member loses 0.05), the lexical rank breaking near-ties. A parent avoids
+   an option not said by any member loses 0.05), the lexical rank breaking near-ties. At level 1 the centroid
+   counts every member alike, the meaning weighs more than the lexical rank and a second part costs more: a
+   leaf-level node is named after its most central phrase unless a pair clearly says more. A parent avoids
    repeating a child's name. Names are capitalised on the first letter only (acronyms and mixed case kept) and
    stay within ``max_words`` / ``max_chars``.
 5. *Categories.* From ``category_level`` up, when the category style has a suffix (``category_suffix``, inferred
@@ -105,6 +107,13 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
     part_penalty:
         Cosine taken off a name per extra "and" part: a sum of two phrases is always closer to a centroid than
         either, so a second part must bring more than that to be kept.
+    leaf_part_penalty, leaf_centroid_weight, leaf_centroid_mix:
+        The same two at level 1, and how the centroid the options are compared with weighs the members there
+        (0 = by presence only, 1 = by frequency like the representativeness above; None = the representativeness
+        itself, typicality included). A level-1 node gathers variants of one thing: it is named after the member
+        phrase nearest its centroid unless a second part clearly earns its place (on the published values and on a
+        product-defects tree this beats both the term-first choice and the heaviest member; see
+        ``benchmarks/name_quality.py``).
     """
 
     name = "offline"
@@ -124,6 +133,9 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         category_suffix: str | None = None,
         centroid_weight: float = 1.0,
         part_penalty: float = 0.05,
+        leaf_part_penalty: float = 0.1,
+        leaf_centroid_weight: float = 3.0,
+        leaf_centroid_mix: float | None = 0.0,
     ):
         self.n_examples = int(n_examples)
         self.max_words = int(max_words)
@@ -138,10 +150,23 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         self.category_suffix = None if category_suffix is None else str(category_suffix).strip()
         self.centroid_weight = float(centroid_weight)
         self.part_penalty = float(part_penalty)
+        self.leaf_part_penalty = float(leaf_part_penalty)
+        self.leaf_centroid_weight = float(leaf_centroid_weight)
+        self.leaf_centroid_mix = None if leaf_centroid_mix is None else float(leaf_centroid_mix)
 
     def get_params(self) -> dict:
         """Constructor parameters only (not what a call inferred, such as ``category_suffix_``)."""
         return {k: v for k, v in super().get_params().items() if not k.endswith("_")}
+
+    def _presence_mix(self, p: np.ndarray, mix: float) -> np.ndarray:
+        """Member weights mixing frequency (raised to ``frequency_power``) with mere presence, ``mix`` 0..1."""
+        n = len(p)
+        if n == 0:
+            return p
+        q = p**self.frequency_power
+        q = q / q.sum() if q.sum() > 0 else np.full(n, 1.0 / n)
+        mix = min(max(mix, 0.0), 1.0)
+        return mix * q + (1.0 - mix) / n
 
     # ------------------------------------------------------------------ representativeness of members
     def _member_scores(self, clusters: list[ClusterInfo], probs: list[np.ndarray]) -> list[np.ndarray]:
@@ -389,8 +414,11 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         options = []
         for k, c in enumerate(clusters):
             opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show)
-            members = [o for o in vectors.central_members(k, reps[k], show, 3) if self._fits(o.split(), o)]
-            opts = self._rerank(opts, members, vectors, k, reps[k])
+            cw = reps[k]
+            if c.level <= 1 and self.leaf_centroid_mix is not None:  # a leaf-level node: its members by presence
+                cw = self._presence_mix(probs[k], self.leaf_centroid_mix)
+            members = [o for o in vectors.central_members(k, cw, show, 3) if self._fits(o.split(), o)]
+            opts = self._rerank(opts, members, vectors, k, cw)
             if suffix and cat_cov is not None and self.category_level and c.level >= self.category_level:
                 opts = self._category_names(cat_cov, k, suffix, show) + opts
             # a parent that repeats one of its children's names says nothing new: such options go last

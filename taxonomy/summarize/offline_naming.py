@@ -129,7 +129,9 @@ class NamingMixin:
     def _rerank(self, opts: list[str], members: list[str], vectors: "TermVectors", k: int, rep) -> list[str]:
         """The lexical options and the most central members, ordered by how close their meaning is to the
         cluster's centroid; the lexical order breaks near-ties (each later place costs a little)."""
-        wgt = max(self.centroid_weight, 0.0)
+        leaf = vectors.clusters[k].level <= 1
+        wgt = max(self.leaf_centroid_weight if leaf else self.centroid_weight, 0.0)
+        penalty = self.leaf_part_penalty if leaf else self.part_penalty
         if wgt <= 0 or not vectors.ok:
             return opts
         cen = vectors.centroid(k, rep)
@@ -144,7 +146,7 @@ class NamingMixin:
             v, exact, n_parts = vectors.text_vector(k, o)
             sim = float(v @ cen) if v is not None else 0.0
             # a sum of parts always sits closer to a centroid than one part: a second part must earn its place
-            sim -= self.part_penalty * max(n_parts - 1, 0)
+            sim -= penalty * max(n_parts - 1, 0)
             if not exact:  # built from words rather than whole member phrases: its vector is a guess
                 sim -= 0.05
             scored.append((wgt * sim - 0.01 * i, i, o))
