@@ -395,21 +395,16 @@ def test_real_embeddings_give_sensible_names(model):
 # ------------------------------------------------------------------------------------------ another domain
 def _defects_reference():
     """A small product-defects taxonomy made up for these tests (tests/data/defects_tree.csv): 48 items,
-    12 / 6 / 3 nodes, names written by hand. Nothing of it is used by the namer."""
-    import csv
+    12 / 6 / 3 nodes, names written by hand. Nothing of it is used by the namer. Read by the loader of
+    ``benchmarks/name_quality.py``, which scores the namer on it."""
+    import importlib.util
     from pathlib import Path
 
-    from taxonomy.domain import Leaf, Node, Tree
-
-    rows = list(csv.DictReader(open(Path(__file__).parent / "data" / "defects_tree.csv", encoding="utf-8")))
-    tree = Tree()
-    for r in rows:
-        for lv, key, par in ((3, "top", None), (2, "group", "top"), (1, "cluster", "group")):
-            uid = f"ref:l{lv}:{r[key]}"
-            parent = f"ref:l{lv + 1}:{r[par]}" if par else None
-            tree.nodes.setdefault(uid, Node(uid=uid, level=lv, name=r[key], description="", parent_uid=parent))
-        tree.leaves.append(Leaf(text=r["item"], parent_uid=f"ref:l1:{r['cluster']}", weight=float(r["weight"])))
-    return tree
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "name_quality.py"
+    spec = importlib.util.spec_from_file_location("name_quality", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.defects_reference()
 
 
 def test_another_domain_gets_no_values_suffix_grammatical_names_and_beats_the_floor_at_every_level(tmp_path):
