@@ -477,3 +477,19 @@ def test_params_round_trip_after_a_call():
     params = s.get_params()
     assert "category_suffix_" not in params and params["part_penalty"] == 0.1
     assert type(s)(**params).get_params() == params
+
+
+def test_a_level_1_node_carried_by_one_heavy_value_is_named_after_it(tmp_path):
+    from embeddings import Embedder
+
+    members = ["helpfulness", "spiritual wisdom", "spiritual growth", "inner peace", "mindfulness",
+               "spiritual guidance", "practical help", "user empowerment"]
+    weights = [23.0, 0.3, 0.2, 0.2, 0.2, 0.2, 0.4, 0.3]
+    other = ["honesty", "truthfulness", "candor", "transparency"]
+    embed = Embedder(cache_dir=tmp_path).embed
+    clusters = [
+        ClusterInfo(level=1, members=members, weights=np.array(weights), embeddings=embed(members)),
+        ClusterInfo(level=1, members=other, weights=np.array([5.0, 3, 1, 2]), embeddings=embed(other)),
+    ]
+    out = OfflineSummarizer().summarize_level(clusters, [[0, 1]])
+    assert "help" in out[0].name.lower(), out[0].name

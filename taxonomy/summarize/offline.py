@@ -27,10 +27,10 @@ How a cluster is named
    member's own embedding when a member says the option, else the heaviest shortest member containing it;
    "A and B" sums its parts, less ``part_penalty`` since a sum of two phrases always sits closer to a centroid;
    an option not said by any member loses 0.05), the lexical rank breaking near-ties. At level 1 the centroid
-   counts every member alike, the meaning weighs more than the lexical rank and a second part costs more: a
-   leaf-level node is named after its most central phrase unless a pair clearly says more. A parent avoids
-   repeating a child's name. Names are capitalised on the first letter only (acronyms and mixed case kept) and
-   stay within ``max_words`` / ``max_chars``.
+   weighs members half by presence, half by frequency (no typicality), the meaning weighs more than the lexical
+   rank and a second part costs more: a leaf-level node is named after its most central phrase unless a pair
+   clearly says more. A parent avoids repeating a child's name. Names are capitalised on the first letter only
+   (acronyms and mixed case kept) and stay within ``max_words`` / ``max_chars``.
 5. *Categories.* From ``category_level`` up, when the category style has a suffix (``category_suffix``, inferred
    from the members when not given: "values" only when most members are headed by abstract nouns), broad
    categories are named by the adjectives that most of their weight says ("Ethical values"; "Practical and
@@ -111,9 +111,10 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         The same two at level 1, and how the centroid the options are compared with weighs the members there
         (0 = by presence only, 1 = by frequency like the representativeness above; None = the representativeness
         itself, typicality included). A level-1 node gathers variants of one thing: it is named after the member
-        phrase nearest its centroid unless a second part clearly earns its place (on the published values and on a
-        product-defects tree this beats both the term-first choice and the heaviest member; see
-        ``benchmarks/name_quality.py``).
+        phrase nearest its centroid unless a second part clearly earns its place. Presence alone (0) scores a little
+        higher on the published tree but names a node that one heavy value carries after its light members
+        ("Spiritual wisdom" for a node of "helpfulness"), so half of the weight goes by frequency. See
+        ``benchmarks/name_quality.py``.
     """
 
     name = "offline"
@@ -135,7 +136,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         part_penalty: float = 0.05,
         leaf_part_penalty: float = 0.1,
         leaf_centroid_weight: float = 3.0,
-        leaf_centroid_mix: float | None = 0.0,
+        leaf_centroid_mix: float | None = 0.5,
     ):
         self.n_examples = int(n_examples)
         self.max_words = int(max_words)
