@@ -76,9 +76,10 @@ def _check_name(name: str, max_words: int = 6, max_chars: int = 60) -> None:
 
 def _offline(**params) -> OfflineSummarizer:
     """The offline summarizer for the synthetic clusters here: their random embeddings carry no meaning, so the
-    choice by closeness to the centroid is off (``centroid_weight=0``) and the lexical naming is what is tested.
-    The tests with the real model below use the defaults."""
+    choice by closeness to the centroid is off (``centroid_weight=0``, ``leaf_centroid_weight=0`` at level 1) and the
+    lexical naming is what is tested. The tests with the real model below use the defaults."""
     params.setdefault("centroid_weight", 0.0)
+    params.setdefault("leaf_centroid_weight", params["centroid_weight"])
     return OfflineSummarizer(**params)
 
 
@@ -394,24 +395,19 @@ def test_real_embeddings_give_sensible_names(model):
 # ------------------------------------------------------------------------------------------ another domain
 def _defects_reference():
     """A small product-defects taxonomy made up for these tests (tests/data/defects_tree.csv): 48 items,
-    12 / 6 / 3 nodes, names written by hand. Nothing of it is used by the namer."""
-    import csv
+    12 / 6 / 3 nodes, names written by hand. Nothing of it is used by the namer. Read by the loader of
+    ``benchmarks/name_quality.py``, which scores the namer on it."""
+    import importlib.util
     from pathlib import Path
 
-    from taxonomy.domain import Leaf, Node, Tree
-
-    rows = list(csv.DictReader(open(Path(__file__).parent / "data" / "defects_tree.csv", encoding="utf-8")))
-    tree = Tree()
-    for r in rows:
-        for lv, key, par in ((3, "top", None), (2, "group", "top"), (1, "cluster", "group")):
-            uid = f"ref:l{lv}:{r[key]}"
-            parent = f"ref:l{lv + 1}:{r[par]}" if par else None
-            tree.nodes.setdefault(uid, Node(uid=uid, level=lv, name=r[key], description="", parent_uid=parent))
-        tree.leaves.append(Leaf(text=r["item"], parent_uid=f"ref:l1:{r['cluster']}", weight=float(r["weight"])))
-    return tree
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "name_quality.py"
+    spec = importlib.util.spec_from_file_location("name_quality", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.defects_reference()
 
 
-def test_another_domain_gets_no_values_suffix_grammatical_names_and_beats_the_floor_above_level_1(tmp_path):
+def test_another_domain_gets_no_values_suffix_grammatical_names_and_beats_the_floor_at_every_level(tmp_path):
     import copy
 
     from embeddings import Embedder
@@ -438,7 +434,8 @@ def test_another_domain_gets_no_values_suffix_grammatical_names_and_beats_the_fl
         assert not re.search(r"\d", n.description) and "values" not in n.description.lower(), n.description
         assert 1 <= _sentences(n.description) <= 2, n.description
     res = compare_trees(ours, ref, embed=embed)
-    for lc in res.levels[1:]:
+    assert [lc.level for lc in res.levels] == [1, 2, 3]
+    for lc in res.levels:
         assert lc.name_fidelity > lc.name_fidelity_floor, (lc.level, lc.name_fidelity, lc.name_fidelity_floor)
     # forcing a style adds the suffix at the category level only (where an adjective carries the weight)
     forced = copy.deepcopy(ref)
@@ -480,3 +477,19 @@ def test_params_round_trip_after_a_call():
     params = s.get_params()
     assert "category_suffix_" not in params and params["part_penalty"] == 0.1
     assert type(s)(**params).get_params() == params
+
+
+def test_a_level_1_node_carried_by_one_heavy_value_is_named_after_it(tmp_path):
+    from embeddings import Embedder
+
+    members = ["helpfulness", "spiritual wisdom", "spiritual growth", "inner peace", "mindfulness",
+               "spiritual guidance", "practical help", "user empowerment"]
+    weights = [23.0, 0.3, 0.2, 0.2, 0.2, 0.2, 0.4, 0.3]
+    other = ["honesty", "truthfulness", "candor", "transparency"]
+    embed = Embedder(cache_dir=tmp_path).embed
+    clusters = [
+        ClusterInfo(level=1, members=members, weights=np.array(weights), embeddings=embed(members)),
+        ClusterInfo(level=1, members=other, weights=np.array([5.0, 3, 1, 2]), embeddings=embed(other)),
+    ]
+    out = OfflineSummarizer().summarize_level(clusters, [[0, 1]])
+    assert "help" in out[0].name.lower(), out[0].name

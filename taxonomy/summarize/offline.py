@@ -26,9 +26,11 @@ How a cluster is named
    are ordered by the cosine between the option's vector and the cluster's centroid (:class:`TermVectors`: a
    member's own embedding when a member says the option, else the heaviest shortest member containing it;
    "A and B" sums its parts, less ``part_penalty`` since a sum of two phrases always sits closer to a centroid;
-   an option not said by any member loses 0.05), the lexical rank breaking near-ties. A parent avoids
-   repeating a child's name. Names are capitalised on the first letter only (acronyms and mixed case kept) and
-   stay within ``max_words`` / ``max_chars``.
+   an option not said by any member loses 0.05), the lexical rank breaking near-ties. At level 1 the centroid
+   weighs members half by presence, half by frequency (no typicality), the meaning weighs more than the lexical
+   rank and a second part costs more: a leaf-level node is named after its most central phrase unless a pair
+   clearly says more. A parent avoids repeating a child's name. Names are capitalised on the first letter only
+   (acronyms and mixed case kept) and stay within ``max_words`` / ``max_chars``.
 5. *Categories.* From ``category_level`` up, when the category style has a suffix (``category_suffix``, inferred
    from the members when not given: "values" only when most members are headed by abstract nouns), broad
    categories are named by the adjectives that most of their weight says ("Ethical values"; "Practical and
@@ -42,41 +44,35 @@ members, "such as proactive, practical and educational helpfulness", or the heav
 and what sets the node apart from its nearest siblings (by centroid): the terms it says that they do not.
 Counts and shares are not written into it: they go stale after an edit, and ``taxo show`` prints them beside it.
 
+Layout: this module holds the class, the member weights and the per-level term statistics; the naming steps
+(3-6) are in :mod:`.offline_naming` and the descriptions in :mod:`.offline_describe`, both mixed into the class.
+
 Everything is deterministic: no randomness, sums taken in input order, ties broken by the strings themselves
 (so the hash seed does not matter either).
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
 
 from .base import ClusterInfo, Summarizer, Summary
+from .offline_describe import DescribeMixin
+from .offline_naming import NamingMixin
 from .text import (
-    ADJ_ENDINGS,
     CONJUNCTIONS,
-    QUALIFIER,
-    STOPWORDS,
     TermVectors,
     Tok,
-    WS,
     adjectival,
-    capitalise,
-    decapitalise,
     display_token,
     infer_category_suffix,
-    join_list,
     norm_weights,
-    prefixes,
-    same_stem,
-    stem,
 )
 
 
-class OfflineSummarizer(Summarizer):
+class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
     """Deterministic names and descriptions from the members themselves (no model, no network).
 
     Parameters
@@ -111,6 +107,14 @@ class OfflineSummarizer(Summarizer):
     part_penalty:
         Cosine taken off a name per extra "and" part: a sum of two phrases is always closer to a centroid than
         either, so a second part must bring more than that to be kept.
+    leaf_part_penalty, leaf_centroid_weight, leaf_centroid_mix:
+        The same two at level 1, and how the centroid the options are compared with weighs the members there
+        (0 = by presence only, 1 = by frequency like the representativeness above; None = the representativeness
+        itself, typicality included). A level-1 node gathers variants of one thing: it is named after the member
+        phrase nearest its centroid unless a second part clearly earns its place. Presence alone (0) scores a little
+        higher on the published tree but names a node that one heavy value carries after its light members
+        ("Spiritual wisdom" for a node of "helpfulness"), so half of the weight goes by frequency. See
+        ``benchmarks/name_quality.py``.
     """
 
     name = "offline"
@@ -130,6 +134,9 @@ class OfflineSummarizer(Summarizer):
         category_suffix: str | None = None,
         centroid_weight: float = 1.0,
         part_penalty: float = 0.05,
+        leaf_part_penalty: float = 0.1,
+        leaf_centroid_weight: float = 3.0,
+        leaf_centroid_mix: float | None = 0.5,
     ):
         self.n_examples = int(n_examples)
         self.max_words = int(max_words)
@@ -144,10 +151,23 @@ class OfflineSummarizer(Summarizer):
         self.category_suffix = None if category_suffix is None else str(category_suffix).strip()
         self.centroid_weight = float(centroid_weight)
         self.part_penalty = float(part_penalty)
+        self.leaf_part_penalty = float(leaf_part_penalty)
+        self.leaf_centroid_weight = float(leaf_centroid_weight)
+        self.leaf_centroid_mix = None if leaf_centroid_mix is None else float(leaf_centroid_mix)
 
     def get_params(self) -> dict:
         """Constructor parameters only (not what a call inferred, such as ``category_suffix_``)."""
         return {k: v for k, v in super().get_params().items() if not k.endswith("_")}
+
+    def _presence_mix(self, p: np.ndarray, mix: float) -> np.ndarray:
+        """Member weights mixing frequency (raised to ``frequency_power``) with mere presence, ``mix`` 0..1."""
+        n = len(p)
+        if n == 0:
+            return p
+        q = p**self.frequency_power
+        q = q / q.sum() if q.sum() > 0 else np.full(n, 1.0 / n)
+        mix = min(max(mix, 0.0), 1.0)
+        return mix * q + (1.0 - mix) / n
 
     # ------------------------------------------------------------------ representativeness of members
     def _member_scores(self, clusters: list[ClusterInfo], probs: list[np.ndarray]) -> list[np.ndarray]:
@@ -395,8 +415,11 @@ class OfflineSummarizer(Summarizer):
         options = []
         for k, c in enumerate(clusters):
             opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show)
-            members = [o for o in vectors.central_members(k, reps[k], show, 3) if self._fits(o.split(), o)]
-            opts = self._rerank(opts, members, vectors, k, reps[k])
+            cw = reps[k]
+            if c.level <= 1 and self.leaf_centroid_mix is not None:  # a leaf-level node: its members by presence
+                cw = self._presence_mix(probs[k], self.leaf_centroid_mix)
+            members = [o for o in vectors.central_members(k, cw, show, 3) if self._fits(o.split(), o)]
+            opts = self._rerank(opts, members, vectors, k, cw)
             if suffix and cat_cov is not None and self.category_level and c.level >= self.category_level:
                 opts = self._category_names(cat_cov, k, suffix, show) + opts
             # a parent that repeats one of its children's names says nothing new: such options go last
@@ -417,448 +440,3 @@ class OfflineSummarizer(Summarizer):
             out.append(Summary(names[k], self._describe(c, names[k], reps[k], tok, noun, [names[j] for j in near], distinct)))
         self._tok_cache = cache
         return out
-
-    # ------------------------------------------------------------------ naming
-    def _fits(self, words: Sequence[str], text: str) -> bool:
-        return 0 < len(words) <= self.max_words and len(text) <= self.max_chars
-
-    def _second_terms(self, A, score_a, cands, factor, units, tf, vocab) -> list[tuple[float, tuple[str, ...]]]:
-        """Terms that complement ``A``: scored on the units that do not already say A's head word."""
-        if self._modifier(A):
-            return []
-        head = A[-1]
-        hp = prefixes(head)
-        said = {x for x in vocab if not hp.isdisjoint(prefixes(x)) and same_stem(x, head)}
-        # mass of each term on the units that do say the head word; the rest is the residual
-        sub: dict[tuple[str, ...], float] = defaultdict(float)
-        said_total = 0.0
-        total = 0.0
-        for t, w in units:
-            total += w
-            if w <= 0 or said.isdisjoint(t.keys):
-                continue
-            said_total += w
-            for g in t.ngrams:
-                sub[g] += w
-            if t.full is not None and t.full not in t.ngrams:
-                sub[t.full] += w
-        resid_total = total - said_total
-        need = max(min(self.second_term_min_mass, 0.25 * resid_total), 0.02)
-        out = []
-        for _, B in cands:
-            if self._modifier(B):
-                continue
-            mass = tf[B] - sub.get(B, 0.0)
-            if mass < need:
-                continue
-            sb = mass * factor[B]
-            if sb < self.second_term_ratio * score_a:
-                continue
-            combo = self._combine(A, B)
-            if combo is not None:
-                out.append((sb, combo))
-        out.sort(key=lambda x: (-x[0], x[1]))
-        return out
-
-    def _specialisations(self, A, cands, tf) -> list[tuple[float, tuple[str, ...]]]:
-        """For a single word, its two strongest two-word uses, factored: "open communication" + "direct
-        communication" -> "Open and direct communication"; "community building" + "community engagement" ->
-        "Community building and engagement". With the share of the word's mass the two uses cover."""
-        if len(A) != 1:
-            return []
-        word = A[0]
-        out = []
-        for pos in (1, 0):
-            uses = [(sc, g) for sc, g in cands if len(g) == 2 and g[pos] == word and g[1 - pos] not in STOPWORDS]
-            if len(uses) < 2 or tf[uses[0][1]] + tf[uses[1][1]] < 0.15 * tf[A]:
-                continue
-            combo = self._combine(uses[0][1], uses[1][1])
-            if combo is not None:
-                cover = (tf[uses[0][1]] + tf[uses[1][1]]) / tf[A]
-                out.append((uses[0][0] + uses[1][0], cover, combo))
-        out.sort(key=lambda x: (-x[0], x[2]))
-        return [(cover, combo) for _, cover, combo in out]
-
-    def _category_coverage(self, clusters, probs, tok, head_ratio):
-        """Per cluster, for every word used as a modifier with an adjective's ending, the share of the cluster's
-        weight and of its members whose text says it; and the same counted over the whole level."""
-        cover: list[dict[str, tuple[float, float]]] = []
-        level_w: dict[str, float] = defaultdict(float)
-        n_total = sum(len(c.members) for c in clusters) or 1
-        for k, c in enumerate(clusters):
-            cw: dict[str, float] = defaultdict(float)
-            cu: dict[str, float] = defaultdict(float)
-            n = max(len(c.members), 1)
-            for s, p in zip(c.members, probs[k], strict=True):
-                for x in set(tok(s).keys):
-                    if (
-                        len(x) >= 4
-                        and "-" not in x
-                        and x not in STOPWORDS
-                        and x.endswith(ADJ_ENDINGS)
-                        and head_ratio(x) < 0.3
-                    ):
-                        cw[x] += float(p)
-                        cu[x] += 1.0 / n
-                        level_w[x] += 1.0 / n_total
-            cover.append({x: (cw[x], cu[x]) for x in cw})
-        return cover, level_w, [len(c.members) / n_total for c in clusters]
-
-    def _category_names(self, cat_cov, k, suffix, show) -> list[str]:
-        """Broad categories named by the adjectives most of their weight shares: "Social and cultural values".
-        An adjective scores by the share of the category's weight and of its members that say it, times its
-        concentration in this category (so words every category uses lose out); a word that only a small part
-        of the category says (one small child) never leads."""
-        cover, level_u, size = cat_cov
-        beta = max(self.distinctiveness, 0.0)
-        scored = []
-        for x, (cw, cu) in cover[k].items():
-            mass = math.sqrt(max(cw, 0.0) * max(cu, 0.0))
-            if mass < 0.03:
-                continue
-            conc = (cu * size[k]) / level_u[x] if level_u.get(x) else 0.0
-            scored.append((mass * conc**beta, mass, x))
-        scored.sort(key=lambda t: (-t[0], t[2]))
-        out: list[str] = []
-        if not scored:
-            return out
-        s1, m1, a1 = scored[0]
-        tail = tuple(suffix.split())
-        for s2, m2, a2 in scored[1:4]:
-            if s2 >= 0.5 * s1 and not same_stem(a1, a2):
-                out.append(capitalise(show((a1, "and", a2, *tail))))
-                break
-        out.append(capitalise(show((a1, *tail))))
-        return [o for o in out if len(o) <= self.max_chars]
-
-    def _rerank(self, opts: list[str], members: list[str], vectors: "TermVectors", k: int, rep) -> list[str]:
-        """The lexical options and the most central members, ordered by how close their meaning is to the
-        cluster's centroid; the lexical order breaks near-ties (each later place costs a little)."""
-        wgt = max(self.centroid_weight, 0.0)
-        if wgt <= 0 or not vectors.ok:
-            return opts
-        cen = vectors.centroid(k, rep)
-        if cen is None:
-            return opts
-        seen = {o.casefold() for o in opts}
-        extra = [m for m in members if m.casefold() not in seen]
-        scored = []
-        for i, o in enumerate(opts + extra):
-            if i >= len(opts):
-                i = i - len(opts) + 1  # a central member ranks as the second lexical option
-            v, exact, n_parts = vectors.text_vector(k, o)
-            sim = float(v @ cen) if v is not None else 0.0
-            # a sum of parts always sits closer to a centroid than one part: a second part must earn its place
-            sim -= self.part_penalty * max(n_parts - 1, 0)
-            if not exact:  # built from words rather than whole member phrases: its vector is a guess
-                sim -= 0.05
-            scored.append((wgt * sim - 0.01 * i, i, o))
-        scored.sort(key=lambda t: (-t[0], t[1], t[2]))
-        return [o for _, _, o in scored]
-
-    def _name_options(self, cands, tf, F, factor, units, c, rep, tok, show) -> list[str]:
-        """Ranked name options for one cluster (best first, no duplicates)."""
-        opts: list[str] = []
-        seen: set[str] = set()
-
-        def add(words: Sequence[str]) -> None:
-            text = capitalise(show(words))
-            if self._fits(words, text) and text.casefold() not in seen:
-                seen.add(text.casefold())
-                opts.append(text)
-
-        full = {t.full for t, _ in units if t.full is not None}
-        vocab = {x for t, _ in units for x in t.keys}
-        for sa, A in cands[:4]:
-            pairs = self._second_terms(A, sa, cands, factor, units, tf, vocab)
-            # a lone word that is generic (common in other clusters), a modifier, never a value of its own here,
-            # or mostly said in two main ways with nothing else to pair it with, reads better as those two uses
-            strong = bool(pairs) and pairs[0][0] >= 0.25 * sa
-            specs = self._specialisations(A, cands, tf)
-            vague = len(A) == 1 and (
-                self._modifier(A)
-                or A not in full
-                or (tf[A] / F[A] < 0.5 and not strong)
-                or (not pairs and bool(specs) and specs[0][0] >= 0.3)
-            )
-            if vague:
-                for _, combo in specs:
-                    add(combo)
-            if pairs:
-                add(pairs[0][1])
-            elif len(A) == 2 and not self._modifier(A[-1:]):
-                # no other head to add: name the two main kinds of A's head ("emotional" + "psychological"
-                # wellbeing -> "Emotional and psychological wellbeing")
-                kinds = [
-                    (sb, B) for sb, B in cands if len(B) == 2 and B[1] == A[1] and B != A and tf[B] >= 0.25 * tf[A]
-                ]
-                if kinds:
-                    combo = self._combine(A, kinds[0][1])
-                    if combo is not None:
-                        add(combo)
-            add(A)
-            for _, combo in pairs[1:3]:
-                add(combo)
-        if not opts:
-            for _, g in cands:
-                add(g)
-                if opts:
-                    break
-        if not opts:
-            # no usable term (e.g. only symbols): the heaviest member, cut to size
-            order = sorted(range(len(c.members)), key=lambda i: (-rep[i], str(c.members[i])))
-            for i in order:
-                t = tok(c.members[i])
-                words = list(t.keys[: self.max_words])
-                while words and words[-1] in STOPWORDS:
-                    words.pop()
-                while words and len(capitalise(show(words))) > self.max_chars:
-                    words.pop()
-                if words:
-                    add(words)
-                    break
-        return opts
-
-    def _combine(self, A: tuple[str, ...], B: tuple[str, ...]) -> tuple[str, ...] | None:
-        """Join two terms, factoring a shared first or last word; None when they repeat a stem, or when factoring
-        would leave a modifier standing as a head ("apply decorative finish" + "apply molds" never gives
-        "Apply decorative and molds")."""
-        if any(x in CONJUNCTIONS for x in A + B):
-            return None
-        modifier = getattr(self, "_modifier", None) or (lambda g: False)
-        # shared leading words: "analytical rigor" + "analytical precision"
-        p = 0
-        while p < min(len(A), len(B)) and A[p] == B[p]:
-            p += 1
-        if p:
-            ra, rb = A[p:], B[p:]
-            if not ra or not rb or len(ra) > 1 or len(rb) > 1:
-                return None
-            if same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
-                return None
-            if modifier(ra) or modifier(rb):
-                return None
-            return A + ("and",) + rb
-        # shared trailing words: "emotional wellbeing" + "psychological wellbeing"
-        s = 0
-        while s < min(len(A), len(B)) and A[-1 - s] == B[-1 - s]:
-            s += 1
-        if s:
-            ra, rb = A[:-s], B[:-s]
-            if not ra or not rb or len(ra) > 1 or len(rb) > 1:
-                return None
-            if same_stem(ra[0], rb[0]) or ra[0] in STOPWORDS or rb[0] in STOPWORDS:
-                return None
-            return ra + ("and",) + B
-        if modifier(A[-1:]) or modifier(B[-1:]):  # "missing screw and broken": B is no head
-            return None
-        content_a = [x for x in A if x not in STOPWORDS]
-        content_b = [x for x in B if x not in STOPWORDS]
-        for x in content_a:
-            for y in content_b:
-                if same_stem(x, y):
-                    return None
-        return A + ("and",) + B
-
-    def _assign(self, clusters, options, raw_totals, reps, tok, show) -> list[str]:
-        """Distinct names within the level: heaviest cluster first, each its best free option, else a
-        qualified one ("Honesty (candor)"), else a numbered one ("Honesty 2")."""
-        K = len(clusters)
-        order = sorted(range(K), key=lambda k: (-raw_totals[k], -len(clusters[k].members), k))
-        used: set[str] = set()
-        names = [""] * K
-        for k in order:
-            opts = options[k] or ["Unnamed cluster"]
-            chosen = next((o for o in opts if o.casefold() not in used), None)
-            if chosen is None:
-                chosen = self._qualify(opts, clusters[k], reps[k], used, tok, show)
-            used.add(chosen.casefold())
-            names[k] = chosen
-        return names
-
-    def _qualify(self, bases, c, rep, used, tok, show) -> str:
-        order = sorted(range(len(c.members)), key=lambda i: (-rep[i], str(c.members[i])))[:10]
-        for base in sorted(bases[:4], key=lambda b: (len(b.split()), bases.index(b))):
-            base_keys = set(tok(base).keys)
-            for i in order:
-                t = tok(c.members[i])
-                content = [x for x in t.keys if x not in STOPWORDS]
-                if not content or set(content) <= base_keys or len(t.keys) > 3:
-                    continue
-                cand = f"{base} ({show(t.keys)})"
-                short = len(cand.split()) <= self.max_words + 1 and len(cand) <= self.max_chars
-                if short and cand.casefold() not in used:
-                    return cand
-        base = bases[0]
-        words = base.split()
-        while len(words) > 1 and (
-            len(words) >= self.max_words or len(" ".join(words)) > self.max_chars - 6 or words[-1].lower() in STOPWORDS
-        ):
-            words.pop()
-        base = " ".join(words)
-        n = 2
-        while f"{base} {n}".casefold() in used:
-            n += 1
-        return f"{base} {n}"
-
-    # ------------------------------------------------------------------ descriptions
-    def _examples(self, c: ClusterInfo, name: str, rep: np.ndarray, tok, n_max: int) -> list[str]:
-        """Representative members that add something to the name: greedy, each pick weighing the member's
-        representativeness by the share of its words not yet said (by the name or earlier picks)."""
-        said = {x for x in tok(name).keys if x not in STOPWORDS and x not in CONJUNCTIONS}
-        n = len(c.members)
-        if n == 0 or n_max <= 0:
-            return []
-        top = np.argsort(-np.asarray(rep, dtype=np.float64), kind="stable")[: max(30, 3 * n_max)]
-        pool = sorted((int(i) for i in top), key=lambda i: (-rep[i], str(c.members[i])))
-        E = c.embeddings if isinstance(c.embeddings, np.ndarray) and c.embeddings.ndim == 2 else None
-        sim: dict[int, dict[int, float]] = {}
-        if E is not None and E.shape[0] == n:
-            P = np.asarray(E[pool], dtype=np.float32)
-            S = P @ P.T
-            sim = {i: {j: float(S[a, b]) for b, j in enumerate(pool)} for a, i in enumerate(pool)}
-        chosen: list[int] = []
-        seen: set[tuple[str, ...]] = set()
-        said_stems = {stem(x) for x in said}
-        while len(chosen) < n_max:
-            best, best_score = None, 0.0
-            for i in pool:
-                if i in chosen:
-                    continue
-                content = tuple(x for x in tok(c.members[i]).keys if x not in STOPWORDS)
-                if not content or content in seen:
-                    continue
-                new = sum(1 for x in content if x not in said and stem(x) not in said_stems)
-                if new == 0:  # nothing the name or earlier examples did not already say
-                    continue
-                if sim and chosen and max(sim[i][j] for j in chosen) > 0.92:
-                    continue
-                score = float(rep[i]) * (0.5 + 0.5 * new / len(content))
-                if best is None or score > best_score:
-                    best, best_score = i, score
-            if best is None:
-                break
-            chosen.append(best)
-            content = tuple(x for x in tok(c.members[best]).keys if x not in STOPWORDS)
-            seen.add(content)
-            said.update(content)
-            said_stems.update(stem(x) for x in content)
-        return [self._quote(c.members[i]) for i in chosen]
-
-    @staticmethod
-    def _clip(s: str) -> str:
-        text = WS.sub(" ", str(s)).strip()
-        return text[:49].rstrip() + "…" if len(text) > 50 else text
-
-    @classmethod
-    def _quote(cls, s: str) -> str:
-        text = cls._clip(s)
-        if any(ch in text for ch in ",;.") or " and " in f" {text} ":
-            text = f"“{text}”"
-        return text
-
-    @staticmethod
-    def _factored_list(items: list[str]) -> str:
-        """"proactive, practical and educational helpfulness" rather than repeating the shared last word."""
-        words = [x.split() for x in items]
-        if len(items) >= 2 and all(len(w) >= 2 and not x.startswith("“") for w, x in zip(words, items, strict=True)):
-            last = {w[-1] for w in words}
-            if len(last) == 1:
-                return join_list([" ".join(w[:-1]) for w in words]) + " " + words[0][-1]
-        return join_list(items)
-
-    @staticmethod
-    def _nearest_all(cents, groups: dict[int, tuple[int, ...]], n: int) -> list[list[int]]:
-        """For every cluster, the ``n`` clusters nearest by centroid cosine: among its siblings when it has
-        some, else in the whole level (matrix products in blocks: no K x K matrix in memory for a large K)."""
-        K = len(cents)
-        known = [j for j in range(K) if cents[j] is not None]
-        out: list[list[int]] = [[] for _ in range(K)]
-        if not known:
-            return out
-        M = np.stack([cents[j] for j in known])
-        pos = {j: r for r, j in enumerate(known)}
-        # the pool of candidates of each cluster: its siblings, or the whole level when it has none
-        pools: dict[tuple[int, ...], list[int]] = defaultdict(list)
-        for k in known:
-            group = tuple(j for j in groups.get(k, ()) if cents[j] is not None)
-            pools[group if len(group) > 1 else tuple(known)].append(k)
-        for pool, rows in pools.items():
-            cols = np.array([pos[j] for j in pool])
-            at = {j: i for i, j in enumerate(pool)}
-            P = M[cols]
-            for s0 in range(0, len(rows), 512):
-                part = rows[s0 : s0 + 512]
-                S = M[[pos[k] for k in part]] @ P.T
-                for r, k in enumerate(part):
-                    if k in at:
-                        S[r, at[k]] = -np.inf
-                    m = min(n, len(pool) - (k in at))
-                    if m <= 0:
-                        continue
-                    top = np.argpartition(-S[r], m - 1)[:m]
-                    top = sorted(top, key=lambda t: (-S[r, t], pool[t]))
-                    out[k] = [pool[t] for t in top if np.isfinite(S[r, t])]
-        return out
-
-    def _distinct_terms(self, k: int, near: list[int], cands, tfs, name: str, show) -> list[str]:
-        """Up to two of the cluster's terms, beyond what its name says, that its nearest clusters say least (its own
-        mass minus theirs)."""
-        if not near:
-            return []
-        said = {x for x in name.lower().split()}
-        head = name.lower().split()[-1] if name.strip() else ""
-        scored = []
-        for sc, g in cands[:25]:
-            if all(any(same_stem(x, y) for y in said) for x in g if x not in STOPWORDS):
-                continue  # the name says it already
-            if head and same_stem(g[-1], head):
-                continue  # one more kind of what the name says ("practical helpfulness"): the examples show those
-            own = tfs[k].get(g, 0.0)
-            other = max(tfs[j].get(g, 0.0) for j in near)
-            gap = own - other
-            if gap > 0.02 and not self._modifier(g):
-                scored.append((gap, g))
-        scored.sort(key=lambda t: (-t[0], t[1]))
-        out: list[str] = []
-        for _, g in scored:
-            text = show(g)
-            if any(same_stem(text, o) or text in o or o in text for o in out):
-                continue
-            out.append(text)
-            if len(out) == 2:
-                break
-        return out
-
-    def _describe(self, c: ClusterInfo, name: str, rep: np.ndarray, tok, noun: str, near: list[str],
-                  distinct: list[str]) -> str:
-        """One or two sentences: what the members share (the name's focus and telling members or children) and
-        what sets the node apart from its nearest siblings. No counts or shares: they are shown beside it."""
-        n = len(c.members)
-        focus = decapitalise(QUALIFIER.sub("", name))  # "Privacy 2", "Honesty (candor)" -> "privacy", "honesty"
-        if n == 0:
-            return "An empty cluster."
-        if focus.casefold() == "unnamed cluster":
-            return f"{noun} without words to name them."
-        if n == 1:
-            return f"A single member: {self._quote(c.members[0])}."
-        children = list(c.child_names or [])
-        ex = self._examples(c, name, rep, tok, self.n_examples)
-        if c.level >= 2 and children:
-            cw, _ = norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
-            corder = sorted(range(len(children)), key=lambda j: (-cw[j], str(children[j])))
-            shown = [f"“{self._clip(children[j])}”" for j in corder[:3]]
-            category = bool(noun == "Values" and name.casefold().endswith(" values"))
-            lead = name if category else f"{noun} about {focus}"
-            first = f"{lead}, gathering {join_list(shown)}"
-            first += " among others." if len(children) > 3 else "."
-        else:
-            first = f"{noun} about {focus}, such as {self._factored_list(ex)}." if ex else f"{noun} about {focus}."
-        if not near:
-            return first
-        others = join_list([f"“{self._clip(x)}”" for x in near])
-        if distinct:
-            second = f"Unlike the nearby {others}, it also stresses {join_list(distinct)}."
-        else:
-            second = f"Nearest to {others}, it keeps to {focus} itself."
-        return f"{first} {second}"
