@@ -227,21 +227,13 @@ class _Editor:
 
     # -- lookups -------------------------------------------------------------------------------------------------
     def node(self, ref: str, what: str = "node") -> Node:
+        from taxonomy.lineage import resolve_node_id, tree_pools
+
         ref = ref.strip()
-        nodes = self.tree.nodes
-        if ref in nodes:
-            return nodes[ref]
-        tomb = self.tree.tombstones.get(ref)
-        part = ref.rsplit(":", 1)[-1].lower()
-        if tomb is None and len(part) >= 4:
-            matches = [u for u in nodes if u.rsplit(":", 1)[-1].startswith(part)]
-            if len(matches) == 1:
-                return nodes[matches[0]]
-            if len(matches) > 1:
-                raise UsageError(f"{what} id {ref!r} is ambiguous: {', '.join(sorted(matches)[:5])}")
-            tmatches = [u for u in self.tree.tombstones if u.rsplit(":", 1)[-1].startswith(part)]
-            if len(tmatches) == 1:
-                tomb = self.tree.tombstones[tmatches[0]]
+        uid = resolve_node_id(ref, *tree_pools(self.tree), what=what)
+        if uid in self.tree.nodes:
+            return self.tree.nodes[uid]
+        tomb = self.tree.tombstones.get(uid) if uid is not None else None
         if tomb is not None:
             survivors = resolve_tombstone(self.tree, tomb.uid)
             where = f" in version {tomb.version_id}" if tomb.version_id else ""
