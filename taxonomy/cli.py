@@ -146,10 +146,7 @@ def build(
     min_conversations: Annotated[
         Optional[int], typer.Option(help="Only values seen in at least K distinct conversations (record batches)")
     ] = None,
-    cache_dir: CacheOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Embed all ingested values, cluster them into levels, name every cluster; prints the new version id."""
     from taxonomy import api
@@ -221,8 +218,7 @@ def show(
     level: Annotated[Optional[int], typer.Option(help="List the nodes of this level [default: the top level]")] = None,
     node: Annotated[Optional[str], typer.Option(help="Show one node (full id or the first 4+ characters of its uuid)")] = None,
     limit: Annotated[int, typer.Option(help="Member values to list for --node (0 = all)")] = 25,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
+    db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Show a version's nodes at a level, or one node: path, description, children, member values."""
     from taxonomy import api
@@ -268,9 +264,7 @@ def similar(
     version: Annotated[int, typer.Option(help="Version id")],
     k: Annotated[int, typer.Option("-k", help="Number of values and of nodes")] = 10,
     model: Annotated[Optional[str], typer.Option(help="Embedding model [default: the version's]")] = None,
-    cache_dir: CacheOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
+    cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """The values and nodes nearest to a phrase (cosine similarity, faiss)."""
     from taxonomy import api
@@ -295,9 +289,7 @@ def export(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file [default: stdout]")] = None,
     min_conversations: Annotated[Optional[int], typer.Option(
         "--min-conversations", help="Aggregate values backed by fewer distinct conversations into 'other' rows")] = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Write a version as the published values_tree.csv layout, nested JSON, Parquet (one row per value) or SKOS."""
     from taxonomy import api
@@ -320,9 +312,7 @@ def compare(
     reference: Annotated[str, typer.Option(help="Reference tree in the values_tree.csv layout")],
     weights: Annotated[str, typer.Option(help="Weights for the weighted scores: ours | reference")] = "ours",
     names: Annotated[bool, typer.Option("--names/--no-names", help="Also score the names (name fidelity, MiniLM)")] = True,
-    cache_dir: CacheOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
+    cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Per-level NMI, name fidelity, ARI and purity of a version against a reference tree."""
     from taxonomy import api
@@ -344,10 +334,7 @@ cli_curate.register(app)
 def quickstart(
     levels: Annotated[str, typer.Option(help="Clusters per level, or auto")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
-    cache_dir: CacheOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """init + ingest the bundled sample (552 published values) + build, then show the top level."""
     from taxonomy import api

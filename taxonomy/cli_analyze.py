@@ -8,11 +8,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table as RichTable
 
-from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, emit_json, err, esc, out
+from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, command_group, emit_json, err, esc, out
 
-analyze_app = typer.Typer(
-    help="The study's analyses on a version's extraction records, with a privacy threshold.",
-    no_args_is_help=True,
+analyze_app = command_group(
+    "The study's analyses on a version's extraction records, with a privacy threshold."
 )
 
 LevelOpt = Annotated[Optional[int], typer.Option("--level", help="0 = values, 1.. = node levels [default: top level]")]

@@ -39,6 +39,12 @@ BranchOpt = Annotated[
 ]
 MessageOpt = Annotated[str, typer.Option("--message", "-m", help="Version message")]
 
+
+def command_group(help: str) -> typer.Typer:  # noqa: A002 - typer's name
+    """A group of commands (`taxo edit`, `taxo review`, ...): its help, and the help again when run bare."""
+    return typer.Typer(help=help, no_args_is_help=True)
+
+
 #: The consoles every command prints on (results on ``out``, chatter on ``err``); tests set their width.
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -8,12 +8,13 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from taxonomy.cli_common import AuthorOpt, BranchOpt, CacheOpt, DbOpt, JsonOpt, QuietOpt, emit_json, err, esc, out
+from taxonomy.cli_common import (
+    AuthorOpt, BranchOpt, CacheOpt, DbOpt, JsonOpt, QuietOpt, command_group, emit_json, err, esc, out,
+)
 
-edit_app = typer.Typer(
-    help="Edit a version: each edit writes a new version (the base stays as it was). "
-    "Usage: taxo edit VERSION OPERATION ...",
-    no_args_is_help=True,
+edit_app = command_group(
+    "Edit a version: each edit writes a new version (the base stays as it was). "
+    "Usage: taxo edit VERSION OPERATION ..."
 )
 
 MessageOpt = Annotated[str, typer.Option("--message", "-m", help="Version message [default: a summary of the edit]")]

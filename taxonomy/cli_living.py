@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from taxonomy.cli_common import (AuthorOpt, BranchOpt, CacheOpt, DbOpt, JsonOpt, MessageOpt, QuietOpt, emit_json, err,
-                                 esc, out, progress)
+from taxonomy.cli_common import (
+    AuthorOpt, BranchOpt, CacheOpt, DbOpt, JsonOpt, MessageOpt, QuietOpt, emit_json, err, esc, out, progress,
+)
 
 
 def _short(uid: str | None) -> str:
@@ -142,8 +143,7 @@ def drift(
     to_batches: Annotated[str, typer.Option("--to-batches", help="Batches after, e.g. 3")],
     level: Annotated[int, typer.Option(help="Level whose nodes are compared")] = 1,
     limit: Annotated[int, typer.Option(help="Nodes and values listed (0 = all)")] = 20,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
+    db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Per node: share of conversations before and after, 95% CI of the difference; biggest movers first.
 

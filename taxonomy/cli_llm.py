@@ -7,7 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from taxonomy.cli_common import AuthorOpt, BranchOpt, CacheOpt, DbOpt, JsonOpt, MessageOpt, QuietOpt, emit_json, err, esc
+from taxonomy.cli_common import (
+    AuthorOpt, BranchOpt, CacheOpt, DbOpt, JsonOpt, MessageOpt, QuietOpt, emit_json, err, esc,
+)
 
 
 def resummarize(

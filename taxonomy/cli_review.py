@@ -11,13 +11,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from taxonomy.cli_common import (AuthorOpt, CacheOpt, DbOpt, JsonOpt, MessageOpt, QuietOpt, emit_json, err, esc, esc_url,
-                                 out, progress)
+from taxonomy.cli_common import (
+    AuthorOpt, CacheOpt, DbOpt, JsonOpt, MessageOpt, QuietOpt, command_group, emit_json, err, esc, esc_url, out,
+    progress,
+)
 
-review_app = typer.Typer(
-    help="Review a version in Label Studio: push nodes as tasks, pull the annotations back as a new version. "
-    "Token: TAXO_LABEL_STUDIO_TOKEN.",
-    no_args_is_help=True,
+review_app = command_group(
+    "Review a version in Label Studio: push nodes as tasks, pull the annotations back as a new version. "
+    "Token: TAXO_LABEL_STUDIO_TOKEN."
 )
 
 UrlOpt = Annotated[
@@ -75,8 +76,7 @@ MovedUrlOpt = Annotated[
 def status_cmd(
     batch: Annotated[Optional[int], typer.Argument(help="Review batch id (printed by push); none: list the batches")] = None,
     url: MovedUrlOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
+    db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Tasks, annotated, conflicting, applied, ... of a review batch (asks Label Studio); without a batch id, the
     list of batches."""

@@ -8,12 +8,11 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, emit_json, err, esc, esc_url, out
+from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, command_group, emit_json, err, esc, esc_url, out
 
-validate_app = typer.Typer(
-    help="Validation spot-checks: is each extracted value really expressed in its excerpt? "
-    "plan → sample → push → pull → report.",
-    no_args_is_help=True,
+validate_app = command_group(
+    "Validation spot-checks: is each extracted value really expressed in its excerpt? "
+    "plan → sample → push → pull → report."
 )
 
 StratifyOpt = Annotated[
