@@ -248,10 +248,10 @@ def build(
     about n/12 down to ``top``). ``method``: a name from :data:`taxonomy.cluster.METHODS` (default: the best in the
     benchmark). ``seed``: the random state; the same input and seed give the same tree.
 
-    Language models (``summarizer="anthropic"`` or ``"openai"``): ``llm``
-    (:class:`taxonomy.llm.options.LLMOptions`: model, server, key variable, concurrency, budget) configures the
-    calls (see :mod:`taxonomy.llm`); the key and server are checked before any work. ``hierarchy="clio"`` builds the levels
-    above 1 with the model (:mod:`taxonomy.cluster.clio`), meeting the counts within ``count_tolerance``.
+    Language models (``summarizer="anthropic"`` or ``"openai"``): ``llm`` (:class:`taxonomy.llm.options.LLMOptions`:
+    model, server, key variable, concurrency, budget) configures the calls (see :mod:`taxonomy.llm`); the key and
+    server are checked before any work. ``hierarchy="clio"`` builds the levels above 1 with the model
+    (:mod:`taxonomy.cluster.clio`), meeting the counts within ``count_tolerance``.
 
     Coverage (:mod:`taxonomy.coverage`, recorded in the manifest): ``batches`` (default: all), ``role`` ("ai" or
     "human": only that role's extraction records count) and ``min_conversations`` (only values seen in that many

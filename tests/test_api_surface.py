@@ -7,6 +7,7 @@ import ast
 import inspect
 from pathlib import Path
 
+import pytest
 import typer.main
 
 import taxonomy.api as api
@@ -113,3 +114,14 @@ def test_the_command_modules_do_not_import_each_other_in_a_circle():
         others = {m for m in imported if m and m.startswith("taxonomy.cli_")} - {"taxonomy.cli_common",
                                                                                   "taxonomy.cli_table"}
         assert not others, f"{path.name} imports {others}"
+
+
+def test_llm_options_from_the_command_line():
+    from taxonomy.errors import UsageError
+
+    opts = api.LLMOptions.from_cli(model="m", concurrency=2, price="3,15")
+    assert opts.summarizer_kwargs() == {"model": "m", "base_url": None, "api_key_env": None, "concurrency": 2,
+                                        "max_calls": None, "max_cost": None, "price": (3.0, 15.0)}
+    assert api.LLMOptions.from_cli(price=" ").price is None
+    with pytest.raises(UsageError, match="--llm-price '3': give USD per million input,output tokens, e.g. 3,15"):
+        api.LLMOptions.from_cli(price="3")
