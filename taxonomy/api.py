@@ -1,4 +1,14 @@
-"""The Python API: one function per CLI command, with the same name and the same options.
+"""The Python API: one function per `taxo` command, with the command's name and options.
+
+``taxo NAME`` is ``NAME`` here (``init``, ``build``, ``show``, ``apply``, ``log``, ``resummarize``, ``assign``, ...);
+a command of a group, ``taxo GROUP SUB``, is ``GROUP_SUB``: ``review_push``, ``review_status``, ``review_pull``,
+``validate_plan``, ``validate_sample``, ``validate_push``, ``validate_pull``, ``validate_report``. Two groups take
+the version first and name the function by what follows: ``taxo edit V OP`` is ``OP(V, ...)`` (``rename``,
+``merge``, ``move``, ``split``, ``create``, ``delete``, ``reassign``) and ``taxo analyze V ANALYSIS`` is
+``analyze(V, ANALYSIS, ...)``. Where one command does two things the second has its own function: ``branches``
+(`taxo branch` without a name), ``review_batches`` (`taxo review status` without a batch), ``novelty_accept`` and
+``novelty_place`` (`taxo novelty V accept|place`). The language-model options of ``build`` and ``resummarize`` are
+one :class:`LLMOptions`. The review and validation functions (package :mod:`review`) are loaded on first use.
 
 >>> import taxonomy.api as tx
 >>> tx.init("my.db")
@@ -9,6 +19,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -16,31 +27,26 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from taxonomy.build import BuildResult, build
+from taxonomy.changesets import apply, check, create, delete, load_groups, merge, move, reassign, rename, split
 from taxonomy.db.engine import session_scope
+from taxonomy.diff import format_diff
+from taxonomy.errors import TaxoError, UsageError
 from taxonomy.export.base import ExportResult
 from taxonomy.ingest import IngestResult, ingest
 from taxonomy.init import InitResult, init
+from taxonomy.lineage import branch, branches, history, log
+from taxonomy.llm.options import LLMOptions
+from taxonomy.llm.service import format_stats
 from taxonomy.progress import Progress
-from taxonomy.query import show, similar, versions
+from taxonomy.query import NodeDetail, short_id, show, similar, versions
+from taxonomy.resummarize import resummarize
 from taxonomy.store import get_version, read_tree
 
-from taxonomy.changesets import (  # noqa: E402  (curation API, re-exported)
-    apply,
-    branch,
-    branches,
-    check,
-    create,
-    delete,
-    history,
-    log,
-    merge,
-    move,
-    reassign,
-    rename,
-    split,
-)
-
 __all__ = [
+    "LLMOptions",
+    "NodeDetail",
+    "TaxoError",
+    "UsageError",
     "apply",
     "branch",
     "branches",
@@ -51,20 +57,40 @@ __all__ = [
     "delete",
     "diff",
     "export",
+    "format_comparison",
+    "format_diff",
+    "format_stats",
     "history",
     "ingest",
     "init",
+    "load_groups",
     "log",
     "merge",
+    "methods",
     "move",
     "quickstart",
     "reassign",
     "rename",
+    "resummarize",
+    "short_id",
     "show",
     "similar",
     "split",
     "versions",
 ]
+
+
+def methods() -> dict:
+    """The clustering methods and summarizers: ``{"methods": [...], "summarizers": [...]}``, each a list of
+    ``{"name", "default", "doc"}`` (the first line of the class's docstring)."""
+    from taxonomy.cluster import DEFAULT_METHOD, METHODS
+    from taxonomy.summarize import DEFAULT_SUMMARIZER, SUMMARIZERS
+
+    def rows(classes: dict, default: str) -> list[dict]:
+        return [{"name": n, "default": n == default, "doc": (c.__doc__ or "").strip().split("\n")[0]}
+                for n, c in classes.items()]
+
+    return {"methods": rows(METHODS, DEFAULT_METHOD), "summarizers": rows(SUMMARIZERS, DEFAULT_SUMMARIZER)}
 
 
 def diff(a: int, b: int, *, db: str | Engine | None = None):
@@ -139,6 +165,13 @@ def compare(
 
         embed = Embedder(model=None, cache_dir=cache_dir).embed
     return compare_trees(tree, ref, weights=weights, embed=embed)
+
+
+def format_comparison(result) -> str:
+    """The text `taxo compare` prints for a :func:`compare` result."""
+    from taxonomy.compare import format_comparison as text
+
+    return text(result)
 
 
 def sample_path() -> Path:
@@ -352,3 +385,52 @@ def analyze(
 
         res.files += plot(res, plot_dir)
     return res
+
+
+__all__ += ["analyze", "sample_path"]
+
+
+# ------------------------------------------------------------------------------------- review and validation
+def review_push(version: int, *, novelty: bool = False, **options):
+    """Create a Label Studio project with one task per node of ``version``: :func:`review.api.push` with its
+    ``options`` (level, nodes, limit, url, new_batch, annotators, members, suggestions, cache_dir, db). With
+    ``novelty``, one task per group of the version's novelty queue (:func:`review.novelty.push_novelty`: url,
+    annotators and db apply)."""
+    if not novelty:
+        from review.api import push
+
+        return push(version, **options)
+    if options.get("level") is not None or options.get("nodes") or options.get("limit") is not None or \
+            options.get("new_batch"):
+        raise UsageError("--novelty pushes the version's novelty queue; --level, --nodes, --limit and "
+                         "--new-batch do not apply")
+    from review.novelty import push_novelty
+
+    return push_novelty(version, url=options.get("url"), annotators=options.get("annotators", 1),
+                        db=options.get("db"))
+
+
+#: The functions of package :mod:`review`, loaded when first used (it is not needed to build or curate).
+_REVIEW = {
+    "review_batches": ("review.api", "batches"),
+    "review_status": ("review.api", "status"),
+    "review_pull": ("review.api", "pull"),
+    "validate_plan": ("review.validation", "plan"),
+    "validate_sample": ("review.validation", "sample"),
+    "validate_report": ("review.validation", "report"),
+    "validate_push": ("review.validation.labelstudio", "push"),
+    "validate_pull": ("review.validation.labelstudio", "pull"),
+}
+__all__ += ["review_push", *_REVIEW]
+
+
+def __getattr__(name: str):
+    if name in _REVIEW:
+        module, attr = _REVIEW[name]
+        value = globals()[name] = getattr(importlib.import_module(module), attr)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_REVIEW))

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from taxonomy.db.engine import session_scope
 from taxonomy.domain import Leaf, Node, Tree
 from taxonomy.errors import UsageError
+from taxonomy.llm.options import LLMOptions
 from taxonomy.progress import NullProgress, Progress
 
 #: Namespace of the content-derived node uuids (uuid5 of the level and the sorted member values).
@@ -235,13 +236,7 @@ def build(
     progress: Progress | None = None,
     hierarchy: str = "embedding",
     count_tolerance: int = 0,
-    llm_model: str | None = None,
-    llm_base_url: str | None = None,
-    llm_api_key_env: str | None = None,
-    llm_concurrency: int | None = None,
-    max_calls: int | None = None,
-    max_cost: float | None = None,
-    llm_price: Sequence[float] | None = None,
+    llm: LLMOptions | None = None,
     role: str | None = None,
     batches: Sequence[int] | str | None = None,
     min_conversations: int | None = None,
@@ -253,10 +248,10 @@ def build(
     about n/12 down to ``top``). ``method``: a name from :data:`taxonomy.cluster.METHODS` (default: the best in the
     benchmark). ``seed``: the random state; the same input and seed give the same tree.
 
-    Language models (``summarizer="anthropic"`` or ``"openai"``): ``llm_model``, ``llm_base_url``,
-    ``llm_api_key_env``, ``llm_concurrency``, ``max_calls``, ``max_cost``, ``llm_price`` configure the calls (see
-    :mod:`taxonomy.llm`); the key and server are checked before any work. ``hierarchy="clio"`` builds the levels
-    above 1 with the model (:mod:`taxonomy.cluster.clio`), meeting the counts within ``count_tolerance``.
+    Language models (``summarizer="anthropic"`` or ``"openai"``): ``llm`` (:class:`taxonomy.llm.options.LLMOptions`:
+    model, server, key variable, concurrency, budget) configures the calls (see :mod:`taxonomy.llm`); the key and
+    server are checked before any work. ``hierarchy="clio"`` builds the levels above 1 with the model
+    (:mod:`taxonomy.cluster.clio`), meeting the counts within ``count_tolerance``.
 
     Coverage (:mod:`taxonomy.coverage`, recorded in the manifest): ``batches`` (default: all), ``role`` ("ai" or
     "human": only that role's extraction records count) and ``min_conversations`` (only values seen in that many
@@ -286,13 +281,7 @@ def build(
         seed=seed,
         db=db,
         hierarchy=hierarchy,
-        model=llm_model,
-        base_url=llm_base_url,
-        api_key_env=llm_api_key_env,
-        concurrency=llm_concurrency,
-        max_calls=max_calls,
-        max_cost=max_cost,
-        price=llm_price,
+        **(llm or LLMOptions()).summarizer_kwargs(),
     )
     use_llm = is_llm_summarizer(summ)
     if category_suffix is not None:  # the offline namer's category style ("values", "" = none; default: inferred)

@@ -1,6 +1,7 @@
 """Change-sets: apply operations to a base version and write the result as a new version, in one transaction.
 
-Also: branch heads (advanced by compare-and-swap), the lineage log, a node's history, and `taxo check`.
+Also: advancing branch heads (compare-and-swap) and `taxo check`; the log, history and branches are in
+:mod:`taxonomy.lineage`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from taxonomy.db.engine import session_scope
-from taxonomy.db.models import Branch, ChangeSet, Node, TombstoneRow, Version, utcnow
+from taxonomy.db.models import Branch, ChangeSet, utcnow
 from taxonomy.edits import (
     Create,
     Delete,
@@ -395,6 +396,24 @@ def load_changeset_file(path: Path) -> tuple[list[Operation], str]:
     return ops, message
 
 
+def load_groups(path: str | os.PathLike) -> list:
+    """The groups of a split from a JSON file (`taxo edit V split NODE --groups FILE`): a list of
+    ``{name, description, members}`` or ``{"groups": [...]}``. Errors name the file (and the line)."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(path), "no such file") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    if isinstance(data, dict):
+        data = data.get("groups")
+    if not isinstance(data, list):
+        raise InputError(str(path), "expected a list of groups (or {\"groups\": [...]})")
+    return data
+
+
 # ----------------------------------------------------------------------------------------------- one-op helpers
 def _one(version, op, **kw) -> ChangeResult:
     kw.setdefault("source", {"kind": kw.pop("source_kind", "api")})
@@ -478,195 +497,3 @@ def orphaned_values(session, version: int) -> list[str]:
     covered = {t.id: t.text for t in coverage_totals(session, coverage_of_manifest(manifest))}
     queued = {m["value"] for g in ((manifest.get("novelty") or {}).get("groups") or []) for m in g["members"]}
     return sorted(t for vid, t in covered.items() if vid not in placed and t not in queued)
-
-
-@dataclass
-class LogEntry:
-    id: int
-    parent_id: int | None
-    created_at: str
-    author: str | None
-    kind: str
-    message: str
-    summary: str
-    depth: int  #: distance from the root of its lineage
-    branches: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def log(version: int | None = None, *, db: str | Engine | None = None) -> list[LogEntry]:
-    """Lineage. With ``version``: its ancestry, newest first. Without: every version in tree order (a child after
-    its parent; an edit of an old version makes a branch)."""
-    with session_scope(db) as session:
-        rows = session.scalars(select(Version).order_by(Version.id)).all()
-        summaries = {vid: s for vid, s in session.execute(select(ChangeSet.version_id, ChangeSet.summary))}
-        heads: dict[int, list[str]] = {}
-        for b in session.scalars(select(Branch).order_by(Branch.name)):
-            heads.setdefault(b.head_version_id, []).append(b.name)
-        by_id = {v.id: v for v in rows}
-        if version is not None:
-            get_version(session, version)
-        depth: dict[int, int] = {}
-        for v in rows:
-            depth[v.id] = 0 if v.parent_id is None else depth.get(v.parent_id, 0) + 1
-
-        def entry(v: Version) -> LogEntry:
-            return LogEntry(
-                id=v.id,
-                parent_id=v.parent_id,
-                created_at=v.created_at.isoformat(timespec="seconds") if v.created_at else "",
-                author=v.author,
-                kind=v.kind,
-                message=v.message,
-                summary=summaries.get(v.id, _build_summary(v)),
-                depth=depth[v.id],
-                branches=heads.get(v.id, []),
-            )
-
-        if version is not None:
-            out = []
-            cur: int | None = version
-            while cur is not None:
-                out.append(entry(by_id[cur]))
-                cur = by_id[cur].parent_id
-            return out
-        children: dict[int | None, list[Version]] = {}
-        for v in rows:
-            children.setdefault(v.parent_id, []).append(v)
-        out = []
-        stack = list(reversed(children.get(None, [])))
-        while stack:
-            v = stack.pop()
-            out.append(entry(v))
-            stack.extend(reversed(children.get(v.id, [])))
-        return out
-
-
-def _build_summary(v: Version) -> str:
-    m = v.manifest or {}
-    if v.kind == "build":
-        levels = ",".join(str(x) for x in m.get("levels", []))
-        return f"build of {m.get('n_values', '?')} values, levels {levels}, {m.get('method', {}).get('name', '?')}"
-    return v.kind
-
-
-@dataclass
-class HistoryEntry:
-    version_id: int
-    status: str  #: "present", "merged", "deleted", "split", "absent"
-    name: str | None
-    level: int | None
-    parent: str | None
-    member_count: int | None
-    replaced_by: list[str] = field(default_factory=list)
-    change: str = ""  #: what changed relative to the previous entry
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def history(node: str, *, db: str | Engine | None = None) -> list[HistoryEntry]:
-    """One node across all versions: name, parent, size where it exists; how it was retired where it was."""
-    with session_scope(db) as session:
-        uid = _resolve_any(session, node)
-        present = {
-            r.version_id: r
-            for r in session.execute(
-                select(Node.version_id, Node.name, Node.level, Node.parent_id, Node.member_count).where(Node.uid == uid)
-            )
-        }
-        parent_ids = {r.parent_id for r in present.values() if r.parent_id}
-        parents = {
-            i: u for i, u in session.execute(select(Node.id, Node.uid).where(Node.id.in_(parent_ids)))
-        } if parent_ids else {}
-        tombs = {
-            t.version_id: t for t in session.scalars(select(TombstoneRow).where(TombstoneRow.uid == uid))
-        }
-        versions = session.scalars(select(Version.id).order_by(Version.id)).all()
-    out: list[HistoryEntry] = []
-    prev: HistoryEntry | None = None
-    for vid in versions:
-        if vid in present:
-            r = present[vid]
-            e = HistoryEntry(vid, "present", r.name, r.level, parents.get(r.parent_id), r.member_count)
-        elif vid in tombs:
-            t = tombs[vid]
-            e = HistoryEntry(vid, t.reason, t.name, t.level, None, None, list(t.replaced_by))
-        else:
-            continue
-        if prev is None:
-            e.change = "first seen" if e.status == "present" else f"retired ({e.status})"
-        else:
-            changes = []
-            if e.status != prev.status:
-                changes.append(e.status if e.status != "present" else "present again")
-            if e.status == "present" and prev.status == "present":
-                if e.name != prev.name:
-                    changes.append(f"renamed {prev.name!r} → {e.name!r}")
-                if e.parent != prev.parent:
-                    changes.append("moved")
-                if e.member_count != prev.member_count:
-                    changes.append(f"members {prev.member_count} → {e.member_count}")
-            e.change = ", ".join(changes)
-        out.append(e)
-        prev = e
-    return out
-
-
-def _resolve_any(session, ref: str) -> str:
-    ref = ref.strip()
-    if session.scalar(select(Node.uid).where(Node.uid == ref).limit(1)) or session.scalar(
-        select(TombstoneRow.uid).where(TombstoneRow.uid == ref).limit(1)
-    ):
-        return ref
-    part = ref.rsplit(":", 1)[-1].lower()
-    if len(part) < 4:
-        raise UsageError(f"node id {ref!r} is too short: give at least 4 characters")
-    found = set(session.scalars(select(Node.uid).where(Node.uid.like(f"%:{part}%")).distinct().limit(10)))
-    found |= set(session.scalars(select(TombstoneRow.uid).where(TombstoneRow.uid.like(f"%:{part}%")).distinct().limit(10)))
-    found = {u for u in found if u.rsplit(":", 1)[-1].startswith(part)}
-    if not found:
-        from taxonomy.errors import NotFoundError
-
-        raise NotFoundError(f"no version has a node {ref!r}")
-    if len(found) > 1:
-        raise UsageError(f"node id {ref!r} is ambiguous: {', '.join(sorted(found)[:5])}")
-    return found.pop()
-
-
-@dataclass
-class BranchInfo:
-    name: str
-    head_version_id: int
-    updated_at: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def branches(*, db: str | Engine | None = None) -> list[BranchInfo]:
-    with session_scope(db) as session:
-        return [
-            BranchInfo(b.name, b.head_version_id, b.updated_at.isoformat(timespec="seconds"))
-            for b in session.scalars(select(Branch).order_by(Branch.name))
-        ]
-
-
-def branch(name: str, version: int, *, force: bool = False, db: str | Engine | None = None) -> BranchInfo:
-    """Create a branch pointing at ``version`` (or, with ``force``, move an existing one there)."""
-    if not name.strip() or any(c.isspace() for c in name):
-        raise UsageError(f"branch name {name!r}: use a non-empty name without spaces")
-    with session_scope(db) as session:
-        get_version(session, version)
-        b = session.get(Branch, name)
-        if b is not None and not force:
-            raise UsageError(f"branch {name!r} exists (at version {b.head_version_id}); use --force to move it")
-        if b is None:
-            b = Branch(name=name, head_version_id=version)
-            session.add(b)
-        else:
-            b.head_version_id, b.updated_at = version, utcnow()
-        session.flush()
-        return BranchInfo(b.name, b.head_version_id, b.updated_at.isoformat(timespec="seconds"))

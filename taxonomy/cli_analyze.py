@@ -8,11 +8,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table as RichTable
 
-from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, _emit_json, _esc, err, out
+from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, command_group, emit_json, err, esc, out
 
-analyze_app = typer.Typer(
-    help="The study's analyses on a version's extraction records, with a privacy threshold.",
-    no_args_is_help=True,
+analyze_app = command_group(
+    "The study's analyses on a version's extraction records, with a privacy threshold."
 )
 
 LevelOpt = Annotated[Optional[int], typer.Option("--level", help="0 = values, 1.. = node levels [default: top level]")]
@@ -34,15 +33,21 @@ def _version(ctx: typer.Context, version: Annotated[int, typer.Argument(help="Ve
     ctx.obj = version
 
 
-def _run(ctx: typer.Context, analysis: str, *, as_json: bool, quiet: bool, rows: int, **kw) -> None:
-    from taxonomy.api import analyze
+#: Options of the analyze commands that shape the terminal output, not the analysis.
+OUTPUT_OPTIONS = ("rows", "as_json", "quiet", "csv", "plot")
 
-    res = analyze(ctx.obj, analysis, **kw)
-    if as_json:
-        return _emit_json(res)
-    if quiet:
-        return
-    render(res, rows)
+
+def _options(ctx: typer.Context) -> dict:
+    """The analysis options a command was given, under the names of :func:`taxonomy.api.analyze`."""
+    kw = {k: v for k, v in ctx.params.items() if k not in OUTPUT_OPTIONS}
+    return {**kw, "csv_dir": ctx.params["csv"], "plot_dir": ctx.params["plot"]}
+
+
+def _show(ctx: typer.Context, res) -> None:
+    if ctx.params["as_json"]:
+        return emit_json(res)
+    if not ctx.params["quiet"]:
+        render(res, ctx.params["rows"])
 
 
 def _fmt(v) -> str:
@@ -76,152 +81,103 @@ def render(res, rows: int) -> None:
     for key, value in res.summary.items():
         if isinstance(value, (dict, list)):
             continue
-        out.print(f"  {key}: {_esc(_fmt(value))}")
+        out.print(f"  {key}: {esc(_fmt(value))}")
     for note in res.notes:
-        out.print(f"  note: {_esc(note)}")
+        out.print(f"  note: {esc(note)}")
     for t in res.tables.values():
         shown = _terminal_columns(t)
-        tab = RichTable(title=_esc(t.title), title_justify="left", show_lines=False)
+        tab = RichTable(title=esc(t.title), title_justify="left", show_lines=False)
         for c in shown:
-            tab.add_column(_esc(c), overflow="fold")
+            tab.add_column(esc(c), overflow="fold")
         for r in t.rows[:rows]:
-            tab.add_row(*[_esc(_fmt(r.get(c))) for c in shown])
+            tab.add_row(*[esc(_fmt(r.get(c))) for c in shown])
         out.print(tab)
         more = f"{len(t.rows) - rows} more rows (--json or --csv for all); " if len(t.rows) > rows else ""
-        out.print(f"  {more}{t.n_suppressed} {_esc(t.suppressed_what)} suppressed (fewer than "
+        out.print(f"  {more}{t.n_suppressed} {esc(t.suppressed_what)} suppressed (fewer than "
                   f"{res.min_conversations} conversations)")
     for f in res.files:
-        err.print(f"Wrote {_esc(f)}")
+        err.print(f"Wrote {esc(f)}")
 
 
 RowsOpt = Annotated[int, typer.Option("--rows", help="Rows shown per table in the terminal")]
+ByOpt = Annotated[str, typer.Option("--by", help="Column: task, response_type or a --slice-col")]
 
 
 @analyze_app.command()
 def prevalence(
-    ctx: typer.Context,
-    level: LevelOpt = None,
-    role: RoleOpt = None,
+    ctx: typer.Context, level: LevelOpt = None, role: RoleOpt = None,
     by: Annotated[Optional[str], typer.Option("--by", help="Per slice: task, response_type or a --slice-col")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over conversations (0 = off)")] = 500,
-    seed: Annotated[int, typer.Option(help="Bootstrap seed")] = 0,
-    confidence: ConfOpt = 0.95,
-    min_conversations: KOpt = None,
-    csv: CsvOpt = None,
-    plot: PlotOpt = None,
-    rows: RowsOpt = 15,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed")] = 0, confidence: ConfOpt = 0.95,
+    min_conversations: KOpt = None, csv: CsvOpt = None, plot: PlotOpt = None, rows: RowsOpt = 15,
+    db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Share of occurrences and of conversations per unit (per role, per slice) with bootstrap intervals."""
-    _run(ctx, "prevalence", as_json=as_json, quiet=quiet, rows=rows, level=level, role=role, by=by,
-         bootstrap=bootstrap, seed=seed, confidence=confidence, min_conversations=min_conversations, csv_dir=csv,
-         plot_dir=plot, db=db)
+    from taxonomy import api
+
+    _show(ctx, api.analyze(ctx.obj, "prevalence", **_options(ctx)))
 
 
 @analyze_app.command()
 def context(
-    ctx: typer.Context,
-    by: Annotated[str, typer.Option("--by", help="Column: task, response_type or a --slice-col")],
-    level: LevelOpt = None,
-    role: RoleOpt = None,
-    top: TopOpt = 10,
-    drop_empty: DropOpt = False,
-    min_conversations: KOpt = None,
-    csv: CsvOpt = None,
-    plot: PlotOpt = None,
-    rows: RowsOpt = 15,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    ctx: typer.Context, by: ByOpt, level: LevelOpt = None, role: RoleOpt = None, top: TopOpt = 10,
+    drop_empty: DropOpt = False, min_conversations: KOpt = None, csv: CsvOpt = None, plot: PlotOpt = None,
+    rows: RowsOpt = 15, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Unit x column contingency table: chi-square test, Pearson residuals, most over-represented units."""
-    _run(ctx, "context", as_json=as_json, quiet=quiet, rows=rows, level=level, role=role, by=by, top=top,
-         drop_empty=drop_empty, min_conversations=min_conversations, csv_dir=csv, plot_dir=plot, db=db)
+    from taxonomy import api
+
+    _show(ctx, api.analyze(ctx.obj, "context", **_options(ctx)))
 
 
 @analyze_app.command()
 def consistency(
-    ctx: typer.Context,
-    by: Annotated[str, typer.Option("--by", help="Column: task, response_type or a --slice-col")],
-    level: LevelOpt = None,
-    role: RoleOpt = None,
-    top: TopOpt = 10,
-    min_conversations: KOpt = None,
-    csv: CsvOpt = None,
-    plot: PlotOpt = None,
-    rows: RowsOpt = 15,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    ctx: typer.Context, by: ByOpt, level: LevelOpt = None, role: RoleOpt = None, top: TopOpt = 10,
+    min_conversations: KOpt = None, csv: CsvOpt = None, plot: PlotOpt = None, rows: RowsOpt = 15,
+    db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Coefficient of variation of each unit's frequency across the column's values (trans-situational values)."""
-    _run(ctx, "consistency", as_json=as_json, quiet=quiet, rows=rows, level=level, role=role, by=by, top=top,
-         min_conversations=min_conversations, csv_dir=csv, plot_dir=plot, db=db)
+    from taxonomy import api
+
+    _show(ctx, api.analyze(ctx.obj, "consistency", **_options(ctx)))
 
 
 @analyze_app.command()
 def responses(
-    ctx: typer.Context,
-    level: LevelOpt = None,
-    role: RoleOpt = None,
-    top: TopOpt = 10,
-    confidence: ConfOpt = 0.95,
-    drop_empty: DropOpt = False,
-    min_conversations: KOpt = None,
-    csv: CsvOpt = None,
-    plot: PlotOpt = None,
-    rows: RowsOpt = 15,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    ctx: typer.Context, level: LevelOpt = None, role: RoleOpt = None, top: TopOpt = 10, confidence: ConfOpt = 0.95,
+    drop_empty: DropOpt = False, min_conversations: KOpt = None, csv: CsvOpt = None, plot: PlotOpt = None,
+    rows: RowsOpt = 15, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Response types, the units over-represented in each, and the share of explicit values per type."""
-    _run(ctx, "responses", as_json=as_json, quiet=quiet, rows=rows, level=level, role=role, top=top,
-         confidence=confidence, drop_empty=drop_empty, min_conversations=min_conversations, csv_dir=csv,
-         plot_dir=plot, db=db)
+    from taxonomy import api
+
+    _show(ctx, api.analyze(ctx.obj, "responses", **_options(ctx)))
 
 
 @analyze_app.command()
 def pairs(
-    ctx: typer.Context,
-    level: LevelOpt = None,
-    top: TopOpt = 10,
-    min_conversations: KOpt = None,
-    csv: CsvOpt = None,
-    plot: PlotOpt = None,
-    rows: RowsOpt = 15,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    ctx: typer.Context, level: LevelOpt = None, top: TopOpt = 10, min_conversations: KOpt = None,
+    csv: CsvOpt = None, plot: PlotOpt = None, rows: RowsOpt = 15,
+    db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Human value -> AI value in the same conversation: mirroring rate, frequent pairs, P(AI | human)."""
-    _run(ctx, "pairs", as_json=as_json, quiet=quiet, rows=rows, level=level, top=top,
-         min_conversations=min_conversations, csv_dir=csv, plot_dir=plot, db=db)
+    from taxonomy import api
+
+    _show(ctx, api.analyze(ctx.obj, "pairs", **_options(ctx)))
 
 
 @analyze_app.command()
 def compare(
-    ctx: typer.Context,
-    by: Annotated[str, typer.Option("--by", help="Slice column, e.g. model")],
+    ctx: typer.Context, by: Annotated[str, typer.Option("--by", help="Slice column, e.g. model")],
     a: Annotated[str, typer.Option("--a", help="First slice value")],
     b: Annotated[str, typer.Option("--b", help="Second slice value")],
-    level: LevelOpt = None,
-    role: RoleOpt = None,
-    top: TopOpt = 10,
+    level: LevelOpt = None, role: RoleOpt = None, top: TopOpt = 10,
     alpha: Annotated[float, typer.Option(help="Significance level after correction")] = 0.05,
     correction: Annotated[str, typer.Option(help="fdr_bh | holm | bonferroni | none")] = "fdr_bh",
-    confidence: ConfOpt = 0.95,
-    min_conversations: KOpt = None,
-    csv: CsvOpt = None,
-    plot: PlotOpt = None,
-    rows: RowsOpt = 15,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    confidence: ConfOpt = 0.95, min_conversations: KOpt = None, csv: CsvOpt = None, plot: PlotOpt = None,
+    rows: RowsOpt = 15, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Per-unit shares in two slices: difference with CI, two-proportion test, corrected; top overlap."""
-    _run(ctx, "compare", as_json=as_json, quiet=quiet, rows=rows, level=level, role=role, by=by, a=a, b=b, top=top,
-         alpha=alpha, correction=correction, confidence=confidence, min_conversations=min_conversations,
-         csv_dir=csv, plot_dir=plot, db=db)
+    from taxonomy import api
+
+    _show(ctx, api.analyze(ctx.obj, "compare", **_options(ctx)))

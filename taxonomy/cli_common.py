@@ -1,14 +1,15 @@
-"""Options and output helpers shared by the `taxo` command modules (:mod:`taxonomy.cli` and the sub-apps it
-registers). It imports no command module, so every command module can import it without a cycle; the consoles
-are taken from :mod:`taxonomy.cli` when used (tests adjust their width there)."""
+"""Options, consoles and output helpers shared by the `taxo` command modules (:mod:`taxonomy.cli` and the sub-apps
+it registers). It imports no command module, so every command module can import it without a cycle."""
 
 from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 
 DbOpt = Annotated[
     Optional[str],
@@ -33,9 +34,34 @@ CacheOpt = Annotated[
     ),
 ]
 AuthorOpt = Annotated[Optional[str], typer.Option(help="Who made the change", envvar="TAXO_AUTHOR", show_envvar=False)]
+BranchOpt = Annotated[
+    Optional[str], typer.Option(help="Advance this branch (it must point at the base version, or not exist yet)")
+]
+MessageOpt = Annotated[str, typer.Option("--message", "-m", help="Version message")]
 
 
-def _emit_json(obj) -> None:
+def command_group(help: str) -> typer.Typer:  # noqa: A002 - typer's name
+    """A group of commands (`taxo edit`, `taxo review`, ...): its help, and the help again when run bare."""
+    return typer.Typer(help=help, no_args_is_help=True)
+
+
+#: The consoles every command prints on (results on ``out``, chatter on ``err``); tests set their width.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def progress(quiet: bool, as_json: bool):
+    """A progress display on stderr for a long command (a context manager giving a
+    :class:`taxonomy.progress.Progress`), or None when quiet, printing JSON, or not on a terminal."""
+    if quiet or as_json or not sys.stderr.isatty():
+        return nullcontext(None)
+    from taxonomy.progress import RichProgress
+
+    return RichProgress()
+
+
+def emit_json(obj) -> None:
+    """``obj`` (its ``to_dict()`` when it has one) as indented JSON on stdout."""
     from taxonomy.normalize import printable
 
     data = obj.to_dict() if hasattr(obj, "to_dict") else obj
@@ -56,7 +82,7 @@ def _utf16(ch: str) -> list[int]:
     return [int.from_bytes(b[i : i + 2], "big") for i in range(0, len(b), 2)]
 
 
-def _esc(text: str) -> str:
+def esc(text: str) -> str:
     """Text from data (names, values, excerpts, messages) for a rich console: markup escaped, so that
     ``[weights-consistent]`` or ``[red]`` print as written, and non-printable characters shown as escapes."""
     from rich.markup import escape
@@ -64,22 +90,6 @@ def _esc(text: str) -> str:
     from taxonomy.normalize import printable
 
     return escape(printable(text or ""))
-
-
-class _Console:
-    """taxonomy.cli's console of that name, looked up when used."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def print(self, *args, **kwargs) -> None:
-        from taxonomy import cli
-
-        getattr(cli, self.name).print(*args, **kwargs)
-
-
-out = _Console("out")
-err = _Console("err")
 
 
 # ------------------------------------------------------------------------------------------------ errors, exit codes
@@ -91,14 +101,14 @@ def esc_url(url: str | None) -> str:
     """A URL for the terminal: its password (``user:***@host``) and any secret in use masked, markup escaped."""
     from taxonomy.secrets import scrub
 
-    return _esc(scrub(url or ""))
+    return esc(scrub(url or ""))
 
 
 def print_error(message: str) -> None:
     """``Error: message`` on stderr: secrets redacted, markup and non-printable characters escaped."""
     from taxonomy.secrets import redact
 
-    err.print(f"[bold red]Error:[/bold red] {_esc(redact(message))}", highlight=False)
+    err.print(f"[bold red]Error:[/bold red] {esc(redact(message))}", highlight=False)
 
 
 def run_cli(app, argv: list[str] | None = None, *, prog_name: str = "taxo") -> int:

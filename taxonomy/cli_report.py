@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from taxonomy.cli_common import CacheOpt, DbOpt, JsonOpt, QuietOpt, _emit_json, _esc, err, out
+from taxonomy.cli_common import CacheOpt, DbOpt, JsonOpt, QuietOpt, emit_json, err, esc, out, progress
 
 AnalysesOpt = Annotated[
     Optional[str],
@@ -25,62 +25,48 @@ def report(
     analyses: AnalysesOpt = None,
     neighbours: NeighboursOpt = 5,
     open_: Annotated[bool, typer.Option("--open", help="Open the report in the default browser")] = False,
-    cache_dir: CacheOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Write a static HTML report of a version that opens from file:// with no network and no server.
 
     Pages: the tree, one per node, search, changes (--diff), analyses, the manifest."""
-    import sys
-    from contextlib import nullcontext
+    from taxonomy import api
 
-    from taxonomy.api import report as _report
-
-    if quiet or as_json or not sys.stderr.isatty():  # no bars for scripts
-        ctx = nullcontext(None)
-    else:
-        from taxonomy.progress import RichProgress
-
-        ctx = RichProgress()
-    with ctx as progress:
-        res = _report(version, out=out_dir, diff=diff, analyses=analyses, neighbours=neighbours,
-                      cache_dir=cache_dir, db=db, progress=progress)
+    with progress(quiet, as_json) as bar:
+        res = api.report(version, out=out_dir, diff=diff, analyses=analyses, neighbours=neighbours,
+                         cache_dir=cache_dir, db=db, progress=bar)
     opened = None
     if open_:
         import webbrowser
 
         opened = webbrowser.open(res.index)
         if not opened:
-            err.print(f"Could not start a web browser here; open {_esc(res.index)}")
+            err.print(f"Could not start a web browser here; open {esc(res.index)}")
     if as_json:
-        return _emit_json(res)
+        return emit_json(res)
     if quiet:
         print(res.path)
         return
     what = f"version {res.version_id}" + (f", changes from version {res.diff}" if res.diff is not None else "")
     out.print(
         f"Report of {what}: {res.n_nodes} nodes, {res.n_values} values, {res.n_analyses} analysis plots -> "
-        f"{_esc(res.path)}"
+        f"{esc(res.path)}"
     )
     for note in res.notes:
-        out.print(f"Note: {_esc(note)}")
-    out.print(f"Open {_esc(res.index)}")
+        out.print(f"Note: {esc(note)}")
+    out.print(f"Open {esc(res.index)}")
 
 
 def serve(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port)")] = 8765,
     analyses: AnalysesOpt = None,
     neighbours: NeighboursOpt = 5,
-    cache_dir: CacheOpt = None,
-    db: DbOpt = None,
-    quiet: QuietOpt = False,
+    cache_dir: CacheOpt = None, db: DbOpt = None, quiet: QuietOpt = False,
 ) -> None:
     """Serve the report pages of every version live from the database, read-only, on 127.0.0.1 (Ctrl-C stops)."""
     import sys
 
-    from taxonomy.api import serve as _serve
+    from taxonomy import api
 
     def ready(url: str) -> None:
         # the URL goes to stdout, flushed, so that scripts can wait for it
@@ -88,9 +74,9 @@ def serve(
 
     def log(line: str) -> None:
         if not quiet:
-            err.print(_esc(line))
+            err.print(esc(line))
 
-    _serve(port=port, analyses=analyses, neighbours=neighbours, cache_dir=cache_dir, db=db, on_ready=ready,
+    api.serve(port=port, analyses=analyses, neighbours=neighbours, cache_dir=cache_dir, db=db, on_ready=ready,
            log=log)
     print("Stopped.", flush=True)
     sys.stdout.flush()

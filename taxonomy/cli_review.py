@@ -1,4 +1,6 @@
-"""`taxo review push/status/pull`: review a version in Label Studio. Thin layers over :mod:`review.api`.
+"""`taxo review push/status/pull`: review a version in Label Studio. Thin layers over :func:`taxonomy.api.review_push`,
+:func:`~taxonomy.api.review_status` (:func:`~taxonomy.api.review_batches` without a batch id) and
+:func:`~taxonomy.api.review_pull`.
 
 The Label Studio URL comes from ``--url`` or ``TAXO_LABEL_STUDIO_URL``; the token only from
 ``TAXO_LABEL_STUDIO_TOKEN`` (never an option, never printed)."""
@@ -9,12 +11,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from taxonomy.cli_common import AuthorOpt, CacheOpt, DbOpt, JsonOpt, QuietOpt, _emit_json, _esc, esc_url, err, out  # noqa: F401
+from taxonomy.cli_common import (
+    AuthorOpt, CacheOpt, DbOpt, JsonOpt, MessageOpt, QuietOpt, command_group, emit_json, err, esc, esc_url, out,
+    progress,
+)
 
-review_app = typer.Typer(
-    help="Review a version in Label Studio: push nodes as tasks, pull the annotations back as a new version. "
-    "Token: TAXO_LABEL_STUDIO_TOKEN.",
-    no_args_is_help=True,
+review_app = command_group(
+    "Review a version in Label Studio: push nodes as tasks, pull the annotations back as a new version. "
+    "Token: TAXO_LABEL_STUDIO_TOKEN."
 )
 
 UrlOpt = Annotated[
@@ -41,29 +45,17 @@ def push_cmd(
     members: Annotated[int, typer.Option(help="Member values listed per task (heaviest first)")] = 25,
     suggestions: Annotated[int, typer.Option(help="Nearest nodes offered as merge targets")] = 5,
     novelty: Annotated[bool, typer.Option("--novelty", help="Push the version's novelty queue (one task per group)")] = False,
-    cache_dir: CacheOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Create a Label Studio project with one task per node (idempotent: pushing again adds only missing nodes).
     Prints the review batch id."""
-    from review.api import push
+    from taxonomy import api
 
-    if novelty:  # the novelty queue (review/novelty.py)
-        from review.novelty import push_novelty
-        from taxonomy.errors import UsageError
-
-        if level is not None or nodes or limit is not None or new_batch:
-            raise UsageError("--novelty pushes the version's novelty queue; --level, --nodes, --limit and "
-                             "--new-batch do not apply")
-
-        res = push_novelty(version, url=url, annotators=annotators, db=db)
-    else:
-        res = push(version, level=level, nodes=nodes, limit=limit, url=url, new_batch=new_batch,
-                   annotators=annotators, members=members, suggestions=suggestions, cache_dir=cache_dir, db=db)
+    res = api.review_push(version, level=level, nodes=nodes, limit=limit, url=url, new_batch=new_batch,
+                          annotators=annotators, members=members, suggestions=suggestions, novelty=novelty,
+                          cache_dir=cache_dir, db=db)
     if as_json:
-        return _emit_json(res)
+        return emit_json(res)
     if not quiet:
         again = f", {res.existing} already there" if res.existing else ""
         err.print(
@@ -84,17 +76,16 @@ MovedUrlOpt = Annotated[
 def status_cmd(
     batch: Annotated[Optional[int], typer.Argument(help="Review batch id (printed by push); none: list the batches")] = None,
     url: MovedUrlOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
+    db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Tasks, annotated, conflicting, applied, ... of a review batch (asks Label Studio); without a batch id, the
     list of batches."""
-    from review.api import batches, status
+    from taxonomy import api
 
     if batch is None:
-        rows = batches(db=db)
+        rows = api.review_batches(db=db)
         if as_json:
-            return _emit_json([r.to_dict() for r in rows])
+            return emit_json([r.to_dict() for r in rows])
         if not rows:
             out.print("No review batches yet: taxo review push VERSION --level 1")
         for r in rows:
@@ -102,9 +93,9 @@ def status_cmd(
                       f"{r.project_id} at {esc_url(r.url)}\t{r.status}\t{r.created_at}"
                       + (f"\tversions {', '.join(map(str, r.versions))}" if r.versions else ""))
         return
-    res = status(batch, url=url, db=db)
+    res = api.review_status(batch, url=url, db=db)
     if as_json:
-        return _emit_json(res)
+        return emit_json(res)
     out.print(f"Review batch {res.batch_id}: version {res.version_id}, level {res.level}, project {res.project_id} "
               f"({esc_url(res.project_url or '-')}), {res.status}")
     out.print(f"  tasks {res.tasks}, annotated {res.annotated} ({res.annotations} annotations), "
@@ -117,34 +108,26 @@ def status_cmd(
 @review_app.command("pull")
 def pull_cmd(
     batch: Annotated[int, typer.Argument(help="Review batch id")],
-    message: Annotated[str, typer.Option("--message", "-m", help="Version message")] = "",
+    message: MessageOpt = "",
     resolve: Annotated[Optional[str], typer.Option(help="When reviewers disagree on a node: latest | majority")] = None,
     partial: Annotated[bool, typer.Option("--partial", help="Apply what can apply even if some annotations cannot")] = False,
     onto: Annotated[Optional[int], typer.Option(help="Base version [default: the newest descendant of the reviewed version]")] = None,
     branch: Annotated[Optional[str], typer.Option(help="Apply onto this branch's head and advance it")] = None,
     url: MovedUrlOpt = None,
     no_outcomes: Annotated[bool, typer.Option("--no-outcomes", help="Do not write each task's outcome back to Label Studio (a later pull writes them)")] = False,
-    author: AuthorOpt = None,
-    cache_dir: CacheOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
+    author: AuthorOpt = None, cache_dir: CacheOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Turn the annotations into one change-set, i.e. one new version (prints its id). Exit code 1 when some
     annotations cannot apply and --partial is not given (then nothing is applied)."""
-    from review.api import pull
+    from taxonomy import api
 
-    import sys
-    from contextlib import nullcontext
-
-    from taxonomy.progress import RichProgress
-
-    bar = RichProgress() if not (quiet or as_json) and sys.stderr.isatty() else nullcontext(None)
-    with bar as progress:
-        res = pull(batch, message=message, author=author, resolve=resolve, partial=partial, onto=onto,
-                   branch=branch, url=url, cache_dir=cache_dir, db=db, outcomes=not no_outcomes, progress=progress)
+    with progress(quiet, as_json) as bar:
+        res = api.review_pull(batch, message=message, author=author, resolve=resolve, partial=partial, onto=onto,
+                              branch=branch, url=url, cache_dir=cache_dir, db=db, outcomes=not no_outcomes,
+                              progress=bar)
     if as_json:
-        _emit_json(res)
+        emit_json(res)
     else:
         if not quiet:
             for title, items, what in (
@@ -157,15 +140,15 @@ def pull_cmd(
                     err.print(f"[bold]{title}[/bold] ({len(items)}):")
                     for it in items:
                         detail = getattr(it, what) or it.decision
-                        err.print(f"  {_esc(it.name)} ({it.node.rsplit(':', 1)[-1][:8]}, task {it.task}): {_esc(detail)}")
+                        err.print(f"  {esc(it.name)} ({it.node.rsplit(':', 1)[-1][:8]}, task {it.task}): {esc(detail)}")
                         if what == "reason" and it.link:
-                            err.print(f"    {_esc(it.link)}", soft_wrap=True)
+                            err.print(f"    {esc(it.link)}", soft_wrap=True)
             for w in res.warnings:
-                err.print(f"[yellow]Warning:[/yellow] {_esc(w)}")
+                err.print(f"[yellow]Warning:[/yellow] {esc(w)}")
             if res.blocked:
                 err.print("[bold red]Nothing was applied[/bold red]: some annotations cannot apply. Fix them in Label "
                           "Studio and pull again, or pull with --partial to apply the rest.")
-            err.print(_esc(res.summary))
+            err.print(esc(res.summary))
             if res.outcomes_written:
                 err.print(f"Outcomes written back to {res.outcomes_written} task(s) in Label Studio (column "
                           "taxo_outcome).")

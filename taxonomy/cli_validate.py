@@ -1,5 +1,5 @@
-"""`taxo validate …`: extraction-accuracy spot-checks (thin layer over :mod:`review.validation` and
-:mod:`review.validation.labelstudio`)."""
+"""`taxo validate …`: extraction-accuracy spot-checks (thin layers over :func:`taxonomy.api.validate_plan`,
+``validate_sample``, ``validate_push``, ``validate_pull`` and ``validate_report``)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, _emit_json, _esc, esc_url, err, out  # noqa: F401
+from taxonomy.cli_common import DbOpt, JsonOpt, QuietOpt, command_group, emit_json, err, esc, esc_url, out
 
-validate_app = typer.Typer(
-    help="Validation spot-checks: is each extracted value really expressed in its excerpt? "
-    "plan → sample → push → pull → report.",
-    no_args_is_help=True,
+validate_app = command_group(
+    "Validation spot-checks: is each extracted value really expressed in its excerpt? "
+    "plan → sample → push → pull → report."
 )
 
 StratifyOpt = Annotated[
@@ -44,17 +43,15 @@ def plan_cmd(
     expected: Annotated[float, typer.Option(help="Expected accuracy (0.5 is the most conservative)")] = 0.98,
     stratify: StratifyOpt = None,
     version: VersionOpt = None,
-    values: ValuesOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
+    values: ValuesOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """How many records to check for a margin of error at a confidence level (per stratum when stratified)."""
-    from review.validation import plan
+    from taxonomy import api
 
-    res = plan(margin=margin, confidence=confidence, expected=expected, stratify=stratify, version=version,
+    res = api.validate_plan(margin=margin, confidence=confidence, expected=expected, stratify=stratify, version=version,
                values=_split(values), db=db)
     if as_json:
-        return _emit_json(res)
+        return emit_json(res)
     pop = f"{res.population} records with an excerpt" if res.population is not None else "no records yet"
     out.print(
         f"Sample {res.n} records to estimate an accuracy near {_pct(res.expected)} within ±{_pct(res.margin)} "
@@ -66,10 +63,10 @@ def plan_cmd(
         for col in ("stratum", "records", "share", "sample", "± margin in stratum"):
             t.add_column(col)
         for s in res.strata:
-            t.add_row(_esc(s.label), str(s.records), _pct(s.share), str(s.n), _pct(s.margin))
+            t.add_row(esc(s.label), str(s.records), _pct(s.share), str(s.n), _pct(s.margin))
         out.print(t)
     for note in res.notes:
-        out.print(f"Note: {_esc(note)}")
+        out.print(f"Note: {esc(note)}")
     out.print(
         f"Next: taxo validate sample --n {res.n}" + (f" --stratify {res.stratify}" if res.stratify else "")
         + (f" --version {version}" if version is not None else "")
@@ -90,23 +87,21 @@ def sample_cmd(
     all_records: Annotated[
         bool, typer.Option("--all", help="Take every record (also when --n exceeds the population)")
     ] = False,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Draw and store a sample of extraction records; prints the sample id (a stored sample never changes)."""
-    from review.validation import sample
+    from taxonomy import api
 
-    res = sample(n=n, stratify=stratify, seed=seed, redact=redact, version=version, values=_split(values),
-                 all=all_records, db=db)
+    res = api.validate_sample(n=n, stratify=stratify, seed=seed, redact=redact, version=version,
+                              values=_split(values), all=all_records, db=db)
     if as_json:
-        return _emit_json(res)
+        return emit_json(res)
     if not quiet:
         how = f"stratified by {res.stratify}" if res.stratify else "simple random sample"
         err.print(f"Sample {res.sample_id}: {res.n} of {res.population} records ({how}, seed {res.seed}).")
         if res.stratify:
             for s in res.strata:
-                err.print(f"  {_esc(s['label'])}: {s['n']} of {s['records']}")
+                err.print(f"  {esc(s['label'])}: {s['n']} of {s['records']}")
         if res.redact:
             kinds = ", ".join(f"{k} {v}" for k, v in res.redactions_by_kind.items() if v) or "none found"
             err.print(f"Redacted {res.n_redactions} piece(s) of personal data in {res.n_items_redacted} excerpt(s) "
@@ -116,7 +111,7 @@ def sample_cmd(
         if res.same_as is not None:
             err.print(f"Same records as sample {res.same_as}.")
         for note in res.notes:
-            err.print(f"Note: {_esc(note)}")
+            err.print(f"Note: {esc(note)}")
     print(res.sample_id)
 
 
@@ -130,17 +125,15 @@ def push_cmd(
     ] = None,
     annotators: Annotated[int, typer.Option(help="Validators per task (the project's overlap)")] = 1,
     title: Annotated[Optional[str], typer.Option(help="Project title [default: Validation #N · <month day hh:mm drawn>]")] = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Create the Label Studio project of a sample: one task per item (value, role, excerpt as stored). Running
     it again completes an interrupted push and creates nothing twice."""
-    from review.validation.labelstudio import push
+    from taxonomy import api
 
-    res = push(sample_id, url=url, annotators=annotators, title=title, db=db)
+    res = api.validate_push(sample_id, url=url, annotators=annotators, title=title, db=db)
     if as_json:
-        return _emit_json(res)
+        return emit_json(res)
     if not quiet:
         if res.already_pushed:
             err.print(f"Sample {sample_id} is already in project {res.project_id} at {esc_url(res.url)} ({res.n_tasks} tasks, "
@@ -156,22 +149,20 @@ def push_cmd(
 def pull_cmd(
     sample_id: Annotated[int, typer.Argument(metavar="SAMPLE", help="Sample id")],
     url: Annotated[Optional[str], typer.Option(help="Label Studio URL [default: where the sample was pushed]")] = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    db: DbOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Store the validators' answers from Label Studio (repeatable: nothing is stored twice)."""
-    from review.validation.labelstudio import pull
+    from taxonomy import api
 
-    res = pull(sample_id, url=url, db=db)
+    res = api.validate_pull(sample_id, url=url, db=db)
     if as_json:
-        return _emit_json(res)
+        return emit_json(res)
     if not quiet:
         out.print(f"Sample {sample_id}: {res.n_annotations} annotation(s) read; {res.n_new} new, {res.n_updated} "
                   f"updated, {res.n_unchanged} unchanged, {res.n_removed} removed; {res.n_skipped} skipped task(s); "
                   f"{res.n_items_judged} of {res.n_items} items answered.")
         for p in res.problems:
-            out.print(f"Not counted: {_esc(p)}")
+            out.print(f"Not counted: {esc(p)}")
 
 
 # --------------------------------------------------------------------------------------------------------- report
@@ -182,15 +173,14 @@ def report_cmd(
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals")] = 0.95,
     top: Annotated[int, typer.Option(help="Values judged wrong most often to list")] = 10,
     comments: Annotated[int, typer.Option("--comments", help="Commented / not-expressed items to list (--json: all)")] = 20,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
+    db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Accuracy with a confidence interval, per stratum, weighted to the population; agreement; worst values."""
-    from review.validation import report
+    from taxonomy import api
 
-    rep = report(sample_id, ci=ci, confidence=confidence, top=top, db=db)
+    rep = api.validate_report(sample_id, ci=ci, confidence=confidence, top=top, db=db)
     if as_json:
-        return _emit_json(rep)
+        return emit_json(rep)
     ci_name = {"wilson": "Wilson", "clopper-pearson": "Clopper–Pearson"}[rep.ci_method]
     conf = f"{rep.confidence:.0%}"
     how = f"stratified by {rep.stratify}" if rep.stratify else "simple random sample"
@@ -202,7 +192,7 @@ def report_cmd(
     if rep.unknown_answers:
         out.print(f"Unknown answers (not counted): {len(rep.unknown_answers)}")
         for u in rep.unknown_answers[:10]:
-            out.print(f"  item {u['position']}: {_esc(repr(u['answer']))} by {_esc(str(u['annotator']))} "
+            out.print(f"  item {u['position']}: {esc(repr(u['answer']))} by {esc(str(u['annotator']))} "
                       f"(annotation {u['ls_annotation_id']})")
     it = rep.items
     out.print(f"Items: expressed {it['expressed']}, not expressed {it['not_expressed']}, disputed (tie, counted as "
@@ -224,7 +214,7 @@ def report_cmd(
             t.add_column(col)
         for s in rep.strata:
             acc = s.accuracy
-            t.add_row(_esc(s.label), _pct(s.share), str(s.n_items), str(s.judged), str(s.not_expressed),
+            t.add_row(esc(s.label), _pct(s.share), str(s.n_items), str(s.judged), str(s.not_expressed),
                       str(s.disputed), str(s.cannot_tell), _pct(acc.estimate) if acc else "—",
                       f"{_pct(acc.ci_low)} – {_pct(acc.ci_high)}" if acc else "—")
         out.print(t)
@@ -243,7 +233,7 @@ def report_cmd(
         for col in ("value", "wrong", "judged"):
             t.add_column(col)
         for w in rep.most_wrong:
-            t.add_row(_esc(w["value"]), str(w["wrong"]), str(w["judged"]))
+            t.add_row(esc(w["value"]), str(w["wrong"]), str(w["judged"]))
         out.print(t)
     if rep.comments:
         shown = rep.comments[: max(comments, 0)]
@@ -252,14 +242,14 @@ def report_cmd(
                      else "") + "):")
         for c in shown:
             verdict = c["verdict"].replace("_", " ")
-            out.print(f"  item {c['position']} " + _esc(f"[{verdict}] {c['value']!r}"))
+            out.print(f"  item {c['position']} " + esc(f"[{verdict}] {c['value']!r}"))
             for j in c["judgements"]:
-                said = f"{_esc(str(j['annotator'] or 'anonymous'))}: {_esc(j['answer'].replace('_', ' '))}"
-                out.print(f"    {said}" + (f" — {_esc(j['comment'])}" if j["comment"] else ""))
+                said = f"{esc(str(j['annotator'] or 'anonymous'))}: {esc(j['answer'].replace('_', ' '))}"
+                out.print(f"    {said}" + (f" — {esc(j['comment'])}" if j["comment"] else ""))
     r = rep.redactions
     if r["redacted"]:
         out.print(f"Redactions: {r['total']} in {r['items']} excerpts before they left the database.")
     else:
         out.print("Redactions: none (the sample was drawn without --redact).")
     for note in rep.notes:
-        out.print(f"Note: {_esc(note)}")
+        out.print(f"Note: {esc(note)}")

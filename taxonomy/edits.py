@@ -431,21 +431,13 @@ class _Editor:
 def resolve_node(tree: Tree, ref: str, *, what: str = "node", version_id: int | None = None) -> Node:
     """The live node ``ref`` names: its id, or an unambiguous prefix (4 characters at least) of the id's last part.
     A retired id raises :class:`NotFoundError` saying what became of it and which node(s) stand for it now."""
+    from taxonomy.lineage import resolve_node_id, tree_pools
+
     ref = ref.strip()
-    nodes = tree.nodes
-    if ref in nodes:
-        return nodes[ref]
-    tomb = tree.tombstones.get(ref)
-    part = ref.rsplit(":", 1)[-1].lower()
-    if tomb is None and len(part) >= 4:
-        matches = [u for u in nodes if u.rsplit(":", 1)[-1].startswith(part)]
-        if len(matches) == 1:
-            return nodes[matches[0]]
-        if len(matches) > 1:
-            raise UsageError(f"{what} id {ref!r} is ambiguous: {', '.join(sorted(matches)[:5])}")
-        tmatches = [u for u in tree.tombstones if u.rsplit(":", 1)[-1].startswith(part)]
-        if len(tmatches) == 1:
-            tomb = tree.tombstones[tmatches[0]]
+    uid = resolve_node_id(ref, *tree_pools(tree), what=what)
+    if uid in tree.nodes:
+        return tree.nodes[uid]
+    tomb = tree.tombstones.get(uid) if uid is not None else None
     if tomb is not None:
         survivors = resolve_tombstone(tree, tomb.uid)
         where = f" in version {tomb.version_id}" if tomb.version_id else ""

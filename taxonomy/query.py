@@ -36,17 +36,16 @@ class VersionInfo:
         return d
 
 
+def version_fields(v: Version) -> dict:
+    """What every listing of versions shows of one (`taxo versions`, `taxo log`): id, parent, creation time to
+    the second, author, kind and message."""
+    created = v.created_at.isoformat(timespec="seconds") if v.created_at else ""
+    return {"id": v.id, "parent_id": v.parent_id, "created_at": created, "author": v.author, "kind": v.kind,
+            "message": v.message}
+
+
 def _info(v: Version, counts: dict[int, int]) -> VersionInfo:
-    return VersionInfo(
-        id=v.id,
-        parent_id=v.parent_id,
-        created_at=v.created_at.isoformat(timespec="seconds") if v.created_at else "",
-        message=v.message,
-        author=v.author,
-        kind=v.kind,
-        checksum=v.checksum,
-        counts=counts,
-    )
+    return VersionInfo(**version_fields(v), checksum=v.checksum, counts=counts)
 
 
 def versions(*, db: str | Engine | None = None) -> list[VersionInfo]:
@@ -58,27 +57,14 @@ def versions(*, db: str | Engine | None = None) -> list[VersionInfo]:
 
 
 def resolve_node(session, version_id: int, ref: str) -> Node:
-    """Find a node of a version by full uid, by the uuid part, or by a unique prefix (>= 4 chars) of it."""
-    ref = ref.strip()
-    node = session.scalar(select(Node).where(Node.version_id == version_id, Node.uid == ref))
-    if node is not None:
-        return node
-    if len(ref) < 4:
-        raise UsageError(f"node id {ref!r} is too short: give at least 4 characters of the id")
-    part = ref.rsplit(":", 1)[-1].lower()
-    matches = session.scalars(
-        select(Node).where(Node.version_id == version_id, Node.uid.like(f"%:{part}%")).limit(6)
-    ).all()
-    matches = [m for m in matches if m.uid.rsplit(":", 1)[-1].startswith(part)]
-    if not matches:
+    """Find a node of a version by full uid, by the uuid part, or by a unique prefix (>= 4 chars) of it (the rule
+    of :func:`taxonomy.lineage.resolve_node_id`)."""
+    from taxonomy.lineage import resolve_node_id, version_pool
+
+    uid = resolve_node_id(ref, version_pool(session, version_id), scope=f" in version {version_id}")
+    if uid is None:
         raise NotFoundError(f"version {version_id} has no node {ref!r}")
-    if len(matches) > 1:
-        raise UsageError(
-            f"node id {ref!r} is ambiguous in version {version_id}: "
-            + ", ".join(m.uid for m in matches[:5])
-            + "; give more characters"
-        )
-    return matches[0]
+    return session.scalar(select(Node).where(Node.version_id == version_id, Node.uid == uid))
 
 
 @dataclass

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from taxonomy.db.engine import session_scope
 from taxonomy.errors import UsageError
+from taxonomy.llm.options import LLMOptions
 from taxonomy.store import get_version, read_tree
 
 
@@ -135,21 +136,15 @@ def resummarize(
     branch: str | None = None,
     cache_dir: str | None = None,
     db: str | Engine | None = None,
-    llm_model: str | None = None,
-    llm_base_url: str | None = None,
-    llm_api_key_env: str | None = None,
-    llm_concurrency: int | None = None,
-    max_calls: int | None = None,
-    max_cost: float | None = None,
-    llm_price: Sequence[float] | None = None,
+    llm: LLMOptions | None = None,
     refresh: bool = False,
 ) -> ResummarizeResult:
     """Regenerate the summaries of ``nodes`` (ids or 4+ character uuid prefixes), or of every node at ``level``, or
     of every node, and store them as a new version whose parent is ``version`` (a change-set of renames).
 
     ``summarizer``: default the base version's; a language-model summarizer reuses the base version's model and
-    server unless ``llm_model`` / ``llm_base_url`` say otherwise. Answers come from the response cache when the
-    prompt is unchanged (``refresh=True`` asks the model again and replaces them).
+    server unless ``llm`` (:class:`taxonomy.llm.options.LLMOptions`) names others. Answers come from the response
+    cache when the prompt is unchanged (``refresh=True`` asks the model again and replaces them).
     """
     from taxonomy.changesets import _embedder_for, apply
     from taxonomy.summarize import DEFAULT_SUMMARIZER
@@ -166,15 +161,7 @@ def resummarize(
         raise UsageError(f"version {version} has no nodes to resummarize")
 
     name = (summarizer or (manifest.get("summarizer") or {}).get("name") or DEFAULT_SUMMARIZER).strip().lower()
-    given = {
-        "model": llm_model,
-        "base_url": llm_base_url,
-        "api_key_env": llm_api_key_env,
-        "concurrency": llm_concurrency,
-        "max_calls": max_calls,
-        "max_cost": max_cost,
-        "price": llm_price,
-    }
+    given = (llm or LLMOptions()).summarizer_kwargs()
     from taxonomy.summarize import SUMMARIZERS
     from taxonomy.summarize.llm import LLMSummarizer
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
 
-from taxonomy.api import build, ingest, sample_path
+from taxonomy.api import LLMOptions, build, ingest, sample_path
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import ChangeSet, LLMResponse, Version
 from taxonomy.llm import BudgetExceededError, LLMConfigError
@@ -42,11 +43,13 @@ def sample_db(sqlite_url):
     return sqlite_url
 
 
-def llm_build(db, srv, provider="anthropic", cache_dir=None, **kw):
+def llm_build(db, srv, provider="anthropic", cache_dir=None, llm=None, **kw):
+    """A build with the fake server's URL for ``provider`` (and the other options of ``llm``)."""
     kw.setdefault("levels", LEVELS)
     kw.setdefault("method", "kmeans")
     base = srv.anthropic_url if provider == "anthropic" else srv.openai_url
-    return build(db=db, summarizer=provider, llm_base_url=base, cache_dir=cache_dir, seed=0, **kw)
+    llm = replace(llm or LLMOptions(), base_url=base)
+    return build(db=db, summarizer=provider, llm=llm, cache_dir=cache_dir, seed=0, **kw)
 
 
 def n_versions(db) -> int:
@@ -73,7 +76,7 @@ def check_names(tree):
 
 
 def test_anthropic_build_is_cached_and_recorded(sample_db, server, cache_dir):
-    a = llm_build(sample_db, server, cache_dir=cache_dir, llm_model="claude-test")
+    a = llm_build(sample_db, server, cache_dir=cache_dir, llm=LLMOptions(model="claude-test"))
     assert len(server.completions()) == 30 + 6 + 2
     tree, m = tree_of(sample_db, a.version_id)
     check_invariants(tree, LEVELS)
@@ -92,7 +95,7 @@ def test_anthropic_build_is_cached_and_recorded(sample_db, server, cache_dir):
         assert s.scalar(select(func.count()).select_from(LLMResponse)) == 38
     # the same build again: every answer from the cache, not one model call, the same tree
     server.reset()
-    b = llm_build(sample_db, server, cache_dir=cache_dir, llm_model="claude-test")
+    b = llm_build(sample_db, server, cache_dir=cache_dir, llm=LLMOptions(model="claude-test"))
     assert server.completions() == []
     assert [r["method"] for r in server.requests] == ["GET"]  # only the pre-flight GET /v1/models
     assert b.llm["stats"]["cache_hits"] == 38 and b.llm["stats"]["calls"] == 0
@@ -118,7 +121,7 @@ def test_openai_build_survives_rate_limits_errors_and_malformed_answers(sample_d
             {"text": '{"name": "", "description": "empty"}'},
         ]
     )
-    res = llm_build(sample_db, server, "openai", cache_dir=cache_dir, llm_concurrency=1)
+    res = llm_build(sample_db, server, "openai", cache_dir=cache_dir, llm=LLMOptions(concurrency=1))
     tree, m = tree_of(sample_db, res.version_id)
     check_invariants(tree, LEVELS)
     check_names(tree)
@@ -144,18 +147,18 @@ def test_unusable_answers_are_repaired_and_reported_not_half_written(sample_db, 
 
 def test_max_calls_stops_with_a_clear_error_and_writes_nothing(sample_db, server, cache_dir):
     with pytest.raises(BudgetExceededError, match=r"--max-calls 5.*Nothing was written"):
-        llm_build(sample_db, server, cache_dir=cache_dir, max_calls=5, llm_concurrency=2)
+        llm_build(sample_db, server, cache_dir=cache_dir, llm=LLMOptions(max_calls=5, concurrency=2))
     assert len(server.completions()) == 5
     assert n_versions(sample_db) == 0
     # the answers received are cached: a second run with room for the rest pays only for the rest
     server.reset()
-    res = llm_build(sample_db, server, cache_dir=cache_dir, max_calls=33)
+    res = llm_build(sample_db, server, cache_dir=cache_dir, llm=LLMOptions(max_calls=33))
     assert len(server.completions()) == 33 and res.llm["stats"]["cache_hits"] == 5
 
 
 def test_max_cost_guard(sample_db, server, cache_dir):
     with pytest.raises(BudgetExceededError, match=r"--max-cost"):
-        llm_build(sample_db, server, cache_dir=cache_dir, max_cost=0.01, llm_price=(3.0, 15.0))
+        llm_build(sample_db, server, cache_dir=cache_dir, llm=LLMOptions(max_cost=0.01, price=(3.0, 15.0)))
     assert n_versions(sample_db) == 0
 
 
@@ -176,7 +179,7 @@ def test_unreachable_server_fails_before_any_work(sample_db, tmp_path):
         port = s.getsockname()[1]
     fresh = tmp_path / "fresh-cache"
     with pytest.raises(LLMConfigError, match=f"cannot reach the openai server at http://127.0.0.1:{port}/v1"):
-        build(db=sample_db, levels=LEVELS, summarizer="openai", llm_base_url=f"http://127.0.0.1:{port}/v1",
+        build(db=sample_db, levels=LEVELS, summarizer="openai", llm=LLMOptions(base_url=f"http://127.0.0.1:{port}/v1"),
               cache_dir=fresh)
     assert n_versions(sample_db) == 0 and not (fresh / "embeddings.sqlite").exists()
 
@@ -185,7 +188,7 @@ def test_llm_options_need_an_llm_summarizer(sample_db, cache_dir):
     from taxonomy.errors import UsageError
 
     with pytest.raises(UsageError, match="--llm-model: only for the language-model summarizers"):
-        build(db=sample_db, levels=LEVELS, llm_model="x", cache_dir=cache_dir)
+        build(db=sample_db, levels=LEVELS, llm=LLMOptions(model="x"), cache_dir=cache_dir)
     with pytest.raises(UsageError, match="--hierarchy clio needs a language model"):
         build(db=sample_db, levels=LEVELS, hierarchy="clio", cache_dir=cache_dir)
     with pytest.raises(UsageError, match="--hierarchy 'tree'"):
@@ -224,7 +227,7 @@ def test_resummarize_renames_only_the_requested_nodes(sample_db, server, cache_d
     from taxonomy.resummarize import resummarize
 
     res = resummarize(base.version_id, level=1, nodes=picked, summarizer="anthropic", message="better names",
-                      db=sample_db, cache_dir=cache_dir, llm_base_url=server.anthropic_url)
+                      db=sample_db, cache_dir=cache_dir, llm=LLMOptions(base_url=server.anthropic_url))
     assert len(server.completions()) == 2
     t1, m1 = tree_of(sample_db, res.version_id)
     with session_scope(sample_db) as s:
