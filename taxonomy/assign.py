@@ -152,11 +152,11 @@ def nearest_two(C: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def check_model(manifest: dict, version: int, cache_dir=None):
     """An embedder for the version's model; refuses if the weights available now differ from the recorded ones."""
-    from embeddings import Embedder
+    from taxonomy.naming import embedder_for
 
     recorded = manifest.get("model") or {}
     name = recorded.get("name")
-    embedder = Embedder(model=name, cache_dir=cache_dir)
+    embedder = embedder_for(manifest, cache_dir)
     try:
         spec = embedder.spec
     except UsageError as exc:
@@ -194,7 +194,8 @@ def assign(
     return the placements, write nothing. ``threshold``: the novelty threshold (default: calibrated, see the
     module docstring). Values already in the version are never moved.
     """
-    from taxonomy.changesets import apply, summarizer_for_manifest
+    from taxonomy.changesets import apply
+    from taxonomy.naming import summarizer_for
     from taxonomy.coverage import (
         batch_manifest,
         check_batches,
@@ -281,8 +282,8 @@ def assign(
             )
         )
     queued = [i for i, p in enumerate(placements) if p.queued]
-    summarizer = summarizer_for_manifest(manifest, db) if queued else None
-    if queued and hasattr(summarizer, "preflight"):
+    summarizer = summarizer_for(manifest, db) if queued else None
+    if summarizer is not None:
         summarizer.preflight()
     nuids, nvecs = node_centroids(tree, uids, sums)
     groups = group_queue(
