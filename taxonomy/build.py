@@ -322,7 +322,9 @@ def build_manifest(
     return manifest
 
 
-def write_build(db, tree: Tree, values: LoadedValues, manifest: dict, checksum: str, *, message, author, progress) -> int:
+def write_build(
+    db, tree: Tree, values: LoadedValues, manifest: dict, checksum: str, *, message, author, progress
+) -> int:
     """Stage 6: store the tree as a new version, in one transaction; refused if values were ingested meanwhile."""
     from taxonomy.coverage import coverage_totals
     from taxonomy.store import write_version

@@ -92,7 +92,7 @@ class ClioHierarchy:
     ):
         from taxonomy.errors import UsageError
 
-        if not getattr(summarizer, "uses_model", False):
+        if not summarizer.uses_model:
             raise UsageError("--hierarchy clio needs a language model: use --summarizer anthropic or openai")
         if int(count_tolerance) < 0:
             raise UsageError(f"--count-tolerance must be >= 0, got {count_tolerance}")
