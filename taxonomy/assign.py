@@ -195,7 +195,6 @@ def assign(
     module docstring). Values already in the version are never moved.
     """
     from taxonomy.changesets import apply
-    from taxonomy.naming import summarizer_for
     from taxonomy.coverage import (
         batch_manifest,
         check_batches,
@@ -206,6 +205,7 @@ def assign(
         resolve_coverage,
     )
     from taxonomy.edits import Place, Reweigh
+    from taxonomy.naming import summarizer_for
     from taxonomy.novelty import group_queue
     from taxonomy.store import get_version, read_tree
 
