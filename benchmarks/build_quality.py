@@ -125,7 +125,7 @@ def score(value_labels: dict[int, np.ndarray], ref: dict[int, np.ndarray], w: np
 def run_method(name: str, X: np.ndarray, w: np.ndarray, levels: list[int], seed: int):
     from taxonomy.cluster import get_method
 
-    method = get_method(name, random_state=seed)
+    method = get_method(name, seed=seed)
     t, c = time.perf_counter(), time.process_time()
     h = method.fit(X, levels, sample_weight=w)
     dt, dc = time.perf_counter() - t, time.process_time() - c
@@ -141,13 +141,14 @@ def name_scores(values, X, w, labels, ref_tree, embed, ref_top) -> dict:
     """Name the fitted tree with the offline summarizer; name fidelity per level for it and for the trivial floor
     (heaviest member), and the share of same-word pairs in one level-1 node that the published tree puts under
     different top categories (opposites grouped by a shared word)."""
-    from taxonomy.build import assemble_tree, summarize_tree
+    from taxonomy.build import assemble_tree
+    from taxonomy.naming import summarize_tree
     from taxonomy.compare import compare_trees
     from taxonomy.summarize import OfflineSummarizer
 
     tree, vl = assemble_tree(values, w, [1] * len(values), None, labels)
     t = time.perf_counter()
-    summarize_tree(tree, values, w, X, vl, OfflineSummarizer())
+    summarize_tree(tree, X, vl, OfflineSummarizer())
     out = {"naming_seconds": time.perf_counter() - t}
     res = compare_trees(tree, ref_tree, embed=embed)
     for lc in res.levels:

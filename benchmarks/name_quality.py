@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from embeddings import Embedder
     from taxonomy.cluster import DEFAULT_METHOD
-    from taxonomy.export import load_values_tree_csv
+    from taxonomy.reference import load_values_tree_csv
 
     values, w, ref, levels = load_reference(args.refdata)
     X = embed(values, args.cache)

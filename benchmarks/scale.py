@@ -136,7 +136,7 @@ def stage_engines(n: int, compare_max: int, cache_dir: Path, hnsw_max: int = 100
         if engine == "ivf":
             D, I = De, Ie
     t = time.perf_counter()
-    Y = umap_embed(X, knn_graph=(D[:, :14], I[:, :14]), random_state=0)
+    Y = umap_embed(X, knn_graph=(D[:, :14], I[:, :14]), seed=0)
     out["layout_local_s"] = round(time.perf_counter() - t, 2)
     k = auto_levels(n)[0]
     out["k"] = k

@@ -139,11 +139,11 @@ def nearest_two(C: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def check_model(manifest: dict, version: int, cache_dir=None):
     """An embedder for the version's model; refuses if the weights available now differ from the recorded ones."""
-    from embeddings import Embedder
+    from taxonomy.naming import embedder_for
 
     recorded = manifest.get("model") or {}
     name = recorded.get("name")
-    embedder = Embedder(model=name, cache_dir=cache_dir)
+    embedder = embedder_for(manifest, cache_dir)
     try:
         spec = embedder.spec
     except UsageError as exc:
@@ -181,7 +181,7 @@ def assign(
     return the placements, write nothing. ``threshold``: the novelty threshold (default: calibrated, see the
     module docstring). Values already in the version are never moved.
     """
-    from taxonomy.changesets import apply, summarizer_for_manifest
+    from taxonomy.changesets import apply
     from taxonomy.coverage import (
         batch_manifest,
         check_batches,
@@ -192,6 +192,7 @@ def assign(
         resolve_coverage,
     )
     from taxonomy.edits import Place, Reweigh
+    from taxonomy.naming import summarizer_for
     from taxonomy.novelty import group_queue
     from taxonomy.store import get_version, read_tree
 
@@ -268,8 +269,8 @@ def assign(
             )
         )
     queued = [i for i, p in enumerate(placements) if p.queued]
-    summarizer = summarizer_for_manifest(manifest, db) if queued else None
-    if queued and hasattr(summarizer, "preflight"):
+    summarizer = summarizer_for(manifest, db) if queued else None
+    if summarizer is not None:
         summarizer.preflight()
     nuids, nvecs = node_centroids(tree, uids, sums)
     groups = group_queue(

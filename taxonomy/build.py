@@ -180,43 +180,173 @@ def assemble_tree(
     return tree, value_labels
 
 
-def summarize_tree(tree: Tree, texts: Sequence[str], weights: np.ndarray, X: np.ndarray, value_labels, summarizer):
-    """Name and describe every node, bottom-up, one level at a time (fills ``name``/``description`` in place)."""
-    from taxonomy.summarize.base import ClusterInfo
+@dataclass
+class LoadedValues:
+    """The values a build clusters (the coverage's, ordered by id) and the level counts it asks for."""
 
-    for level, vl in enumerate(value_labels, start=1):
-        k = int(vl.max()) + 1
-        order = np.argsort(vl, kind="stable")
-        bounds = np.searchsorted(vl[order], np.arange(k + 1))
-        level_nodes: list[Node] = []
-        infos: list[ClusterInfo] = []
-        children: dict[str, list[Node]] = {}
-        if level > 1:
-            for node in tree.nodes_at(level - 1):
-                children.setdefault(node.parent_uid or "", []).append(node)
-        for c in range(k):
-            members = order[bounds[c] : bounds[c + 1]]
-            # the node is the ancestor at `level` of any of its members
-            uid = tree.ancestor(tree.leaves[int(members[0])], level)
-            node = tree.nodes[uid]
-            kids = sorted(children.get(uid, []), key=lambda nd: (-nd.weight, nd.name))
-            infos.append(
-                ClusterInfo(
-                    level=level,
-                    members=[texts[j] for j in members],
-                    weights=weights[members],
-                    embeddings=X[members],
-                    child_names=[kd.name for kd in kids],
-                    child_weights=[kd.weight for kd in kids],
-                )
+    texts: list[str]
+    weights: np.ndarray
+    counts: list[int]
+    ids: list[int]
+    coverage: object  #: :class:`taxonomy.coverage.Coverage`
+    batches: list[dict]  #: the manifest's description of the covered batches
+    level_counts: list[int]
+
+    @property
+    def n(self) -> int:
+        return len(self.texts)
+
+
+def load_values(
+    db, *, levels: list[int] | str, top: int, batches=None, role=None, min_conversations=None
+) -> LoadedValues:
+    """Stage 1: the coverage's values with their summed weights and counts; ``levels`` "auto" becomes counts."""
+    from taxonomy.cluster import auto_levels
+    from taxonomy.coverage import batch_manifest, coverage_totals, parse_batches, resolve_coverage
+
+    with session_scope(db) as session:
+        coverage = resolve_coverage(
+            session, batches=parse_batches(batches), role=role, min_conversations=min_conversations
+        )
+        totals = coverage_totals(session, coverage)
+        batch_info = batch_manifest(session, coverage.batches)
+    if not totals:
+        if coverage.batches:
+            raise UsageError(f"no values match the coverage {coverage.to_dict()}; nothing to build")
+        raise UsageError("there are no values to build from; run `taxo ingest FILE` first")
+    n = len(totals)
+    level_counts = auto_levels(n, top=top) if levels == "auto" else list(levels)
+    if level_counts[0] > n:
+        raise UsageError(f"--levels asks for {level_counts[0]} level-1 clusters but only {n} values are stored")
+    return LoadedValues(
+        texts=[t.text for t in totals],
+        weights=np.array([t.weight for t in totals], dtype=np.float64),
+        counts=[t.count for t in totals],
+        ids=[t.id for t in totals],
+        coverage=coverage,
+        batches=batch_info,
+        level_counts=level_counts,
+    )
+
+
+def embed_values(texts: Sequence[str], *, model, cache_dir, batch_size: int, progress: Progress):
+    """Stage 2: the embedder and the unit embedding of every value (through the embedding cache)."""
+    from embeddings import Embedder
+
+    embedder = Embedder(model=model, cache_dir=cache_dir, batch_size=batch_size)
+    embedder.spec  # noqa: B018 - the model is resolved (a bad name refused) before the progress bar starts
+    with progress.step("Embedding values", total=len(texts)) as step:
+        X = embedder.embed(texts, progress=step.update)
+    return embedder, X
+
+
+def cluster_values(X: np.ndarray, values: LoadedValues, clusterer, clio, embed, progress: Progress):
+    """Stage 3: the hierarchy of cluster labels, the counts reached and, with ``clio``, its named levels."""
+    from taxonomy.cluster.base import Hierarchy
+
+    n, level_counts = values.n, list(values.level_counts)
+    clio_result = None
+    with progress.step("Clustering", total=len(level_counts)) as step:
+        if clio is None:
+            fitted = clusterer.fit(X, level_counts, sample_weight=values.weights)
+            fitted.validate(n, level_counts)
+        else:
+            first = clusterer.fit(X, level_counts[:1], sample_weight=values.weights)
+            first.validate(n, level_counts[:1])
+            clio_result = clio.fit(X, values.texts, values.weights, first.labels[0], level_counts, embed=embed)
+            level_counts = list(clio_result.levels)
+            fitted = Hierarchy(clio_result.labels)
+            fitted.validate(n, level_counts)
+        step.update(len(level_counts))
+    return fitted, level_counts, clio_result
+
+
+def name_clusters(values: LoadedValues, X: np.ndarray, labels, summarizer, clio_result, *, id_prefix, progress):
+    """Stage 4: the tree of the clusters, every node named and described (by the summarizer, or as Clio named
+    the levels while building them)."""
+    from taxonomy.naming import summarize_tree
+
+    tree, value_labels = assemble_tree(
+        values.texts, values.weights, values.counts, values.ids, labels, id_prefix=id_prefix
+    )
+    with progress.step("Naming clusters", total=len(labels)) as step:
+        if clio_result is None:
+            summarize_tree(tree, X, value_labels, summarizer)
+        else:  # Clio named every level while building it
+            _apply_summaries(tree, value_labels, clio_result.summaries)
+        step.update(len(labels))
+    return tree
+
+
+def build_manifest(
+    values: LoadedValues,
+    *,
+    embedder,
+    dim: int,
+    method_name: str,
+    clusterer,
+    summarizer,
+    clio,
+    clio_result,
+    level_counts: list[int],
+    levels_requested,
+    seed: int,
+    id_prefix: str,
+) -> dict:
+    """Stage 5: how the version was made: coverage, model, method, summarizer, levels, seed, package versions."""
+    spec = embedder.spec
+    manifest = {
+        "kind": "build",
+        "batches": values.batches,
+        "coverage": values.coverage.to_dict(),
+        "n_values": values.n,
+        "total_weight": float(values.weights.sum()),
+        "model": {**spec.to_dict(), "identity": spec.identity, "dim": int(dim)},
+        "method": {"name": method_name, "params": _jsonable(clusterer.get_params())},
+        "summarizer": {"name": summarizer.name, "params": _jsonable(summarizer.get_params())},
+        "levels": list(level_counts),
+        "levels_requested": levels_requested if isinstance(levels_requested, str) else list(levels_requested),
+        "seed": seed,
+        "id_prefix": id_prefix,
+        "packages": package_versions(),
+    }
+    if summarizer.uses_model:
+        manifest["llm"] = _jsonable(summarizer.llm_info())
+        manifest["prompts"] = summarizer.prompts.manifest()
+    if clio_result is not None:
+        manifest["hierarchy"] = {
+            "name": "clio",
+            "level1_method": method_name,
+            "params": _jsonable(clio.get_params()),
+            "report": _jsonable(clio_result.report),
+        }
+    return manifest
+
+
+def write_build(
+    db, tree: Tree, values: LoadedValues, manifest: dict, checksum: str, *, message, author, progress
+) -> int:
+    """Stage 6: store the tree as a new version, in one transaction; refused if values were ingested meanwhile."""
+    from taxonomy.coverage import coverage_totals
+    from taxonomy.store import write_version
+
+    with progress.step("Writing version", total=1) as step:
+        with session_scope(db) as session:
+            # the values may have changed since they were read (another ingest): refuse rather than mislabel
+            if len(coverage_totals(session, values.coverage)) != values.n:
+                raise UsageError("values were ingested while the build ran; run the build again")
+            version_id = write_version(
+                session, tree, kind="build", message=message, manifest=manifest, checksum=checksum, author=author
             )
-            level_nodes.append(node)
-        groups: dict[str | None, list[int]] = {}
-        for i, node in enumerate(level_nodes):
-            groups.setdefault(node.parent_uid, []).append(i)
-        summaries = summarizer.summarize_level(infos, list(groups.values()))
-        for node, s in zip(level_nodes, summaries, strict=True):
-            node.name, node.description = s.name, s.description
+        step.update(1)
+    return version_id
+
+
+def _check_id_prefix(id_prefix: str) -> None:
+    if not id_prefix or any(c in id_prefix for c in ": \t\n,") or not id_prefix.isprintable():
+        raise UsageError(f"--id-prefix {id_prefix!r}: use a short word without colons, commas or spaces")
+    if len(id_prefix) > 100:
+        raise UsageError(f"--id-prefix is {len(id_prefix)} characters long; the limit is 100")
 
 
 def build(
@@ -256,11 +386,14 @@ def build(
     Coverage (:mod:`taxonomy.coverage`, recorded in the manifest): ``batches`` (default: all), ``role`` ("ai" or
     "human": only that role's extraction records count) and ``min_conversations`` (only values seen in that many
     distinct conversations).
+
+    The stages, in order: :func:`load_values`, :func:`embed_values`, :func:`cluster_values`,
+    :func:`name_clusters`, :func:`build_manifest`, :func:`write_build`.
     """
-    from embeddings import Embedder
-    from taxonomy.cluster import DEFAULT_METHOD, auto_levels, get_method
+    from taxonomy.cluster import DEFAULT_METHOD, get_method
     from taxonomy.tree import content_checksum
     from taxonomy.summarize import DEFAULT_SUMMARIZER
+    from taxonomy.summarize.llm import summarizer_for_build
 
     progress = progress or NullProgress()
     timings: dict[str, float] = {}
@@ -273,9 +406,7 @@ def build(
     if author is not None:
         author = _checked_author(author)
     method_name = method or DEFAULT_METHOD
-    clusterer = get_method(method_name, random_state=seed)
-    from taxonomy.summarize.llm import is_llm_summarizer, summarizer_for_build
-
+    clusterer = get_method(method_name, seed=seed)
     summ = summarizer_for_build(
         summarizer or DEFAULT_SUMMARIZER,
         seed=seed,
@@ -283,9 +414,8 @@ def build(
         hierarchy=hierarchy,
         **(llm or LLMOptions()).summarizer_kwargs(),
     )
-    use_llm = is_llm_summarizer(summ)
     if category_suffix is not None:  # the offline namer's category style ("values", "" = none; default: inferred)
-        if not hasattr(summ, "category_suffix") or use_llm:
+        if not hasattr(summ, "category_suffix") or summ.uses_model:
             raise UsageError("--category-suffix: only for the offline summarizer")
         summ.category_suffix = str(category_suffix).strip()
     clio = None
@@ -293,124 +423,59 @@ def build(
         from taxonomy.cluster.clio import ClioHierarchy
 
         clio = ClioHierarchy(summ, seed=seed, count_tolerance=count_tolerance)
-    if not id_prefix or any(c in id_prefix for c in ": \t\n,") or not id_prefix.isprintable():
-        raise UsageError(f"--id-prefix {id_prefix!r}: use a short word without colons, commas or spaces")
-    if len(id_prefix) > 100:
-        raise UsageError(f"--id-prefix is {len(id_prefix)} characters long; the limit is 100")
+    _check_id_prefix(id_prefix)
 
-    from taxonomy.coverage import batch_manifest, coverage_totals, parse_batches, resolve_coverage
-
-    with session_scope(db) as session:
-        coverage = resolve_coverage(
-            session, batches=parse_batches(batches), role=role, min_conversations=min_conversations
-        )
-        totals = coverage_totals(session, coverage)
-        batch_info = batch_manifest(session, coverage.batches)
-    if not totals:
-        if coverage.batches:
-            raise UsageError(f"no values match the coverage {coverage.to_dict()}; nothing to build")
-        raise UsageError("there are no values to build from; run `taxo ingest FILE` first")
-    n = len(totals)
-    level_counts = auto_levels(n, top=top) if parsed_levels == "auto" else parsed_levels
-    if level_counts[0] > n:
-        raise UsageError(f"--levels asks for {level_counts[0]} level-1 clusters but only {n} values are stored")
-    texts = [t.text for t in totals]
-    weights = np.array([t.weight for t in totals], dtype=np.float64)
-    counts = [t.count for t in totals]
-    ids = [t.id for t in totals]
-    if use_llm:  # the key and the server, before any work
-        summ.preflight()
+    values = load_values(
+        db, levels=parsed_levels, top=top, batches=batches, role=role, min_conversations=min_conversations
+    )
+    summ.preflight()  # a language model: the key and the server, before any work
     timings["load"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    embedder = Embedder(model=model, cache_dir=cache_dir, batch_size=batch_size)
-    spec = embedder.spec
-    with progress.step("Embedding values", total=n) as step:
-        X = embedder.embed(texts, progress=step.update)
+    embedder, X = embed_values(values.texts, model=model, cache_dir=cache_dir, batch_size=batch_size, progress=progress)
     timings["embed"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    clio_result = None
-    with progress.step("Clustering", total=len(level_counts)) as step:
-        if clio is None:
-            fitted = clusterer.fit(X, level_counts, sample_weight=weights)
-            fitted.validate(n, level_counts)
-        else:
-            from taxonomy.cluster.base import Hierarchy
-
-            first = clusterer.fit(X, level_counts[:1], sample_weight=weights)
-            first.validate(n, level_counts[:1])
-            clio_result = clio.fit(X, texts, weights, first.labels[0], level_counts, embed=embedder.embed)
-            level_counts = list(clio_result.levels)
-            fitted = Hierarchy(clio_result.labels)
-            fitted.validate(n, level_counts)
-        step.update(len(level_counts))
+    fitted, level_counts, clio_result = cluster_values(X, values, clusterer, clio, embedder.embed, progress)
     timings["cluster"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    tree, value_labels = assemble_tree(texts, weights, counts, ids, fitted.labels, id_prefix=id_prefix)
-    with progress.step("Naming clusters", total=len(level_counts)) as step:
-        if clio_result is None:
-            summarize_tree(tree, texts, weights, X, value_labels, summ)
-        else:  # Clio named every level while building it
-            _apply_summaries(tree, value_labels, clio_result.summaries)
-        step.update(len(level_counts))
+    tree = name_clusters(values, X, fitted.labels, summ, clio_result, id_prefix=id_prefix, progress=progress)
     timings["summarize"] = time.perf_counter() - t
 
     checksum = content_checksum(tree)
-    manifest = {
-        "kind": "build",
-        "batches": batch_info,
-        "coverage": coverage.to_dict(),
-        "n_values": n,
-        "total_weight": float(weights.sum()),
-        "model": {**spec.to_dict(), "identity": spec.identity, "dim": int(X.shape[1])},
-        "method": {"name": method_name, "params": _jsonable(clusterer.get_params())},
-        "summarizer": {"name": summ.name, "params": _jsonable(summ.get_params())},
-        "levels": list(level_counts),
-        "levels_requested": levels if isinstance(levels, str) else list(levels),
-        "seed": seed,
-        "id_prefix": id_prefix,
-        "packages": package_versions(),
-    }
-    if use_llm:
-        manifest["llm"] = _jsonable(summ.llm_info())
-        manifest["prompts"] = summ.prompts.manifest()
-    if clio_result is not None:
-        manifest["hierarchy"] = {
-            "name": "clio",
-            "level1_method": method_name,
-            "params": _jsonable(clio.get_params()),
-            "report": _jsonable(clio_result.report),
-        }
+    manifest = build_manifest(
+        values,
+        embedder=embedder,
+        dim=X.shape[1],
+        method_name=method_name,
+        clusterer=clusterer,
+        summarizer=summ,
+        clio=clio,
+        clio_result=clio_result,
+        level_counts=level_counts,
+        levels_requested=levels,
+        seed=seed,
+        id_prefix=id_prefix,
+    )
     t = time.perf_counter()
-    from taxonomy.store import write_version
-
-    with progress.step("Writing version", total=1) as step:
-        with session_scope(db) as session:
-            # the values may have changed since they were read (another ingest): refuse rather than mislabel
-            if len(coverage_totals(session, coverage)) != n:
-                raise UsageError("values were ingested while the build ran; run the build again")
-            version_id = write_version(
-                session, tree, kind="build", message=message, manifest=manifest, checksum=checksum, author=author
-            )
-        step.update(1)
+    version_id = write_build(db, tree, values, manifest, checksum, message=message, author=author, progress=progress)
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return BuildResult(
         version_id=version_id,
         levels=list(level_counts),
-        n_values=n,
+        n_values=values.n,
         method=method_name,
         seed=seed,
-        model=spec.identity,
+        model=embedder.spec.identity,
         checksum=checksum,
         timings={k: round(v, 3) for k, v in timings.items()},
         embedded=embedder.stats.n_embedded,
         cached=embedder.stats.n_cached,
         llm=(
             {"provider": summ.provider, "model": summ.service.model, "stats": summ.service.stats.to_dict()}
-            if use_llm
+            if summ.uses_model
             else None
         ),
     )

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
@@ -32,6 +31,7 @@ from taxonomy.edits import (
 )
 from taxonomy.errors import InputError, TaxoError, UsageError
 from taxonomy.integrity import CheckReport, IntegrityError, Violation, check_tree_integrity
+from taxonomy.naming import embedder_for, name_nodes, summarizer_for
 from taxonomy.normalize import MAX_SHORT_TEXT, clean_name
 from taxonomy.store import get_version, read_tree, write_version
 
@@ -65,92 +65,6 @@ def summarize_operations(ops: Sequence[Operation]) -> str:
     first = ops[0].describe() if ops else ""
     more = f" (+{len(ops) - 1} more)" if len(ops) > 1 else ""
     return f"{head}: {first}{more}" if ops else "no operations"
-
-
-def _summarizer_for(manifest: dict, db):
-    """The summarizer that named the base version, with its recorded model and server (never a key)."""
-    from taxonomy.resummarize import _llm_defaults
-    from taxonomy.summarize import DEFAULT_SUMMARIZER
-    from taxonomy.summarize.llm import summarizer_for_build
-
-    name = (manifest.get("summarizer") or {}).get("name") or DEFAULT_SUMMARIZER
-    if name == DEFAULT_SUMMARIZER:
-        return summarizer_for_build(name)
-    return summarizer_for_build(name, db=db, **_llm_defaults(manifest, name, {}))
-
-
-def summarizer_for_manifest(manifest: dict, db):
-    """The summarizer recorded in a version's manifest (public: used by assign and novelty)."""
-    return _summarizer_for(manifest, db)
-
-
-def embedder_for_manifest(manifest: dict, cache_dir):
-    """An embedder for the model recorded in a version's manifest."""
-    return _embedder_for(manifest, cache_dir)
-
-
-def _embedder_for(manifest: dict, cache_dir):
-    from embeddings import Embedder
-
-    model = (manifest.get("model") or {}).get("name")
-    return Embedder(model=model, cache_dir=cache_dir)
-
-
-def _name_nodes(tree, uids: Sequence[str], embed, summarizer, describe_only: frozenset[str] = frozenset()) -> None:
-    """(Re)name and describe the given nodes with the summarizer, one level at a time, siblings considered; the
-    nodes in ``describe_only`` keep their name and get the summarizer's description."""
-    from taxonomy.summarize.base import ClusterInfo
-
-    if not uids:
-        return
-    anc = tree.ancestors_by_level()
-    by_level: dict[int, list[str]] = {}
-    for u in uids:
-        by_level.setdefault(tree.nodes[u].level, []).append(u)
-    texts = [leaf.text for leaf in tree.leaves]
-    weights = np.array([leaf.weight for leaf in tree.leaves], dtype=np.float64)
-    X = embed(texts)
-    for level in sorted(by_level):
-        # summarize the whole level so that names stay distinct from the untouched siblings
-        level_nodes = sorted(tree.nodes_at(level), key=lambda n: n.uid)
-        member_idx: dict[str, list[int]] = {n.uid: [] for n in level_nodes}
-        for i, uid in enumerate(anc[level]):
-            member_idx[uid].append(i)
-        kids: dict[str, list] = {}
-        for n in tree.nodes.values():
-            if n.parent_uid is not None and n.level == level - 1:
-                kids.setdefault(n.parent_uid, []).append(n)
-        infos = []
-        for n in level_nodes:
-            idx = np.array(member_idx[n.uid], dtype=int)
-            ch = sorted(kids.get(n.uid, []), key=lambda c: (-c.weight, c.name))
-            infos.append(
-                ClusterInfo(
-                    level=level,
-                    members=[texts[i] for i in idx],
-                    weights=weights[idx],
-                    embeddings=X[idx],
-                    child_names=[c.name for c in ch],
-                    child_weights=[c.weight for c in ch],
-                )
-            )
-        groups: dict[str | None, list[int]] = {}
-        for i, n in enumerate(level_nodes):
-            groups.setdefault(n.parent_uid, []).append(i)
-        summaries = summarizer.summarize_level(infos, list(groups.values()))
-        wanted = set(by_level[level])
-        taken = {n.name.strip().casefold() for n in level_nodes if n.uid not in wanted or n.uid in describe_only}
-        for n, s in zip(level_nodes, summaries, strict=True):
-            if n.uid in describe_only:
-                n.description = s.description
-            elif n.uid in wanted:
-                name = s.name
-                k = 2
-                while name.strip().casefold() in taken:
-                    name = f"{s.name} ({k})"
-                    k += 1
-                taken.add(name.strip().casefold())
-                n.name, n.description = name, s.description
 
 
 def apply(
@@ -219,7 +133,7 @@ def apply(
     def embed(texts):
         nonlocal embedder
         if embedder is None:
-            embedder = _embedder_for(manifest, cache_dir)
+            embedder = embedder_for(manifest, cache_dir)
         return embedder.embed(list(texts))
 
     new_base = {**{k: v for k, v in manifest.items() if k not in ("kind", "change_set")}, **(manifest_update or {})}
@@ -228,7 +142,7 @@ def apply(
     check_reweigh(ops, new_base, version)
     if lookup_value is None and any(op.op in ("place", "reweigh", "create") for op in ops):
         lookup_value = coverage_lookup(new_base, db)
-    summarizer = _summarizer_for(manifest, db)
+    summarizer = summarizer_for(manifest, db)
     ctx = EditContext(
         base_version_id=version,
         id_prefix=manifest.get("id_prefix", "values"),
@@ -259,9 +173,10 @@ def apply(
         to_name |= set(outcome.created)
     # new split parts named by the user but not described get the summarizer's description (their name stays)
     to_describe = frozenset(u for u in outcome.undescribed if u not in to_name)
-    if (to_name or to_describe) and hasattr(summarizer, "preflight"):
+    if to_name or to_describe:
         summarizer.preflight()  # a language model: check key and server before naming anything
-    _name_nodes(new_tree, sorted(to_name | to_describe), embed, summarizer, describe_only=to_describe)
+        vectors = embed([leaf.text for leaf in new_tree.leaves])
+        name_nodes(new_tree, sorted(to_name | to_describe), vectors, summarizer, describe_only=to_describe)
     violations = check_tree_integrity(new_tree)
     if violations:  # pragma: no cover - naming keeps names distinct
         raise IntegrityError(violations, context=where)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 from sqlalchemy import Engine
 
 from taxonomy.db.engine import session_scope
@@ -70,17 +69,6 @@ def _targets(tree, version: int, level: int | None, refs: list[str]) -> list[str
     if level is not None:
         return sorted(n.uid for n in tree.nodes_at(int(level)))
     return sorted(tree.nodes)
-
-
-def _llm_defaults(manifest: dict, provider: str, given: dict) -> dict:
-    """The base version's model and server, unless given (never its key: only the variable's name)."""
-    prev = manifest.get("llm") or {}
-    out = dict(given)
-    if prev.get("provider") == provider:
-        for key in ("model", "base_url", "api_key_env"):
-            if out.get(key) is None and prev.get(key):
-                out[key] = prev[key]
-    return out
 
 
 def _rename_order(tree, current: dict[str, str], new_names: dict[str, str]) -> list[tuple[str, str]]:
@@ -146,10 +134,8 @@ def resummarize(
     server unless ``llm`` (:class:`taxonomy.llm.options.LLMOptions`) names others. Answers come from the response
     cache when the prompt is unchanged (``refresh=True`` asks the model again and replaces them).
     """
-    from taxonomy.changesets import _embedder_for, apply
-    from taxonomy.summarize import DEFAULT_SUMMARIZER
-    from taxonomy.summarize.base import ClusterInfo
-    from taxonomy.summarize.llm import is_llm_summarizer, summarizer_for_build
+    from taxonomy.changesets import apply
+    from taxonomy.naming import embedder_for, name_nodes, summarizer_for
 
     with session_scope(db) as session:
         base = get_version(session, version)
@@ -160,75 +146,13 @@ def resummarize(
     if not uids:
         raise UsageError(f"version {version} has no nodes to resummarize")
 
-    name = (summarizer or (manifest.get("summarizer") or {}).get("name") or DEFAULT_SUMMARIZER).strip().lower()
-    given = (llm or LLMOptions()).summarizer_kwargs()
-    from taxonomy.summarize import SUMMARIZERS
-    from taxonomy.summarize.llm import LLMSummarizer
+    overrides = {"summarizer": summarizer, **(llm or LLMOptions()).summarizer_kwargs()}
+    summ = summarizer_for(manifest, db, overrides, refresh=refresh)
+    summ.preflight()  # before any work
 
-    cls = SUMMARIZERS.get(name)
-    if cls is not None and issubclass(cls, LLMSummarizer):
-        given = _llm_defaults(manifest, cls.provider, given)
-    summ = summarizer_for_build(name, seed=int(manifest.get("seed") or 0), db=db, refresh=refresh, **given)
-    use_llm = is_llm_summarizer(summ)
-    if use_llm:
-        summ.preflight()  # before any work
-        for n in tree.nodes.values():
-            summ.remember(n.name, n.description)
-
-    texts = [leaf.text for leaf in tree.leaves]
-    weights = np.array([leaf.weight for leaf in tree.leaves], dtype=np.float64)
-    X = _embedder_for(manifest, cache_dir).embed(texts)
-    anc = tree.ancestors_by_level()
-    wanted = set(uids)
     old = {u: (tree.nodes[u].name, tree.nodes[u].description) for u in uids}
-    for lv in sorted({tree.nodes[u].level for u in uids}):
-        level_nodes = sorted(tree.nodes_at(lv), key=lambda n: n.uid)
-        member_idx: dict[str, list[int]] = {n.uid: [] for n in level_nodes}
-        for i, u in enumerate(anc[lv]):
-            member_idx[u].append(i)
-        kids: dict[str, list] = {}
-        for n in tree.nodes.values():
-            if n.parent_uid is not None and n.level == lv - 1:
-                kids.setdefault(n.parent_uid, []).append(n)
-        infos = []
-        for n in level_nodes:
-            idx = np.array(member_idx[n.uid], dtype=int)
-            ch = sorted(kids.get(n.uid, []), key=lambda c: (-c.weight, c.name))
-            infos.append(
-                ClusterInfo(
-                    level=lv,
-                    members=[texts[i] for i in idx],
-                    weights=weights[idx],
-                    embeddings=X[idx],
-                    child_names=[c.name for c in ch],
-                    child_weights=[c.weight for c in ch],
-                )
-            )
-        groups: dict[str | None, list[int]] = {}
-        for i, n in enumerate(level_nodes):
-            groups.setdefault(n.parent_uid, []).append(i)
-        targets = [i for i, n in enumerate(level_nodes) if n.uid in wanted]
-        if use_llm:
-            fixed = [None if n.uid in wanted else n.name for n in level_nodes]
-            summaries = summ.summarize_level(infos, list(groups.values()), targets=targets, fixed_names=fixed)
-        else:
-            summaries = summ.summarize_level(infos, list(groups.values()))
-            # distinct from the siblings that keep their names
-            for g in groups.values():
-                taken = {level_nodes[i].name.strip().casefold() for i in g if level_nodes[i].uid not in wanted}
-                for i in g:
-                    if level_nodes[i].uid not in wanted:
-                        continue
-                    s = summaries[i]
-                    nm, k = s.name, 2
-                    while nm.strip().casefold() in taken:
-                        nm = f"{s.name} ({k})"
-                        k += 1
-                    taken.add(nm.strip().casefold())
-                    summaries[i] = type(s)(nm, s.description)
-        for i in targets:
-            n = level_nodes[i]
-            n.name, n.description = summaries[i].name, summaries[i].description
+    vectors = embedder_for(manifest, cache_dir).embed([leaf.text for leaf in tree.leaves])
+    name_nodes(tree, uids, vectors, summ)
 
     # the change-set: the renames in a safe order (each node's last one carries its description), then the nodes
     # whose name stayed (their description may have changed)
@@ -254,7 +178,7 @@ def resummarize(
         "nodes": uids,
     }
     llm_info = None
-    if use_llm:
+    if summ.uses_model:
         svc = summ.service
         llm_info = {"provider": summ.provider, "model": svc.model, "stats": svc.stats.to_dict()}
         source.update(

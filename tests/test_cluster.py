@@ -39,9 +39,9 @@ def fits(blobs):
     X, w, _ = blobs
     out = {}
     for name in ALL:
-        a = get_method(name, random_state=0).fit(X, [24, 6, 2], sample_weight=w)
-        b = get_method(name, random_state=0).fit(X, [24, 6, 2], sample_weight=w)
-        c = get_method(name, random_state=1).fit(X, [24, 6, 2], sample_weight=w)
+        a = get_method(name, seed=0).fit(X, [24, 6, 2], sample_weight=w)
+        b = get_method(name, seed=0).fit(X, [24, 6, 2], sample_weight=w)
+        c = get_method(name, seed=1).fit(X, [24, 6, 2], sample_weight=w)
         out[name] = (a, b, c)
     return out
 
@@ -53,9 +53,9 @@ def test_registry():
     for name, cls in METHODS.items():
         assert issubclass(cls, HierarchyMethod)
         assert cls.name == name
-        m = get_method(name, random_state=7)
+        m = get_method(name, seed=7)
         assert isinstance(m, cls)
-        assert m.get_params()["random_state"] == 7
+        assert m.get_params()["seed"] == 7
 
 
 def test_unknown_method_lists_known_names():
@@ -71,8 +71,8 @@ def test_unknown_parameter_is_usage_error():
 
 
 def test_constructor_does_no_work_and_params_roundtrip():
-    m = get_method("kmeans", random_state=3, n_init=2)
-    assert m.get_params() == {"random_state": 3, "n_init": 2, "upper_n_init": 10, "weighting": "none"}
+    m = get_method("kmeans", seed=3, n_init=2)
+    assert m.get_params() == {"seed": 3, "n_init": 2, "upper_n_init": 10, "weighting": "none"}
     assert type(m)(**m.get_params()).get_params() == m.get_params()
 
 
@@ -114,14 +114,14 @@ def test_recovers_clear_blobs(name, fits, blobs):
 @pytest.mark.parametrize("name", ALL)
 def test_small_input_top_level_one(name):
     X, w, _ = sphere_blobs(n=30, centers=5, dim=8, seed=3)
-    h = get_method(name, random_state=0).fit(X, [6, 3, 1], sample_weight=w)
+    h = get_method(name, seed=0).fit(X, [6, 3, 1], sample_weight=w)
     h.validate(30, [6, 3, 1])
     assert np.all(h.value_labels(3) == 0)
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_tiny_and_degenerate_inputs(name):
-    m = get_method(name, random_state=0)
+    m = get_method(name, seed=0)
     X, _, _ = sphere_blobs(n=5, centers=2, dim=4)
     m.fit(X, [5, 2, 1]).validate(5, [5, 2, 1])  # one value per cluster
     m.fit(X[:1], [1, 1, 1]).validate(1, [1, 1, 1])
@@ -135,10 +135,10 @@ def test_duplicate_vectors(name):
     base = rng.normal(size=(4, 8)).astype(np.float32)
     base /= np.linalg.norm(base, axis=1, keepdims=True)
     X = np.repeat(base, 10, axis=0)  # 40 values, only 4 distinct vectors
-    h = get_method(name, random_state=0).fit(X, [10, 4, 2])
+    h = get_method(name, seed=0).fit(X, [10, 4, 2])
     h.validate(40, [10, 4, 2])
     same = np.repeat(base[:1], 12, axis=0)  # all identical
-    get_method(name, random_state=0).fit(same, [6, 3, 1]).validate(12, [6, 3, 1])
+    get_method(name, seed=0).fit(same, [6, 3, 1]).validate(12, [6, 3, 1])
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -146,8 +146,8 @@ def test_zero_and_missing_weights(name, blobs):
     X, w, _ = blobs
     X, w = X[:80], w[:80].copy()
     w[::2] = 0.0
-    get_method(name, random_state=0).fit(X, [8, 3, 1], sample_weight=w).validate(80, [8, 3, 1])
-    get_method(name, random_state=0).fit(X, [8, 3, 1], sample_weight=np.zeros(80)).validate(80, [8, 3, 1])
+    get_method(name, seed=0).fit(X, [8, 3, 1], sample_weight=w).validate(80, [8, 3, 1])
+    get_method(name, seed=0).fit(X, [8, 3, 1], sample_weight=np.zeros(80)).validate(80, [8, 3, 1])
 
 
 # ------------------------------------------------------------------------------------------------ errors
@@ -203,7 +203,7 @@ def test_hdbscan_with_many_outliers_keeps_every_value(blobs):
     noise = rng.normal(size=(60, X.shape[1])).astype(np.float32)  # scattered points HDBSCAN calls noise
     noise /= np.linalg.norm(noise, axis=1, keepdims=True)
     Xn = np.vstack([X[:140], noise])
-    h = get_method("hdbscan", random_state=0, cluster_selection_method="eom").fit(Xn, [10, 4, 1])
+    h = get_method("hdbscan", seed=0, cluster_selection_method="eom").fit(Xn, [10, 4, 1])
     h.validate(len(Xn), [10, 4, 1])
     assert (h.labels[0] >= 0).all() and len(h.labels[0]) == len(Xn)
 
@@ -295,10 +295,10 @@ def test_consensus_kmeans_exact_k_deterministic_and_agrees_more_across_seeds_tha
 def test_umap_kmeans_upper_consensus_is_a_parameter():
     from taxonomy.cluster import get_method
 
-    m = get_method("umap-kmeans", random_state=0)
+    m = get_method("umap-kmeans", seed=0)
     assert m.get_params()["upper_consensus"] == 50
     X = np.random.default_rng(1).normal(size=(120, 16)).astype(np.float32)
-    plain = get_method("umap-kmeans", random_state=0, upper_consensus=0).fit(X, [20, 6, 2])
+    plain = get_method("umap-kmeans", seed=0, upper_consensus=0).fit(X, [20, 6, 2])
     cons = m.fit(X, [20, 6, 2])
     for h in (plain, cons):
         h.validate(120, [20, 6, 2])

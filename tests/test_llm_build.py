@@ -297,3 +297,23 @@ def test_cli_build_with_a_model_prints_the_statistics(sample_db, server, cache_d
                server.openai_url, "--max-calls", "3", "--cache-dir", str(cache_dir), "--db", sample_db])
     cap = capsys.readouterr()
     assert rc == 1 and "stopped before exceeding --max-calls 3" in cap.err and cap.out == ""
+
+
+def test_an_edit_with_resummarize_sends_only_the_renamed_nodes_to_the_model(sample_db, server, cache_dir):
+    from taxonomy.changesets import merge
+
+    base = llm_build(sample_db, server, cache_dir=cache_dir)
+    t0, _ = tree_of(sample_db, base.version_id)
+    a, b = sorted(t0.nodes_at(2), key=lambda n: n.uid)[:2]
+    before = len(server.completions())
+    res = merge(base.version_id, a.uid, into=b.uid, resummarize=True, db=sample_db, cache_dir=cache_dir)
+    calls = server.completions()[before:]
+    t1, _ = tree_of(sample_db, res.version_id)
+    changed = {u for u in t1.nodes if (t0.nodes[u].name, t0.nodes[u].description) != (t1.nodes[u].name,
+                                                                                        t1.nodes[u].description)}
+    # the survivor alone is renamed and only it is sent to the model; its siblings' names are shown as taken
+    assert changed == {b.uid} and len(calls) == 1
+    assert "<taken>" in prompt_of(calls[0])
+    from taxonomy.integrity import check_tree_integrity
+
+    assert check_tree_integrity(t1) == []

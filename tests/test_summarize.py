@@ -411,18 +411,17 @@ def test_another_domain_gets_no_values_suffix_grammatical_names_and_beats_the_fl
     import copy
 
     from embeddings import Embedder
-    from taxonomy.build import summarize_tree
+    from taxonomy.naming import summarize_tree
     from taxonomy.compare import compare_trees
 
     ref = _defects_reference()
     embed = Embedder(cache_dir=tmp_path).embed
     texts = [leaf.text for leaf in ref.leaves]
-    w = np.array([leaf.weight for leaf in ref.leaves])
     anc = ref.ancestors_by_level()
     labels = [np.unique(anc[lv], return_inverse=True)[1] for lv in (1, 2, 3)]
     ours = copy.deepcopy(ref)  # the reference partition, renamed by the offline namer
     summ = OfflineSummarizer()
-    summarize_tree(ours, texts, w, embed(texts), labels, summ)
+    summarize_tree(ours, embed(texts), labels, summ)
     assert summ.category_suffix_ == ""  # defects are not values: inferred from the members
     names = [n.name for n in ours.nodes.values()]
     assert not any(n.lower().endswith("values") for n in names), names
@@ -439,7 +438,7 @@ def test_another_domain_gets_no_values_suffix_grammatical_names_and_beats_the_fl
         assert lc.name_fidelity > lc.name_fidelity_floor, (lc.level, lc.name_fidelity, lc.name_fidelity_floor)
     # forcing a style adds the suffix at the category level only (where an adjective carries the weight)
     forced = copy.deepcopy(ref)
-    summarize_tree(forced, texts, w, embed(texts), labels, OfflineSummarizer(category_suffix="defects"))
+    summarize_tree(forced, embed(texts), labels, OfflineSummarizer(category_suffix="defects"))
     assert any(n.name.endswith(" defects") for n in forced.nodes_at(3)), [n.name for n in forced.nodes_at(3)]
     assert not any(n.name.endswith(" defects") for lv in (1, 2) for n in forced.nodes_at(lv))
 

@@ -25,14 +25,14 @@ METHODS: dict[str, type[HierarchyMethod]] = {
 DEFAULT_METHOD: str = UMAPKMeans.name
 
 
-def get_method(name: str, random_state: int = 0, **params) -> HierarchyMethod:
+def get_method(name: str, seed: int = 0, **params) -> HierarchyMethod:
     """An instance of the method called ``name``; UsageError for an unknown name or parameter."""
     try:
         cls = METHODS[name]
     except (KeyError, TypeError):
         raise UsageError(f"unknown clustering method {name!r}; known methods: {', '.join(sorted(METHODS))}") from None
     try:
-        return cls(random_state=random_state, **params)
+        return cls(seed=seed, **params)
     except TypeError as exc:
         raise UsageError(f"bad parameters for clustering method {name!r}: {exc}") from None
 

@@ -235,7 +235,7 @@ def umap_embed(
     X: np.ndarray,
     n_components: int = 10,
     n_neighbors: int = 15,
-    random_state: int = 0,
+    seed: int = 0,
     n_epochs: int = 200,
     min_dist: float = 0.0,
     knn_graph: tuple[np.ndarray, np.ndarray] | None = None,
@@ -249,10 +249,10 @@ def umap_embed(
         D, I = knn_graph[0][:, :k], knn_graph[1][:, :k]
     G = fuzzy_graph(D, I)
     dim = max(1, min(n_components, n - 2))
-    return layout(G, dim, random_state, n_epochs, min_dist)
+    return layout(G, dim, seed, n_epochs, min_dist)
 
 
-def embed_many(X: np.ndarray, specs: list[dict], random_state: int) -> list[np.ndarray]:
+def embed_many(X: np.ndarray, specs: list[dict], seed: int) -> list[np.ndarray]:
     """Several UMAP embeddings of the same data, sharing one kNN search, computed in parallel threads.
 
     The numba kernel releases the GIL, so on a 2-core machine two layouts take about as long as the slower one.
@@ -263,7 +263,7 @@ def embed_many(X: np.ndarray, specs: list[dict], random_state: int) -> list[np.n
     D, I = knn(X, kmax)
 
     def one(spec):
-        return umap_embed(X, random_state=random_state, knn_graph=(D, I), **spec)
+        return umap_embed(X, seed=seed, knn_graph=(D, I), **spec)
 
     if len(specs) == 1:
         return [one(specs[0])]

@@ -2,7 +2,7 @@
 
 A method turns value embeddings (and weights) into a hierarchy with *exactly* the requested number of clusters
 per level. Methods are small scikit-learn-style objects: parameters in the constructor (no work there), a
-``random_state``, and ``fit`` doing the work. Same input + same ``random_state`` -> same output.
+``seed``, and ``fit`` doing the work. Same input + same ``seed`` -> same output.
 """
 
 from __future__ import annotations

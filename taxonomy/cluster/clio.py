@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from taxonomy.summarize.base import ClusterInfo, Summary
-from taxonomy.summarize.llm import _sentence_case, stable_seed
+from taxonomy.naming import sentence_case
+from taxonomy.summarize.llm import stable_seed
 
 CATEGORIES_SHAPE = '{"categories": [{"name": "...", "description": "..."}, ...]}'
 CHOICE_SHAPE = '{"category": "..."}'
@@ -91,7 +92,7 @@ class ClioHierarchy:
     ):
         from taxonomy.errors import UsageError
 
-        if not hasattr(summarizer, "service"):
+        if not summarizer.uses_model:
             raise UsageError("--hierarchy clio needs a language model: use --summarizer anthropic or openai")
         if int(count_tolerance) < 0:
             raise UsageError(f"--count-tolerance must be >= 0, got {count_tolerance}")
@@ -350,7 +351,7 @@ class ClioHierarchy:
             if not name or len(name.split()) > 10 or name.casefold() in seen:
                 continue
             seen.add(name.casefold())
-            out.append((_sentence_case(name), desc or name))
+            out.append((sentence_case(name), desc or name))
         if not out:
             return None, "no category has a usable name (non-empty, at most 10 words)"
         return out[: max(2 * count, count + 2)], None

@@ -88,7 +88,7 @@ class UMAPHDBSCAN(HierarchyMethod):
 
     Parameters
     ----------
-    random_state: seed of the UMAP layout and of the k-means splits.
+    seed: seed of the UMAP layout and of the k-means splits.
     n_components, n_neighbors, n_epochs: of the UMAP layout.
     min_cluster_size: HDBSCAN's, at level 1; None = max(2, round(n_values / levels[0] / 3)).
     min_samples: HDBSCAN's (None = same as min_cluster_size, HDBSCAN's default).
@@ -100,7 +100,7 @@ class UMAPHDBSCAN(HierarchyMethod):
 
     def __init__(
         self,
-        random_state: int = 0,
+        seed: int = 0,
         n_components: int = 5,
         n_neighbors: int = 15,
         n_epochs: int = 200,
@@ -109,7 +109,7 @@ class UMAPHDBSCAN(HierarchyMethod):
         cluster_selection_method: str = "leaf",
         weighting: str = "none",
     ):
-        self.random_state = random_state
+        self.seed = seed
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.n_epochs = n_epochs
@@ -126,7 +126,7 @@ class UMAPHDBSCAN(HierarchyMethod):
         if self.cluster_selection_method not in ("leaf", "eom"):
             raise UsageError(f"cluster_selection_method must be 'leaf' or 'eom', got {self.cluster_selection_method!r}")
         w = as_weights(sample_weight, len(X), self.weighting)
-        seed = int(self.random_state)
+        seed = int(self.seed)
         n = len(X)
         if n < MIN_VALUES_FOR_UMAP:
             Z = X

@@ -21,7 +21,7 @@ class HierarchicalKMeans(HierarchyMethod):
 
     Parameters
     ----------
-    random_state: seed for k-means++ initialisation.
+    seed: seed for k-means++ initialisation.
     n_init: k-means restarts at level 1 (the best inertia wins).
     upper_n_init: k-means restarts at the upper levels (cheap: they cluster hundreds of centroids).
     weighting: how ``sample_weight`` enters level-1 k-means and the centroids: "none" (default: counts only),
@@ -30,8 +30,8 @@ class HierarchicalKMeans(HierarchyMethod):
 
     name: ClassVar[str] = "kmeans"
 
-    def __init__(self, random_state: int = 0, n_init: int = 1, upper_n_init: int = 10, weighting: str = "none"):
-        self.random_state = random_state
+    def __init__(self, seed: int = 0, n_init: int = 1, upper_n_init: int = 10, weighting: str = "none"):
+        self.seed = seed
         self.n_init = n_init
         self.upper_n_init = upper_n_init
         self.weighting = weighting
@@ -40,7 +40,7 @@ class HierarchicalKMeans(HierarchyMethod):
         X = as_embeddings(X)
         levels = check_levels(len(X), levels)
         w = as_weights(sample_weight, len(X), self.weighting)
-        seed = int(self.random_state)
+        seed = int(self.seed)
         l1 = kmeans_exact(X, levels[0], w, seed, n_init=self.n_init)
         ups = upper_levels(
             X,

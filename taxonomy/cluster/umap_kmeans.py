@@ -39,7 +39,7 @@ class UMAPKMeans(HierarchyMethod):
 
     Parameters
     ----------
-    random_state: seed for the layouts and k-means.
+    seed: seed for the layouts and k-means.
     n_components: dimensions of both UMAP embeddings.
     n_neighbors: neighbourhood of the level-1 embedding (local structure).
     upper_n_neighbors: neighbourhood of the upper-level embedding (global structure).
@@ -58,7 +58,7 @@ class UMAPKMeans(HierarchyMethod):
 
     def __init__(
         self,
-        random_state: int = 0,
+        seed: int = 0,
         n_components: int = 10,
         n_neighbors: int = 15,
         upper_n_neighbors: int = 100,
@@ -69,7 +69,7 @@ class UMAPKMeans(HierarchyMethod):
         weighting: str = "none",
         upper_consensus: int = 50,
     ):
-        self.random_state = random_state
+        self.seed = seed
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.upper_n_neighbors = upper_n_neighbors
@@ -95,14 +95,14 @@ class UMAPKMeans(HierarchyMethod):
                     n_epochs=self.upper_n_epochs,
                 )
             )
-        out = embed_many(X, specs, int(self.random_state))
+        out = embed_many(X, specs, int(self.seed))
         return out[0], (out[1] if upper else None)
 
     def fit(self, X: np.ndarray, levels: Sequence[int], sample_weight: np.ndarray | None = None) -> Hierarchy:
         X = as_embeddings(X)
         levels = check_levels(len(X), levels)
         w = as_weights(sample_weight, len(X), self.weighting)
-        seed = int(self.random_state)
+        seed = int(self.seed)
         local, glob = self.embed(X, upper=len(levels) > 1)
         l1 = kmeans_exact(local, levels[0], w, seed, n_init=self.n_init)
         ups = upper_levels(glob, l1, levels, w, self._upper_fn(seed))

@@ -31,6 +31,7 @@ import numpy as np
 
 from taxonomy.llm.errors import LLMConfigError
 from taxonomy.llm.prompts import PromptSet, extract_json
+from taxonomy.naming import distinct_name, name_key, sentence_case
 from taxonomy.summarize.base import ClusterInfo, Summarizer, Summary
 
 MAX_NAME_WORDS = 10
@@ -46,14 +47,6 @@ def _clean(text: str, limit: int) -> str:
 def _clean_name(text: str) -> str:
     s = _clean(text, 200).strip(" \"'“”‘’`*")
     return s.rstrip(".").strip()
-
-
-def _sentence_case(name: str) -> str:
-    """Capitalise the first letter unless the first word already has capitals ("iOS apps", "AI safety")."""
-    first = name.split(" ", 1)[0]
-    if any(ch.isupper() for ch in first):
-        return name
-    return name[:1].upper() + name[1:]
 
 
 def stable_seed(*parts) -> int:
@@ -85,6 +78,7 @@ class LLMSummarizer(Summarizer):
 
     name: ClassVar[str] = "llm"
     provider: ClassVar[str] = ""
+    uses_model: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -222,6 +216,10 @@ class LLMSummarizer(Summarizer):
         return None, problem
 
     # ------------------------------------------------------------------ naming
+    def summarize_targets(self, clusters, sibling_groups, targets, fixed_names) -> list[Summary]:
+        """Only the targets are sent to the model; the fixed names count as taken."""
+        return self.summarize_level(clusters, sibling_groups, targets=targets, fixed_names=fixed_names)
+
     def summarize_level(
         self,
         clusters: list[ClusterInfo],
@@ -329,7 +327,7 @@ class LLMSummarizer(Summarizer):
             return None, f"the description is missing or empty; expected {NAME_SHAPE}"
         if name.casefold() in taken_keys:
             return None, f"the name {name!r} is already used by a sibling cluster; choose a different name"
-        return (_sentence_case(name), _clean(desc, 1000)), None
+        return (sentence_case(name), _clean(desc, 1000)), None
 
     @staticmethod
     def _duplicates(targets, names, fixed, groups, group_of, totals) -> list[int]:
@@ -353,20 +351,19 @@ class LLMSummarizer(Summarizer):
         return sorted(out)
 
     def _make_distinct(self, clusters, targets, names, fixed, groups, totals, level) -> None:
+        """Distinct names within every sibling group: the heaviest keeps a clashing name, the others are
+        qualified by a member ("Honesty (candor)") or numbered (:func:`~taxonomy.naming.distinct_name`)."""
         for g in groups:
-            used: set[str] = set()
-            for j in g:
-                if j not in names and fixed[j]:
-                    used.add(fixed[j].strip().casefold())
+            used = {name_key(fixed[j]) for j in g if j not in names and fixed[j]}
             for j in sorted((j for j in g if j in names), key=lambda j: (-totals[j], j)):
                 nm = names[j]
-                if nm.strip().casefold() not in used:
-                    used.add(nm.strip().casefold())
+                if name_key(nm) not in used:
+                    used.add(name_key(nm))
                     continue
                 new = self._qualify(nm, clusters[j], used)
                 self.record_repair(level, self._label(clusters[j]), f"duplicate sibling name {nm!r}", f"renamed {new!r}")
                 names[j] = new
-                used.add(new.casefold())
+                used.add(name_key(new))
 
     @staticmethod
     def _qualify(name: str, c: ClusterInfo, used: set[str]) -> str:
@@ -378,12 +375,9 @@ class LLMSummarizer(Summarizer):
             if not m or set(m.casefold().split()) <= name_words:
                 continue
             cand = f"{name} ({m})"
-            if cand.casefold() not in used:
+            if name_key(cand) not in used:
                 return cand
-        n = 2
-        while f"{name} ({n})".casefold() in used:
-            n += 1
-        return f"{name} ({n})"
+        return distinct_name(name, used)
 
     @staticmethod
     def _label(c: ClusterInfo) -> str:
@@ -493,11 +487,7 @@ class OpenAISummarizer(LLMSummarizer):
     provider: ClassVar[str] = "openai"
 
 
-def is_llm_summarizer(obj) -> bool:
-    return isinstance(obj, LLMSummarizer)
-
-
-__all__ = ["AnthropicSummarizer", "LLMSummarizer", "OpenAISummarizer", "is_llm_summarizer", "summarizer_for_build"]
+__all__ = ["AnthropicSummarizer", "LLMSummarizer", "OpenAISummarizer", "summarizer_for_build"]
 
 
 def summarizer_for_build(
@@ -519,7 +509,7 @@ def summarizer_for_build(
     given = {k: v for k, v in llm_options.items() if v is not None}
     key = str(name).strip().lower()
     cls = SUMMARIZERS.get(key)
-    is_llm = cls is not None and issubclass(cls, LLMSummarizer)
+    is_llm = cls is not None and cls.uses_model
     if hierarchy not in ("embedding", "clio"):
         raise UsageError(f"--hierarchy {hierarchy!r}: use 'embedding' (default) or 'clio'")
     if not is_llm:

@@ -1,0 +1,178 @@
+"""Naming nodes: the one path from a tree's nodes to the summarizer and back, and the naming rules.
+
+* :func:`name_nodes` (re)names and describes some nodes of a tree, a level at a time, bottom-up, with the whole
+  level shown to the summarizer (contrast, distinct sibling names). A fresh build (:func:`summarize_tree`),
+  change-sets (``--resummarize``, new split parts) and ``taxo resummarize`` all go through it.
+* :func:`summarizer_for` and :func:`embedder_for`: the summarizer and the embedder a version was built with, from
+  its manifest.
+* The rules: :func:`distinct_name` (sibling names differ, casefolded; a clash becomes "Name (2)", "Name (3)", ...)
+  and :func:`sentence_case`.
+
+Nothing here imports a summarizer at module level, so that the summarizers may use the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+import numpy as np
+
+
+# ---------------------------------------------------------------------------------------------------- rules
+def name_key(name: str) -> str:
+    """What two names are compared by: stripped and casefolded ("Honesty " and "honesty" clash)."""
+    return str(name).strip().casefold()
+
+
+def distinct_name(name: str, taken: Collection[str]) -> str:
+    """``name`` if its key (:func:`name_key`) is not in ``taken``, else the first free ``"name (2)"``,
+    ``"name (3)"``, ... ``taken`` holds keys, not names; the caller adds the result's key when it is used."""
+    out, k = name, 2
+    while name_key(out) in taken:
+        out = f"{name} ({k})"
+        k += 1
+    return out
+
+
+def sentence_case(name: str) -> str:
+    """Capitalise the first letter unless the first word already has capitals ("iOS apps", "AI safety")."""
+    first = name.split(" ", 1)[0]
+    if any(ch.isupper() for ch in first):
+        return name
+    return name[:1].upper() + name[1:]
+
+
+# ---------------------------------------------------------------------------------------------------- naming
+def name_nodes(
+    tree,
+    uids: Sequence[str],
+    vectors: np.ndarray,
+    summarizer,
+    *,
+    describe_only: Collection[str] = frozenset(),
+    order: Mapping[int, Sequence[str]] | None = None,
+) -> None:
+    """Name and describe the nodes ``uids`` of ``tree`` in place, one level at a time, bottom-up (a parent is named
+    from its children's new names).
+
+    ``vectors``: the embedding of every value, in ``tree.leaves`` order. The summarizer sees the whole level of
+    each target (its other nodes keep their names, which count as taken; a language model is sent only the
+    targets) and is told every node's current description first. Nodes in ``describe_only`` keep their name and
+    take the summarizer's description. A new name that repeats a sibling's is made distinct (:func:`distinct_name`).
+    ``order``: per level, the level's node uids in the order the summarizer sees them (default: by uid; a fresh
+    build gives its clusters' order).
+    """
+    if not uids:
+        return
+    wanted = set(uids)
+    keep_name = set(describe_only)
+    for n in tree.nodes.values():
+        summarizer.remember(n.name, n.description)
+    anc = tree.ancestors_by_level()
+    texts = [leaf.text for leaf in tree.leaves]
+    weights = np.array([leaf.weight for leaf in tree.leaves], dtype=np.float64)
+    X = np.asarray(vectors)
+    for level in sorted({tree.nodes[u].level for u in wanted}):
+        if order is not None and level in order:
+            level_nodes = [tree.nodes[u] for u in order[level]]
+        else:
+            level_nodes = sorted(tree.nodes_at(level), key=lambda n: n.uid)
+        infos = cluster_infos(tree, level, level_nodes, anc[level], texts, weights, X)
+        groups: dict[str | None, list[int]] = {}
+        for i, n in enumerate(level_nodes):
+            groups.setdefault(n.parent_uid, []).append(i)
+        targets = [i for i, n in enumerate(level_nodes) if n.uid in wanted]
+        fixed = [None if n.uid in wanted else n.name for n in level_nodes]
+        summaries = summarizer.summarize_targets(infos, list(groups.values()), targets, fixed)
+        for g in groups.values():
+            taken = {name_key(level_nodes[i].name) for i in g if level_nodes[i].uid not in wanted - keep_name}
+            for i in g:
+                n, s = level_nodes[i], summaries[i]
+                if n.uid not in wanted:
+                    continue
+                if n.uid in keep_name:
+                    n.description = s.description
+                    continue
+                name = distinct_name(s.name, taken)
+                taken.add(name_key(name))
+                n.name, n.description = name, s.description
+
+
+def cluster_infos(tree, level: int, nodes, ancestors: Sequence[str], texts, weights: np.ndarray, X: np.ndarray) -> list:
+    """What the summarizer sees of each of ``nodes`` (all at ``level``): its values (in leaf order), their
+    weights and embeddings, and its children heaviest first. ``ancestors``: each leaf's ancestor at ``level``."""
+    from taxonomy.summarize.base import ClusterInfo
+
+    member_idx: dict[str, list[int]] = {n.uid: [] for n in nodes}
+    for i, u in enumerate(ancestors):
+        if u in member_idx:
+            member_idx[u].append(i)
+    kids: dict[str, list] = {}
+    if level > 1:
+        for n in tree.nodes.values():
+            if n.parent_uid is not None and n.level == level - 1:
+                kids.setdefault(n.parent_uid, []).append(n)
+    out = []
+    for n in nodes:
+        idx = np.array(member_idx[n.uid], dtype=int)
+        ch = sorted(kids.get(n.uid, []), key=lambda c: (-c.weight, c.name))
+        out.append(
+            ClusterInfo(
+                level=level,
+                members=[texts[i] for i in idx],
+                weights=weights[idx],
+                embeddings=X[idx],
+                child_names=[c.name for c in ch],
+                child_weights=[c.weight for c in ch],
+            )
+        )
+    return out
+
+
+def summarize_tree(tree, X: np.ndarray, value_labels: Sequence[np.ndarray], summarizer) -> None:
+    """Name and describe every node of a freshly clustered tree, bottom-up. ``value_labels``: per level, each
+    value's cluster index (the summarizer sees a level's clusters in that index order)."""
+    order: dict[int, list[str]] = {}
+    for level, vl in enumerate(value_labels, start=1):
+        first: dict[int, int] = {}
+        for j, c in enumerate(np.asarray(vl).tolist()):
+            first.setdefault(int(c), j)
+        order[level] = [tree.ancestor(tree.leaves[first[c]], level) for c in range(int(np.max(vl)) + 1)]
+    name_nodes(tree, [u for uids in order.values() for u in uids], X, summarizer, order=order)
+
+
+# ---------------------------------------------------------------------------------------------------- from a manifest
+#: the language-model options :func:`summarizer_for` takes from the base version unless given
+_RECORDED_LLM_OPTIONS = ("model", "base_url", "api_key_env")
+
+
+def summarizer_for(manifest: Mapping, db=None, overrides: Mapping | None = None, *, refresh: bool = False):
+    """The summarizer that named a version (its manifest), or ``overrides["summarizer"]``, with its options.
+
+    ``overrides``: ``summarizer`` (a name) and the language-model options (``model``, ``base_url``,
+    ``api_key_env``, ``concurrency``, ``max_calls``, ``max_cost``, ``price``; None = not given). A language-model
+    summarizer reuses the version's model, server and key variable (never a key) when the provider is the same,
+    and the version's seed. The result is bound to ``db`` for its response cache; call ``preflight()`` before
+    any work.
+    """
+    from taxonomy.summarize import DEFAULT_SUMMARIZER, SUMMARIZERS
+    from taxonomy.summarize.llm import summarizer_for_build
+
+    given = dict(overrides or {})
+    name = given.pop("summarizer", None) or (manifest.get("summarizer") or {}).get("name") or DEFAULT_SUMMARIZER
+    name = str(name).strip().lower()
+    cls = SUMMARIZERS.get(name)
+    if cls is not None and cls.uses_model:
+        prev = manifest.get("llm") or {}
+        if prev.get("provider") == cls.provider:
+            for key in _RECORDED_LLM_OPTIONS:
+                if given.get(key) is None and prev.get(key):
+                    given[key] = prev[key]
+    return summarizer_for_build(name, seed=int(manifest.get("seed") or 0), db=db, refresh=refresh, **given)
+
+
+def embedder_for(manifest: Mapping, cache_dir=None):
+    """An embedder for the model recorded in a version's manifest (through the embedding cache)."""
+    from embeddings import Embedder
+
+    return Embedder(model=(manifest.get("model") or {}).get("name"), cache_dir=cache_dir)
