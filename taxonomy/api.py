@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from taxonomy.build import BuildResult, build
 from taxonomy.db.engine import session_scope
 from taxonomy.ingest import IngestResult, ingest
+from taxonomy.readers import ReadOptions
 from taxonomy.init import InitResult, init
 from taxonomy.progress import Progress
 from taxonomy.query import show, similar, versions
@@ -52,6 +53,7 @@ __all__ = [
     "export",
     "history",
     "ingest",
+    "ReadOptions",
     "init",
     "log",
     "merge",
