@@ -223,7 +223,7 @@ def stage_outside(version: int, work: Path, env: dict, timeout: float) -> dict:
     def run(name, args):
         try:
             r = timed_run(args, env, timeout)
-            out[name] = {"wall_s": r["wall_s"], "rss_mb": r["rss_mb"], "load": r["load"]}
+            out[name] = {"wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "rss_mb": r["rss_mb"], "load": r["load"]}
             return r["stdout"]
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             out[name] = {"error": str(exc)[:300]}
