@@ -60,12 +60,13 @@ def load() -> float:
 
 
 def timed_run(args: list[str], env: dict, timeout: float) -> dict:
-    """Run ``taxo ARGS`` under /usr/bin/time; wall seconds, peak RSS (MB), stdout; raises on failure."""
+    """Run ``taxo ARGS`` under /usr/bin/time; wall seconds, CPU seconds (user + system), peak RSS (MB), stdout;
+    raises on failure."""
     cmd = [str(TAXO), *args]
     rss_file = tempfile.NamedTemporaryFile(delete=False, suffix=".rss")
     rss_file.close()
     if shutil.which("time") or Path("/usr/bin/time").exists():
-        cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *cmd]
+        cmd = ["/usr/bin/time", "-f", "%U %S %M", "-o", rss_file.name, *cmd]
     t = time.perf_counter()
     before = load()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -73,11 +74,12 @@ def timed_run(args: list[str], env: dict, timeout: float) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"taxo {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
     try:
-        rss_mb = int(Path(rss_file.name).read_text().split()[-1]) / 1024
+        user, system, rss_kb = Path(rss_file.name).read_text().split()[-3:]
+        rss_mb, cpu_s = int(rss_kb) / 1024, round(float(user) + float(system), 2)
     except (OSError, ValueError, IndexError):
-        rss_mb = None
+        rss_mb = cpu_s = None
     os.unlink(rss_file.name)
-    return {"wall_s": round(wall, 2), "rss_mb": round(rss_mb) if rss_mb else None, "load": before,
+    return {"wall_s": round(wall, 2), "cpu_s": cpu_s, "rss_mb": round(rss_mb) if rss_mb else None, "load": before,
             "stdout": proc.stdout}
 
 
@@ -221,7 +223,7 @@ def stage_outside(version: int, work: Path, env: dict, timeout: float) -> dict:
     def run(name, args):
         try:
             r = timed_run(args, env, timeout)
-            out[name] = {"wall_s": r["wall_s"], "rss_mb": r["rss_mb"], "load": r["load"]}
+            out[name] = {"wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "rss_mb": r["rss_mb"], "load": r["load"]}
             return r["stdout"]
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             out[name] = {"error": str(exc)[:300]}
@@ -232,6 +234,8 @@ def stage_outside(version: int, work: Path, env: dict, timeout: float) -> dict:
     top = run("show_level1_json", ["show", v, "--level", "1", "--json"])
     run("export_skos_ttl", ["export", v, "--format", "skos-ttl", "-o", str(work / "tree.ttl")])
     run("export_csv", ["export", v, "--format", "values-tree-csv", "-o", str(work / "tree.csv")])
+    for fmt, suffix in (("json", "json"), ("parquet", "parquet"), ("skos-jsonld", "jsonld")):
+        run(f"export_{fmt.replace('-', '_')}", ["export", v, "--format", fmt, "-o", str(work / f"tree.{suffix}")])
     node = None
     if top:
         data = json.loads(top)
@@ -286,6 +290,7 @@ def markdown(results: dict, meta: dict) -> str:
     spec = [
         ("generate records (in process)", ("ingest", "generate_s")),
         ("ingest, wall", ("ingest", "wall_s")),
+        ("ingest, CPU seconds", ("ingest", "cpu_s")),
         ("ingest, peak RSS (MB)", ("ingest", "rss_mb")),
         ("kNN k=99 exact (in process)", ("engines", "knn99_exact_s")),
         ("kNN k=99 IVF (in process)", ("engines", "knn99_ivf_s")),
@@ -311,6 +316,9 @@ def markdown(results: dict, meta: dict) -> str:
         ("export skos-ttl", ("outside", "export_skos_ttl", "wall_s")),
         ("export skos-ttl peak RSS (MB)", ("outside", "export_skos_ttl", "rss_mb")),
         ("export values-tree-csv", ("outside", "export_csv", "wall_s")),
+        ("export json", ("outside", "export_json", "wall_s")),
+        ("export parquet", ("outside", "export_parquet", "wall_s")),
+        ("export skos-jsonld", ("outside", "export_skos_jsonld", "wall_s")),
         ("edit (rename)", ("outside", "edit_rename", "wall_s")),
         ("diff", ("outside", "diff", "wall_s")),
         ("diff --json", ("outside", "diff_json", "wall_s")),
@@ -363,6 +371,16 @@ def markdown(results: dict, meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def scratch_postgres(admin_url: str, name: str) -> str:
+    """A fresh, empty database ``name`` on the server of ``admin_url`` (dropped first if it exists); its URL."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {name}")
+        c.execute(f"CREATE DATABASE {name}")
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000])
@@ -372,6 +390,9 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1200, help="seconds per command")
     ap.add_argument("--workdir", default="/tmp/taxo-scale")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scale.md"))
+    ap.add_argument("--pg", default=None, metavar="URL",
+                    help="run on PostgreSQL: a scratch database taxo_scale_N per size is created on this server "
+                         "(e.g. postgresql://postgres@127.0.0.1:5432/postgres) instead of a SQLite file")
     args = ap.parse_args()
     stages = set(args.stages.split(","))
     unknown = stages - set(ALL_STAGES)
@@ -389,7 +410,8 @@ def main() -> None:
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
-        env = {**os.environ, "TAXO_DATABASE_URL": f"sqlite:///{work}/scale.db", "TAXO_CACHE_DIR": str(cache_dir),
+        db_url = f"sqlite:///{work}/scale.db" if not args.pg else scratch_postgres(args.pg, f"taxo_scale_{n}")
+        env = {**os.environ, "TAXO_DATABASE_URL": db_url, "TAXO_CACHE_DIR": str(cache_dir),
                "PYTHONPATH": str(ROOT)}
         r: dict = {}
         results[n] = r

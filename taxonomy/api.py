@@ -33,6 +33,7 @@ from taxonomy.diff import format_diff
 from taxonomy.errors import TaxoError, UsageError
 from taxonomy.export.base import ExportResult
 from taxonomy.ingest import IngestResult, ingest
+from taxonomy.readers import ReadOptions
 from taxonomy.init import InitResult, init
 from taxonomy.lineage import branch, branches, history, log
 from taxonomy.llm.options import LLMOptions
@@ -62,6 +63,7 @@ __all__ = [
     "format_stats",
     "history",
     "ingest",
+    "ReadOptions",
     "init",
     "load_groups",
     "log",

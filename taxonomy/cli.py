@@ -73,24 +73,13 @@ def ingest(
     """Add a file of values (one row per value) or extraction records (one row per conversation and value)."""
     from taxonomy import api
 
-    res = api.ingest(
-        path,
-        db=db,
-        value_col=value_col,
-        weight_col=weight_col,
-        count_col=count_col,
-        conversation_col=conversation_col,
-        role_col=role_col,
-        task_col=task_col,
-        response_type_col=response_type_col,
-        excerpt_col=excerpt_col,
-        shape=shape,
-        file_format=file_format,
-        keep_case=keep_case,
-        allow_duplicate=allow_duplicate,
-        slice_cols=slice_col or (),
+    options = api.ReadOptions(
+        value_col=value_col, weight_col=weight_col, count_col=count_col, conversation_col=conversation_col,
+        role_col=role_col, task_col=task_col, response_type_col=response_type_col, excerpt_col=excerpt_col,
+        shape=shape, file_format=file_format, keep_case=keep_case, slice_cols=tuple(slice_col or ()),
         explicit_col=explicit_col,
     )
+    res = api.ingest(path, options, db=db, allow_duplicate=allow_duplicate)
     if as_json:
         return emit_json(res)
     for warning in res.warnings:

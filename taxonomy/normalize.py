@@ -40,6 +40,8 @@ def strip_invisible(text: str) -> str:
 
 def text_problem(text: str, *, multiline: bool = False) -> str | None:
     """Why ``text`` is refused as a value, name or (``multiline``) description; None when it is acceptable."""
+    if text.isascii() and text.isprintable():  # the common case, without a loop over the characters
+        return None
     for i, ch in enumerate(text):
         o = ord(ch)
         if o < 0x20 or 0x7F <= o <= 0x9F:

@@ -23,7 +23,6 @@ AWKWARD = [
 
 
 def test_awkward_record_text_round_trips(db, write, monkeypatch):
-    monkeypatch.setattr(ingest_mod, "RECORD_CHUNK", 2)  # several chunks
     lines = [
         {"conversation_id": f"c{i}\\{i}'\"", "value": "Honesty" if i % 2 else "care", "role": "ai",
          "task": None if i == 0 else f"task {i}", "excerpt": text, "model": text or None,
@@ -32,7 +31,7 @@ def test_awkward_record_text_round_trips(db, write, monkeypatch):
     ]
     path = write("r.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
     res = ingest(str(path), db=db, conversation_col="conversation_id", role_col="role", task_col="task",
-                 excerpt_col="excerpt", slice_cols=["model"], explicit_col="explicit")
+                 excerpt_col="excerpt", slice_cols=["model"], explicit_col="explicit", chunk_rows=2)  # several chunks
     assert res.n_records == len(AWKWARD)
     with session_scope(db) as s:
         rows = s.execute(

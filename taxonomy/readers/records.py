@@ -1,0 +1,254 @@
+"""Validation and incremental aggregation of the rows of an input file, shared by every format.
+
+:class:`Aggregator` takes the raw rows of a file (``(line, tuple of raw cells)``, in the order of
+:attr:`~taxonomy.readers.options.Resolved.fields`) and, for extraction records, hands them back validated in
+chunks of :class:`RecordRow` while it adds them up per value; only the chunk in hand and the per-value totals are
+held (the distinct (value, conversation) pairs as one int64 each), never every record of the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, NamedTuple
+
+from taxonomy.errors import InputError
+from taxonomy.normalize import MAX_SURFACE_LENGTH, MAX_VALUE_LENGTH, normalize_value, strip_invisible, text_problem
+from taxonomy.readers import cells
+from taxonomy.readers.options import RECORD_OPTIONAL, Resolved
+
+#: records per chunk handed to the caller (memory is bounded by this many rows plus the per-value totals)
+CHUNK_ROWS = 50_000
+
+
+@dataclass
+class ValueAgg:
+    """One distinct (normalized) value string of the input, with its aggregated statistics."""
+
+    text: str  #: normalized value (:func:`taxonomy.normalize.normalize_value`)
+    weight: float
+    count: int
+    n_conversations: int | None = None  #: distinct conversation ids (records shape); None for aggregated
+    aliases: dict[str, int] = field(default_factory=dict)  #: stripped surface form -> number of rows
+    first_line: int = 0  #: line (Parquet: row) where the value first appears
+
+
+class RecordRow(NamedTuple):
+    """One extraction record (records shape only)."""
+
+    line: int  #: line (Parquet: row) of the record
+    conversation_id: str
+    value: str  #: normalized value
+    surface: str  #: the value string as written, stripped of surrounding whitespace
+    role: str | None = None  #: "ai" or "human"
+    task: str | None = None
+    response_type: str | None = None
+    excerpt: str | None = None
+    slices: dict[str, str | None] | None = None  #: ``--slice-col`` columns: name -> value (None when blank)
+    explicit: bool | None = None  #: ``--explicit-col``: the value was stated explicitly
+
+
+@dataclass
+class ParsedInput:
+    """Everything read from one input file."""
+
+    path: str
+    sha256: str  #: hex digest of the file bytes
+    shape: str  #: "aggregated" or "records"
+    format: str  #: "csv", "tsv", "jsonl" or "parquet"
+    n_rows: int  #: data rows read (blank lines not counted)
+    values: list[ValueAgg] = field(default_factory=list)  #: in order of first appearance
+    records: list[RecordRow] = field(default_factory=list)  #: empty for the aggregated shape
+    columns: dict[str, Any] = field(default_factory=dict)  #: the column options used (resolved)
+
+
+class Aggregator:
+    """Validates raw rows and adds them up per normalized value (see the module docstring)."""
+
+    def __init__(self, path: str, resolved: Resolved, *, keep_case: bool, unit: str = "line") -> None:
+        self.path = path
+        self.shape = resolved.shape
+        self.names = [k for k, _ in resolved.fields]
+        self.colname = dict(resolved.fields)
+        self.pos = {k: i for i, k in enumerate(self.names)}
+        self.keep_case = keep_case
+        # In Parquet the "line" is the row: say so in the problem text.
+        self.suffix = " (Parquet row {})" if unit == "row" else ""
+        self.unit = unit
+        self.values: dict[str, ValueAgg] = {}
+        self.n_rows = 0
+        self._norm: dict[str, tuple[str, str]] = {}  # raw value -> (normalized, surface)
+        self._index: dict[str, int] = {}  # normalized value -> position in self.values
+        self._convs: dict[str, tuple[str, int]] = {}  # raw conversation id -> (checked id, number)
+        self._conv_ids: dict[str, int] = {}  # checked conversation id -> number
+        self._vcache: dict[str, tuple[str, str, ValueAgg, int]] = {}  # records: raw value -> (norm, surface, total, index)
+        self._pairs: list = []  # numpy int64 arrays  # per chunk: distinct value << 32 | conversation
+        self._done = False
+
+    def fail(self, line: int, key: str, problem: str) -> InputError:
+        text = problem + (self.suffix.format(line) if self.suffix else "")
+        return InputError(self.path, text, line=line, field=self.colname[key])
+
+    def value_of(self, line: int, raw: Any) -> tuple[str, str]:
+        hit = self._norm.get(raw) if type(raw) is str else None
+        if hit is not None:
+            return hit
+        fail = self.fail
+        if raw is cells.MISSING:
+            raise fail(line, "value", "missing value field")
+        if raw is None:
+            raise fail(line, "value", "value is null")
+        if not isinstance(raw, str):
+            raise fail(line, "value", f"value must be a string, got {cells.json_type(raw)} ({raw!r})")
+        problem = text_problem(raw, multiline=True)  # tabs and line breaks are whitespace: they collapse
+        if problem:
+            raise fail(line, "value", f"value {problem}")
+        norm = normalize_value(raw, keep_case=self.keep_case)
+        if not norm:
+            raise fail(line, "value", "empty value" if not raw else "value is blank (only whitespace)")
+        if len(norm) > MAX_VALUE_LENGTH:
+            raise fail(
+                line, "value",
+                f"value is {len(norm)} characters long after normalisation; the limit is {MAX_VALUE_LENGTH}",
+            )
+        surface = strip_invisible(raw).strip()
+        if len(surface) > MAX_SURFACE_LENGTH:
+            raise fail(
+                line, "value", f"value is {len(surface)} characters long as written; the limit is {MAX_SURFACE_LENGTH}"
+            )
+        self._norm[raw] = hit = (norm, surface)
+        return hit
+
+    def _add(self, line: int, norm: str, surface: str, weight: float, count: int) -> int:
+        agg = self.values.get(norm)
+        if agg is None:
+            self._index[norm] = len(self.values)
+            self.values[norm] = ValueAgg(norm, weight, count, None, {surface: 1}, line)
+        else:
+            agg.weight += weight
+            agg.count += count
+            agg.aliases[surface] = agg.aliases.get(surface, 0) + 1
+        return self._index[norm]
+
+    def aggregated(self, rows: Iterable[tuple[int, tuple[Any, ...]]]) -> None:
+        """Consume the rows of an aggregated file."""
+        iw, ic = self.pos.get("weight"), self.pos.get("count")
+        fail = self.fail
+        for line, r in rows:
+            self.n_rows += 1
+            norm, surface = self.value_of(line, r[0])
+            c = cells.count(r[ic], line, fail) if ic is not None else 1
+            w = cells.weight(r[iw], line, fail) if iw is not None else float(c)
+            self._add(line, norm, surface, w, c)
+
+    def _conversation(self, line: int, raw: Any) -> tuple[str, int]:
+        """The checked conversation id and its number (the same id written differently gets one number)."""
+        is_str = type(raw) is str
+        if is_str:
+            hit = self._convs.get(raw)
+            if hit is not None:
+                return hit
+        conv = cells.conversation(raw, line, self.fail)
+        hit = (conv, self._conv_ids.setdefault(conv, len(self._conv_ids)))
+        if is_str:
+            self._convs[raw] = hit
+        return hit
+
+    def _record_value(self, line: int, raw: Any) -> tuple[str, str, ValueAgg, int]:
+        """First sight of a raw value string in a records file: checked, and its total started."""
+        norm, surface = self.value_of(line, raw)
+        agg = self.values.get(norm)
+        if agg is None:
+            self._index[norm] = len(self.values)
+            self.values[norm] = agg = ValueAgg(norm, 0.0, 0, None, {}, line)
+        hit = (norm, surface, agg, self._index[norm])
+        if type(raw) is str:
+            self._vcache[raw] = hit
+        return hit
+
+    def records(
+        self, rows: Iterable[tuple[int, tuple[Any, ...]]], chunk_rows: int = CHUNK_ROWS
+    ) -> Iterator[list[RecordRow]]:
+        """Validate the rows of a records file and yield them in lists of at most ``chunk_rows`` records.
+
+        The loop is written out (caches looked up in place, no call per cell on the common path): it runs once
+        per record."""
+        import numpy as np
+
+        if chunk_rows < 1:
+            raise ValueError("chunk_rows must be at least 1")
+        pos, fail = self.pos, self.fail
+        ir, it, irt, ie = (pos.get(k) for k in RECORD_OPTIONAL)
+        slice_idx = [(k[6:], k, pos[k]) for k in self.names if k.startswith("slice:")]
+        ix = pos.get("explicit")
+        text, explicit = cells.text, cells.explicit
+        vget, cget = self._vcache.get, self._convs.get
+        roles: dict[Any, str | None] = {}  # raw role -> checked role (few distinct strings)
+        rtypes: dict[Any, str | None] = {}
+        unseen = cells.MISSING
+
+        def checked(cache: dict, x: Any, line: int, key: str) -> str | None:
+            v = cache.get(x, unseen) if type(x) is str else unseen
+            if v is unseen:
+                v = cells.role(x, line, fail) if key == "role" else text(x, line, key, fail)
+                if type(x) is str:
+                    cache[x] = v
+            return v
+
+        new = tuple.__new__
+        chunk: list[RecordRow] = []
+        pairs: list[int] = []
+        for line, r in rows:
+            raw_v, raw_c = r[0], r[1]
+            try:
+                hv, hc = vget(raw_v), cget(raw_c)
+            except TypeError:  # an unhashable JSON array or object: refused by the checks below
+                hv = hc = None
+            if hv is None:
+                hv = self._record_value(line, raw_v)
+            if hc is None:
+                hc = self._conversation(line, raw_c)
+            norm, surface, agg, vi = hv
+            rl = None if ir is None else checked(roles, r[ir], line, "role")
+            tk = None if it is None else (
+                (x.strip() or None) if type(x := r[it]) is str and "\x00" not in x else text(x, line, "task", fail))
+            rt = None if irt is None else checked(rtypes, r[irt], line, "response_type")
+            ex = None if ie is None else (
+                (x.strip() or None) if type(x := r[ie]) is str and "\x00" not in x else text(x, line, "excerpt", fail))
+            chunk.append(new(RecordRow, (
+                line, hc[0], norm, surface, rl, tk, rt, ex,
+                {name: text(r[i], line, k, fail) for name, k, i in slice_idx} if slice_idx else None,
+                None if ix is None else explicit(r[ix], line, fail),
+            )))
+            agg.count += 1
+            aliases = agg.aliases
+            aliases[surface] = aliases.get(surface, 0) + 1
+            pairs.append(vi << 32 | hc[1])
+            if len(chunk) >= chunk_rows:
+                self.n_rows += len(chunk)
+                self._pairs.append(np.unique(np.array(pairs, dtype=np.int64)))
+                pairs = []
+                yield chunk
+                chunk = []
+        self.n_rows += len(chunk)
+        if pairs:
+            self._pairs.append(np.unique(np.array(pairs, dtype=np.int64)))
+        if chunk:
+            yield chunk
+
+    def finish(self, empty_line: int | None) -> list[ValueAgg]:
+        """The values in order of first appearance, with their totals; raises when the file had no data rows."""
+        if self.n_rows == 0:
+            where = "a header row but no data rows" if self.unit == "line" else "no data rows"
+            raise InputError(self.path, f"the file has {where}", line=empty_line)
+        values = list(self.values.values())
+        if self.shape == "records" and not self._done:
+            import numpy as np
+
+            pairs = np.unique(np.concatenate(self._pairs)) if self._pairs else np.zeros(0, np.int64)
+            per_value = np.bincount(pairs >> 32, minlength=len(values))
+            for agg, n in zip(values, per_value.tolist()):
+                agg.n_conversations = n
+                agg.weight = float(n)
+            self._pairs = []
+        self._done = True
+        return values
