@@ -232,6 +232,8 @@ def build(
     top: int = 5,
     cache_dir: str | None = None,
     batch_size: int = 64,
+    embed_backend: str = "auto",
+    device: str = "auto",
     progress: Progress | None = None,
     hierarchy: str = "embedding",
     count_tolerance: int = 0,
@@ -334,8 +336,9 @@ def build(
     timings["load"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    embedder = Embedder(model=model, cache_dir=cache_dir, batch_size=batch_size)
+    embedder = Embedder(model=model, cache_dir=cache_dir, batch_size=batch_size, backend=embed_backend, device=device)
     spec = embedder.spec
+    backend = embedder.resolved_backend  # before the work: an unknown or impossible backend is a usage error
     with progress.step("Embedding values", total=n) as step:
         X = embedder.embed(texts, progress=step.update)
     timings["embed"] = time.perf_counter() - t
@@ -375,7 +378,7 @@ def build(
         "coverage": coverage.to_dict(),
         "n_values": n,
         "total_weight": float(weights.sum()),
-        "model": {**spec.to_dict(), "identity": spec.identity, "dim": int(X.shape[1])},
+        "model": {**spec.to_dict(), "identity": spec.identity, "dim": int(X.shape[1]), "embed_backend": backend},
         "method": {"name": method_name, "params": _jsonable(clusterer.get_params())},
         "summarizer": {"name": summ.name, "params": _jsonable(summ.get_params())},
         "levels": list(level_counts),
