@@ -74,13 +74,13 @@ def timed_run(args: list[str], env: dict, timeout: float) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"taxo {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
     try:
-        user, system, rss_kb = Path(rss_file.name).read_text().split()[-3:]
-        rss_mb, cpu_s = int(rss_kb) / 1024, round(float(user) + float(system), 2)
+        user, sys_, rss = Path(rss_file.name).read_text().split()[-3:]
+        rss_mb, cpu = int(rss) / 1024, round(float(user) + float(sys_), 2)
     except (OSError, ValueError, IndexError):
-        rss_mb = cpu_s = None
+        rss_mb = cpu = None
     os.unlink(rss_file.name)
-    return {"wall_s": round(wall, 2), "cpu_s": cpu_s, "rss_mb": round(rss_mb) if rss_mb else None, "load": before,
-            "stdout": proc.stdout}
+    return {"wall_s": round(wall, 2), "cpu_s": cpu, "rss_mb": round(rss_mb) if rss_mb else None, "load": before,
+            "load_after": load(), "stdout": proc.stdout}
 
 
 def stage_ingest(n: int, rpv: int, work: Path, env: dict, timeout: float) -> dict:
@@ -298,12 +298,14 @@ def markdown(results: dict, meta: dict) -> str:
         ("IVF recall@14 / exact", ("engines", "ivf_recall_at_14")),
         ("IVF recall@99 / exact", ("engines", "ivf_recall_at_99")),
         ("HNSW recall@14 / exact", ("engines", "hnsw_recall_at_14")),
-        ("local layout (in process)", ("engines", "layout_local_s")),
+        ("local layout (in process; epochs scaled above 20k values)", ("engines", "layout_local_s")),
         ("level-1 k-means, scikit-learn n_init=3 (in process)", ("engines", "kmeans_sklearn_s")),
         ("level-1 k-means, faiss engine n_init=3 (in process)", ("engines", "kmeans_faiss_s")),
         ("inertia scikit-learn", ("engines", "kmeans_sklearn_inertia")),
         ("inertia faiss engine", ("engines", "kmeans_faiss_inertia")),
         ("build warm: wall", ("build", "wall_s")),
+        ("build warm: CPU seconds (user + sys)", ("build", "cpu_s")),
+        ("build warm: load average before / after", ("build", "load")),
         ("build: load", ("build", "timings", "load")),
         ("build: embed (cache)", ("build", "timings", "embed")),
         ("build: cluster", ("build", "timings", "cluster")),

@@ -40,9 +40,11 @@ class Embedder:
     device: str = "auto"  #: "cpu", "cuda", "cuda:1", ... or "auto" ($TAXO_DEVICE, else cuda when torch sees one)
     use_cache: bool = True
     threads: int | None = None  #: torch threads while encoding; default: the free cores (taxonomy.threads)
+    backend: str = "auto"  #: "torch", "onnx", "onnx-int8" or "auto" ($TAXO_EMBED_BACKEND, else resolve_backend)
     stats: EmbedStats = field(default_factory=EmbedStats, init=False, repr=False)
     _spec: ModelSpec | None = field(default=None, init=False, repr=False)
     _st: object | None = field(default=None, init=False, repr=False)
+    _backend: str | None = field(default=None, init=False, repr=False)
 
     @property
     def spec(self) -> ModelSpec:
@@ -51,12 +53,32 @@ class Embedder:
         return self._spec
 
     @property
+    def resolved_backend(self) -> str:
+        if self._backend is None:
+            self._backend = resolve_backend(self.backend, lambda: resolve_device(self.device))
+        return self._backend
+
+    @property
+    def identity(self) -> str:
+        """The model's identity in the embedding cache: the weights, plus the backend when it is not torch's
+        fp32 (an int8 model's vectors are not the fp32 model's, so the cache never mixes the two)."""
+        backend = self.resolved_backend
+        return self.spec.identity if backend == "torch" else f"{self.spec.identity}+{backend}"
+
+    @property
     def cache(self) -> EmbeddingCache:
         return EmbeddingCache(cache_dir(self.cache_dir))
 
     def _model(self):
         if self._st is None:
-            self._st = load_sentence_transformer(self.spec, device=resolve_device(self.device))
+            backend = self.resolved_backend
+            if backend == "torch":
+                self._st = load_sentence_transformer(self.spec, device=resolve_device(self.device))
+            else:
+                from embeddings.onnx_backend import OnnxEncoder
+                from taxonomy.threads import thread_budget
+
+                self._st = OnnxEncoder(self.spec, backend, cache_dir(self.cache_dir), thread_budget(self.threads))
             self.stats.model_loaded = True
         return self._st
 
@@ -65,7 +87,7 @@ class Embedder:
         texts = list(texts)
         n = len(texts)
         self.stats.n_texts += n
-        identity = self.spec.identity
+        identity = self.identity
         cached, found = (None, np.zeros(n, dtype=bool))
         if self.use_cache:
             cached, found = self.cache.get(identity, texts)
@@ -82,7 +104,8 @@ class Embedder:
         vectors = np.zeros((len(uniq), dim_of()), dtype=np.float32)
         done = n - len(missing)
         step = max(self.batch_size * 8, 256)
-        with _torch_threads(self.threads):
+        threads = _torch_threads(self.threads) if self.resolved_backend == "torch" else contextlib.nullcontext()
+        with threads:
             self._encode_all(model, uniq, vectors, done, n, step, progress)
         self.stats.n_embedded += len(uniq)
         if self.use_cache:
@@ -108,6 +131,35 @@ class Embedder:
             done += len(part)
             if progress:
                 progress(min(done, n), n)
+
+
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+#: the backend "auto" picks on a CPU. torch fp32: onnx-int8 embeds 2.2x more values per CPU-second but moves the
+#: level-1 NMI on the published tree by -0.0028 (0.6890 against 0.6918, 10 seeds), twice the seed spread (0.0014)
+#: (benchmarks/results/embed_speed.md, build_quality_int8.md), so it is opt-in
+DEFAULT_CPU_BACKEND = "torch"
+
+
+def resolve_backend(backend: str | None, device: Callable[[], str]) -> str:
+    """The backend to embed with: ``backend`` unless "auto"/None; then ``$TAXO_EMBED_BACKEND``; else torch on a
+    GPU and ``DEFAULT_CPU_BACKEND`` on the CPU. The ONNX backends run on the CPU only. ``device()`` gives the
+    resolved device; it is called only when the answer depends on it (it may import torch)."""
+    from taxonomy.errors import UsageError
+
+    chosen = backend or "auto"
+    if chosen == "auto":
+        chosen = os.environ.get("TAXO_EMBED_BACKEND", "").strip() or "auto"
+    if chosen not in BACKENDS:
+        raise UsageError(f"unknown embedding backend {chosen!r}; choose one of {', '.join(BACKENDS)}")
+    if chosen == "torch" or (chosen == "auto" and DEFAULT_CPU_BACKEND == "torch"):
+        return "torch"
+    where = device()
+    on_gpu = not where.startswith("cpu")
+    if chosen == "auto":
+        return "torch" if on_gpu else DEFAULT_CPU_BACKEND
+    if on_gpu:
+        raise UsageError(f"the embedding backend {chosen!r} runs on the CPU only; use --embed-backend torch on {where}")
+    return chosen
 
 
 def resolve_device(device: str | None) -> str:

@@ -10,7 +10,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,onnx]'
 .venv/bin/taxo --help >/dev/null
 # A real browser for the tests of what a person looks at (the HTML report, the Label Studio task view): Debian's
 # chromium, driven by playwright with executable_path=/usr/bin/chromium (playwright's own browser download is not used).

@@ -229,12 +229,14 @@ def load_values(
     )
 
 
-def embed_values(texts: Sequence[str], *, model, cache_dir, batch_size: int, progress: Progress):
+def embed_values(texts: Sequence[str], *, model, cache_dir, batch_size: int, progress: Progress,
+                 backend: str = "auto", device: str = "auto"):
     """Stage 2: the embedder and the unit embedding of every value (through the embedding cache)."""
     from embeddings import Embedder
 
-    embedder = Embedder(model=model, cache_dir=cache_dir, batch_size=batch_size)
+    embedder = Embedder(model=model, cache_dir=cache_dir, batch_size=batch_size, backend=backend, device=device)
     embedder.spec  # noqa: B018 - the model is resolved (a bad name refused) before the progress bar starts
+    embedder.resolved_backend  # noqa: B018 - an unknown or impossible backend is a usage error, before the work
     with progress.step("Embedding values", total=len(texts)) as step:
         X = embedder.embed(texts, progress=step.update)
     return embedder, X
@@ -301,7 +303,7 @@ def build_manifest(
         "coverage": values.coverage.to_dict(),
         "n_values": values.n,
         "total_weight": float(values.weights.sum()),
-        "model": {**spec.to_dict(), "identity": spec.identity, "dim": int(dim)},
+        "model": {**spec.to_dict(), "identity": spec.identity, "dim": int(dim), "embed_backend": embedder.resolved_backend},
         "method": {"name": method_name, "params": _jsonable(clusterer.get_params())},
         "summarizer": {"name": summarizer.name, "params": _jsonable(summarizer.get_params())},
         "levels": list(level_counts),
@@ -363,6 +365,8 @@ def build(
     top: int = 5,
     cache_dir: str | None = None,
     batch_size: int = 64,
+    embed_backend: str = "auto",
+    device: str = "auto",
     progress: Progress | None = None,
     hierarchy: str = "embedding",
     count_tolerance: int = 0,
@@ -432,7 +436,8 @@ def build(
     timings["load"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    embedder, X = embed_values(values.texts, model=model, cache_dir=cache_dir, batch_size=batch_size, progress=progress)
+    embedder, X = embed_values(values.texts, model=model, cache_dir=cache_dir, batch_size=batch_size, progress=progress,
+                               backend=embed_backend, device=device)
     timings["embed"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -115,6 +115,10 @@ def build(
     id_prefix: Annotated[str, typer.Option(help="Prefix of node ids (<prefix>:l<level>:<uuid>)")] = "values",
     author: Annotated[Optional[str], typer.Option(help="Author recorded with the version")] = None,
     batch_size: Annotated[int, typer.Option(help="Embedding batch size")] = 64,
+    embed_backend: Annotated[
+        str, typer.Option(help="Embedding backend: torch (fp32), onnx, onnx-int8 (faster, CPU) or auto")
+    ] = "auto",
+    device: Annotated[str, typer.Option(help="Embedding device: cpu, cuda, cuda:N or auto (cuda when present)")] = "auto",
     hierarchy: Annotated[
         str, typer.Option(help="Upper levels: embedding (clustering method) or clio (built by the language model)")
     ] = "embedding",
@@ -145,7 +149,8 @@ def build(
     with progress(quiet, as_json) as bar:
         res = api.build(db=db, levels=levels, method=method, seed=seed, model=model, summarizer=summarizer,
                         message=message, author=author, id_prefix=id_prefix, top=top, cache_dir=cache_dir,
-                        batch_size=batch_size, progress=bar, role=role, batches=batches,
+                        batch_size=batch_size, embed_backend=embed_backend,
+                        device=device, progress=bar, role=role, batches=batches,
                         min_conversations=min_conversations, category_suffix=category_suffix, hierarchy=hierarchy,
                         count_tolerance=count_tolerance, llm=llm)
     if as_json:

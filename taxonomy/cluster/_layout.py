@@ -34,6 +34,10 @@ KNN_ENGINES = ("auto", "exact", "ivf", "hnsw")
 IVF_LISTS_PER_SQRT_N = 4  #: IVF lists = 4 sqrt(n) (faiss's usual 1-16 sqrt(n))
 IVF_NPROBE = 16  #: lists scanned per query
 IVF_TRAIN_PER_LIST = 40  #: training sample: 40 points per list, seeded
+#: above this many values the layouts are cut to a cost that grows no faster than the data (``layout_epochs``,
+#: ``centroid_layout``); at or below it (the published 3,307 values included) they run exactly as before
+LAYOUT_FULL_MAX = 20_000
+MIN_LAYOUT_EPOCHS = 50  #: the fewest SGD epochs a large layout gets
 HNSW_M = 32  #: graph degree of the HNSW index ("hnsw" engine)
 HNSW_EF_CONSTRUCTION = 80
 
@@ -231,6 +235,30 @@ def layout(
     return Y
 
 
+def layout_epochs(n: int, n_epochs: int) -> int:
+    """SGD epochs for a layout of ``n`` points: ``n_epochs`` up to ``LAYOUT_FULL_MAX`` points; above, scaled by
+    ``LAYOUT_FULL_MAX / n`` (so the SGD's total work stays that of a ``LAYOUT_FULL_MAX``-point layout), but never
+    under ``MIN_LAYOUT_EPOCHS`` (nor above ``n_epochs``)."""
+    if n <= LAYOUT_FULL_MAX:
+        return int(n_epochs)
+    return int(min(n_epochs, max(MIN_LAYOUT_EPOCHS, round(n_epochs * LAYOUT_FULL_MAX / n))))
+
+
+def centroid_layout(
+    X: np.ndarray, labels: np.ndarray, k: int, w: np.ndarray, spec: dict, seed: int
+) -> np.ndarray:
+    """The global (upper-level) layout for many values, computed on their ``k`` level-1 clusters instead of on
+    every value: the ``w``-weighted mean of each cluster's unit vectors, renormalised, laid out with ``spec``
+    (``umap_embed`` keywords). Returns one row per *value* (its cluster's position), so the upper levels see the
+    same centroids as with a layout of all values. Costs a layout of k ~ n/12 points instead of n."""
+    from taxonomy.cluster._common import weighted_centroids
+
+    C, _ = weighted_centroids(np.asarray(X, dtype=np.float64), labels, k, w)
+    C /= np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
+    Y = umap_embed(C.astype(np.float32), seed=seed, **spec)
+    return Y[labels]
+
+
 def umap_embed(
     X: np.ndarray,
     n_components: int = 10,
@@ -249,7 +277,7 @@ def umap_embed(
         D, I = knn_graph[0][:, :k], knn_graph[1][:, :k]
     G = fuzzy_graph(D, I)
     dim = max(1, min(n_components, n - 2))
-    return layout(G, dim, seed, n_epochs, min_dist)
+    return layout(G, dim, seed, layout_epochs(n, n_epochs), min_dist)
 
 
 def embed_many(X: np.ndarray, specs: list[dict], seed: int) -> list[np.ndarray]:

@@ -88,23 +88,27 @@ class UMAPKMeans(HierarchyMethod):
 
         specs = [dict(n_components=self.n_components, n_neighbors=self.n_neighbors, n_epochs=self.n_epochs)]
         if upper:
-            specs.append(
-                dict(
-                    n_components=self.n_components,
-                    n_neighbors=self.upper_n_neighbors,
-                    n_epochs=self.upper_n_epochs,
-                )
-            )
+            specs.append(self._upper_spec())
         out = embed_many(X, specs, int(self.seed))
         return out[0], (out[1] if upper else None)
+
+    def _upper_spec(self) -> dict:
+        return dict(n_components=self.n_components, n_neighbors=self.upper_n_neighbors, n_epochs=self.upper_n_epochs)
 
     def fit(self, X: np.ndarray, levels: Sequence[int], sample_weight: np.ndarray | None = None) -> Hierarchy:
         X = as_embeddings(X)
         levels = check_levels(len(X), levels)
         w = as_weights(sample_weight, len(X), self.weighting)
         seed = int(self.seed)
-        local, glob = self.embed(X, upper=len(levels) > 1)
-        l1 = kmeans_exact(local, levels[0], w, seed, n_init=self.n_init)
+        from taxonomy.cluster._layout import LAYOUT_FULL_MAX, centroid_layout
+
+        if len(X) > LAYOUT_FULL_MAX and len(levels) > 1:  # large inputs: global layout of the level-1 clusters
+            local, _ = self.embed(X, upper=False)
+            l1 = kmeans_exact(local, levels[0], w, seed, n_init=self.n_init)
+            glob = centroid_layout(X, l1, levels[0], w, self._upper_spec(), seed)
+        else:
+            local, glob = self.embed(X, upper=len(levels) > 1)
+            l1 = kmeans_exact(local, levels[0], w, seed, n_init=self.n_init)
         ups = upper_levels(glob, l1, levels, w, self._upper_fn(seed))
         return Hierarchy([l1, *ups])
 

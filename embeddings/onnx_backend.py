@@ -1,0 +1,191 @@
+"""ONNX Runtime backends for the embedding model: fp32 ("onnx") and dynamically int8-quantized ("onnx-int8").
+
+No optimum (it would pin an older transformers): the transformer of the sentence-transformers model is exported
+once with ``torch.onnx.export`` from the local weights, with mean pooling and L2 normalisation inside the graph
+(what the model's ``1_Pooling`` / ``2_Normalize`` modules do), and the int8 model is made from it with
+``onnxruntime.quantization.quantize_dynamic`` (weights int8 per channel, activations quantized on the fly).
+Both files are cached under ``$TAXO_CACHE_DIR/onnx/<weights hash>/``: only the first use pays the export
+(~10 s); nothing is downloaded. Only BERT-like models whose pooling is "mean" are supported (the bundled
+all-MiniLM-L6-v2 and all-mpnet-base-v2 are).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.model import ModelSpec
+from taxonomy.errors import UsageError
+
+ONNX_BACKENDS = ("onnx", "onnx-int8")
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_PROBES = ["honesty", "respect for the user's autonomy and privacy", "a"]
+
+
+def onnx_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _require_onnxruntime(backend: str) -> None:
+    if not onnx_available():
+        raise UsageError(
+            f"the embedding backend {backend!r} needs onnxruntime and onnx (pip install 'taxo[onnx]', or "
+            "`pip install onnxruntime onnx`); --embed-backend torch works without them"
+        )
+
+
+def _max_seq_length(path: Path) -> int:
+    cfg = path / "sentence_bert_config.json"
+    if cfg.exists():
+        return int(json.loads(cfg.read_text()).get("max_seq_length") or 256)
+    return 256
+
+
+def _check_pooling(path: Path) -> None:
+    pooling = path / "1_Pooling" / "config.json"
+    modes = json.loads(pooling.read_text()) if pooling.exists() else {}
+    if not modes.get("pooling_mode_mean_tokens") or any(
+        modes.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens")
+    ):
+        raise UsageError(
+            f"the ONNX embedding backends support mean-pooling models only; {path} pools otherwise: use "
+            "--embed-backend torch"
+        )
+
+
+def _atomic_target(final: Path):
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=final.stem + ".", suffix=".tmp.onnx")
+    os.close(fd)
+    return Path(tmp)
+
+
+def export_onnx(spec: ModelSpec, directory: Path) -> Path:
+    """``directory/model.onnx``: the model's transformer + mean pooling + normalisation, exported from the local
+    weights (once; later calls return the cached file)."""
+    final = directory / "model.onnx"
+    if final.exists():
+        return final
+    directory.mkdir(parents=True, exist_ok=True)
+    _check_pooling(spec.path)
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(spec.path), local_files_only=True)
+    model = AutoModel.from_pretrained(str(spec.path), local_files_only=True).eval()
+
+    enc = tok(_PROBES[:2], padding=True, truncation=True, max_length=_max_seq_length(spec.path), return_tensors="pt")
+    names = [k for k in _INPUTS if k in enc]  # MPNet has no token_type_ids
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args):
+            feed = dict(zip(names, args))
+            h = self.inner(**feed).last_hidden_state
+            m = feed["attention_mask"].unsqueeze(-1).to(h.dtype)
+            v = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(v, p=2, dim=1)
+
+    tmp = _atomic_target(final)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Pooled(model),
+                tuple(enc[k] for k in names),
+                str(tmp),
+                dynamo=False,
+                input_names=names,
+                output_names=["embedding"],
+                dynamic_axes={**{k: {0: "batch", 1: "tokens"} for k in names}, "embedding": {0: "batch"}},
+                opset_version=17,
+            )
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+def quantize_int8(fp32: Path) -> Path:
+    """``model-int8.onnx`` beside ``fp32``: dynamic int8 quantization of the MatMul weights (cached)."""
+    final = fp32.with_name("model-int8.onnx")
+    if final.exists():
+        return final
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = _atomic_target(final)
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing" is advice, not a problem
+    try:
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        os.replace(tmp, final)
+    finally:
+        logging.getLogger().setLevel(level)
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+class OnnxEncoder:
+    """Encodes texts to unit vectors with ONNX Runtime on the CPU (the interface the embedder uses of a
+    sentence-transformers model: ``encode`` and ``get_sentence_embedding_dimension``)."""
+
+    def __init__(self, spec: ModelSpec, backend: str, cache_root: Path, threads: int):
+        if backend not in ONNX_BACKENDS:
+            raise UsageError(f"unknown ONNX backend {backend!r}; choose one of {', '.join(ONNX_BACKENDS)}")
+        _require_onnxruntime(backend)
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        directory = Path(cache_root) / "onnx" / spec.weights_sha256[:16]
+        path = export_onnx(spec, directory)
+        if backend == "onnx-int8":
+            path = quantize_int8(path)
+        self.path = path
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, int(threads))
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self.tokenizer = Tokenizer.from_file(str(spec.path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(_max_seq_length(spec.path))
+        self.tokenizer.no_padding()
+        self._pad = self.tokenizer.token_to_id("[PAD]") or self.tokenizer.token_to_id("<pad>") or 0
+        self._dim = int(self.session.get_outputs()[0].shape[1] or 0) or None
+
+    def get_sentence_embedding_dimension(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.encode(["a"]).shape[1])
+        return self._dim
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, **_ignored) -> np.ndarray:
+        out = []
+        for s in range(0, len(texts), batch_size):
+            encs = self.tokenizer.encode_batch(list(texts[s : s + batch_size]))
+            width = max(len(e.ids) for e in encs)
+            feed = {k: np.zeros((len(encs), width), dtype=np.int64) for k in _INPUTS}
+            feed["input_ids"][:] = self._pad
+            for r, e in enumerate(encs):
+                m = len(e.ids)
+                feed["input_ids"][r, :m] = e.ids
+                feed["attention_mask"][r, :m] = e.attention_mask
+                feed["token_type_ids"][r, :m] = e.type_ids
+            out.append(self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0])
+        if not out:
+            return np.zeros((0, self.get_sentence_embedding_dimension()), dtype=np.float32)
+        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)

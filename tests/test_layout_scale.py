@@ -1,0 +1,70 @@
+"""The large-input layouts (taxonomy/cluster/_layout.py): epochs scaled above LAYOUT_FULL_MAX values, and the
+upper-level layout computed on the level-1 centroids; small inputs exactly as before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from taxonomy.cluster import _layout, get_method
+from taxonomy.cluster._layout import LAYOUT_FULL_MAX, MIN_LAYOUT_EPOCHS, centroid_layout, layout_epochs
+
+
+def _blobs(n: int, d: int = 16, centers: int = 12, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    C = rng.normal(size=(centers, d))
+    X = C[rng.integers(0, centers, n)] + 0.3 * rng.normal(size=(n, d))
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_layout_epochs_scale_above_threshold_only():
+    assert layout_epochs(3307, 200) == 200
+    assert layout_epochs(LAYOUT_FULL_MAX, 200) == 200
+    assert layout_epochs(2 * LAYOUT_FULL_MAX, 200) == 100
+    assert layout_epochs(100 * LAYOUT_FULL_MAX, 200) == MIN_LAYOUT_EPOCHS
+    assert layout_epochs(10 * LAYOUT_FULL_MAX, 30) == 30  # never more than asked
+    sizes = [LAYOUT_FULL_MAX + 1, 2 * LAYOUT_FULL_MAX, 5 * LAYOUT_FULL_MAX, 50 * LAYOUT_FULL_MAX]
+    epochs = [layout_epochs(n, 200) for n in sizes]
+    assert epochs == sorted(epochs, reverse=True)
+
+
+def test_centroid_layout_one_row_per_value_at_its_cluster():
+    X = _blobs(600)
+    labels = np.arange(600) % 40
+    w = np.ones(600)
+    spec = dict(n_components=5, n_neighbors=15, n_epochs=50)
+    Y = centroid_layout(X, labels, 40, w, spec, seed=3)
+    assert Y.shape == (600, 5) and np.isfinite(Y).all()
+    for c in range(40):
+        rows = Y[labels == c]
+        assert (rows == rows[0]).all()
+    assert len(np.unique(Y, axis=0)) == 40
+    np.testing.assert_array_equal(Y, centroid_layout(X, labels, 40, w, spec, seed=3))
+
+
+def test_large_input_path_exact_counts_deterministic_and_gated(monkeypatch):
+    X = _blobs(900)
+    levels = [60, 8, 3]
+    small = get_method("umap-kmeans", seed=0).fit(X, levels)
+    monkeypatch.setattr(_layout, "LAYOUT_FULL_MAX", 500)  # force the large-input path on 900 values
+    a = get_method("umap-kmeans", seed=0).fit(X, levels)
+    b = get_method("umap-kmeans", seed=0).fit(X, levels)
+    for h in (a, b):
+        h.validate(len(X), levels)
+    for la, lb in zip(a.labels, b.labels, strict=True):
+        np.testing.assert_array_equal(la, lb)
+    # it is a different computation (scaled epochs, centroid layout) ...
+    assert any(not np.array_equal(x, y) for x, y in zip(a.labels, small.labels, strict=True))
+    # ... and the threshold alone decides: below it, the small-input fit
+    monkeypatch.setattr(_layout, "LAYOUT_FULL_MAX", 10**9)
+    again = get_method("umap-kmeans", seed=0).fit(X, levels)
+    for x, y in zip(again.labels, small.labels, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("n_levels", [1, 2])
+def test_large_input_path_with_few_levels(monkeypatch, n_levels):
+    monkeypatch.setattr(_layout, "LAYOUT_FULL_MAX", 100)
+    X = _blobs(400)
+    levels = [30, 4][:n_levels]
+    get_method("umap-kmeans", seed=1).fit(X, levels).validate(len(X), levels)
