@@ -193,7 +193,6 @@ def leaf_vectors_for(tree: Tree, manifest: dict, *, cache_dir=None, embed: Calla
     texts = [leaf.text for leaf in tree.leaves]
     if embed is not None:
         return np.asarray(embed(texts), dtype=np.float32)
-    from embeddings import Embedder
+    from taxonomy.naming import embedder_for
 
-    model = (manifest.get("model") or {}).get("name")
-    return Embedder(model=model, cache_dir=cache_dir).embed(texts)
+    return embedder_for(manifest, cache_dir).embed(texts)

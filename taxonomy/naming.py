@@ -172,7 +172,9 @@ def summarizer_for(manifest: Mapping, db=None, overrides: Mapping | None = None,
 
 
 def embedder_for(manifest: Mapping, cache_dir=None):
-    """An embedder for the model recorded in a version's manifest (through the embedding cache)."""
+    """An embedder for the model and backend recorded in a version's manifest (through the embedding cache), so
+    that an edit embeds with what built the version (an int8 build's vectors are not the fp32 model's)."""
     from embeddings import Embedder
 
-    return Embedder(model=(manifest.get("model") or {}).get("name"), cache_dir=cache_dir)
+    model = manifest.get("model") or {}
+    return Embedder(model=model.get("name"), cache_dir=cache_dir, backend=model.get("embed_backend") or "auto")

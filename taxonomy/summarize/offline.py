@@ -37,7 +37,7 @@ How a cluster is named
    educational values"), scored by the share of the category's weight and of its members saying the word, times
    its concentration in the category: a word said only by a small child never leads.
 6. *Distinct names.* Clusters are served heaviest first; each takes its best option not yet used in the level
-   (case-insensitively), else a qualified one ("Honesty (candor)"), else a numbered one ("Honesty 2").
+   (case-insensitively), else a qualified one ("Honesty (candor)"), else a numbered one ("Honesty (2)").
 
 The description says, in one or two sentences, what the members share (the name's focus with a few telling
 members, "such as proactive, practical and educational helpfulness", or the heaviest children above level 1)

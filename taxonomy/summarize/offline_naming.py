@@ -259,7 +259,7 @@ class NamingMixin:
 
     def _assign(self, clusters, options, raw_totals, reps, tok, show) -> list[str]:
         """Distinct names within the level: heaviest cluster first, each its best free option, else a
-        qualified one ("Honesty (candor)"), else a numbered one ("Honesty 2")."""
+        qualified one ("Honesty (candor)"), else a numbered one ("Honesty (2)", :func:`taxonomy.naming.distinct_name`)."""
         K = len(clusters)
         order = sorted(range(K), key=lambda k: (-raw_totals[k], -len(clusters[k].members), k))
         used: set[str] = set()
@@ -292,8 +292,6 @@ class NamingMixin:
             len(words) >= self.max_words or len(" ".join(words)) > self.max_chars - 6 or words[-1].lower() in STOPWORDS
         ):
             words.pop()
-        base = " ".join(words)
-        n = 2
-        while f"{base} {n}".casefold() in used:
-            n += 1
-        return f"{base} {n}"
+        from taxonomy.naming import distinct_name  # the one sibling-distinctness rule ("Name (2)")
+
+        return distinct_name(" ".join(words), used)
