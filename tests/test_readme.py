@@ -47,6 +47,7 @@ def test_the_curation_walkthrough_runs_as_written(tmp_path, cache_dir):
 
     check_claim = re.search(r"taxo check 5 +# (.*)", block).group(1).strip()
     assert check_claim in out
-    assert "merged →" in out and "e4e1b7d3" in out  # history: merged into the survivor the comment names
+    survivor = re.search(r"taxo history \w+ +#.*merged -> (\w+)", block).group(1)
+    assert "merged →" in out and survivor in out  # history: merged into the survivor the comment names
     assert "Values (" in out and "Autonomy" in out  # show --node
     assert (tmp_path / "tree.ttl").stat().st_size > 0
