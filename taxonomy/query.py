@@ -309,10 +309,12 @@ def similar(
         raise UsageError(f"-k must be at least 1, got {k}")
     with session_scope(db) as session:
         v = get_version(session, version)
-        manifest_model = (v.manifest.get("model") or {}).get("name")
+        recorded = dict(v.manifest.get("model") or {})
         checksum = v.checksum or ""
-    embedder = Embedder(model=model or manifest_model, cache_dir=cache_dir)
-    identity = embedder.spec.identity
+    # the version's model and backend (an int8 build's vectors are not the fp32 model's), unless a model is given
+    backend = (recorded.get("embed_backend") if model is None else None) or "auto"
+    embedder = Embedder(model=model or recorded.get("name"), cache_dir=cache_dir, backend=backend)
+    identity = embedder.identity
     vv = load_version_vectors(cache_dir, checksum, identity) if cache_vectors and checksum else None
     if vv is None:
         with session_scope(db) as session:

@@ -123,7 +123,8 @@ def _leaf_vectors(tree, manifest: dict, opts: ReportOptions, notes: list[str], p
     model = opts.model or (manifest.get("model") or {}).get("name")
     try:
         with progress.step("Embeddings (cache first)", total=len(tree.leaves)) as step:
-            return Embedder(model=model, cache_dir=opts.cache_dir).embed(
+            backend = (manifest.get("model") or {}).get("embed_backend") if opts.model is None else None
+            return Embedder(model=model, cache_dir=opts.cache_dir, backend=backend or "auto").embed(
                 [leaf.text for leaf in tree.leaves], progress=lambda done, total: step.update(done, total))
     except TaxoError as exc:
         notes.append(f"nearest nodes not computed: {exc}")
