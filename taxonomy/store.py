@@ -118,13 +118,19 @@ def check_storable(tree: Tree) -> None:
             raise UsageError(f"{label}: the name or description contains a NUL character")
 
 
+def get_numbered(session: Session, model, row_id: int, what: str, none_yet: str):
+    """The ``model`` row with id ``row_id``, else :class:`NotFoundError` naming ``what`` and the newest id (or
+    ``none_yet`` when there is none)."""
+    row = session.get(model, row_id)
+    if row is None:
+        last = session.scalar(select(func.max(model.id)))
+        hint = f"the newest is {last}" if last else none_yet
+        raise NotFoundError(f"{what} {row_id} does not exist ({hint})")
+    return row
+
+
 def get_version(session: Session, version_id: int) -> Version:
-    version = session.get(Version, version_id)
-    if version is None:
-        known = session.scalar(select(func.max(Version.id)))
-        hint = f"the newest is {known}" if known else "there are no versions yet: run `taxo build`"
-        raise NotFoundError(f"version {version_id} does not exist ({hint})")
-    return version
+    return get_numbered(session, Version, version_id, "version", "there are no versions yet: run `taxo build`")
 
 
 def read_tree(session: Session, version_id: int, *, aliases: bool = False) -> Tree:

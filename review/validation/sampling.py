@@ -10,14 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from review.validation.population import check_stratify, load_population
 from review.validation.redaction import REDACTION_KINDS
 from review.validation.redaction import redact as redact_text
 from review.validation.stats import allocate, sample_size, z_value
-from taxonomy.errors import NotFoundError, UsageError
+from taxonomy.errors import UsageError
 from taxonomy.ingest import chunks
 
 
@@ -285,12 +285,10 @@ def sample(
 def get_sample(session: Session, sample_id: int):
     from taxonomy.db.models import ValidationSample
 
-    vs = session.get(ValidationSample, sample_id)
-    if vs is None:
-        last = session.scalar(select(func.max(ValidationSample.id)))
-        hint = f"the newest is {last}" if last else "there are none yet: run `taxo validate sample`"
-        raise NotFoundError(f"validation sample {sample_id} does not exist ({hint})")
-    return vs
+    from taxonomy.store import get_numbered
+
+    return get_numbered(session, ValidationSample, sample_id, "validation sample",
+                        "there are none yet: run `taxo validate sample`")
 
 
 @dataclass
