@@ -51,3 +51,37 @@ def test_the_curation_walkthrough_runs_as_written(tmp_path, cache_dir):
     assert "merged →" in out and survivor in out  # history: merged into the survivor the comment names
     assert "Values (" in out and "Autonomy" in out  # show --node
     assert (tmp_path / "tree.ttl").stat().st_size > 0
+
+
+def living_blocks() -> tuple[str, str]:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## A living taxonomy") :]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    assert len(blocks) >= 2, "the living-taxonomy section has two bash blocks"
+    return blocks[0], blocks[1]
+
+
+def test_the_living_taxonomy_example_runs_as_written(tmp_path, cache_dir):
+    """Both blocks of "A living taxonomy", pasted in order: the group and node ids the second one names are the
+    ones the first one's novelty queue shows, and the version ids its comments promise are printed."""
+    first, second = living_blocks()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "TAXO_CACHE_DIR": str(cache_dir), "COLUMNS": "200"}
+    for var in ("TAXO_DATABASE_URL", "TAXO_AUTHOR", "TAXO_DEBUG"):
+        env.pop(var, None)
+    run = lambda block: subprocess.run(["bash", "-euo", "pipefail", "-c", block], capture_output=True, text=True,
+                                       cwd=tmp_path, env=env, timeout=900)
+    one = run(first)
+    assert one.returncode == 0, one.stderr
+    for gid in re.findall(r"\bg[0-9a-f]{8}\b", second):
+        assert gid in one.stdout, (gid, one.stdout)  # the group ids are the queue's
+    two = run(second)
+    assert two.returncode == 0, two.stderr
+    promised = [int(n) for n in re.findall(r"# -> (\d+)", second)]
+    printed = [int(ln) for ln in two.stdout.splitlines() if ln.strip().isdigit()]
+    assert printed == promised, two.stdout
+    claim = re.search(r"taxo diff (\d+) (\d+) .*# (.*)", second)
+    for kind, n in re.findall(r"(\w+) (\d+)", claim.group(3)):
+        assert re.search(rf"\b{kind}\s+{n}\b", two.stdout), (kind, n, two.stdout)
+    for name in re.findall(r"'([^']+)'", claim.group(3)):
+        assert name in two.stdout
