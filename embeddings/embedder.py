@@ -63,7 +63,11 @@ class Embedder:
         """The model's identity in the embedding cache: the weights, plus the backend when it is not torch's
         fp32 (an int8 model's vectors are not the fp32 model's, so the cache never mixes the two)."""
         backend = self.resolved_backend
-        return self.spec.identity if backend == "torch" else f"{self.spec.identity}+{backend}"
+        if backend == "torch":
+            return self.spec.identity
+        from embeddings.onnx_backend import CACHE_TAGS
+
+        return f"{self.spec.identity}+{CACHE_TAGS[backend]}"
 
     @property
     def cache(self) -> EmbeddingCache:
