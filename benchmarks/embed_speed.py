@@ -60,15 +60,15 @@ def measure(texts: list[str], backends: list[str], threads: list[int], repeat: i
 
 
 def table(rows: list[dict]) -> list[str]:
-    torch_rate = {(r["data"], r["threads"]): r["per_s"] for r in rows if r["backend"] == "torch"}
+    torch_rate = {(r["data"], r["threads"]): r["per_cpu_s"] for r in rows if r["backend"] == "torch"}
     lines = [
-        "| data | backend | threads | values/s | values per CPU-s | × torch | cosine to torch min / mean | "
+        "| data | backend | threads | values/s | values per CPU-s | × torch per CPU-s | cosine to torch min / mean | "
         "first load s | load avg |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         rate = torch_rate.get((r["data"], r["threads"]))
-        ratio = f"{r['per_s'] / rate:.2f}" if rate else "—"
+        ratio = f"{r['per_cpu_s'] / rate:.2f}" if rate else "—"
         cos = f"{r['cos_min']:.4f} / {r['cos_mean']:.5f}" if "cos_min" in r else "—"
         lines.append(f"| {r['data']} | {r['backend']} | {r['threads']} | {r['per_s']:,.0f} | {r['per_cpu_s']:,.0f} | "
                      f"{ratio} | {cos} | {r['load_s']:.1f} | {r['load']:.1f} |")
