@@ -1,12 +1,14 @@
 """Embedding speed and cost of the backends: torch fp32 (sentence-transformers) against ONNX Runtime fp32 and
-dynamically int8-quantized ONNX, in one process, on the 3,307 published values (or any CSV column of texts).
+per-token int8 ONNX, in one process, on the 3,307 published values and on synthetic value phrases.
 
-    .venv/bin/python benchmarks/embed_speed.py [--threads 1 2] [--repeat 2] [--out benchmarks/results/embed_speed.md]
+    .venv/bin/python benchmarks/embed_speed.py [--threads 1 2] [--repeat 2] [--synthetic 100000]
+        [--synthetic-backends onnx-int8] [--out benchmarks/results/embed_speed.md]
 
-For each backend and thread count: values/s (wall) and values per CPU-second, best of ``--repeat`` passes over
-the texts (the model loaded and, for ONNX, exported beforehand: export and load times are reported apart), and
-the cosine between each backend's vector and torch's for the same text (min / mean). The NMI and name fidelity
-on the published tree with each backend's vectors come from ``build_quality.py --embed-backend``.
+For each data set, backend and thread count: values/s (wall) and values per CPU-second (process CPU, all
+threads), best of ``--repeat`` passes (the model loaded and, for ONNX, exported beforehand: the first load is
+reported apart), the load average, and the cosine between each backend's vector and torch's for the same text
+(min / mean; on the synthetic set only when torch is among its backends). The NMI and name fidelity on the
+published tree with each backend's vectors come from ``build_quality.py --embed-backend``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,81 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+
+def measure(texts: list[str], backends: list[str], threads: list[int], repeat: int, batch: int, cache: str,
+            label: str) -> list[dict]:
+    from embeddings.embedder import Embedder
+
+    rows, vectors = [], {}
+    for backend in backends:
+        for t in threads:
+            emb = Embedder(cache_dir=cache, use_cache=False, backend=backend, threads=t, batch_size=batch,
+                           device="cpu")
+            start = time.perf_counter()
+            emb.embed(texts[:8])  # load (and export / quantize on first use)
+            load_s = time.perf_counter() - start
+            best = None
+            for _ in range(repeat):
+                w, c = time.perf_counter(), time.process_time()
+                X = emb.embed(texts)
+                w, c = time.perf_counter() - w, time.process_time() - c
+                if best is None or w < best[0]:
+                    best = (w, c)
+            vectors[backend] = X
+            rows.append(dict(data=label, n=len(texts), backend=backend, threads=t, load_s=load_s, wall_s=best[0],
+                             cpu_s=best[1], per_s=len(texts) / best[0], per_cpu_s=len(texts) / best[1],
+                             load=os.getloadavg()[0]))
+            print(rows[-1], file=sys.stderr, flush=True)
+    base = vectors.get("torch")
+    for r in rows:
+        if base is not None:
+            cos = (vectors[r["backend"]] * base).sum(1)
+            r["cos_min"], r["cos_mean"] = float(cos.min()), float(cos.mean())
+    return rows
+
+
+def table(rows: list[dict]) -> list[str]:
+    torch_rate = {(r["data"], r["threads"]): r["per_cpu_s"] for r in rows if r["backend"] == "torch"}
+    lines = [
+        "| data | backend | threads | values/s | values per CPU-s | × torch per CPU-s | cosine to torch min / mean | "
+        "first load s | load avg |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        rate = torch_rate.get((r["data"], r["threads"]))
+        ratio = f"{r['per_cpu_s'] / rate:.2f}" if rate else "—"
+        cos = f"{r['cos_min']:.4f} / {r['cos_mean']:.5f}" if "cos_min" in r else "—"
+        lines.append(f"| {r['data']} | {r['backend']} | {r['threads']} | {r['per_s']:,.0f} | {r['per_cpu_s']:,.0f} | "
+                     f"{ratio} | {cos} | {r['load_s']:.1f} | {r['load']:.1f} |")
+    return lines
+
+
+NOTES = """\
+onnx-int8 is the per-token int8 model (`embeddings/onnx_quant.py`): weights int8 per output column, each token
+row's activations quantized on their own (uint8, symmetric around 128, or 0..255 after a GELU), so a value's
+vector does not depend on what it is batched with (max difference 3e-8 between batch sizes 1, 7 and 64). The
+earlier onnx-int8 (`quantize_dynamic`, one activation scale per batch tensor, the "before" rows) reached cosine
+0.93-0.96 at worst and moved with the batch. *values per CPU-s* is the steadier figure on a shared machine;
+with 2 threads ONNX Runtime's workers do not spin (`session.intra_op.allow_spinning` = 0). Quality of the
+built tree with each backend's vectors: `benchmarks/results/build_quality_int8.md` (10 seeds)."""
+
+
+def compare(before: list[dict], after: list[dict], name: str) -> list[str]:
+    """before -> after per (data, backend, threads) present in both runs."""
+    old = {(r.get("data", "published"), r["backend"], r["threads"]): r for r in before}
+    lines = [f"Before -> after (before: `{name}`, an earlier run of this script on the same machine; load average "
+             "of each run in brackets)", "",
+             "| data | backend | threads | values/s | values per CPU-s | cosine to torch min / mean |",
+             "|---|---|---|---|---|---|"]
+    for r in after:
+        b = old.get((r["data"], r["backend"], r["threads"]))
+        if b is None:
+            continue
+        cos = (f"{b['cos_min']:.4f} / {b['cos_mean']:.4f} -> {r['cos_min']:.4f} / {r['cos_mean']:.4f}"
+               if "cos_min" in b and "cos_min" in r else "—")
+        lines.append(f"| {r['data']} | {r['backend']} | {r['threads']} | {b['per_s']:,.0f} [{b['load']:.1f}] -> "
+                     f"{r['per_s']:,.0f} [{r['load']:.1f}] | {b['per_cpu_s']:,.0f} -> {r['per_cpu_s']:,.0f} | {cos} |")
+    return lines
 
 
 def main() -> None:
@@ -34,57 +110,40 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--refdata", default="/work/shared/refdata/values-in-the-wild")
+    ap.add_argument("--synthetic", type=int, default=0, help="also embed this many synthetic value phrases")
+    ap.add_argument("--synthetic-backends", nargs="+", default=["onnx-int8"])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "embed_speed.md"))
+    ap.add_argument("--before", type=Path, default=None,
+                    help="the JSON of an earlier run (same machine): adds a before -> after table")
+    ap.add_argument("--rows", type=Path, default=None,
+                    help="render the rows of this JSON (a run's output) instead of measuring")
     args = ap.parse_args()
 
     import build_quality as bq
-
-    from embeddings.embedder import Embedder
+    import synthetic
 
     values = bq.load_reference(Path(args.refdata))[0]
-    texts = sorted(set(values), key=lambda t: (-len(t), t))
-    rows, vectors = [], {}
+    sets = [("published", sorted(set(values)), args.backends, args.repeat)]
+    if args.synthetic:
+        sets.append((f"synthetic {args.synthetic // 1000}k", synthetic.phrases(args.synthetic),
+                     args.synthetic_backends, 1))
+    rows = json.loads(args.rows.read_text()) if args.rows else []
     with tempfile.TemporaryDirectory() as cache:
-        for backend in args.backends:
-            for threads in args.threads:
-                emb = Embedder(cache_dir=cache, use_cache=False, backend=backend, threads=threads,
-                               batch_size=args.batch_size, device="cpu")
-                t = time.perf_counter()
-                emb.embed(texts[:8])  # load (and export / quantize on first use)
-                load_s = time.perf_counter() - t
-                best = None
-                for _ in range(args.repeat):
-                    w, c = time.perf_counter(), time.process_time()
-                    X = emb.embed(texts)
-                    w, c = time.perf_counter() - w, time.process_time() - c
-                    if best is None or w < best[0]:
-                        best = (w, c)
-                vectors[backend] = X
-                load = os.getloadavg()[0]
-                rows.append(dict(backend=backend, threads=threads, load_s=load_s, wall_s=best[0], cpu_s=best[1],
-                                 per_s=len(texts) / best[0], per_cpu_s=len(texts) / best[1], load=load))
-                print(rows[-1], file=sys.stderr, flush=True)
-    base = vectors.get("torch")
-    for r in rows:
-        if base is not None:
-            cos = (vectors[r["backend"]] * base).sum(1)
-            r["cos_min"], r["cos_mean"] = float(cos.min()), float(cos.mean())
-    torch_rate = {r["threads"]: r["per_s"] for r in rows if r["backend"] == "torch"}
+        for label, texts, backends, repeat in sets if not args.rows else []:
+            rows += measure(texts, backends, args.threads, repeat, args.batch_size, cache, label)
     lines = [
         "# Embedding backends: speed and closeness to torch fp32",
         "",
         f"Generated by `benchmarks/embed_speed.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
-        f"({os.cpu_count()} cores, shared with other jobs: load average at each row below); {len(texts)} distinct "
-        f"published values, all-MiniLM-L6-v2, batch {args.batch_size}, best of {args.repeat} passes, same process.",
+        f"({os.cpu_count()} cores, shared with other jobs: load average at each row below); all-MiniLM-L6-v2, "
+        f"batch {args.batch_size}, same process; published = the {len(sets[0][1])} distinct published values "
+        f"(best of {args.repeat} passes), synthetic = `benchmarks/synthetic.py` phrases (one pass).",
         "",
-        "| backend | threads | values/s | values per CPU-s | × torch | cosine to torch min / mean | first load s | load avg |",
-        "|---|---|---|---|---|---|---|---|",
+        *table(rows),
     ]
-    for r in rows:
-        ratio = r["per_s"] / torch_rate[r["threads"]] if r["threads"] in torch_rate else float("nan")
-        cos = f"{r['cos_min']:.4f} / {r['cos_mean']:.5f}" if "cos_min" in r else "—"
-        lines.append(f"| {r['backend']} | {r['threads']} | {r['per_s']:,.0f} | {r['per_cpu_s']:,.0f} | {ratio:.2f} | "
-                     f"{cos} | {r['load_s']:.1f} | {r['load']:.1f} |")
+    if args.before:
+        lines += ["", *compare(json.loads(args.before.read_text()), rows, args.before.name)]
+    lines += ["", NOTES]
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     Path(args.out).with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")

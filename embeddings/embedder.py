@@ -63,7 +63,11 @@ class Embedder:
         """The model's identity in the embedding cache: the weights, plus the backend when it is not torch's
         fp32 (an int8 model's vectors are not the fp32 model's, so the cache never mixes the two)."""
         backend = self.resolved_backend
-        return self.spec.identity if backend == "torch" else f"{self.spec.identity}+{backend}"
+        if backend == "torch":
+            return self.spec.identity
+        from embeddings.onnx_backend import CACHE_TAGS
+
+        return f"{self.spec.identity}+{CACHE_TAGS[backend]}"
 
     @property
     def cache(self) -> EmbeddingCache:
@@ -134,9 +138,10 @@ class Embedder:
 
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
-#: the backend "auto" picks on a CPU. torch fp32: onnx-int8 embeds 2.2x more values per CPU-second but moves the
-#: level-1 NMI on the published tree by -0.0028 (0.6890 against 0.6918, 10 seeds), twice the seed spread (0.0014)
-#: (benchmarks/results/embed_speed.md, build_quality_int8.md), so it is opt-in
+#: the backend "auto" picks on a CPU. torch fp32: onnx-int8 (per-token int8) embeds 2.7x more values per CPU-second
+#: with the same NMI on the published tree within the 10-seed spread (benchmarks/results/embed_speed.md,
+#: build_quality_int8.md), but its vectors are not torch's, and the README walkthrough's ids come from torch's;
+#: so the faster backends are opt-in (--embed-backend, $TAXO_EMBED_BACKEND)
 DEFAULT_CPU_BACKEND = "torch"
 
 

@@ -1,10 +1,11 @@
-"""ONNX Runtime backends for the embedding model: fp32 ("onnx") and dynamically int8-quantized ("onnx-int8").
+"""ONNX Runtime backends for the embedding model: fp32 ("onnx") and int8 ("onnx-int8").
 
 No optimum (it would pin an older transformers): the transformer of the sentence-transformers model is exported
-once with ``torch.onnx.export`` from the local weights, with mean pooling and L2 normalisation inside the graph
-(what the model's ``1_Pooling`` / ``2_Normalize`` modules do), and the int8 model is made from it with
-``onnxruntime.quantization.quantize_dynamic`` (weights int8 per channel, activations quantized on the fly).
-Both files are cached under ``$TAXO_CACHE_DIR/onnx/<weights hash>/``: only the first use pays the export
+once with ``torch.onnx.export`` from the local weights (eager attention: a plain MatMul/Softmax graph), with mean
+pooling and L2 normalisation inside the graph (what the model's ``1_Pooling`` / ``2_Normalize`` modules do), and
+the int8 model is made from it by :func:`embeddings.onnx_quant.quantize_per_token` (weights int8 per column,
+each token's activations quantized on their own, so a value's vector does not depend on its batch). Both files
+are cached under ``$TAXO_CACHE_DIR/onnx/<weights hash>-v<EXPORT_VERSION>/``: only the first use pays the export
 (~10 s); nothing is downloaded. Only BERT-like models whose pooling is "mean" are supported (the bundled
 all-MiniLM-L6-v2 and all-mpnet-base-v2 are).
 """
@@ -21,9 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.model import ModelSpec
+from embeddings.onnx_quant import quantize_per_token
 from taxonomy.errors import UsageError
 
 ONNX_BACKENDS = ("onnx", "onnx-int8")
+#: bumped when the exported graph or the quantization changes: old files are never reused
+EXPORT_VERSION = 2
+#: each backend's tag in the embedding cache identity; the int8 tag names the quantization scheme, so vectors of
+#: the earlier per-tensor int8 model (tag "onnx-int8") are never served for this one
+CACHE_TAGS = {"onnx": "onnx", "onnx-int8": "onnx-int8-token"}
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _PROBES = ["honesty", "respect for the user's autonomy and privacy", "a"]
 
@@ -79,9 +86,16 @@ def export_onnx(spec: ModelSpec, directory: Path) -> Path:
     _check_pooling(spec.path)
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar on a build's first use
 
     tok = AutoTokenizer.from_pretrained(str(spec.path), local_files_only=True)
-    model = AutoModel.from_pretrained(str(spec.path), local_files_only=True).eval()
+    try:  # eager attention exports as MatMul/Softmax (SDPA adds IsNaN/Where masking nodes)
+        model = AutoModel.from_pretrained(str(spec.path), local_files_only=True, attn_implementation="eager")
+    except (TypeError, ValueError):  # a model class without the option
+        model = AutoModel.from_pretrained(str(spec.path), local_files_only=True)
+    model = model.eval()
 
     enc = tok(_PROBES[:2], padding=True, truncation=True, max_length=_max_seq_length(spec.path), return_tensors="pt")
     names = [k for k in _INPUTS if k in enc]  # MPNet has no token_type_ids
@@ -119,22 +133,15 @@ def export_onnx(spec: ModelSpec, directory: Path) -> Path:
 
 
 def quantize_int8(fp32: Path) -> Path:
-    """``model-int8.onnx`` beside ``fp32``: dynamic int8 quantization of the MatMul weights (cached)."""
-    final = fp32.with_name("model-int8.onnx")
+    """``model-int8-token.onnx`` beside ``fp32``: its weight MatMuls in per-token int8 (cached)."""
+    final = fp32.with_name("model-int8-token.onnx")
     if final.exists():
         return final
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     tmp = _atomic_target(final)
-    level = logging.getLogger().level
-    logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing" is advice, not a problem
     try:
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        quantize_per_token(fp32, tmp)
         os.replace(tmp, final)
     finally:
-        logging.getLogger().setLevel(level)
         tmp.unlink(missing_ok=True)
     return final
 
@@ -150,7 +157,7 @@ class OnnxEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        directory = Path(cache_root) / "onnx" / spec.weights_sha256[:16]
+        directory = Path(cache_root) / "onnx" / f"{spec.weights_sha256[:16]}-v{EXPORT_VERSION}"
         path = export_onnx(spec, directory)
         if backend == "onnx-int8":
             path = quantize_int8(path)
@@ -160,6 +167,8 @@ class OnnxEncoder:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
+        if opts.intra_op_num_threads > 1:  # idle workers spinning burn the CPU the other jobs need (2x CPU-s)
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.tokenizer = Tokenizer.from_file(str(spec.path / "tokenizer.json"))
@@ -174,18 +183,26 @@ class OnnxEncoder:
         return self._dim
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, **_ignored) -> np.ndarray:
-        out = []
-        for s in range(0, len(texts), batch_size):
-            encs = self.tokenizer.encode_batch(list(texts[s : s + batch_size]))
-            width = max(len(e.ids) for e in encs)
-            feed = {k: np.zeros((len(encs), width), dtype=np.int64) for k in _INPUTS}
+        """Unit vectors of ``texts`` in their order. Tokenised in one call, batched by token count (each batch
+        padded to its longest text only); each text's vector does not depend on its batch (to float rounding)."""
+        encs = self.tokenizer.encode_batch(list(texts))
+        lengths = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
+        order = np.argsort(lengths, kind="stable")
+        if not encs:
+            return np.zeros((0, self.get_sentence_embedding_dimension()), dtype=np.float32)
+        out = None
+        for s in range(0, len(order), max(1, batch_size)):
+            rows = order[s : s + batch_size]
+            width = int(lengths[rows].max())
+            feed = {k: np.zeros((len(rows), width), dtype=np.int64) for k in _INPUTS}
             feed["input_ids"][:] = self._pad
-            for r, e in enumerate(encs):
-                m = len(e.ids)
+            for r, i in enumerate(rows):
+                e, m = encs[i], int(lengths[i])
                 feed["input_ids"][r, :m] = e.ids
                 feed["attention_mask"][r, :m] = e.attention_mask
                 feed["token_type_ids"][r, :m] = e.type_ids
-            out.append(self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0])
-        if not out:
-            return np.zeros((0, self.get_sentence_embedding_dimension()), dtype=np.float32)
-        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
+            vectors = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+            if out is None:
+                out = np.zeros((len(encs), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+        return out
