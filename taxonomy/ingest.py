@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import marshal
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import Batch, BatchValue, ExtractionRecord, Value, ValueAlias
 from taxonomy.errors import UsageError
-from taxonomy.readers import CHUNK_ROWS, ReadOptions, RecordColumns, open_input
+from taxonomy.readers import CHUNK_ROWS, ReadOptions, RecordColumns, RecordRow, open_input
 from taxonomy.readers.options import RECORD_OPTIONAL
 
 T = TypeVar("T")
@@ -75,29 +76,29 @@ def insert_values(session: Session, texts: Sequence[str]) -> dict[str, int]:
     return out
 
 
-def ingest(
-    path: str,
-    options: ReadOptions | None = None,
-    *,
-    db: str | Engine | None = None,
-    allow_duplicate: bool = False,
-    chunk_rows: int = CHUNK_ROWS,
-    **read_options: Any,
-) -> IngestResult:
-    """See :func:`ingest_file`; run with the cyclic garbage collector paused (the chunks hold no reference
-    cycles, their memory goes by reference counting; with it running, the collections set off by a million
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def gc_paused(fn: F) -> F:
+    """Run ``fn`` with the cyclic garbage collector paused (an ingest's chunks hold no reference cycles, their
+    memory goes by reference counting; with the collector running, the collections set off by a million
     records' objects cost more than the csv parsing itself)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return ingest_file(path, options, db=db, allow_duplicate=allow_duplicate, chunk_rows=chunk_rows,
-                           **read_options)
-    finally:
-        if was_enabled:
-            gc.enable()
+
+    @functools.wraps(fn)
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return paused  # type: ignore[return-value]
 
 
-def ingest_file(
+@gc_paused
+def ingest(
     path: str,
     options: ReadOptions | None = None,
     *,
@@ -319,9 +320,9 @@ class RecordSpool:
         self._dir.cleanup()
 
     def add(self, chunk: RecordColumns) -> None:
-        columns = chunk.columns()
-        columns[0] = list(columns[0])  # a range of lines
-        blob = marshal.dumps(columns)
+        columns = [(name, getattr(chunk, name)) for name in RecordRow._fields]
+        blob = marshal.dumps([pack_column(col) if name in TEXT_FIELDS else None if col is None else list(col)
+                              for name, col in columns])
         self._records.write(len(blob).to_bytes(8, "little"))
         self._records.write(blob)
         lines = record_lines(chunk)
@@ -348,7 +349,33 @@ class RecordSpool:
         self._records.flush()
         self._records.seek(0)
         while size := self._records.read(8):
-            yield RecordColumns(*marshal.loads(self._records.read(int.from_bytes(size, "little"))))
+            yield RecordColumns(*map(unpack_column, marshal.loads(self._records.read(int.from_bytes(size, "little")))))
+
+
+#: the record fields that hold text (or None): :func:`pack_column` joins them
+TEXT_FIELDS = frozenset({"conversation_id", "value", "surface", *RECORD_OPTIONAL})
+
+
+def pack_column(col: Sequence[str | None] | None) -> Any:
+    """A spool chunk's text column as marshal writes and reads it fast: one string joined by NUL (which no
+    checked text holds) and the positions of its Nones; a list where a NUL is there after all."""
+    if col is None:
+        return None
+    nones = [i for i, x in enumerate(col) if x is None] if None in col else []
+    text = "\x00".join(col) if not nones else "\x00".join("" if x is None else x for x in col)
+    if text.count("\x00") == len(col) - 1:
+        return ("text", text, nones)
+    return list(col)
+
+
+def unpack_column(packed: Any) -> Sequence | None:
+    if type(packed) is not tuple:
+        return packed
+    _, text, nones = packed
+    col: list[str | None] = text.split("\x00")
+    for i in nones:
+        col[i] = None
+    return col
 
 
 MERGE_BLOCK_BYTES = 1 << 20
