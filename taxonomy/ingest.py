@@ -8,8 +8,8 @@ import json
 import marshal
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
 from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from typing import Any, TypeVar

@@ -8,8 +8,8 @@ held (the distinct (value, conversation) pairs as one int64 each), never every r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections import Counter
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
