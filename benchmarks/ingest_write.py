@@ -23,18 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def orm_records(session, batch_id, ids, parts) -> None:
+def orm_records(session, batch_id, ids, parts, **_) -> None:
     from sqlalchemy import insert
 
     from taxonomy.db.models import ExtractionRecord
-    from taxonomy.readers import RecordRow
 
-    for part in parts:  # chunks of records in RecordRow field order, as the spool gives them
+    for part in parts:  # chunks of records (RecordColumns), as the spool gives them
         rows = [
             {"batch_id": batch_id, "value_id": ids[r.value], "line": r.line, "conversation_id": r.conversation_id,
              "surface": r.surface, "role": r.role, "task": r.task, "response_type": r.response_type,
              "excerpt": r.excerpt}
-            for r in map(RecordRow._make, part)
+            for r in part.rows()
         ]
         for s in range(0, len(rows), 5000):
             session.execute(insert(ExtractionRecord), rows[s : s + 5000])
@@ -55,7 +54,7 @@ def main() -> None:
 
     t = time.perf_counter()
     stream = readers.open_input(args.records, role_col="role", task_col="task", excerpt_col="excerpt")
-    n = sum(len(c) for c in stream.chunks())
+    n = sum(len(c) for c in stream.column_chunks())
     print(f"read (validation pass alone): {time.perf_counter() - t:.1f} s ({n:,} records, {len(stream.values):,} "
           f"values; load {os.getloadavg()[0]:.1f})", flush=True)
     bulk = ingest_mod.insert_records

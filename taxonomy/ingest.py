@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import heapq
+import functools
+import gc
 import json
 import marshal
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from operator import itemgetter
+from itertools import repeat
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, bindparam, func, insert, select, update
@@ -18,7 +20,8 @@ from sqlalchemy.orm import Session
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import Batch, BatchValue, ExtractionRecord, Value, ValueAlias
 from taxonomy.errors import UsageError
-from taxonomy.readers import CHUNK_ROWS, ReadOptions, RecordRow, open_input
+from taxonomy.readers import CHUNK_ROWS, ReadOptions, RecordColumns, RecordRow, open_input
+from taxonomy.readers.options import RECORD_OPTIONAL
 
 T = TypeVar("T")
 CHUNK = 500
@@ -56,6 +59,45 @@ def value_ids(session: Session, texts: Iterable[str]) -> dict[str, int]:
     return out
 
 
+def insert_values(session: Session, texts: Sequence[str]) -> dict[str, int]:
+    """Insert new value texts (in this order, so ids follow it) and map them to their ids.
+
+    The ids come back with the insert (``RETURNING``), not from a second lookup: on PostgreSQL, a lookup by text
+    right after the rows went in, before the planner has statistics for them, scanned the table once per chunk
+    of 500 texts (1M records over 100k values: 18 of the 19 minutes of the ingest)."""
+    table = Value.__table__
+    conn = session.connection()
+    out: dict[str, int] = {}
+    for part in chunks(texts, RECORD_CHUNK):  # Core executemany: the ORM's bulk path costs ~10x more per row
+        rows = conn.execute(
+            insert(table).returning(table.c.text, table.c.id, sort_by_parameter_order=True), [{"text": t} for t in part]
+        )
+        out.update((t, i) for t, i in rows)
+    return out
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def gc_paused(fn: F) -> F:
+    """Run ``fn`` with the cyclic garbage collector paused (an ingest's chunks hold no reference cycles, their
+    memory goes by reference counting; with the collector running, the collections set off by a million
+    records' objects cost more than the csv parsing itself)."""
+
+    @functools.wraps(fn)
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return paused  # type: ignore[return-value]
+
+
+@gc_paused
 def ingest(
     path: str,
     options: ReadOptions | None = None,
@@ -100,7 +142,7 @@ def ingest(
                 columns=options_stored,
             )
         with RecordSpool() as spool:
-            for chunk in stream.chunks():  # the validation pass: nothing is written to the database here
+            for chunk in stream.column_chunks():  # the validation pass: nothing is written to the database here
                 spool.add(chunk)
             values = stream.values
             content = content_sha256(((v.text, v.weight, v.count, v.n_conversations) for v in values),
@@ -116,10 +158,7 @@ def ingest(
             ids = value_ids(session, texts)
             warnings = _overlap_warnings(session, ids, values)
             new = [t for t in texts if t not in ids]
-            conn = session.connection()
-            for part in chunks(new, RECORD_CHUNK):  # Core executemany: the ORM's bulk path costs ~10x more per row
-                conn.execute(insert(Value.__table__), [{"text": t} for t in part])
-            ids.update(value_ids(session, new))
+            ids.update(insert_values(session, new))
 
             batch = Batch(
                 source=str(path),
@@ -133,6 +172,7 @@ def ingest(
             )
             session.add(batch)
             session.flush()
+            conn = session.connection()
             for part in chunks(values, RECORD_CHUNK):
                 conn.execute(
                     insert(BatchValue.__table__),
@@ -144,7 +184,7 @@ def ingest(
                 )
             _store_aliases(session, ids, values)
             if spool.n_records:
-                insert_records(session, batch.id, ids, spool.chunks())
+                insert_records(session, batch.id, ids, spool.chunks(), n_records=spool.n_records)
         result = IngestResult(
             batch_id=batch.id,
             path=str(path),
@@ -198,8 +238,9 @@ def content_sha256(values: Iterable[tuple], records: Iterable = (), *, n_records
     weight, count, conversations) and its extraction records (conversation, value, role, task, response type,
     excerpt), each sorted. Weights are written with 12 significant digits, so that sums in another order agree.
 
-    ``records`` are tuples; or, with ``n_records`` given, their lines already encoded and sorted (as
-    :meth:`RecordSpool.sorted_lines` gives them, without holding them all)."""
+    ``records`` are tuples; or, with ``n_records`` given, their lines already encoded and sorted, each ending in
+    a line feed, in blocks of any number of lines (as :meth:`RecordSpool.sorted_lines` gives them, without
+    holding them all)."""
     import hashlib
 
     h = hashlib.sha256()
@@ -219,11 +260,13 @@ def content_sha256(values: Iterable[tuple], records: Iterable = (), *, n_records
         rlines = encoded(records)
         feed("r", len(rlines), rlines)
     else:
-        feed("r", n_records, records)
+        h.update(f"r{n_records}\n".encode())
+        for lines in records:
+            h.update(lines)
     return h.hexdigest()
 
 
-def record_line(r) -> bytes:
+def record_line(r) -> str:
     """A record's line of :func:`content_sha256` (conversation, value, role, task, response type, excerpt; and
     the slice columns and explicitness only where given, so that batches hashed before they existed agree)."""
     line = "\t".join((
@@ -238,13 +281,30 @@ def record_line(r) -> bytes:
         if r.slices or r.explicit is not None:
             key += (json.dumps(r.slices, sort_keys=True), r.explicit)
         line = "\t".join(content_cell(c) for c in key)
-    return line.encode("utf-8", "surrogatepass")
+    return line
+
+
+def record_lines(chunk: RecordColumns) -> list[str]:
+    """The :func:`record_line` of every record of a chunk: joined column by column when no cell needs the
+    general case (no slices or explicitness, no tab, line feed or backslash), else record by record."""
+    if chunk.slices is None and chunk.explicit is None:
+        n = len(chunk)
+
+        def nul_for_none(name: str) -> Iterable[str]:
+            col = getattr(chunk, name)
+            return repeat("\x00", n) if col is None else ["\x00" if x is None else x for x in col]
+
+        lines = list(map("\t".join, zip(chunk.conversation_id, chunk.value, *map(nul_for_none, RECORD_OPTIONAL))))
+        text = "\n".join(lines)
+        if "\\" not in text and text.count("\t") == 5 * n and text.count("\n") == n - 1:
+            return lines
+    return list(map(record_line, chunk.rows()))
 
 
 class RecordSpool:
     """The checked records of the validation pass, kept on disk until the write pass: the records themselves
-    (marshal, one chunk at a time, in file order) and, per chunk, their :func:`content_sha256` lines sorted
-    (merged at the end). Holds one chunk in memory at a time; the files go when the ``with`` block ends."""
+    (marshal, one chunk of columns at a time, in file order) and, per chunk, their :func:`content_sha256` lines
+    sorted (merged at the end). Holds one chunk in memory at a time; the files go when the ``with`` block ends."""
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="taxo-ingest-")
@@ -259,33 +319,99 @@ class RecordSpool:
         self._records.close()
         self._dir.cleanup()
 
-    def add(self, chunk: Sequence) -> None:
-        blob = marshal.dumps([tuple(r) for r in chunk])
+    def add(self, chunk: RecordColumns) -> None:
+        columns = [(name, getattr(chunk, name)) for name in RecordRow._fields]
+        blob = marshal.dumps([pack_column(col) if name in TEXT_FIELDS else None if col is None else list(col)
+                              for name, col in columns])
         self._records.write(len(blob).to_bytes(8, "little"))
         self._records.write(blob)
-        lines = sorted(map(record_line, chunk))
+        lines = record_lines(chunk)
+        lines.sort()  # as str: the same order as their UTF-8 bytes
         run = os.path.join(self._dir.name, f"run{len(self._runs)}")
         with open(run, "wb") as f:
-            f.write(b"\n".join(lines))
+            f.write("\n".join(lines).encode("utf-8", "surrogatepass"))
             f.write(b"\n")
         self._runs.append(run)
         self.n_records += len(chunk)
 
     def sorted_lines(self) -> Iterator[bytes]:
-        """Every record's hash line (without its line feed), in sorted order: a merge of the sorted runs."""
+        """Every record's hash line, each ending in a line feed, in sorted order (of the lines without it), in
+        blocks of many lines: a merge of the sorted runs, done a block at a time (:func:`merge_runs`)."""
         files = [open(run, "rb") for run in self._runs]
         try:
-            yield from heapq.merge(*((line[:-1] for line in f) for f in files))
+            yield from merge_runs(files)
         finally:
             for f in files:
                 f.close()
 
-    def chunks(self) -> Iterator[list[tuple]]:
-        """The records as tuples in :class:`~taxonomy.readers.RecordRow` field order, one chunk at a time."""
+    def chunks(self) -> Iterator[RecordColumns]:
+        """The records, one chunk of columns at a time, in file order."""
         self._records.flush()
         self._records.seek(0)
         while size := self._records.read(8):
-            yield marshal.loads(self._records.read(int.from_bytes(size, "little")))
+            yield RecordColumns(*map(unpack_column, marshal.loads(self._records.read(int.from_bytes(size, "little")))))
+
+
+#: the record fields that hold text (or None): :func:`pack_column` joins them
+TEXT_FIELDS = frozenset({"conversation_id", "value", "surface", *RECORD_OPTIONAL})
+
+
+def pack_column(col: Sequence[str | None] | None) -> Any:
+    """A spool chunk's text column as marshal writes and reads it fast: one string joined by NUL (which no
+    checked text holds) and the positions of its Nones; a list where a NUL is there after all."""
+    if col is None:
+        return None
+    nones = [i for i, x in enumerate(col) if x is None] if None in col else []
+    text = "\x00".join(col) if not nones else "\x00".join("" if x is None else x for x in col)
+    if text.count("\x00") == len(col) - 1:
+        return ("text", text, nones)
+    return list(col)
+
+
+def unpack_column(packed: Any) -> Sequence | None:
+    if type(packed) is not tuple:
+        return packed
+    _, text, nones = packed
+    col: list[str | None] = text.split("\x00")
+    for i in nones:
+        col[i] = None
+    return col
+
+
+MERGE_BLOCK_BYTES = 1 << 20
+
+
+def merge_runs(files: Sequence, block: int = MERGE_BLOCK_BYTES) -> Iterator[bytes]:
+    """Merge files of sorted lines (each ending in a line feed; sorted as the lines without it) into blocks of
+    bytes of whole lines, in sorted order. A block at a time: each file's next lines are read (about ``block``
+    bytes), every line up to the smallest last line read is taken (no line still unread can be smaller), and
+    those are sorted together; no Python work per line but the trimming of its line feed."""
+    bufs: list[list[bytes]] = []
+    heads: list[int] = []
+    live: list = []
+    for f in files:
+        lines = [line[:-1] for line in f.readlines(block)]
+        if lines:
+            bufs.append(lines)
+            heads.append(0)
+            live.append(f)
+    while bufs:
+        bound = min(buf[-1] for buf in bufs)
+        taken: list[bytes] = []
+        for i, buf in enumerate(bufs):
+            k = bisect_right(buf, bound, heads[i])
+            taken += buf[heads[i]:k]
+            heads[i] = k
+        for i in range(len(bufs) - 1, -1, -1):
+            if heads[i] == len(bufs[i]):
+                more = [line[:-1] for line in live[i].readlines(block)]
+                if more:
+                    bufs[i], heads[i] = more, 0
+                else:
+                    del bufs[i], heads[i], live[i]
+        taken.sort()
+        taken.append(b"")
+        yield b"\n".join(taken)
 
 
 def _overlap_warnings(session: Session, ids: dict[str, int], values) -> list[str]:
@@ -325,30 +451,50 @@ RECORD_CHUNK = 20_000
 SQLITE_CACHE_KIB = -262_144  #: negative: KiB (256 MiB), as SQLite's PRAGMA cache_size takes it
 
 
-def insert_records(session: Session, batch_id: int, ids: dict[str, int], parts: Iterable[Sequence]) -> None:
+def sqlite_indexes_to_rebuild(cur, table: str, n_records: int | None) -> list[tuple[str, str]]:
+    """SQLite: the (name, CREATE statement) of the indexes of ``table`` to drop before inserting ``n_records`` rows
+    and create again after them, all inside the ingest's transaction (so a failed ingest leaves them as they
+    were): every index when the new rows are at least as many as those already there, since building an index
+    over sorted keys costs about half of growing it one random key at a time (1M records: 21 against 11 CPU-s
+    for the inserts); none for a small batch added to a big table, whose indexes it would rebuild whole."""
+    if not n_records:
+        return []
+    existing = cur.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0  # >= the row count: cheap, cautious
+    if n_records < existing:
+        return []
+    return cur.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
+        (table,),
+    ).fetchall()
+
+
+def insert_records(
+    session: Session, batch_id: int, ids: dict[str, int], parts: Iterable[Sequence], *, n_records: int | None = None
+) -> None:
     """Bulk-insert extraction records inside the session's transaction.
 
-    ``parts``: lists of records (:class:`~taxonomy.readers.RecordRow`, or plain tuples in its field order), as
-    :meth:`RecordSpool.chunks` gives them. PostgreSQL: one ``COPY ... FROM STDIN`` (psycopg), several times
-    faster than INSERTs. Other databases (SQLite): the driver's ``executemany`` on plain tuples, one chunk at a
-    time. Bypassing the ORM saves the per-row dicts (1M records: from ~16 s to a few seconds on SQLite).
+    ``parts``: chunks of records, :class:`~taxonomy.readers.RecordColumns` as :meth:`RecordSpool.chunks` gives
+    them (or lists of :class:`~taxonomy.readers.RecordRow`). PostgreSQL: one ``COPY ... FROM STDIN`` (psycopg),
+    several times faster than INSERTs. Other databases (SQLite): the driver's ``executemany``, one chunk at a
+    time. The rows are zipped from the columns, bypassing the ORM and any per-row Python code (1M records: the
+    ORM's dicts cost ~16 s on SQLite). On SQLite, given ``n_records`` (the number of records ``parts`` hold),
+    the table's indexes may be rebuilt after the rows instead of grown with them
+    (:func:`sqlite_indexes_to_rebuild`).
     """
     conn = session.connection()
     table = ExtractionRecord.__table__.name
     columns = ("batch_id", "value_id", *RECORD_FIELDS)
     cols = ", ".join(columns)
-    i_value = RecordRow._fields.index("value")
-    pick = itemgetter(*(RecordRow._fields.index(f) for f in RECORD_FIELDS))
-    i_slices = 2 + RECORD_FIELDS.index("slices")
 
-    def tuples(part):  # the JSON column goes to the driver as JSON text (NULL when there are no slice columns)
-        out = []
-        for r in part:
-            row = [batch_id, ids[r[i_value]], *pick(r)]
-            if row[i_slices] is not None:
-                row[i_slices] = json.dumps(row[i_slices], ensure_ascii=False)
-            out.append(tuple(row))
-        return out
+    def tuples(part) -> Iterator[tuple]:  # the JSON column goes to the driver as JSON text (NULL without slices)
+        if not isinstance(part, RecordColumns):
+            part = RecordColumns.of_rows(part)
+        fields = [part.filled(f) for f in RECORD_FIELDS]
+        if part.slices is not None:
+            fields[RECORD_FIELDS.index("slices")] = [
+                None if x is None else json.dumps(x, ensure_ascii=False) for x in part.slices
+            ]
+        return zip(repeat(batch_id), map(ids.__getitem__, part.value), *fields)
 
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         raw = conn.connection.driver_connection
@@ -363,11 +509,16 @@ def insert_records(session: Session, batch_id: int, ids: dict[str, int], parts: 
     sqlite = conn.dialect.name == "sqlite"
     old_cache = None
     try:
-        if sqlite:  # a bigger page cache for this connection while the three indexes grow (~35 % faster)
+        if sqlite:  # a bigger page cache for this connection while the indexes grow (~35 % faster)
             old_cache = cur.execute("PRAGMA cache_size").fetchone()[0]
             cur.execute(f"PRAGMA cache_size = {SQLITE_CACHE_KIB}")
+        rebuild = sqlite_indexes_to_rebuild(cur, table, n_records)
+        for name, _ in rebuild:
+            cur.execute(f'DROP INDEX "{name}"')
         for part in parts:
             cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuples(part))
+        for _, sql in rebuild:
+            cur.execute(sql)
     finally:
         if old_cache is not None:
             cur.execute(f"PRAGMA cache_size = {int(old_cache)}")

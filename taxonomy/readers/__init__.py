@@ -45,7 +45,7 @@ from taxonomy.readers.options import (
     ReadOptions,
     format_from_extension,
 )
-from taxonomy.readers.records import CHUNK_ROWS, Aggregator, ParsedInput, RecordRow, ValueAgg
+from taxonomy.readers.records import CHUNK_ROWS, Aggregator, ParsedInput, RecordColumns, RecordRow, ValueAgg
 
 __all__ = [
     "CHUNK_ROWS",
@@ -56,6 +56,7 @@ __all__ = [
     "ParsedInput",
     "RESERVED_SLICE_NAMES",
     "ReadOptions",
+    "RecordColumns",
     "RecordRow",
     "SHAPES",
     "ValueAgg",
@@ -111,13 +112,31 @@ class InputStream:
 
         The aggregated shape yields nothing. Raises InputError at the first bad row; once exhausted,
         :attr:`values` is complete."""
+        for chunk in self.column_chunks():
+            yield chunk.rows()
+
+    def column_chunks(self) -> Iterator[RecordColumns]:
+        """As :meth:`chunks`, each chunk column by column. A CSV/TSV file is read a chunk at a time and checked
+        column by column (:meth:`~taxonomy.readers.records.Aggregator.column_chunk`) for as long as its records
+        are one line each and pass; from the first chunk that does not, record by record as other formats."""
         if self._values is not None:
             raise RuntimeError("an InputStream is read once")
+        agg = self._agg
         if self.shape == "aggregated":
-            self._agg.aggregated(self._rows)
+            agg.aggregated(self._rows)
         else:
-            yield from self._agg.records(self._rows, self.chunk_rows)
-        self._values = self._agg.finish(self._empty_line)
+            rows = self._rows
+            if isinstance(rows, delimited.DelimitedRows) and set(agg.names) <= agg.COLUMN_FIELDS:
+                for lines, cols in rows.blocks(self.chunk_rows):
+                    chunk = agg.column_chunk(lines, cols)
+                    if chunk is None:
+                        rows.resume = lines[0]
+                        break
+                    yield chunk
+                rows = rows.rows_from(rows.resume) if rows.resume is not None else iter(())
+            for part in agg.records(rows, self.chunk_rows):
+                yield RecordColumns.of_rows(part)
+        self._values = agg.finish(self._empty_line)
 
     @property
     def values(self) -> list[ValueAgg]:

@@ -8,8 +8,11 @@ held (the distinct (value, conversation) pairs as one int64 each), never every r
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, NamedTuple
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 from taxonomy.errors import InputError
 from taxonomy.normalize import MAX_SURFACE_LENGTH, MAX_VALUE_LENGTH, normalize_value, strip_invisible, text_problem
@@ -47,6 +50,39 @@ class RecordRow(NamedTuple):
     explicit: bool | None = None  #: ``--explicit-col``: the value was stated explicitly
 
 
+class RecordColumns:
+    """A chunk of extraction records column by column: one sequence per :class:`RecordRow` field, of the same
+    length (an optional field the file does not have may be None: no value in any record). ``len()`` is the
+    number of records."""
+
+    __slots__ = RecordRow._fields + ("n",)
+
+    def __init__(self, *columns: Sequence[Any] | None) -> None:
+        for name, col in zip(RecordRow._fields, columns, strict=True):
+            setattr(self, name, col)
+        self.n = len(columns[0])
+
+    def __len__(self) -> int:
+        return self.n
+
+    def columns(self) -> list[Sequence[Any] | None]:
+        """The columns in :class:`RecordRow` field order."""
+        return [getattr(self, name) for name in RecordRow._fields]
+
+    def filled(self, name: str, fill: Any = None) -> Iterable[Any]:
+        """The column ``name``, an absent one as ``fill`` for every record."""
+        col = getattr(self, name)
+        return repeat(fill, self.n) if col is None else col
+
+    def rows(self) -> list[RecordRow]:
+        new = tuple.__new__
+        return [new(RecordRow, r) for r in zip(*(self.filled(name) for name in RecordRow._fields))]
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[RecordRow]) -> "RecordColumns":
+        return cls(*zip(*rows))
+
+
 @dataclass
 class ParsedInput:
     """Everything read from one input file."""
@@ -82,6 +118,8 @@ class Aggregator:
         self._conv_ids: dict[str, int] = {}  # checked conversation id -> number
         self._vcache: dict[str, tuple[str, str, ValueAgg, int]] = {}  # records: raw value -> (norm, surface, total, index)
         self._pairs: list = []  # numpy int64 arrays  # per chunk: distinct value << 32 | conversation
+        self._roles: dict[str, str | None] = {}  # column chunks: raw role -> checked role
+        self._short: dict[str, str | None] = {}  # column chunks: raw response type -> checked one
         self._done = False
 
     def fail(self, line: int, key: str, problem: str) -> InputError:
@@ -234,6 +272,69 @@ class Aggregator:
             self._pairs.append(np.unique(np.array(pairs, dtype=np.int64)))
         if chunk:
             yield chunk
+
+    #: the fields :meth:`column_chunk` takes (no slice or explicitness column: those go record by record)
+    COLUMN_FIELDS = frozenset({"value", "conversation", *RECORD_OPTIONAL})
+
+    def column_chunk(self, lines: Sequence[int], cols: Sequence[Sequence[str]]) -> RecordColumns | None:
+        """Validate and add up a chunk of records given as text columns (a CSV's cells, in the order of
+        :attr:`~taxonomy.readers.options.Resolved.fields`, only :attr:`COLUMN_FIELDS`) on ``lines``: the same
+        result as :meth:`records` for them, with the work done per distinct cell (values, conversation ids,
+        roles, response types) or by whole columns (task, excerpt) instead of per record.
+
+        Returns None, having changed no total, when any cell is refused: :meth:`records` then reads the chunk
+        again, record by record, and reports the first problem with its line and field."""
+        import numpy as np
+
+        pos = self.pos
+        values, convs = cols[0], cols[1]
+        ir, it, irt, ie = (pos.get(k) for k in RECORD_OPTIONAL)
+        vcache, ccache = self._vcache, self._convs
+        fail = self.fail
+        try:  # 1. check what is new, changing no total (value_of only caches what it has checked)
+            new_values = [x for x in dict.fromkeys(values) if x not in vcache]
+            for x in new_values:
+                self.value_of(0, x)
+            new_convs = [x for x in dict.fromkeys(convs) if x not in ccache]
+            checked_convs = [cells.conversation(x, 0, fail) for x in new_convs]
+            for i, check in ((ir, lambda x: cells.role(x, 0, fail)),
+                             (irt, lambda x: cells.text(x, 0, "response_type", fail))):
+                if i is not None:
+                    known = self._short if i == irt else self._roles
+                    for x in set(cols[i]) - known.keys():
+                        known[x] = check(x)
+            for i in (it, ie):
+                if i is not None and "\x00" in "".join(cols[i]):
+                    return None
+        except InputError:
+            return None
+        # 2. add up
+        if new_values:
+            first = dict(zip(reversed(values), range(len(values) - 1, -1, -1)))
+            for x in new_values:
+                self._record_value(lines[first[x]], x)
+        conv_ids = self._conv_ids
+        for x, conv in zip(new_convs, checked_convs):
+            ccache[x] = (conv, conv_ids.setdefault(conv, len(conv_ids)))
+        for x, k in Counter(values).items():
+            _, surface, agg, _ = vcache[x]
+            agg.count += k
+            agg.aliases[surface] = agg.aliases.get(surface, 0) + k
+        hv = list(map(vcache.__getitem__, values))
+        hc = list(map(ccache.__getitem__, convs))
+        vi = np.fromiter(map(itemgetter(3), hv), np.int64, len(hv))
+        ci = np.fromiter(map(itemgetter(1), hc), np.int64, len(hc))
+        self._pairs.append(np.unique(vi << 32 | ci))
+        self.n_rows += len(values)
+
+        def stripped(i: int | None) -> list[str | None] | None:
+            return None if i is None else [x or None for x in map(str.strip, cols[i])]
+
+        return RecordColumns(
+            lines, list(map(itemgetter(0), hc)), list(map(itemgetter(0), hv)), list(map(itemgetter(1), hv)),
+            None if ir is None else list(map(self._roles.__getitem__, cols[ir])), stripped(it),
+            None if irt is None else list(map(self._short.__getitem__, cols[irt])), stripped(ie), None, None,
+        )
 
     def finish(self, empty_line: int | None) -> list[ValueAgg]:
         """The values in order of first appearance, with their totals; raises when the file had no data rows."""
