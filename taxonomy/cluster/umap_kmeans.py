@@ -50,7 +50,8 @@ class UMAPKMeans(HierarchyMethod):
     n_epochs, upper_n_epochs: SGD epochs of the two layouts. The local layout is cheap (15 neighbours) and level 1
         gains a little from 200 epochs; the global one (100 neighbours) costs ~5x more per epoch and 100 epochs
         are as good as 200 for the upper levels. The two run in parallel and take about the same time.
-    n_init: k-means restarts at level 1; upper_n_init: restarts at the upper levels when not by consensus.
+    n_init: k-means restarts at level 1 (at most ``LARGE_N_INIT`` above ``_layout.LAYOUT_FULL_MAX`` values);
+        upper_n_init: restarts at the upper levels when not by consensus.
     upper_consensus: k-means runs pooled into a consensus at the upper levels (0 = best of ``upper_n_init``
         restarts instead). Levels with more than ``MAX_CONSENSUS`` clusters below use the restarts.
     weighting: how ``sample_weight`` enters level-1 k-means, the centroids and the centroid masses ("none",
