@@ -8,6 +8,7 @@ import pytest
 
 from taxonomy.cluster import _layout, get_method
 from taxonomy.cluster._layout import LAYOUT_FULL_MAX, MIN_LAYOUT_EPOCHS, centroid_layout, layout_epochs
+from taxonomy.errors import UsageError
 
 
 def _blobs(n: int, d: int = 16, centers: int = 12, seed: int = 0) -> np.ndarray:
@@ -68,3 +69,54 @@ def test_large_input_path_with_few_levels(monkeypatch, n_levels):
     X = _blobs(400)
     levels = [30, 4][:n_levels]
     get_method("umap-kmeans", seed=1).fit(X, levels).validate(len(X), levels)
+
+
+def test_pca_init_is_the_leading_principal_axes_scaled_and_deterministic():
+    rng = np.random.default_rng(0)
+    # variance 25, 9, 1, then small: the first two coordinates are the leading axes
+    X = rng.normal(size=(2000, 6)) * np.array([5.0, 3.0, 1.0, 0.1, 0.1, 0.1])
+    Y = _layout.pca_init(X.astype(np.float32), 2, seed=4)
+    assert Y.shape == (2000, 2)
+    assert np.abs(Y).max() == pytest.approx(10.0, abs=1e-3)
+    for j in range(2):
+        assert abs(np.corrcoef(Y[:, j], X[:, j])[0, 1]) > 0.99
+    np.testing.assert_array_equal(Y, _layout.pca_init(X.astype(np.float32), 2, seed=4))
+    # more axes asked than the data has: padded, finite
+    assert np.isfinite(_layout.pca_init(X[:, :1].astype(np.float32), 3, seed=0)).all()
+
+
+def test_umap_embed_init_choices():
+    X = _blobs(300)
+    a = _layout.umap_embed(X, n_components=4, seed=2, n_epochs=30, init="pca")
+    b = _layout.umap_embed(X, n_components=4, seed=2, n_epochs=30, init="pca")
+    s = _layout.umap_embed(X, n_components=4, seed=2, n_epochs=30)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == s.shape == (300, 4) and not np.array_equal(a, s)
+    with pytest.raises(UsageError, match="unknown layout init 'random'"):
+        _layout.umap_embed(X, init="random")
+
+
+def test_large_input_path_uses_pca_init_and_one_short_kmeans_restart(monkeypatch):
+    from taxonomy.cluster import umap_kmeans
+
+    seen = {"kmeans": [], "init": []}
+    real_kmeans, real_embed = umap_kmeans.kmeans_exact, _layout.umap_embed
+
+    def spy_kmeans(Z, k, w, seed, **kw):
+        seen["kmeans"].append((len(Z), k, kw.get("n_init"), kw.get("max_iter", 300)))
+        return real_kmeans(Z, k, w, seed, **kw)
+
+    def spy_embed(X, **kw):
+        seen["init"].append((len(X), kw.get("init", "spectral")))
+        return real_embed(X, **kw)
+
+    monkeypatch.setattr(umap_kmeans, "kmeans_exact", spy_kmeans)
+    monkeypatch.setattr(_layout, "umap_embed", spy_embed)
+    X = _blobs(900)
+    get_method("umap-kmeans", seed=0).fit(X, [60, 8, 3])
+    assert seen["kmeans"][0] == (900, 60, 3, 300) and (900, "spectral") in seen["init"]  # small: as before
+    seen["kmeans"].clear(), seen["init"].clear()
+    monkeypatch.setattr(_layout, "LAYOUT_FULL_MAX", 500)
+    get_method("umap-kmeans", seed=0).fit(X, [60, 8, 3]).validate(900, [60, 8, 3])
+    assert seen["kmeans"][0] == (900, 60, umap_kmeans.LARGE_N_INIT, umap_kmeans.LARGE_MAX_ITER)
+    assert seen["init"] == [(900, "pca"), (60, "spectral")]  # local layout from PCA; centroid layout spectral

@@ -32,6 +32,10 @@ from taxonomy.cluster._common import as_embeddings, as_weights, check_levels, km
 from taxonomy.cluster.base import Hierarchy, HierarchyMethod
 
 MIN_VALUES_FOR_UMAP = 10  # below this, cluster the embeddings themselves
+#: above ``_layout.LAYOUT_FULL_MAX`` values level-1 k-means runs one restart of at most 25 Lloyd iterations (the
+#: faiss engine's default is 50, and ``n_init`` restarts): at 100k values it was the second-largest stage
+LARGE_N_INIT = 1
+LARGE_MAX_ITER = 25
 
 
 class UMAPKMeans(HierarchyMethod):
@@ -46,7 +50,8 @@ class UMAPKMeans(HierarchyMethod):
     n_epochs, upper_n_epochs: SGD epochs of the two layouts. The local layout is cheap (15 neighbours) and level 1
         gains a little from 200 epochs; the global one (100 neighbours) costs ~5x more per epoch and 100 epochs
         are as good as 200 for the upper levels. The two run in parallel and take about the same time.
-    n_init: k-means restarts at level 1; upper_n_init: restarts at the upper levels when not by consensus.
+    n_init: k-means restarts at level 1 (at most ``LARGE_N_INIT`` above ``_layout.LAYOUT_FULL_MAX`` values);
+        upper_n_init: restarts at the upper levels when not by consensus.
     upper_consensus: k-means runs pooled into a consensus at the upper levels (0 = best of ``upper_n_init``
         restarts instead). Levels with more than ``MAX_CONSENSUS`` clusters below use the restarts.
     weighting: how ``sample_weight`` enters level-1 k-means, the centroids and the centroid masses ("none",
@@ -86,11 +91,14 @@ class UMAPKMeans(HierarchyMethod):
             return X, X
         from taxonomy.cluster._layout import embed_many
 
-        specs = [dict(n_components=self.n_components, n_neighbors=self.n_neighbors, n_epochs=self.n_epochs)]
+        specs = [self._local_spec()]
         if upper:
             specs.append(self._upper_spec())
         out = embed_many(X, specs, int(self.seed))
         return out[0], (out[1] if upper else None)
+
+    def _local_spec(self) -> dict:
+        return dict(n_components=self.n_components, n_neighbors=self.n_neighbors, n_epochs=self.n_epochs)
 
     def _upper_spec(self) -> dict:
         return dict(n_components=self.n_components, n_neighbors=self.upper_n_neighbors, n_epochs=self.upper_n_epochs)
@@ -100,11 +108,12 @@ class UMAPKMeans(HierarchyMethod):
         levels = check_levels(len(X), levels)
         w = as_weights(sample_weight, len(X), self.weighting)
         seed = int(self.seed)
-        from taxonomy.cluster._layout import LAYOUT_FULL_MAX, centroid_layout
+        from taxonomy.cluster._layout import LAYOUT_FULL_MAX, centroid_layout, embed_many
 
         if len(X) > LAYOUT_FULL_MAX and len(levels) > 1:  # large inputs: global layout of the level-1 clusters
-            local, _ = self.embed(X, upper=False)
-            l1 = kmeans_exact(local, levels[0], w, seed, n_init=self.n_init)
+            local = embed_many(X, [dict(self._local_spec(), init="pca")], seed)[0]
+            l1 = kmeans_exact(local, levels[0], w, seed, n_init=min(self.n_init, LARGE_N_INIT),
+                              max_iter=LARGE_MAX_ITER)
             glob = centroid_layout(X, l1, levels[0], w, self._upper_spec(), seed)
         else:
             local, glob = self.embed(X, upper=len(levels) > 1)
