@@ -46,7 +46,7 @@ def fitted_labels(X: np.ndarray, w: np.ndarray, levels: list[int], seed: int, ca
     """The default method's labels (a list of per-level arrays, as ``Hierarchy.labels``), cached per seed."""
     from taxonomy.cluster import DEFAULT_METHOD, get_method
 
-    method = get_method(DEFAULT_METHOD, random_state=seed)
+    method = get_method(DEFAULT_METHOD, seed=seed)
     key = f"labels-{DEFAULT_METHOD}-{seed}-{'-'.join(map(str, levels))}-{len(X)}.npz"
     path = cache / key if cache is not None else None
     if path is not None and path.exists():
@@ -80,8 +80,8 @@ def defects_reference(path: Path = DEFECTS):
 
 def other_domain(embed_fn, params: dict) -> dict:
     """The defects tree renamed by the namer on its own partition, scored against its hand-written names."""
-    from taxonomy.build import summarize_tree
     from taxonomy.compare import compare_trees
+    from taxonomy.naming import summarize_tree
     from taxonomy.summarize import OfflineSummarizer
 
     ref = defects_reference()
@@ -90,7 +90,7 @@ def other_domain(embed_fn, params: dict) -> dict:
     anc = ref.ancestors_by_level()
     labels = [np.unique(anc[lv], return_inverse=True)[1] for lv in (1, 2, 3)]
     ours = copy.deepcopy(ref)
-    summarize_tree(ours, texts, w, embed_fn(texts), labels, OfflineSummarizer(**params))
+    summarize_tree(ours, embed_fn(texts), labels, OfflineSummarizer(**params))
     res = compare_trees(ours, ref, embed=embed_fn)
     out = {}
     for lc in res.levels:
