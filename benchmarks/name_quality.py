@@ -114,6 +114,35 @@ def parse_param(text: str):
     return key.strip(), value
 
 
+def before_rows(path: Path | None, runs: list[dict], other: dict) -> list[str]:
+    """Rows of an earlier run (``--before``) and the paired differences per level (same seeds, same fits)."""
+    if path is None:
+        return []
+    old = json.loads(path.read_text(encoding="utf-8"))
+    prev = {r["seed"]: r for r in old["runs"]}
+    pairs = [(r, prev[r["seed"]]) for r in runs if r["seed"] in prev]
+    if not pairs:
+        return []
+    cols = [f"{k}_l{lv}" for k in ("names", "floor") for lv in (1, 2, 3)]
+    o = old["other"]
+    lines = [
+        f"| *published tree, before (`{path.name}`)* | "
+        + " | ".join(ms(b[k] for _, b in pairs) for k in cols) + f" | {ms(b['opposites'] for _, b in pairs)} |",
+        "| *product defects, before* | " + " | ".join(f"{o[k]:.3f}" for k in cols) + " | |",
+        "",
+        "Paired over the seeds (new minus before, same fits): "
+        + "; ".join(
+            f"L{lv} {np.mean(d):+.4f} ± {np.std(d):.4f} (better on {int(np.sum(d > 0))}, worse on {int(np.sum(d < 0))}"
+            f" of {len(d)})"
+            for lv in (1, 2, 3)
+            for d in [np.array([a[f"names_l{lv}"] - b[f"names_l{lv}"] for a, b in pairs])]
+        )
+        + f". Product defects: " + " / ".join(f"{other[f'names_l{lv}'] - o[f'names_l{lv}']:+.3f}" for lv in (1, 2, 3))
+        + ".",
+    ]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -121,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--refdata", type=Path, default=REFDATA)
     p.add_argument("--cache", type=Path, default=Path("/tmp/taxo-bench-cache"))
     p.add_argument("--param", action="append", default=[], help="namer parameter NAME=VALUE (JSON value)")
+    p.add_argument("--before", type=Path, default=None,
+                   help="the JSON of an earlier run on the same fits: its rows and the paired differences are added")
     args = p.parse_args(argv)
     params = dict(parse_param(x) for x in args.param)
 
@@ -174,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             + f" | {summary['opposites']} |",
             "| product defects (own partition) | "
             + " | ".join(f"{other[f'{k}_l{lv}']:.3f}" for k in ("names", "floor") for lv in (1, 2, 3)) + " | |",
+            *before_rows(args.before, runs, other),
             "",
             "Top names per seed: " + "; ".join(f"seed {r['seed']}: " + ", ".join(r["top_names"]) for r in runs),
             "",
