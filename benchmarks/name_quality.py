@@ -46,7 +46,7 @@ def fitted_labels(X: np.ndarray, w: np.ndarray, levels: list[int], seed: int, ca
     """The default method's labels (a list of per-level arrays, as ``Hierarchy.labels``), cached per seed."""
     from taxonomy.cluster import DEFAULT_METHOD, get_method
 
-    method = get_method(DEFAULT_METHOD, random_state=seed)
+    method = get_method(DEFAULT_METHOD, seed=seed)
     key = f"labels-{DEFAULT_METHOD}-{seed}-{'-'.join(map(str, levels))}-{len(X)}.npz"
     path = cache / key if cache is not None else None
     if path is not None and path.exists():
@@ -80,8 +80,8 @@ def defects_reference(path: Path = DEFECTS):
 
 def other_domain(embed_fn, params: dict) -> dict:
     """The defects tree renamed by the namer on its own partition, scored against its hand-written names."""
-    from taxonomy.build import summarize_tree
     from taxonomy.compare import compare_trees
+    from taxonomy.naming import summarize_tree
     from taxonomy.summarize import OfflineSummarizer
 
     ref = defects_reference()
@@ -90,7 +90,7 @@ def other_domain(embed_fn, params: dict) -> dict:
     anc = ref.ancestors_by_level()
     labels = [np.unique(anc[lv], return_inverse=True)[1] for lv in (1, 2, 3)]
     ours = copy.deepcopy(ref)
-    summarize_tree(ours, texts, w, embed_fn(texts), labels, OfflineSummarizer(**params))
+    summarize_tree(ours, embed_fn(texts), labels, OfflineSummarizer(**params))
     res = compare_trees(ours, ref, embed=embed_fn)
     out = {}
     for lc in res.levels:
@@ -114,6 +114,35 @@ def parse_param(text: str):
     return key.strip(), value
 
 
+def before_rows(path: Path | None, runs: list[dict], other: dict) -> list[str]:
+    """Rows of an earlier run (``--before``) and the paired differences per level (same seeds, same fits)."""
+    if path is None:
+        return []
+    old = json.loads(path.read_text(encoding="utf-8"))
+    prev = {r["seed"]: r for r in old["runs"]}
+    pairs = [(r, prev[r["seed"]]) for r in runs if r["seed"] in prev]
+    if not pairs:
+        return []
+    cols = [f"{k}_l{lv}" for k in ("names", "floor") for lv in (1, 2, 3)]
+    o = old["other"]
+    lines = [
+        f"| *published tree, before (`{path.name}`)* | "
+        + " | ".join(ms(b[k] for _, b in pairs) for k in cols) + f" | {ms(b['opposites'] for _, b in pairs)} |",
+        "| *product defects, before* | " + " | ".join(f"{o[k]:.3f}" for k in cols) + " | |",
+        "",
+        "Paired over the seeds (new minus before, same fits): "
+        + "; ".join(
+            f"L{lv} {np.mean(d):+.4f} ± {np.std(d):.4f} (better on {int(np.sum(d > 0))}, worse on {int(np.sum(d < 0))}"
+            f" of {len(d)})"
+            for lv in (1, 2, 3)
+            for d in [np.array([a[f"names_l{lv}"] - b[f"names_l{lv}"] for a, b in pairs])]
+        )
+        + f". Product defects: " + " / ".join(f"{other[f'names_l{lv}'] - o[f'names_l{lv}']:+.3f}" for lv in (1, 2, 3))
+        + ".",
+    ]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -121,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--refdata", type=Path, default=REFDATA)
     p.add_argument("--cache", type=Path, default=Path("/tmp/taxo-bench-cache"))
     p.add_argument("--param", action="append", default=[], help="namer parameter NAME=VALUE (JSON value)")
+    p.add_argument("--before", type=Path, default=None,
+                   help="the JSON of an earlier run on the same fits: its rows and the paired differences are added")
     args = p.parse_args(argv)
     params = dict(parse_param(x) for x in args.param)
 
@@ -174,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             + f" | {summary['opposites']} |",
             "| product defects (own partition) | "
             + " | ".join(f"{other[f'{k}_l{lv}']:.3f}" for k in ("names", "floor") for lv in (1, 2, 3)) + " | |",
+            *before_rows(args.before, runs, other),
             "",
             "Top names per seed: " + "; ".join(f"seed {r['seed']}: " + ", ".join(r["top_names"]) for r in runs),
             "",

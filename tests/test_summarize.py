@@ -490,5 +490,48 @@ def test_a_level_1_node_carried_by_one_heavy_value_is_named_after_it(tmp_path):
         ClusterInfo(level=1, members=members, weights=np.array(weights), embeddings=embed(members)),
         ClusterInfo(level=1, members=other, weights=np.array([5.0, 3, 1, 2]), embeddings=embed(other)),
     ]
+    # level 1 compares options with the centroid of the members by presence (the default): the light, mutually
+    # close "spiritual" members sit nearest it, yet the value carrying the node names it
+    assert OfflineSummarizer().leaf_centroid_mix == 0.0
     out = OfflineSummarizer().summarize_level(clusters, [[0, 1]])
     assert "help" in out[0].name.lower(), out[0].name
+    assert "spiritual" not in out[0].name.lower(), out[0].name
+
+
+def test_head_share_counts_the_weight_of_members_saying_a_head_word_of_the_name():
+    from taxonomy.summarize.text import Tok
+
+    members = ["efficiency", "process efficiency", "team harmony", "social harmony", "harmonious teamwork", "candor"]
+    c = ClusterInfo(level=2, members=members, weights=np.array([60.0, 30, 4, 3, 2, 1]),
+                    embeddings=np.zeros((len(members), 4)))
+    probs = c.weights / c.weights.sum()
+    s = OfflineSummarizer()
+
+    def tok(text):
+        return Tok(text, 4)
+
+    share = {name: s._head_share(name, c, probs, tok) for name in
+             ("Efficiency", "Team harmony", "Efficiency and harmony", "Process efficiency (2)", "Candor", "The")}
+    assert share["Efficiency"] == pytest.approx(0.9)
+    assert share["Process efficiency (2)"] == pytest.approx(0.9)  # the qualifier is no head
+    assert share["Team harmony"] == pytest.approx(0.09)  # "harmonious" shares the stem of "harmony"
+    assert share["Efficiency and harmony"] == pytest.approx(0.99)
+    assert share["Candor"] == pytest.approx(0.01)
+    assert share["The"] == 0.0
+
+
+def test_above_level_1_options_not_said_by_most_of_the_weight_go_last():
+    members = ["efficiency", "process efficiency", "team harmony", "social harmony", "harmonious teamwork"]
+    c = ClusterInfo(level=2, members=members, weights=np.array([60.0, 30, 4, 3, 2]),
+                    embeddings=np.eye(5, 8)[[0, 0, 1, 1, 1]].astype(float))
+    from taxonomy.summarize.text import TermVectors, Tok
+
+    def tok(text):
+        return Tok(text, 4)
+
+    vectors = TermVectors([c], tok)
+    rep = np.array([0.05, 0.05, 0.3, 0.3, 0.3])  # the light members look most representative
+    probs = c.weights / c.weights.sum()
+    opts = ["Team harmony", "Efficiency"]
+    assert OfflineSummarizer(head_weight_min=0.0)._rerank(opts, [], vectors, 0, rep, probs, tok)[0] == "Team harmony"
+    assert OfflineSummarizer()._rerank(opts, [], vectors, 0, rep, probs, tok)[0] == "Efficiency"

@@ -27,9 +27,11 @@ How a cluster is named
    member's own embedding when a member says the option, else the heaviest shortest member containing it;
    "A and B" sums its parts, less ``part_penalty`` since a sum of two phrases always sits closer to a centroid;
    an option not said by any member loses 0.05), the lexical rank breaking near-ties. At level 1 the centroid
-   weighs members half by presence, half by frequency (no typicality), the meaning weighs more than the lexical
-   rank and a second part costs more: a leaf-level node is named after its most central phrase unless a pair
-   clearly says more. A parent avoids repeating a child's name. Names are capitalised on the first letter only
+   weighs members by presence (no frequency, no typicality), the meaning weighs more than the lexical rank and a
+   second part costs more: a leaf-level node is named after its most central phrase unless a pair clearly says
+   more. What carries the weight comes first, however close the rest: above level 1 an option whose head words
+   the members holding half of the node's weight do not say goes last (``head_weight_min``), and so does one at
+   level 1 that does not say the head word of a value carrying half of the node. A parent avoids repeating a child's name. Names are capitalised on the first letter only
    (acronyms and mixed case kept) and stay within ``max_words`` / ``max_chars``.
 5. *Categories.* From ``category_level`` up, when the category style has a suffix (``category_suffix``, inferred
    from the members when not given: "values" only when most members are headed by abstract nouns), broad
@@ -111,10 +113,15 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         The same two at level 1, and how the centroid the options are compared with weighs the members there
         (0 = by presence only, 1 = by frequency like the representativeness above; None = the representativeness
         itself, typicality included). A level-1 node gathers variants of one thing: it is named after the member
-        phrase nearest its centroid unless a second part clearly earns its place. Presence alone (0) scores a little
-        higher on the published tree but names a node that one heavy value carries after its light members
-        ("Spiritual wisdom" for a node of "helpfulness"), so half of the weight goes by frequency. See
+        phrase nearest its centroid unless a second part clearly earns its place. Presence alone (0, the default)
+        scores a little higher on the published tree than half by frequency (0.5); a node that one heavy value
+        carries (at least half of its weight) is still named after that value's head word, not after its light
+        members ("Spiritual wisdom" for a node of "helpfulness"): options that do not say it go last. See
         ``benchmarks/name_quality.py``.
+    head_weight_min:
+        Above level 1, a name whose head words (the last word of each "and" part) are said by members holding less
+        than this share of the node's weight goes behind the options that are: the head word of a name is shared
+        by most of the node's weight, however central the light members that say another one. 0 = no such check.
     """
 
     name = "offline"
@@ -136,7 +143,8 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         part_penalty: float = 0.05,
         leaf_part_penalty: float = 0.1,
         leaf_centroid_weight: float = 3.0,
-        leaf_centroid_mix: float | None = 0.5,
+        leaf_centroid_mix: float | None = 0.0,
+        head_weight_min: float = 0.5,
     ):
         self.n_examples = int(n_examples)
         self.max_words = int(max_words)
@@ -154,6 +162,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         self.leaf_part_penalty = float(leaf_part_penalty)
         self.leaf_centroid_weight = float(leaf_centroid_weight)
         self.leaf_centroid_mix = None if leaf_centroid_mix is None else float(leaf_centroid_mix)
+        self.head_weight_min = float(head_weight_min)
 
     def get_params(self) -> dict:
         """Constructor parameters only (not what a call inferred, such as ``category_suffix_``)."""
@@ -419,7 +428,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
             if c.level <= 1 and self.leaf_centroid_mix is not None:  # a leaf-level node: its members by presence
                 cw = self._presence_mix(probs[k], self.leaf_centroid_mix)
             members = [o for o in vectors.central_members(k, cw, show, 3) if self._fits(o.split(), o)]
-            opts = self._rerank(opts, members, vectors, k, cw)
+            opts = self._rerank(opts, members, vectors, k, cw, probs[k], tok)
             if suffix and cat_cov is not None and self.category_level and c.level >= self.category_level:
                 opts = self._category_names(cat_cov, k, suffix, show) + opts
             # a parent that repeats one of its children's names says nothing new: such options go last

@@ -7,7 +7,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 
-from .text import ADJ_ENDINGS, CONJUNCTIONS, STOPWORDS, TermVectors, capitalise, prefixes, same_stem
+from .text import ADJ_ENDINGS, CONJUNCTIONS, QUALIFIER, STOPWORDS, TermVectors, capitalise, prefixes, same_stem
 
 
 class NamingMixin:
@@ -126,9 +126,33 @@ class NamingMixin:
         out.append(capitalise(show((a1, *tail))))
         return [o for o in out if len(o) <= self.max_chars]
 
-    def _rerank(self, opts: list[str], members: list[str], vectors: "TermVectors", k: int, rep) -> list[str]:
+    def _head_share(self, text: str, c, probs, tok) -> float:
+        """The share of the cluster's weight held by members that say one of the name's head words (the last word
+        of each "and" part, stem-matched): what a name must not lack, whatever its closeness to the centroid."""
+        heads: list[str] = []
+        prev = None
+        for x in tok(QUALIFIER.sub("", text)).keys + ("and",):
+            if x in CONJUNCTIONS:
+                if prev is not None:
+                    heads.append(prev)
+                prev = None
+            elif x not in STOPWORDS:
+                prev = x
+        if not heads:
+            return 0.0
+        share = 0.0
+        for s, p in zip(c.members, probs, strict=True):
+            if any(same_stem(x, h) for x in tok(s).keys for h in heads):
+                share += float(p)
+        return share
+
+    def _rerank(self, opts: list[str], members: list[str], vectors: "TermVectors", k: int, rep, probs=None,
+                tok=None) -> list[str]:
         """The lexical options and the most central members, ordered by how close their meaning is to the
-        cluster's centroid; the lexical order breaks near-ties (each later place costs a little)."""
+        cluster's centroid; the lexical order breaks near-ties (each later place costs a little). With ``probs``
+        (the members' shares of the cluster's weight), an option whose head words the members holding at least
+        ``head_weight_min`` of that weight do not say goes behind those that are (a node carried by one heavy
+        value is not named after its light members, however central they are)."""
         leaf = vectors.clusters[k].level <= 1
         wgt = max(self.leaf_centroid_weight if leaf else self.centroid_weight, 0.0)
         penalty = self.leaf_part_penalty if leaf else self.part_penalty
@@ -139,6 +163,11 @@ class NamingMixin:
             return opts
         seen = {o.casefold() for o in opts}
         extra = [m for m in members if m.casefold() not in seen]
+        guard = 0.0
+        if probs is not None and tok is not None:
+            # above level 1, a name says what most of the weight says; at level 1 only when one value carries
+            # the node (at least half of its weight): then the name says that value's head word
+            guard = max(self.head_weight_min, 0.0) if not leaf else (0.5 if len(probs) and max(probs) >= 0.5 else 0.0)
         scored = []
         for i, o in enumerate(opts + extra):
             if i >= len(opts):
@@ -149,9 +178,10 @@ class NamingMixin:
             sim -= penalty * max(n_parts - 1, 0)
             if not exact:  # built from words rather than whole member phrases: its vector is a guess
                 sim -= 0.05
-            scored.append((wgt * sim - 0.01 * i, i, o))
-        scored.sort(key=lambda t: (-t[0], t[1], t[2]))
-        return [o for _, _, o in scored]
+            carried = guard <= 0 or self._head_share(o, vectors.clusters[k], probs, tok) >= guard
+            scored.append((not carried, wgt * sim - 0.01 * i, i, o))
+        scored.sort(key=lambda t: (t[0], -t[1], t[2], t[3]))
+        return [o for *_, o in scored]
 
     def _name_options(self, cands, tf, F, factor, units, c, rep, tok, show) -> list[str]:
         """Ranked name options for one cluster (best first, no duplicates)."""
