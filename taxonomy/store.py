@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import itemgetter
+from operator import attrgetter
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -184,17 +184,13 @@ def read_tree(session: Session, version_id: int, *, aliases: bool = False) -> Tr
         )
     # sorted here, not by the database: code-point order on every database (PostgreSQL's ORDER BY follows its
     # collation), and PostgreSQL's sort of 100,000 texts costs more than Python's
-    rows = sorted(
-        session.execute(
-            select(Value.text, Value.id, Membership.node_id, Membership.weight, Membership.count)
-            .join(Value, Value.id == Membership.value_id)
-            .where(Membership.version_id == version_id)
-        ).all(),
-        key=itemgetter(0),
+    rows = session.execute(
+        select(Value.text, Value.id, Membership.node_id, Membership.weight, Membership.count)
+        .join(Value, Value.id == Membership.value_id)
+        .where(Membership.version_id == version_id)
     )
-    tree.leaves = [
-        Leaf(text=t, parent_uid=id_to_uid[nid], weight=w, count=c, value_id=vid) for t, vid, nid, w, c in rows
-    ]
+    tree.leaves = [Leaf(t, id_to_uid[nid], w, c, vid) for t, vid, nid, w, c in rows]
+    tree.leaves.sort(key=attrgetter("text"))
     for t in session.scalars(select(TombstoneRow).where(TombstoneRow.version_id == version_id)):
         tree.tombstones[t.uid] = Tombstone(
             uid=t.uid, level=t.level, name=t.name, reason=t.reason, replaced_by=list(t.replaced_by), version_id=t.retired_in
