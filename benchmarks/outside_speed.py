@@ -1,129 +1,207 @@
-"""Before/after, in one process, of three commands outside the build on a synthetic 100,000-value version:
-``export --format skos-ttl`` (rdflib graph + serializer vs the streaming writer), ``show V --level 1`` (rich table
-vs the plain table used for large tables) and ``similar`` (node vectors rebuilt per call vs cached per version).
+"""The commands outside the build on a synthetic 100,000-value version, on SQLite or PostgreSQL: writing the
+version, ``show``, ``diff``, ``check``, ``export`` (every format), ``similar`` and an edit, each as a user runs it
+(a separate process: wall seconds, CPU seconds user + system, peak RSS, load average).
 
-    .venv/bin/python benchmarks/outside_speed.py [--values 100000] [--workdir /tmp/taxo-outside] [--reuse]
-        [--out benchmarks/results/outside_speed.json]
+    .venv/bin/python benchmarks/outside_speed.py [--values 100000] [--db sqlite|URL] [--workdir /tmp/taxo-outside]
+        [--reuse] [--out benchmarks/results/outside_speed.json]
+
+``--db`` is ``sqlite`` (a file in the work directory, the default) or a PostgreSQL server URL such as
+``postgresql://postgres@127.0.0.1:5432/postgres``: a scratch database ``taxo_outside_N`` is created there
+(dropped first) and dropped at the end unless ``--keep``.
 
 The version is stored as ``benchmarks/report_speed.py`` does (synthetic values ingested, a 4-level tree of
 8 % / 0.6 % / 0.03 % / 6 nodes written through the store, random unit vectors in the embedding cache standing in
-for the embeddings), so nothing is clustered. Then, in this process: each old and new path on the same data,
-and, as a user runs them, the three commands in a separate process (wall time, peak RSS from /usr/bin/time).
+for the embeddings), so nothing is clustered. Writing a version is timed in this process (``write_version`` of
+that tree again, one transaction: wall and CPU seconds of this process; the server's CPU is not in the latter).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
-TAXO = Path(sys.executable).parent / "taxo"
 
 import report_speed  # noqa: E402
 
 
-def timed(fn):
-    t = time.perf_counter()
-    res = fn()
-    return time.perf_counter() - t, res
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 def cli(args: list[str], env: dict) -> dict:
+    """``taxo ARGS`` in a separate process under /usr/bin/time: wall, CPU (user + sys), peak RSS, load before."""
+    with tempfile.NamedTemporaryFile(suffix=".time", delete=False) as f:
+        tfile = f.name
+    before = load()
     t = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", str(TAXO), *args], capture_output=True, text=True, env=env)
+    p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", tfile, sys.executable, "-m", "taxonomy.cli", *args],
+                       capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
+    user, system, rss = Path(tfile).read_text().split()[-3:]
+    os.unlink(tfile)
     if p.returncode:
-        raise RuntimeError(f"taxo {' '.join(args)}: exit {p.returncode}: {p.stderr[-500:]}")
-    return {"wall_s": round(wall, 2), "rss_mb": round(int(p.stderr.strip().splitlines()[-1]) / 1024),
-            "load": round(os.getloadavg()[0], 2), "stdout_lines": p.stdout.count("\n")}
+        raise RuntimeError(f"taxo {' '.join(args)}: exit {p.returncode}: {p.stderr[-800:]}")
+    return {"wall_s": round(wall, 2), "cpu_s": round(float(user) + float(system), 2), "rss_mb": round(int(rss) / 1024),
+            "load": before, "stdout": p.stdout}
+
+
+def commands(version: int, work: Path) -> list[tuple[str, list[str]]]:
+    v = str(version)
+    out = [("show_level1", ["show", v, "--level", "1"]), ("show_level1_json", ["show", v, "--level", "1", "--json"]),
+           ("check", ["check", v])]
+    for fmt, suffix in (("values-tree-csv", "csv"), ("json", "json"), ("parquet", "parquet"), ("skos-ttl", "ttl"),
+                        ("skos-jsonld", "jsonld")):
+        out.append((f"export_{fmt}", ["export", v, "--format", fmt, "-o", str(work / f"tree.{suffix}")]))
+    out += [("similar", ["similar", "honesty", "--version", v, "-k", "10"]),
+            ("similar_again", ["similar", "honesty", "--version", v, "-k", "10"])]
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--values", type=int, default=100_000)
+    ap.add_argument("--db", default="sqlite", help="'sqlite' or a PostgreSQL server URL")
     ap.add_argument("--workdir", default="/tmp/taxo-outside")
     ap.add_argument("--reuse", action="store_true", help="reuse the database and cache of an earlier run")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "outside_speed.json"))
+    ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL scratch database")
+    ap.add_argument("--only", default=None, help="comma-separated command names to run (default: all)")
+    ap.add_argument("--out", default=None, help="JSON results (default results/outside_speed[_postgresql].json)")
+    ap.add_argument("--markdown", nargs="+", metavar="DB=BEFORE.json,AFTER.json",
+                    help="only print the before -> after tables of earlier runs, e.g. postgresql=b.json,a.json")
     a = ap.parse_args()
-    work = Path(a.workdir)
-    db = f"sqlite:///{work / 'taxo.db'}"
+    if a.markdown:
+        pairs = []
+        for spec in a.markdown:
+            db, files = spec.split("=", 1)
+            before, after = (json.loads(Path(f).read_text()) for f in files.split(","))
+            pairs.append((db, before, after))
+        return print(markdown(pairs))
+    pg = a.db != "sqlite"
+    work = Path(a.workdir) / ("postgresql" if pg else "sqlite")
+    scratch = f"taxo_outside_{a.values}"
+    if pg:
+        from scale import scratch_postgres
+
+        db = a.db.rsplit("/", 1)[0] + "/" + scratch if a.reuse else scratch_postgres(a.db, scratch)
+    else:
+        db = f"sqlite:///{work / 'taxo.db'}"
     cache = work / "cache"
     os.environ["TAXO_CACHE_DIR"] = str(cache)
+    out_path = Path(a.out or ROOT / "benchmarks" / "results" / f"outside_speed{'_postgresql' if pg else ''}.json")
     from taxonomy import api as tx
+    from taxonomy.db.engine import dispose_engine, session_scope
+    from taxonomy.store import read_tree, write_version
+    from taxonomy.tree import content_checksum
 
-    res: dict = {"values": a.values}
-    if not (a.reuse and (work / "taxo.db").exists()):
+    res: dict = {"values": a.values, "db": "postgresql" if pg else "sqlite", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                 "load_start": load(), "cores": os.cpu_count()}
+    if not a.reuse:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         tx.init(db=db)
-        res["store_s"], version = timed(lambda: report_speed.store_tree(db, work, a.values, 0))
-        report_speed.fake_embeddings(cache, db, version, 0)
+        # the setup only (not timed): PostgreSQL's planner takes the new, not yet analysed value table for empty
+        # during the ingest's transaction and scans it for every chunk of ids it looks up; no sequential scans then
+        setup = f"{db}?options=-c%20enable_seqscan%3Doff" if pg else db
+        t = time.perf_counter()
+        version = report_speed.store_tree(setup, work, a.values, 0)
+        res["ingest_and_first_write_s"] = round(time.perf_counter() - t, 2)
+        report_speed.fake_embeddings(cache, setup, version, 0)
+        dispose_engine(setup)
+        with session_scope(db) as s:
+            tree = read_tree(s, version)
+        checksum = content_checksum(tree)
+        lo, t, c = load(), time.perf_counter(), time.process_time()
+        with session_scope(db) as s:
+            write_version(s, tree, kind="build", message="benchmark: the same tree again", manifest={"kind": "build"},
+                          checksum=checksum, parent_id=version)
+        res["write_version"] = {"wall_s": round(time.perf_counter() - t, 2), "cpu_s": round(time.process_time() - c, 2),
+                                "load": lo, "nodes": len(tree.nodes), "values": len(tree.leaves)}
+        print("write_version", res["write_version"], flush=True)
+        del tree
     version = 1
+    dispose_engine(db)
+    env = dict(os.environ, TAXO_CACHE_DIR=str(cache), TAXO_DATABASE_URL=db, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    only = set(a.only.split(",")) if a.only else None
+    res["cli"] = {}
 
-    from rich.console import Console
-    from rich.table import Table
+    def run(name, args):
+        if only and name not in only:
+            return None
+        try:
+            r = cli(args, env)
+        except RuntimeError as exc:
+            res["cli"][name] = {"error": str(exc)[:800]}
+            print(name, res["cli"][name], flush=True)
+            return None
+        stdout = r.pop("stdout")
+        res["cli"][name] = r
+        print(name, r, flush=True)
+        return stdout
 
-    from taxonomy.cli_table import print_table
-    from taxonomy.db.engine import session_scope
-    from taxonomy.export import ExportContext
-    from taxonomy.export.skos import write_skos_turtle_rdflib
-    from taxonomy.export.skos_turtle import write_skos_turtle
-    from taxonomy.normalize import printable
-    from taxonomy.store import get_version, read_tree
+    for name, args in commands(version, work):
+        run(name, args)
+    top = json.loads(tx_show_json(version, db))
+    node = top[0]
+    new = run("edit_rename", ["edit", str(version), "rename", node, "Renamed for the benchmark", "--json"])
+    if new:
+        nv = str(json.loads(new)["version_id"])
+        run("diff", ["diff", str(version), nv])
+        run("diff_json", ["diff", str(version), nv, "--json"])
+    res["load_end"] = load()
+    if pg and not a.keep:
+        import psycopg
 
-    with session_scope(db) as s:
-        v = get_version(s, version)
-        ctx = ExportContext(version, v.checksum, dict(v.manifest or {}))
-        tree = read_tree(s, version, aliases=True)
-    res["skos_stream_s"] = round(timed(lambda: write_skos_turtle(tree, io.BytesIO(), ctx))[0], 2)
-    res["skos_rdflib_s"] = round(timed(lambda: write_skos_turtle_rdflib(tree, io.BytesIO(), ctx))[0], 2)
-    del tree
-
-    from rich.markup import escape
-
-    shown = tx.show(version, level=1, db=db)
-    rows = [(n.short_id, n.name, n.description, str(n.n_children), str(n.member_count),
-             f"{n.pct_total_occurrences:.3f}%") for n in shown.nodes]
-    cols = ("id", "name", "description", "children", "values", "pct")
-
-    def rich_table():
-        t = Table()
-        for col in cols:
-            t.add_column(col, overflow="fold")
-        for r in rows:
-            t.add_row(*(escape(printable(c)) for c in r))
-        Console(file=io.StringIO(), width=160).print(t)
-
-    res["show_rows"] = len(rows)
-    res["show_rich_s"] = round(timed(rich_table)[0], 2)
-    res["show_plain_s"] = round(timed(lambda: print_table(Console(file=io.StringIO(), width=160), cols, rows,
-                                                           numeric=cols[3:]))[0], 2)
-
-    from taxonomy.similar_cache import clear_version_vectors
-
-    clear_version_vectors(str(cache))
-    for key, kwargs in (("similar_warmup_uncached_s", {"cache_vectors": False}), ("similar_uncached_s", {"cache_vectors": False}),
-                        ("similar_first_s", {}), ("similar_cached_s", {})):
-        res[key] = round(timed(lambda kw=kwargs: tx.similar("honesty", version=version, k=10, db=db, **kw))[0], 2)
-
-    env = dict(os.environ, TAXO_CACHE_DIR=str(cache))
-    res["cli"] = {
-        "show_level1": cli(["show", str(version), "--level", "1", "--db", db], env),
-        "export_skos_ttl": cli(["export", str(version), "--format", "skos-ttl", "-o", str(work / "t.ttl"), "--db", db], env),
-        "similar": cli(["similar", "honesty", "--version", str(version), "--db", db], env),
-    }
-    res["load"] = round(os.getloadavg()[0], 2)
-    Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
+        dispose_engine(db)
+        with psycopg.connect(a.db, autocommit=True) as c:
+            c.execute(f"DROP DATABASE IF EXISTS {scratch}")
+    out_path.write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))
+
+
+ROWS = [("write a version (in process; client CPU)", "write_version"), ("show --level 1", "show_level1"),
+        ("show --level 1 --json", "show_level1_json"), ("check", "check"),
+        ("export values-tree-csv", "export_values-tree-csv"), ("export json", "export_json"),
+        ("export parquet", "export_parquet"), ("export skos-ttl", "export_skos-ttl"),
+        ("export skos-jsonld", "export_skos-jsonld"), ("similar (first: vectors cached for the version)", "similar"),
+        ("similar again", "similar_again"), ("edit (rename; writes a version)", "edit_rename"), ("diff", "diff"),
+        ("diff --json", "diff_json")]
+
+
+def markdown(pairs: list[tuple[str, dict, dict]]) -> str:
+    """One table per database: before -> after (wall s / CPU s / load) of every command."""
+    lines = []
+    for db, before, after in pairs:
+        lines += [f"### {db}: {after['values']:,} values", "",
+                  f"Before: {before['date']}, load {before['load_start']} at the start. After: {after['date']}, "
+                  f"load {after['load_start']} at the start ({after['cores']} cores).", "",
+                  "| command | before: wall s | CPU s | load | after: wall s | CPU s | load | peak RSS MB before → after |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for label, key in ROWS:
+            b = before.get(key) or before["cli"].get(key) or {}
+            a = after.get(key) or after["cli"].get(key) or {}
+            if not a and not b:
+                continue
+            rss = f"{b.get('rss_mb', '—')} → {a.get('rss_mb', '—')}" if "rss_mb" in a or "rss_mb" in b else ""
+            lines.append(f"| {label} | {b.get('wall_s', '—')} | {b.get('cpu_s', '—')} | {b.get('load', '—')} | "
+                         f"{a.get('wall_s', '—')} | {a.get('cpu_s', '—')} | {a.get('load', '—')} | {rss} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def tx_show_json(version: int, db: str) -> str:
+    from taxonomy import api as tx
+
+    return json.dumps([n.id for n in tx.show(version, level=1, db=db).nodes])
 
 
 if __name__ == "__main__":

@@ -14,6 +14,12 @@ then times
 Targets: push under 15 s, pull and apply under 30 s.
 
     .venv/bin/python benchmarks/review_speed.py [--nodes 3600] [--url URL] [--out benchmarks/results/review_speed.md]
+    .venv/bin/python benchmarks/review_speed.py --plan-only [--nodes 3600 14400]
+
+``--plan-only`` times, without Label Studio or a database, the workbench side of a pull on the same synthetic
+tree: turning the decisions into operations (``operations_for``, the one pass of the usual case) and trying them
+one by one (``review.pull.plan``, what a pull does when one of its annotations cannot apply: here one merge into a
+node that does not exist), at each ``--nodes`` size, so that its growth with the number of decisions shows.
 
 Without ``--url`` (or ``TAXO_LABEL_STUDIO_URL`` + ``TAXO_LABEL_STUDIO_TOKEN``) a local Label Studio is started from
 ``.venv-ls`` in a temporary directory (reusing the test suite's migrated template database when there is one).
@@ -109,6 +115,120 @@ def synthetic_version(db: str, tmp: Path, n_nodes: int, per_node: int, rng: rand
                              checksum=content_checksum(tree))
 
 
+def synthetic_tree(n_nodes: int, per_node: int):
+    """The tree of :func:`synthetic_version` in memory (no database): 3 levels, value ids made up."""
+    from taxonomy.domain import Leaf, Node, Tree
+    from taxonomy.tree import recompute_stats
+
+    n2, n3 = max(1, n_nodes // 60), max(1, n_nodes // 600)
+    tree = Tree(version_id=1)
+    for k in range(n3):
+        u = f"values:l3:{k:08x}-0000-4000-8000-000000000003"
+        tree.nodes[u] = Node(u, 3, f"Top category {k}", f"Top category {k} (description).", None)
+    for k in range(n2):
+        u = f"values:l2:{k:08x}-0000-4000-8000-000000000002"
+        tree.nodes[u] = Node(u, 2, f"Category {k}", f"Category {k} (description).",
+                             f"values:l3:{k % n3:08x}-0000-4000-8000-000000000003")
+    for k in range(n_nodes):
+        u = f"values:l1:{k:08x}-0000-4000-8000-000000000001"
+        tree.nodes[u] = Node(u, 1, f"Cluster {k}", f"Cluster {k} (description).",
+                             f"values:l2:{k % n2:08x}-0000-4000-8000-000000000002")
+    for i in range(n_nodes * per_node):
+        tree.leaves.append(Leaf(text=f"value {i:07d}", parent_uid=f"values:l1:{i % n_nodes:08x}-0000-4000-8000-000000000001",
+                                weight=1.0 + i % 7, count=1, value_id=i + 1))
+    tree.leaves.sort(key=lambda lf: lf.text)
+    return recompute_stats(tree)
+
+
+def synthetic_decisions(tree, rng: random.Random) -> list:
+    """The mix of a review (80 % renames, 4 % merges, 3 % moves, 3 % splits, the rest approvals) as decisions,
+    plus one merge into a node that does not exist (so that the pull plans the changes one by one)."""
+    from review.pull import Decision
+
+    l1 = sorted(u for u, n in tree.nodes.items() if n.level == 1)
+    parents = sorted({tree.nodes[u].parent_uid for u in l1})
+    members: dict[str, list[str]] = {}
+    for leaf in tree.leaves:
+        members.setdefault(leaf.parent_uid, []).append(leaf.text)
+    siblings: dict[str, list[str]] = {}
+    for u in l1:
+        siblings.setdefault(tree.nodes[u].parent_uid, []).append(u)
+    kids = {p: len(us) for p, us in siblings.items()}
+    order = l1[:]
+    rng.shuffle(order)
+    n = len(order)
+    kinds = ["rename"] * int(n * 0.80) + ["merge"] * int(n * 0.04) + ["move"] * int(n * 0.03) + ["split"] * int(n * 0.03)
+    kinds += ["approve"] * (n - len(kinds))
+    out, merged_into, merged_away = [], set(), set()
+    for i, (node, kind) in enumerate(zip(order, kinds, strict=True)):
+        d = {"annotation_id": i + 1, "task_id": i + 1, "node": node, "annotator": "a", "annotator_id": 1,
+             "updated_at": "2026-01-01", "kind": "change"}
+        parent = tree.nodes[node].parent_uid
+        if kind == "merge" and node not in merged_into:
+            into = rng.choice(siblings[parent])
+            if into != node and into not in merged_away:
+                merged_into.add(into)
+                merged_away.add(node)
+                kids[parent] -= 1
+                out.append(Decision(**d, merge_into=into))
+                continue
+            kind = "rename"
+        if kind == "move" and kids[parent] > 1:
+            to = rng.choice([p for p in parents if p != parent])
+            kids[parent] -= 1
+            kids[to] += 1
+            out.append(Decision(**d, move_to=to))
+            continue
+        if kind == "split" and node not in merged_into and len(members[node]) > 1:
+            out.append(Decision(**d, split=[{"name": f"{tree.nodes[node].name} A", "members": members[node][:1]}]))
+            continue
+        if kind == "approve":
+            out.append(Decision(**{**d, "kind": "approve"}))
+            continue
+        out.append(Decision(**d, name=f"{tree.nodes[node].name} (reviewed)"))
+    free = next(u for u in l1 if u not in merged_away and u not in merged_into)
+    out.append(Decision(annotation_id=n + 1, task_id=n + 1, node=free, annotator="a", annotator_id=1,
+                        updated_at="2026-01-01", kind="change", merge_into="values:l1:ffffffff-0000-4000-8000-000000000001"))
+    return out
+
+
+def plan_only(sizes: list[int], per_node: int, seed: int, out: str | None) -> None:
+    from review.pull import Planned, members_of, operations_for, plan
+
+    rows = []
+    for n in sizes:
+        tree = synthetic_tree(n, per_node)
+        decisions = synthetic_decisions(tree, random.Random(seed))
+        changes = sorted((d for d in decisions if d.kind == "change"),
+                         key=lambda d: (3 if d.split is not None else 2 if d.merge_into else 1 if d.move_to else 0,
+                                        d.task_id))
+        lo, t, c = os.getloadavg()[0], time.perf_counter(), time.process_time()
+        try:  # as review.api does it: the members of every node indexed once
+            from taxonomy.edit_state import EditState
+
+            members = EditState(tree).members
+        except ImportError:  # the code before that index: one scan of the tree per split
+            members = lambda uid: members_of(tree, uid)  # noqa: E731
+        direct = [Planned(d, operations_for(d, tree, members(d.node) if d.split is not None else None))
+                  for d in changes[:-1]]
+        ops_wall, ops_cpu = time.perf_counter() - t, time.process_time() - c
+        t, c = time.perf_counter(), time.process_time()
+        result = plan(tree, changes, base_version_id=1)
+        plan_wall, plan_cpu = time.perf_counter() - t, time.process_time() - c
+        rows.append({"nodes": n, "decisions": len(changes), "operations_wall_s": round(ops_wall, 2),
+                     "operations_cpu_s": round(ops_cpu, 2), "plan_wall_s": round(plan_wall, 2),
+                     "plan_cpu_s": round(plan_cpu, 2), "applicable": len(result.applicable),
+                     "refused": len(result.refused), "direct": len(direct), "load": round(lo, 2)})
+        print(rows[-1], flush=True)
+    lines = ["| level-1 nodes | change decisions | operations (one pass) wall / CPU s | plan (one by one) wall / CPU s |"
+             " applicable | refused | load |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['nodes']:,} | {r['decisions']:,} | {r['operations_wall_s']} / {r['operations_cpu_s']} | "
+              f"{r['plan_wall_s']} / {r['plan_cpu_s']} | {r['applicable']:,} | {r['refused']} | {r['load']} |" for r in rows]
+    print("\n".join(lines))
+    if out:
+        Path(out).write_text("\n".join(lines) + "\n")
+
+
 def plan_annotations(db: str, batch_id: int, rng: random.Random, mix: dict[str, int]) -> list[tuple[int, list]]:
     """(task id, result) per task: renames, approvals, merges into a suggested node, moves, splits."""
     from sqlalchemy import select
@@ -162,13 +282,18 @@ def plan_annotations(db: str, batch_id: int, rng: random.Random, mix: dict[str, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--nodes", type=int, default=3600)
+    ap.add_argument("--nodes", type=int, nargs="+", default=[3600])
+    ap.add_argument("--plan-only", action="store_true", help="time the pull's planning only (no Label Studio)")
+    ap.add_argument("--plan-out", default=None, help="with --plan-only: write the table here")
     ap.add_argument("--values-per-node", type=int, default=2)
     ap.add_argument("--url", default=os.environ.get("TAXO_LABEL_STUDIO_URL"))
     ap.add_argument("--cache-dir", default=None, help="embedding cache [default: the user's]")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/review_speed.md"))
     args = ap.parse_args()
+    if args.plan_only:
+        return plan_only(args.nodes, args.values_per_node, args.seed, args.plan_out)
+    args.nodes = args.nodes[0]
     rng = random.Random(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="taxo-review-bench-"))
     server = None

@@ -33,7 +33,7 @@ from sqlalchemy import Engine, select, update
 
 from review import ls_ui
 from review.labelstudio import LabelStudioClient, LabelStudioError, RetryPolicy
-from review.pull import Decision, Planned, Refusal, Settled, decision_dict, members_of, operations_for, plan, settle
+from review.pull import Decision, Planned, Refusal, Settled, decision_dict, operations_for, plan, settle
 from review.push import PushResult, push
 from review.status import (
     Batch,
@@ -49,6 +49,7 @@ from review.status import (
 )
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import ReviewAnnotation, ReviewBatch, Version, utcnow
+from taxonomy.edit_state import EditState
 from taxonomy.errors import TaxoError, UsageError
 from taxonomy.store import get_version, read_tree
 
@@ -341,9 +342,11 @@ def pull(
                 if d.merge_into:
                     incoming.setdefault(d.merge_into, []).append(d.node)
 
+            state = EditState(tree)  # each node's children and values, indexed once (the tree is not changed)
+
             def members_after(uid: str, seen: frozenset = frozenset()) -> list[str]:
                 """A node's members once the merges into it (which come before splits) are done."""
-                out = members_of(tree, uid) if uid in tree.nodes else []
+                out = state.members(uid) if uid in tree.nodes else []
                 for src in incoming.get(uid, []):
                     if src not in seen:
                         out += members_after(src, seen | {uid})

@@ -492,9 +492,10 @@ def plan(tree: Tree, decisions: list[Decision], *, base_version_id: int, id_pref
     from taxonomy.edits import plan as plan_steps
 
     def step(d: Decision):
-        def operations(work: Tree) -> list:  # against the tree as the decisions before left it (a Refusal refuses)
+        def operations(work) -> list:  # against the tree as the decisions before left it (a Refusal refuses)
+            members = work.members(d.node) if d.split is not None and d.node in work.tree.nodes else None
             return [OPERATIONS[op["op"]](**{k: v for k, v in op.items() if k != "op"})
-                    for op in operations_for(d, work)]
+                    for op in operations_for(d, work.tree, members)]
         return operations
 
     applicable, refused = plan_steps(tree, [step(d) for d in decisions],

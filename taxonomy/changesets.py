@@ -30,7 +30,7 @@ from taxonomy.edits import (
     operation_from_dict,
 )
 from taxonomy.errors import InputError, TaxoError, UsageError
-from taxonomy.integrity import CheckReport, IntegrityError, Violation, check_tree_integrity
+from taxonomy.integrity import CheckReport, IntegrityError, Violation, check_tree_integrity, unplaced_values
 from taxonomy.naming import embedder_for, name_nodes, summarizer_for
 from taxonomy.normalize import MAX_SHORT_TEXT, clean_name
 from taxonomy.store import get_version, read_tree, write_version
@@ -384,7 +384,7 @@ def check(version: int, *, db: str | Engine | None = None) -> CheckReport:
     """Verify a stored version against every integrity rule."""
     with session_scope(db) as session:
         tree = read_tree(session, version)
-        orphans = orphaned_values(session, version)
+        orphans = unplaced_values(session, version, tree)
     return CheckReport(
         version_id=version,
         violations=[

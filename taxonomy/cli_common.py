@@ -67,7 +67,8 @@ def emit_json(obj) -> None:
     data = obj.to_dict() if hasattr(obj, "to_dict") else obj
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     # JSON escapes C0 controls itself; C1, bidi and zero-width characters become \uNNNN escapes (still valid JSON)
-    sys.stdout.write(_json_escape_invisible(text) if not printable(text) == text else text)
+    plain = text.replace("\n", "").isprintable() or printable(text) == text  # (the first test is C-fast)
+    sys.stdout.write(text if plain else _json_escape_invisible(text))
     sys.stdout.write("\n")
 
 

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from taxonomy.domain import Node, Tombstone, Tree
+from taxonomy.edit_state import EditState
 from taxonomy.edits_values import Place, Reweigh, Unplace
 from taxonomy.errors import NotFoundError, UsageError
 from taxonomy.normalize import MAX_NAME_LENGTH, clean_name
@@ -100,41 +101,15 @@ class ApplyOutcome:
     undescribed: list[str] = field(default_factory=list)  #: new split parts named by the user, still undescribed
 
 
-class _Editor:
+class _Editor(EditState):
     def __init__(self, tree: Tree, ctx: EditContext):
-        self.tree = tree
+        super().__init__(tree)
         self.ctx = ctx
-        self.touched: set[str] = set()
-        self.created: list[str] = []
-        self.unnamed: set[str] = set()
-        self.undescribed: set[str] = set()  #: new split parts with a given name but no description
-        self.leaf_index = {leaf.text: i for i, leaf in enumerate(tree.leaves)}
         self._counter = 0
 
     # -- lookups -------------------------------------------------------------------------------------------------
     def node(self, ref: str, what: str = "node") -> Node:
         return resolve_node(self.tree, ref, what=what, version_id=self.ctx.base_version_id)
-
-    def children(self, uid: str) -> list[Node]:
-        return [n for n in self.tree.nodes.values() if n.parent_uid == uid]
-
-    def leaves_of(self, uid: str) -> list[int]:
-        return [i for i, leaf in enumerate(self.tree.leaves) if leaf.parent_uid == uid]
-
-    def descendants(self, uid: str) -> set[str]:
-        kids: dict[str | None, list[str]] = {}
-        for n in self.tree.nodes.values():
-            kids.setdefault(n.parent_uid, []).append(n.uid)
-        out: set[str] = set()
-        frontier = [uid]
-        while frontier:
-            fresh = [c for c in kids.get(frontier.pop(), []) if c not in out]
-            out.update(fresh)
-            frontier += fresh
-        return out
-
-    def siblings(self, parent_uid: str | None, level: int) -> list[Node]:
-        return [n for n in self.tree.nodes.values() if n.parent_uid == parent_uid and n.level == level]
 
     def _check_sibling_name(self, name: str, parent_uid: str | None, level: int, exclude: str | None = None) -> None:
         key = name.strip().casefold()
@@ -147,51 +122,15 @@ class _Editor:
         u = uuid.uuid5(EDIT_NAMESPACE, f"{self.ctx.base_version_id}\n{self._counter}\n{salt}")
         return f"{self.ctx.id_prefix}:l{level}:{u}"
 
-    def retire(self, node: Node, reason: str, replaced_by: list[str]) -> None:
-        del self.tree.nodes[node.uid]
-        self.tree.tombstones[node.uid] = Tombstone(
-            uid=node.uid, level=node.level, name=node.name, reason=reason, replaced_by=list(replaced_by)
-        )
-        self.touched.discard(node.uid)
-
-    def move_contents(self, src: Node, dst: Node) -> None:
-        for c in self.children(src.uid):
-            c.parent_uid = dst.uid
-        if src.level == 1:
-            for i in self.leaves_of(src.uid):
-                self.tree.leaves[i].parent_uid = dst.uid
-        self.touched.add(dst.uid)
-
-    def snapshot(self) -> tuple:
-        """What a step of :func:`plan` may change (nodes, their names and parents, leaves, tombstones), to
-        :meth:`restore` when one of its operations cannot apply."""
-        t = self.tree
-        return (dict(t.nodes), {u: (n.parent_uid, n.name, n.description) for u, n in t.nodes.items()},
-                list(t.leaves), [leaf.parent_uid for leaf in t.leaves], dict(t.tombstones),
-                (set(self.touched), list(self.created), set(self.unnamed), set(self.undescribed)))
-
-    def restore(self, snap: tuple) -> None:
-        nodes, attrs, leaves, leaf_parents, tombs, (touched, created, unnamed, undescribed) = snap
-        t = self.tree
-        t.nodes.clear()
-        t.nodes.update(nodes)
-        for u, (parent, name, description) in attrs.items():
-            n = t.nodes[u]
-            n.parent_uid, n.name, n.description = parent, name, description
-        if len(t.leaves) != len(leaves) or any(a is not b for a, b in zip(t.leaves, leaves)):
-            t.leaves[:] = leaves
-            self.leaf_index = {leaf.text: i for i, leaf in enumerate(leaves)}
-        for leaf, parent in zip(t.leaves, leaf_parents, strict=True):
-            leaf.parent_uid = parent
-        t.tombstones.clear()
-        t.tombstones.update(tombs)
-        self.touched, self.created, self.unnamed, self.undescribed = touched, created, unnamed, undescribed
-
     # -- operations ----------------------------------------------------------------------------------------------
     def apply(self, op: Operation) -> None:
         apply_to = getattr(op, "apply_to", None)  # operations defined in other modules carry their own
-        if apply_to is not None:
-            return apply_to(self)
+        if apply_to is not None:  # they add, remove or reweigh values (never nodes)
+            self.record_values()
+            try:
+                return apply_to(self)
+            finally:
+                self.values_changed()
         getattr(self, f"_{op.op}")(op)
 
     def _rename(self, op: Rename) -> None:  # every check before any change: a refused rename changes nothing
@@ -204,8 +143,7 @@ class _Editor:
             self._check_sibling_name(name, node.parent_uid, node.level, exclude=node.uid)
         if op.description is not None:
             description = _clean(op.description, "the description", multiline=True)
-        node.name = name if name is not None else node.name
-        node.description = description if description is not None else node.description
+        self.set_text(node, name, description)
 
     def _merge(self, op: Merge) -> None:
         src, dst = self.node(op.node), self.node(op.into, "target node")
@@ -221,8 +159,7 @@ class _Editor:
 
     def _delete(self, op: Delete) -> None:
         node = self.node(op.node)
-        same_level = [n for n in self.tree.nodes.values() if n.level == node.level]
-        if len(same_level) == 1:
+        if not any(n.level == node.level and n.uid != node.uid for n in self.tree.nodes.values()):
             what = "top category" if node.level == self.tree.depth else f"node of level {node.level}"
             raise EditError(f"cannot delete {node.uid} ({node.name!r}): it is the last {what}")
         dst = self.node(op.reassign_to, "reassign-to node")
@@ -246,10 +183,9 @@ class _Editor:
                 f"its parent must be at level {node.level + 1}"
             )
         self._check_sibling_name(node.name, parent.uid, node.level, exclude=node.uid)
-        if node.parent_uid:
-            self.touched.add(node.parent_uid)
-        node.parent_uid = parent.uid
-        self.touched.add(parent.uid)
+        self.touch(node.parent_uid)
+        self.set_parent(node, parent.uid)
+        self.touch(parent.uid)
 
     def _reassign(self, op: Reassign) -> None:
         idx = self.in_tree(op.value)
@@ -259,8 +195,8 @@ class _Editor:
         if dst.level != 1:
             raise EditError(f"values can only be reassigned to level-1 nodes; {dst.uid} is at level {dst.level}")
         leaf = self.tree.leaves[idx]
-        self.touched.update({leaf.parent_uid, dst.uid})
-        leaf.parent_uid = dst.uid
+        self.touch(leaf.parent_uid, dst.uid)
+        self.set_leaf_parent(idx, dst.uid)
 
     def in_tree(self, text: str) -> int | None:
         """The index of the leaf with this text (as given, or normalized), or None."""
@@ -288,14 +224,14 @@ class _Editor:
             raise EditError("the name is empty")
         self._check_sibling_name(name, parent_uid, op.level)
         uid = self.new_uid(op.level, name)
-        self.tree.nodes[uid] = Node(
+        self.add_node(Node(
             uid=uid, level=op.level, name=name, description=_clean(op.description or "", "the description", multiline=True),
             parent_uid=parent_uid,
-        )
-        self.created.append(uid)
+        ))
+        self.add_created(uid)
         for ref in op.children or []:
             if op.level == 1 and self.in_tree(ref) is None and self.ctx.lookup_value is not None:
-                Place(value=ref, to=uid).apply_to(self)
+                self.apply(Place(value=ref, to=uid))
             elif op.level == 1:
                 self._reassign(Reassign(value=ref, to=uid))
             else:
@@ -327,31 +263,24 @@ class _Editor:
             if g.get("keep"):  # the remainder stays the node: same id, its name and description unless given
                 kept = True
                 uid = node.uid
-                if name:
-                    node.name = name
-                if g.get("description") is not None:
-                    node.description = description
-                self.touched.add(uid)
+                self.set_text(node, name or None, description if g.get("description") is not None else None)
+                self.touch(uid)
             else:
                 uid = self.new_uid(node.level, f"split {node.uid} {gi}")
-                self.tree.nodes[uid] = Node(
+                self.add_node(Node(
                     uid=uid,
                     level=node.level,
                     name=name or f"{node.name} (part {gi + 1})",
                     description=description,
                     parent_uid=node.parent_uid,
-                )
-                if not name:
-                    self.unnamed.add(uid)
-                elif not description:
-                    self.undescribed.add(uid)
-                self.created.append(uid)
+                ))
+                self.add_created(uid, unnamed=not name, undescribed=bool(name) and not description)
                 part_uids.append(uid)
             for m in g["members"]:
                 if node.level == 1:
-                    self.tree.leaves[self.leaf_index[m]].parent_uid = uid
+                    self.set_leaf_parent(self.leaf_index[m], uid)
                 else:
-                    self.tree.nodes[m].parent_uid = uid
+                    self.set_parent(self.tree.nodes[m], uid)
         if not kept:
             self.retire(node, "split", part_uids)
         for uid in part_uids + ([node.uid] if kept else []):
@@ -512,8 +441,10 @@ def _structurally_valid(tree: Tree) -> bool:
     return True
 
 
-#: a step of :func:`plan`: operations that apply together, or a function of the working tree that returns them
-Step = Sequence[Operation] | Callable[[Tree], Sequence[Operation]]
+#: a step of :func:`plan`: operations that apply together, or a function of the working state (an
+#: :class:`~taxonomy.edit_state.EditState`: its ``tree`` and the lookups of each node's children and members) that
+#: returns them
+Step = Sequence[Operation] | Callable[[EditState], Sequence[Operation]]
 
 
 class PlanOutcome(NamedTuple):
@@ -524,8 +455,8 @@ class PlanOutcome(NamedTuple):
 def plan(tree: Tree, steps: Sequence[Step], ctx: EditContext, *, rounds: int = 10) -> PlanOutcome:
     """Which of ``steps`` can apply, in order, to ``tree`` (which is not changed), and why each other cannot.
 
-    A step is a list of operations that apply together, or a function that returns them from the working tree as
-    the steps before it left it (raising :class:`UsageError` refuses the step). The steps are tried one by one on a
+    A step is a list of operations that apply together, or a function that returns them from the working state
+    (:class:`~taxonomy.edit_state.EditState`) as the steps before it left it (raising :class:`UsageError` refuses the step). The steps are tried one by one on a
     copy of ``tree``: one whose operations cannot apply is refused with the reason and leaves the copy as it was,
     and the others go on. Then the integrity rules are checked on the result; the structural steps that name a node
     of a broken rule (all structural steps when none does) are refused too, and the rest tried again."""
@@ -545,7 +476,7 @@ def plan(tree: Tree, steps: Sequence[Step], ctx: EditContext, *, rounds: int = 1
             if i in excluded:
                 continue
             try:
-                ops = list(step(work) if callable(step) else step)
+                ops = list(step(editor) if callable(step) else step)
                 if not ops:
                     continue
                 snapshot = editor.snapshot() if len(ops) > 1 or isinstance(ops[0], (Split, Create)) else None
@@ -559,6 +490,8 @@ def plan(tree: Tree, steps: Sequence[Step], ctx: EditContext, *, rounds: int = 1
             except UsageError as exc:  # EditError, NotFoundError, ...
                 refused.append((i, str(exc)))
                 continue
+            if snapshot is not None:
+                editor.keep(snapshot)
             applicable.append((i, ops))
             named[i] = _named_nodes(tree, ops)
         structural = [i for i, ops in applicable if any(op.structural for op in ops)]

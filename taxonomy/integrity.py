@@ -217,11 +217,21 @@ class UnsoundVersionError(TaxoError):
     """A stored version fails `taxo check` (a damaged database); it is not exported."""
 
 
+def unplaced_values(session, version_id: int, tree: Tree) -> list[str]:
+    """:func:`taxonomy.changesets.orphaned_values` of a stored version whose tree (:func:`taxonomy.store.read_tree`)
+    is ``tree``: none when the tree holds as many values as its manifest says (without reading the memberships
+    again), else what that function finds."""
+    from taxonomy.changesets import orphaned_values
+    from taxonomy.store import get_version
+
+    if (get_version(session, version_id).manifest or {}).get("n_values") == len(tree.leaves):
+        return []
+    return orphaned_values(session, version_id)
+
+
 def refuse_unsound(session, version_id: int, tree: Tree) -> None:
     """Raise :class:`UnsoundVersionError` unless the stored version passes every rule of `taxo check`."""
-    from taxonomy.changesets import orphaned_values
-
-    orphans = orphaned_values(session, version_id)
+    orphans = unplaced_values(session, version_id, tree)
     violations = [Violation("one-root-path", f"value {t!r} has no place in the version") for t in orphans[:1]]
     violations += check_tree_integrity(tree)
     if violations:

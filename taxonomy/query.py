@@ -80,7 +80,7 @@ class NodeSummary:
     pct_total_occurrences: float
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(vars(self))  # (all fields are plain values: no deep copy needed, unlike asdict)
 
 
 @dataclass
@@ -141,7 +141,8 @@ def _children_counts(session, version_id: int) -> dict[int, int]:
     return out
 
 
-def _summary(node: Node, n_children: int) -> NodeSummary:
+def _summary(node, n_children: int) -> NodeSummary:
+    """``node``: a :class:`Node` or a row with its columns."""
     return NodeSummary(
         id=node.uid,
         short_id=short_id(node.uid),
@@ -177,8 +178,10 @@ def show(
         if not 1 <= level <= top:
             raise UsageError(f"version {v.id} has levels 1..{top}; --level {level} does not exist")
         kids = _children_counts(session, v.id)
-        nodes = session.scalars(
-            select(Node).where(Node.version_id == v.id, Node.level == level).order_by(Node.weight.desc(), Node.name)
+        nodes = session.execute(  # columns, not ORM objects: thousands of rows at a level
+            select(Node.id, Node.uid, Node.level, Node.name, Node.description, Node.member_count, Node.weight,
+                   Node.pct_total_occurrences)
+            .where(Node.version_id == v.id, Node.level == level).order_by(Node.weight.desc(), Node.name)
         ).all()
         counts = level_counts(session, [v.id]).get(v.id, {})
         return VersionView(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -74,18 +75,8 @@ def write_version(
                 )
             }
         )
-    rows = [
-        {
-            "version_id": version.id,
-            "value_id": leaf.value_id,
-            "node_id": uid_to_id[leaf.parent_uid],
-            "weight": leaf.weight,
-            "count": leaf.count,
-        }
-        for leaf in tree.leaves
-    ]
-    for start in range(0, len(rows), 20_000):
-        conn.execute(insert(Membership.__table__), rows[start : start + 20_000])
+    _insert_memberships(conn, [(version.id, leaf.value_id, uid_to_id[leaf.parent_uid], leaf.weight, leaf.count)
+                               for leaf in tree.leaves])
     if tree.tombstones:
         session.execute(
             insert(TombstoneRow),
@@ -103,6 +94,32 @@ def write_version(
             ],
         )
     return version.id
+
+
+def _insert_memberships(conn, rows: list[tuple]) -> None:
+    """(version id, value id, node id, weight, count) rows into ``memberships``, in the connection's transaction:
+    on PostgreSQL (psycopg) one ``COPY ... FROM STDIN`` (several times faster than INSERTs, for the client and
+    the server), elsewhere the driver's ``executemany`` on plain tuples (no per-row dicts)."""
+    table = Membership.__table__.name
+    cols = "version_id, value_id, node_id, weight, count"
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    if conn.dialect.paramstyle not in ("qmark", "format", "pyformat"):  # another driver: through SQLAlchemy
+        keys = [c.strip() for c in cols.split(",")]
+        conn.execute(insert(Membership.__table__), [dict(zip(keys, r, strict=True)) for r in rows])
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cur = raw.cursor()
+    try:
+        for start in range(0, len(rows), 20_000):
+            cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join([mark] * 5)})",
+                            rows[start : start + 20_000])
+    finally:
+        cur.close()
 
 
 def check_storable(tree: Tree) -> None:
@@ -165,15 +182,15 @@ def read_tree(session: Session, version_id: int, *, aliases: bool = False) -> Tr
             weight=r.weight,
             pct_total_occurrences=r.pct_total_occurrences,
         )
+    # sorted here, not by the database: code-point order on every database (PostgreSQL's ORDER BY follows its
+    # collation), and PostgreSQL's sort of 100,000 texts costs more than Python's
     rows = session.execute(
-        select(Value.id, Value.text, Membership.node_id, Membership.weight, Membership.count)
+        select(Value.text, Value.id, Membership.node_id, Membership.weight, Membership.count)
         .join(Value, Value.id == Membership.value_id)
         .where(Membership.version_id == version_id)
-        .order_by(Value.text)
     )
-    tree.leaves = [
-        Leaf(text=t, parent_uid=id_to_uid[nid], weight=w, count=c, value_id=vid) for vid, t, nid, w, c in rows
-    ]
+    tree.leaves = [Leaf(t, id_to_uid[nid], w, c, vid) for t, vid, nid, w, c in rows]
+    tree.leaves.sort(key=attrgetter("text"))
     for t in session.scalars(select(TombstoneRow).where(TombstoneRow.version_id == version_id)):
         tree.tombstones[t.uid] = Tombstone(
             uid=t.uid, level=t.level, name=t.name, reason=t.reason, replaced_by=list(t.replaced_by), version_id=t.retired_in

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 
 import numpy as np
 
-from taxonomy.domain import Tree
+from taxonomy.domain import Leaf, Node, Tree
 from taxonomy.integrity import check_structure
 
 _CHECKSUM_SCHEME = "taxo-tree-v1"
@@ -61,13 +60,14 @@ def recompute_stats(tree: Tree) -> Tree:
     check_structure(tree)
     counts, weights = tree.subtree_totals()
     total = tree.total_weight()
-    nodes = {
-        uid: replace(n, member_count=counts[uid], weight=weights[uid], pct_total_occurrences=leaf_pct(weights[uid], total))
+    nodes = {  # the constructors, not dataclasses.replace: several times faster on 100,000 leaves
+        uid: Node(n.uid, n.level, n.name, n.description, n.parent_uid, counts[uid], weights[uid],
+                  leaf_pct(weights[uid], total))
         for uid, n in tree.nodes.items()
     }
     return Tree(
         nodes=nodes,
-        leaves=[replace(lf) for lf in tree.leaves],
+        leaves=[Leaf(lf.text, lf.parent_uid, lf.weight, lf.count, lf.value_id, list(lf.aliases)) for lf in tree.leaves],
         version_id=tree.version_id,
         tombstones=dict(tree.tombstones),
     )

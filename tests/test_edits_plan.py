@@ -4,7 +4,7 @@ uses it to report every annotation that cannot apply)."""
 from __future__ import annotations
 
 from taxonomy.domain import Leaf, Tree
-from taxonomy.edits import EditContext, Merge, Move, Rename, Split, plan
+from taxonomy.edits import EditContext, Merge, Move, Rename, Split, apply_operations, plan
 from taxonomy.tree import recompute_stats
 
 from .curation_fixtures import VALUES, nodes_only, uid
@@ -43,8 +43,9 @@ def test_a_step_refused_halfway_leaves_the_working_copy_as_it_was():
     split = Split(uid("a1x"), groups=[{"name": "Transparency", "members": ["honesty"]},
                                       {"members": ["truthfulness", "candor"], "keep": True}])
 
-    def merge_all_three(work: Tree) -> list:
-        assert sum(leaf.parent_uid == uid("a1x") for leaf in work.leaves) == 3  # the split left nothing behind
+    def merge_all_three(work) -> list:
+        assert sum(leaf.parent_uid == uid("a1x") for leaf in work.tree.leaves) == 3  # the split left nothing behind
+        assert sorted(work.members(uid("a1x"))) == ["candor", "honesty", "truthfulness"]  # nor in the index
         return [Merge(uid("a1x"), uid("a1y"))]
 
     applicable, refused = plan(tree, [[split], merge_all_three], CTX)
@@ -58,3 +59,47 @@ def test_a_step_that_breaks_an_integrity_rule_is_refused_and_the_rest_applies():
     applicable, refused = plan(tree, steps, CTX)
     assert [i for i, _ in applicable] == [1]
     assert [i for i, _ in refused] == [0] and refused[0][1].startswith("[no-empty-clusters]")
+
+
+def test_a_refused_split_that_retired_its_node_is_undone_and_later_steps_see_the_tree_as_before():
+    tree = small_tree()
+    # every member listed, so the node itself is retired; then the second part's name clashes with sibling a1y
+    split = Split(uid("a1x"), groups=[{"name": "Honest speech", "members": ["honesty"]},
+                                      {"name": "Transparency", "members": ["truthfulness", "candor"]}])
+    seen = {}
+
+    def look(work) -> list:
+        seen["a1x"] = work.tree.nodes[uid("a1x")].name
+        seen["tombstones"] = sorted(work.tree.tombstones)
+        seen["kids of A1"] = [n.uid for n in work.children(uid("A1"))]
+        seen["members"] = sorted(work.members(uid("a1x")))
+        return [Rename(uid("a1x"), name="Candour")]
+
+    applicable, refused = plan(tree, [[split], look], CTX)
+    assert [i for i, _ in refused] == [0] and "'Transparency'" in refused[0][1]
+    assert [i for i, _ in applicable] == [1]
+    assert seen == {"a1x": "Honesty and candor", "tombstones": [], "kids of A1": [uid("a1x"), uid("a1y")],
+                    "members": ["candor", "honesty", "truthfulness"]}
+
+
+def test_the_indexes_follow_the_steps_before_moves_merges_and_renames():
+    tree = small_tree()
+    steps = [
+        [Move(uid("a2x"), uid("A1"))],  # A2 loses its only child: refused at the end for no-empty-clusters
+        [Move(uid("a1y"), uid("B1"))],  # now a sibling of b1x and b1y
+        [Rename(uid("b1x"), name="Transparency")],  # clashes with a1y under B1, not under A1 any more
+        [Rename(uid("a1x"), name="Transparency")],  # free under A1 once a1y has left
+        [Merge(uid("b1y"), uid("a1y"))],
+        [Split(uid("a1y"), groups=[{"name": "Openness", "members": ["openness"]},
+                                   {"members": ["transparency", "community", "belonging", "solidarity",
+                                                "cooperation"], "keep": True}])],
+    ]
+    applicable, refused = plan(tree, steps, CTX)
+    assert [i for i, _ in refused] == [0, 2]
+    assert refused[0][1].startswith("[no-empty-clusters]") and "sibling already has the name" in refused[1][1]
+    assert [i for i, _ in applicable] == [1, 3, 4, 5]
+    # the operations that plan let through apply together, as the pull then does it
+    out = apply_operations(tree, [op for _, ops in applicable for op in ops], CTX).tree
+    assert out.nodes[uid("a1y")].parent_uid == uid("B1") and uid("b1y") in out.tombstones
+    assert sorted(lf.text for lf in out.leaves if lf.parent_uid == uid("a1y")) == [
+        "belonging", "community", "cooperation", "solidarity", "transparency"]

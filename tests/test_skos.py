@@ -23,9 +23,10 @@ from taxonomy.export.skos import (
     scheme_iri,
     tree_to_graph,
     value_iri,
-    write_skos_jsonld,
+    write_skos_jsonld_rdflib,
     write_skos_turtle_rdflib,
 )
+from taxonomy.export.skos_jsonld import compact_iri, write_skos_jsonld
 from taxonomy.export.skos_reader import read_skos
 from taxonomy.export.skos_turtle import turtle_iri, turtle_string, write_skos_turtle
 from taxonomy.tree import content_checksum, recompute_stats
@@ -218,7 +219,8 @@ _DIGEST_SCRIPT = """
 import hashlib, io, sys
 from taxonomy.domain import Leaf, Node, Tombstone, Tree
 from taxonomy.export import ExportContext
-from taxonomy.export.skos import write_skos_jsonld
+from taxonomy.export.skos import write_skos_jsonld_rdflib
+from taxonomy.export.skos_jsonld import write_skos_jsonld
 from taxonomy.export.skos_turtle import write_skos_turtle
 from taxonomy.tree import content_checksum, recompute_stats
 nodes = {"t:l2:top": Node("t:l2:top", 2, "Top", "", None)}
@@ -227,7 +229,7 @@ leaves = [Leaf(f"v{i} é", f"t:l1:{i % 5}", i / 3, i, aliases=[f"V{i}", f"v{i}!"
 tree = recompute_stats(Tree(nodes, leaves, 3))
 tree.tombstones = {"t:l1:x": Tombstone("t:l1:x", 1, "x", "split", ["t:l1:1", "t:l1:2", "t:l1:3"], 2)}
 ctx = ExportContext(3, content_checksum(tree), {"b": 1, "a": 2})
-for w in (write_skos_turtle, write_skos_jsonld):
+for w in (write_skos_turtle, write_skos_jsonld, write_skos_jsonld_rdflib):
     buf = io.BytesIO()
     w(tree, buf, ctx)
     print(hashlib.sha256(buf.getvalue()).hexdigest())
@@ -562,3 +564,41 @@ def test_streamed_turtle_is_deterministic():
     t.leaves.reverse()
     t.nodes = dict(reversed(list(t.nodes.items())))
     assert both_writers(t)[0] == a and a.endswith(b" .\n\n")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The streaming JSON-LD writer writes the bytes of rdflib's compaction in canonical order
+# ------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", ["tree", "awkward", "defects", "generated", "one child", "no version"])
+@pytest.mark.parametrize("base", [DEFAULT_BASE, "https://data.example.org/taxo/", TAXO_NS, "http://purl.org/dc/terms/"])
+def test_streamed_jsonld_is_the_rdflib_document(make, base, request):
+    def one_child() -> Tree:  # single values where there are usually lists: one top concept, one child, one alias
+        return make_tree({"solo": ("o:l1:only", "o:l2:top")}, aliases={"solo": ["SOLO"]},
+                         tombstones=[Tombstone("o:l1:gone", 1, "Gone", "merged", ["o:l1:only"], None)])
+
+    def no_version() -> Tree:
+        t = request.getfixturevalue("tree")
+        t.version_id = None
+        return t
+
+    t = {"tree": lambda: request.getfixturevalue("tree"), "awkward": lambda: request.getfixturevalue("awkward_tree"),
+         "defects": defects_tree, "generated": lambda: generated_tree(300, (30, 6, 2)), "one child": one_child,
+         "no version": no_version}[make]()
+    for manifest in ({"created_at": "2025-03-04T05:06:07+00:00", "note": 'json "in" a literal\n\\'},
+                     {"created": "not a date"}, {}):
+        ctx = ExportContext(t.version_id, content_checksum(t), manifest)
+        new, old = io.BytesIO(), io.BytesIO()
+        assert write_skos_jsonld(t, new, ctx, base=base) == write_skos_jsonld_rdflib(t, old, ctx, base=base)
+        assert new.getvalue() == old.getvalue()
+    if base == DEFAULT_BASE:  # the reader knows the default base's IRIs
+        got, version, checksum = read_skos(new.getvalue(), "json-ld", verify=True)
+        assert version == t.version_id and checksum == content_checksum(t)
+        assert_same_tree(got, t)
+
+
+def test_jsonld_ids_are_compacted_only_under_a_bound_namespace():
+    assert compact_iri("urn:taxo:node:values:l1:abc") == "urn:taxo:node:values:l1:abc"
+    assert compact_iri(TAXO_NS + "node:x") == "taxo:node:x"
+    assert compact_iri("http://purl.org/dc/terms/value:a%20b") == "dct:value:a%20b"
+    assert compact_iri("http://purl.org/dc/terms/sub/value:a") == "http://purl.org/dc/terms/sub/value:a"

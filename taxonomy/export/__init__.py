@@ -12,8 +12,9 @@ Formats (:data:`EXPORT_FORMATS`), each written by one small function registered 
     One row per value with its ancestors' ids and names; version and checksum in the schema metadata
     (:mod:`taxonomy.export.parquet`).
 ``skos-ttl``, ``skos-jsonld``
-    A SKOS concept scheme in Turtle or JSON-LD (:mod:`taxonomy.export.skos`, streamed Turtle in
-    :mod:`taxonomy.export.skos_turtle`; read back by :func:`taxonomy.export.skos_reader.read_skos`).
+    A SKOS concept scheme in Turtle or JSON-LD (:mod:`taxonomy.export.skos`, streamed by
+    :mod:`taxonomy.export.skos_turtle` and :mod:`taxonomy.export.skos_jsonld`; read back by
+    :func:`taxonomy.export.skos_reader.read_skos`).
 
 Files are written to a temporary file in the target directory and renamed into place, so a failed export
 never leaves a half-written file. ``out=None`` or ``"-"`` writes text formats to standard output.
@@ -33,7 +34,7 @@ from taxonomy.errors import TaxoError, UsageError
 from taxonomy.export.base import ExportContext, ExportFormat, ExportResult
 from taxonomy.export.json_doc import write_json
 from taxonomy.export.parquet import write_parquet
-from taxonomy.export.skos import write_skos_jsonld
+from taxonomy.export.skos_jsonld import write_skos_jsonld
 from taxonomy.export.skos_turtle import write_skos_turtle
 from taxonomy.export.values_csv import write_values_tree_csv
 from taxonomy.integrity import check_structure
