@@ -130,4 +130,7 @@ def load_sentence_transformer(spec: ModelSpec, device: str | None = "cpu"):
         hf_logging.disable_progress_bar()
     except Exception:  # noqa: BLE001
         pass
+    from taxonomy.kernels import configure_torch
+
+    configure_torch(device)
     return SentenceTransformer(str(spec.path), device=device, local_files_only=True)
