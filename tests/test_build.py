@@ -148,18 +148,24 @@ def test_interrupted_build_leaves_no_partial_version(sample_db, cache_dir, monke
     import taxonomy.store as store
 
     real_insert = store.insert
-    calls = {"n": 0}
+    real_memberships = store._insert_memberships
+    calls = {"n": 0, "memberships": 0}
 
-    def failing_insert(model):
+    def counting_insert(model):
         calls["n"] += 1
-        if model is Membership or model is Membership.__table__:  # the ORM class or its Core table
-            raise KeyboardInterrupt("interrupted while writing memberships")
         return real_insert(model)
 
-    monkeypatch.setattr(store, "insert", failing_insert)
+    def interrupted_memberships(conn, rows):
+        real_memberships(conn, rows[: len(rows) // 2])  # half of them really written, then the interrupt
+        calls["memberships"] = len(rows) // 2
+        raise KeyboardInterrupt("interrupted while writing memberships")
+
+    monkeypatch.setattr(store, "insert", counting_insert)
+    monkeypatch.setattr(store, "_insert_memberships", interrupted_memberships)
     with pytest.raises(KeyboardInterrupt):
         build(db=sample_db, levels=LEVELS, cache_dir=cache_dir)
-    assert calls["n"] > 1, "nodes were being written when the build was interrupted"
+    assert calls["n"] >= 1, "nodes were written before the memberships"
+    assert calls["memberships"] > 0, "memberships were being written when the build was interrupted"
     with session_scope(sample_db) as s:
         assert s.scalar(select(func.count()).select_from(Version)) == 0
         assert s.scalar(select(func.count()).select_from(Node)) == 0
