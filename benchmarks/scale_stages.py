@@ -2,7 +2,9 @@
 them above 20,000 values (``UMAPKMeans.fit``'s large-input path): wall and CPU seconds and the load average per
 stage, one markdown row each.
 
-    .venv/bin/python benchmarks/scale_stages.py 100000
+    .venv/bin/python benchmarks/scale_stages.py 100000 [SURROGATE_CACHE_DIR]
+
+The thread budget is ``taxonomy.threads.thread_budget`` (set ``TAXO_THREADS=2`` to use both cores).
 """
 import sys, time, os
 from pathlib import Path
@@ -31,9 +33,11 @@ D, I = T(f"kNN graph, 14 neighbours ({_layout.knn_engine(n)})", _layout.knn, X, 
 G = T("fuzzy graph", _layout.fuzzy_graph, D, I)
 ep = _layout.layout_epochs(n, 200)
 Y0 = T("local layout: PCA init", _layout.pca_init, X, 10, 0)
-Y = T(f"local layout: SGD ({ep} epochs)", _layout.layout, G, 10, 0, ep, init=Y0)
+sgd = umap_kmeans.LARGE_SGD
+Y = T(f"local layout: SGD ({ep} epochs, {sgd})", _layout.layout, G, 10, 0, ep, init=Y0, sgd=sgd)
 l1 = T(f"level-1 k-means (faiss engine, {umap_kmeans.LARGE_N_INIT} restart, {umap_kmeans.LARGE_MAX_ITER} iterations)",
        kmeans_exact, Y, levels[0], w, 0, n_init=umap_kmeans.LARGE_N_INIT, max_iter=umap_kmeans.LARGE_MAX_ITER)
-glob = T(f"upper layout on {levels[0]} centroids", _layout.centroid_layout, X, l1, levels[0], w, m._upper_spec(), 0)
+glob = T(f"upper layout on {levels[0]} centroids", _layout.centroid_layout, X, l1, levels[0], w,
+         dict(m._upper_spec(), sgd=sgd), 0)
 ups = T("upper levels (consensus k-means)", upper_levels, glob, l1, levels, w, m._upper_fn(0))
 print(f"| total clustering | {tot[0]:.1f} | {tot[1]:.1f} | |", flush=True)

@@ -42,6 +42,7 @@ IVF_TRAIN_PER_LIST = 10
 #: ``centroid_layout``); at or below it (the published 3,307 values included) they run exactly as before
 LAYOUT_FULL_MAX = 20_000
 MIN_LAYOUT_EPOCHS = 50  #: the fewest SGD epochs a large layout gets
+SGD_KINDS = ("sequential", "blocked")  #: see :func:`layout`
 HNSW_M = 32  #: graph degree of the HNSW index ("hnsw" engine)
 HNSW_EF_CONSTRUCTION = 80
 
@@ -247,11 +248,18 @@ def layout(
     min_dist: float = 0.0,
     negative_sample_rate: int = 5,
     init: np.ndarray | None = None,
+    sgd: str = "sequential",
 ) -> np.ndarray:
     """Low-dimensional layout of the fuzzy graph ``G`` (UMAP's optimisation), started from ``init`` (n x dim)
-    or, by default, from :func:`spectral_init`."""
-    from taxonomy.cluster._sgd import optimize_layout
+    or, by default, from :func:`spectral_init`. ``sgd``: "sequential" (``_sgd.optimize_layout``, one thread) or
+    "blocked" (``_sgd.optimize_layout_blocked``: fixed vertex blocks run on the thread budget; the same layout for
+    any thread count, but not the sequential one; used above ``LAYOUT_FULL_MAX`` values)."""
+    from taxonomy.cluster._sgd import optimize_layout, optimize_layout_blocked
 
+    if sgd not in SGD_KINDS:
+        from taxonomy.errors import UsageError
+
+        raise UsageError(f"unknown layout SGD {sgd!r}; choose one of {', '.join(SGD_KINDS)}")
     n = G.shape[0]
     Y = spectral_init(G, dim, seed) if init is None else np.asarray(init, dtype=np.float64)
     lo, hi = Y.min(0), Y.max(0)
@@ -265,9 +273,14 @@ def layout(
     a, b = find_ab(min_dist)
     Y = np.ascontiguousarray(Y, dtype=np.float32)
     if len(head) and n > 1:
-        optimize_layout(
-            Y, head, tail, eps.astype(np.float64), int(n_epochs), a, b, 1.0, float(negative_sample_rate), int(seed)
-        )
+        args = (Y, head, tail, eps.astype(np.float64), int(n_epochs), a, b, 1.0, float(negative_sample_rate),
+                int(seed))
+        if sgd == "blocked":
+            from taxonomy.threads import thread_budget
+
+            optimize_layout_blocked(*args, threads=thread_budget())
+        else:
+            optimize_layout(*args)
     return Y
 
 
@@ -304,9 +317,11 @@ def umap_embed(
     min_dist: float = 0.0,
     knn_graph: tuple[np.ndarray, np.ndarray] | None = None,
     init: str = "spectral",
+    sgd: str = "sequential",
 ) -> np.ndarray:
     """UMAP embedding of unit-length rows ``X`` under cosine distance (see module docstring). ``init``:
-    "spectral" (the leading eigenvectors of the graph) or "pca" (:func:`pca_init`, for large inputs)."""
+    "spectral" (the leading eigenvectors of the graph) or "pca" (:func:`pca_init`, for large inputs); ``sgd``:
+    "sequential" or "blocked" (see :func:`layout`)."""
     n = len(X)
     k = max(1, min(n_neighbors - 1, n - 1))  # n_neighbors counts the point itself, as in umap-learn
     if knn_graph is None:
@@ -320,7 +335,7 @@ def umap_embed(
 
         raise UsageError(f"unknown layout init {init!r}; choose spectral or pca")
     start = pca_init(X, dim, seed) if init == "pca" else None
-    return layout(G, dim, seed, layout_epochs(n, n_epochs), min_dist, init=start)
+    return layout(G, dim, seed, layout_epochs(n, n_epochs), min_dist, init=start, sgd=sgd)
 
 
 def embed_many(X: np.ndarray, specs: list[dict], seed: int) -> list[np.ndarray]:

@@ -36,6 +36,9 @@ MIN_VALUES_FOR_UMAP = 10  # below this, cluster the embeddings themselves
 #: faiss engine's default is 50, and ``n_init`` restarts): at 100k values it was the second-largest stage
 LARGE_N_INIT = 1
 LARGE_MAX_ITER = 25
+#: the SGD of both layouts above ``_layout.LAYOUT_FULL_MAX`` values: "blocked" runs on every core of the thread
+#: budget with the same result for any thread count (``_sgd.optimize_layout_blocked``)
+LARGE_SGD = "blocked"
 
 
 class UMAPKMeans(HierarchyMethod):
@@ -111,10 +114,10 @@ class UMAPKMeans(HierarchyMethod):
         from taxonomy.cluster._layout import LAYOUT_FULL_MAX, centroid_layout, embed_many
 
         if len(X) > LAYOUT_FULL_MAX and len(levels) > 1:  # large inputs: global layout of the level-1 clusters
-            local = embed_many(X, [dict(self._local_spec(), init="pca")], seed)[0]
+            local = embed_many(X, [dict(self._local_spec(), init="pca", sgd=LARGE_SGD)], seed)[0]
             l1 = kmeans_exact(local, levels[0], w, seed, n_init=min(self.n_init, LARGE_N_INIT),
                               max_iter=LARGE_MAX_ITER)
-            glob = centroid_layout(X, l1, levels[0], w, self._upper_spec(), seed)
+            glob = centroid_layout(X, l1, levels[0], w, dict(self._upper_spec(), sgd=LARGE_SGD), seed)
         else:
             local, glob = self.embed(X, upper=len(levels) > 1)
             l1 = kmeans_exact(local, levels[0], w, seed, n_init=self.n_init)
