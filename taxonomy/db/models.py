@@ -97,9 +97,11 @@ class ExtractionRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
-    value_id: Mapped[int] = mapped_column(ForeignKey("value_strings.id", ondelete="CASCADE"), index=True)
+    #: indexed as the first column of (value_id, conversation_id), conversation_id as that of (conversation_id,
+    #: role): no index of their own (migration 0006 dropped the two, which only repeated those prefixes)
+    value_id: Mapped[int] = mapped_column(ForeignKey("value_strings.id", ondelete="CASCADE"))
     line: Mapped[int] = mapped_column(Integer)
-    conversation_id: Mapped[str] = mapped_column(String(200), index=True)
+    conversation_id: Mapped[str] = mapped_column(String(200))
     surface: Mapped[str] = mapped_column(String(1000))
     role: Mapped[str | None] = mapped_column(String(16), nullable=True)
     task: Mapped[str | None] = mapped_column(Text, nullable=True)
