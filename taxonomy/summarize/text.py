@@ -221,6 +221,18 @@ class Tok:
         self.ngrams = frozenset(grams)
 
 
+@lru_cache(maxsize=1 << 20)
+def abstract_head(text: str) -> bool | None:
+    """Whether a string's last word is an abstract noun (:data:`ABSTRACT_ENDINGS`, 5+ letters); None when it has no
+    word. Cached: the levels of one build ask about the same members."""
+    words = [w for w in re.split(r"[\s\-/]+", text.lower()) if w]
+    words = [EDGE.sub("", w) for w in words]
+    words = [w for w in words if w]
+    if not words:
+        return None
+    return words[-1].endswith(ABSTRACT_ENDINGS) and len(words[-1]) > 4
+
+
 class KeyIndex:
     """Which of a list of token sets say a word: per distinct key, the positions that hold it (ascending), and the
     keys by their :func:`prefixes`, so that the keys sharing a word's stem are found without a scan of every
@@ -266,14 +278,11 @@ def infer_category_suffix(texts) -> str:
     transparency, professionalism, technical excellence), else "" (product defects, recipes, tasks ...)."""
     n = hit = 0
     for text in texts:
-        words = [w for w in re.split(r"[\s\-/]+", str(text).lower()) if w]
-        words = [EDGE.sub("", w) for w in words]
-        words = [w for w in words if w]
-        if not words:
+        head = abstract_head(str(text))
+        if head is None:
             continue
         n += 1
-        if words[-1].endswith(ABSTRACT_ENDINGS) and len(words[-1]) > 4:
-            hit += 1
+        hit += head
     return "values" if n and hit >= 0.4 * n else ""
 
 
