@@ -7,6 +7,8 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 
+import numpy as np
+
 from .text import (
     ADJ_ENDINGS,
     CONJUNCTIONS,
@@ -26,44 +28,55 @@ class NamingMixin:
     def _fits(self, words: Sequence[str], text: str) -> bool:
         return 0 < len(words) <= self.max_words and len(text) <= self.max_chars
 
-    def _second_terms(self, A, score_a, cands, factor, units, tf, index: KeyIndex,
-                      total: float | None = None) -> list[tuple[float, tuple[str, ...]]]:
+    def _pair_pool(self, cands, factor, tf):
+        """The terms that may complement another (no modifiers), once per cluster: their positions, the terms, and
+        their masses and distinctiveness factors as arrays."""
+        terms = [B for _, B in cands if not self._modifier(B)]
+        pos = {B: i for i, B in enumerate(terms)}
+        return pos, terms, np.array([tf[B] for B in terms], dtype=np.float64), np.array(
+            [factor[B] for B in terms], dtype=np.float64)
+
+    def _second_terms(self, A, score_a, cands, factor, units, tf, index: KeyIndex, total: float | None = None,
+                      pool=None) -> list[tuple[float, tuple[str, ...]]]:
         """Terms that complement ``A``: scored on the units that do not already say A's head word. ``index``: the
-        units' :class:`KeyIndex`; ``total``: their summed weight (in unit order)."""
+        units' :class:`KeyIndex`; ``total``: their summed weight (in unit order); ``pool``: :meth:`_pair_pool`
+        (each built here when not given)."""
         if self._modifier(A):
             return []
+        pos, terms, tf_arr, factor_arr = pool if pool is not None else self._pair_pool(cands, factor, tf)
         said = index.same_stem_keys(A[-1])
-        # mass of each term on the units that do say the head word; the rest is the residual
-        sub: dict[tuple[str, ...], float] = defaultdict(float)
+        # mass of each term on the units that do say the head word (added in unit order); the rest is the residual
+        sub: dict[int, float] = defaultdict(float)
         said_total = 0.0
         if total is None:
             total = 0.0
             for _, w in units:
                 total += w
-        for u in index.rows(said):  # in unit order
+        for u in index.rows(said):
             t, w = units[u]
             if w <= 0:
                 continue
             said_total += w
             for g in t.ngrams:
-                sub[g] += w
+                i = pos.get(g)
+                if i is not None:
+                    sub[i] += w
             if t.full is not None and t.full not in t.ngrams:
-                sub[t.full] += w
+                i = pos.get(t.full)
+                if i is not None:
+                    sub[i] += w
         resid_total = total - said_total
         need = max(min(self.second_term_min_mass, 0.25 * resid_total), 0.02)
+        mass = tf_arr.copy()
+        if sub:
+            at = np.fromiter(sub.keys(), dtype=np.int64, count=len(sub))
+            mass[at] = tf_arr[at] - np.fromiter(sub.values(), dtype=np.float64, count=len(sub))
+        sb = mass * factor_arr
         out = []
-        for _, B in cands:
-            if self._modifier(B):
-                continue
-            mass = tf[B] - sub.get(B, 0.0)
-            if mass < need:
-                continue
-            sb = mass * factor[B]
-            if sb < self.second_term_ratio * score_a:
-                continue
-            combo = self._combine(A, B)
+        for i in np.flatnonzero((mass >= need) & (sb >= self.second_term_ratio * score_a)).tolist():
+            combo = self._combine(A, terms[i])
             if combo is not None:
-                out.append((sb, combo))
+                out.append((float(sb[i]), combo))
         out.sort(key=lambda x: (-x[0], x[1]))
         return out
 
@@ -218,8 +231,9 @@ class NamingMixin:
         total = 0.0
         for _, w in units:
             total += w
+        pool = self._pair_pool(cands, factor, tf)
         for sa, A in cands[:4]:
-            pairs = self._second_terms(A, sa, cands, factor, units, tf, index, total)
+            pairs = self._second_terms(A, sa, cands, factor, units, tf, index, total, pool)
             # a lone word that is generic (common in other clusters), a modifier, never a value of its own here,
             # or mostly said in two main ways with nothing else to pair it with, reads better as those two uses
             strong = bool(pairs) and pairs[0][0] >= 0.25 * sa

@@ -238,24 +238,28 @@ class KeyIndex:
     keys by their :func:`prefixes`, so that the keys sharing a word's stem are found without a scan of every
     string. Built once per cluster, in one pass: a question about a name then costs what its answer holds."""
 
-    __slots__ = ("at", "by_prefix")
+    __slots__ = ("at", "_by_prefix")
 
     def __init__(self, key_lists):
-        self.at: dict[str, list[int]] = {}
-        self.by_prefix: dict[str, list[str]] = defaultdict(list)
+        at: dict[str, list[int]] = {}
         for i, keys in enumerate(key_lists):
             for x in keys:
-                rows = self.at.get(x)
+                rows = at.get(x)
                 if rows is None:
-                    self.at[x] = [i]
-                    for p in prefixes(x):
-                        self.by_prefix[p].append(x)
+                    at[x] = [i]
                 elif rows[-1] != i:
                     rows.append(i)
+        self.at = at
+        self._by_prefix: dict[str, list[str]] | None = None  # on the first stem question
 
     def same_stem_keys(self, word: str) -> set[str]:
         """The keys that share ``word``'s stem (:func:`same_stem`; such keys always share a prefix with it)."""
-        cands = {x for p in prefixes(word) for x in self.by_prefix.get(p, ())}
+        if self._by_prefix is None:
+            self._by_prefix = defaultdict(list)
+            for x in self.at:
+                for p in prefixes(x):
+                    self._by_prefix[p].append(x)
+        cands = {x for p in prefixes(word) for x in self._by_prefix.get(p, ())}
         return {x for x in cands if same_stem(x, word)}
 
     def rows(self, keys) -> list[int]:
