@@ -66,6 +66,7 @@ def name_nodes(
         return
     wanted = set(uids)
     keep_name = set(describe_only)
+    renamed = wanted - keep_name  # once: a set difference per node would make a level quadratic in its nodes
     for n in tree.nodes.values():
         summarizer.remember(n.name, n.description)
     anc = tree.ancestors_by_level()
@@ -85,7 +86,7 @@ def name_nodes(
         fixed = [None if n.uid in wanted else n.name for n in level_nodes]
         summaries = summarizer.summarize_targets(infos, list(groups.values()), targets, fixed)
         for g in groups.values():
-            taken = {name_key(level_nodes[i].name) for i in g if level_nodes[i].uid not in wanted - keep_name}
+            taken = {name_key(level_nodes[i].name) for i in g if level_nodes[i].uid not in renamed}
             for i in g:
                 n, s = level_nodes[i], summaries[i]
                 if n.uid not in wanted:

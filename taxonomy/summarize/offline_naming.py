@@ -7,7 +7,18 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 
-from .text import ADJ_ENDINGS, CONJUNCTIONS, QUALIFIER, STOPWORDS, TermVectors, capitalise, prefixes, same_stem
+import numpy as np
+
+from .text import (
+    ADJ_ENDINGS,
+    CONJUNCTIONS,
+    QUALIFIER,
+    STOPWORDS,
+    KeyIndex,
+    TermVectors,
+    capitalise,
+    same_stem,
+)
 
 
 class NamingMixin:
@@ -17,41 +28,55 @@ class NamingMixin:
     def _fits(self, words: Sequence[str], text: str) -> bool:
         return 0 < len(words) <= self.max_words and len(text) <= self.max_chars
 
-    def _second_terms(self, A, score_a, cands, factor, units, tf, vocab) -> list[tuple[float, tuple[str, ...]]]:
-        """Terms that complement ``A``: scored on the units that do not already say A's head word."""
+    def _pair_pool(self, cands, factor, tf):
+        """The terms that may complement another (no modifiers), once per cluster: their positions, the terms, and
+        their masses and distinctiveness factors as arrays."""
+        terms = [B for _, B in cands if not self._modifier(B)]
+        pos = {B: i for i, B in enumerate(terms)}
+        return pos, terms, np.array([tf[B] for B in terms], dtype=np.float64), np.array(
+            [factor[B] for B in terms], dtype=np.float64)
+
+    def _second_terms(self, A, score_a, cands, factor, units, tf, index: KeyIndex, total: float | None = None,
+                      pool=None) -> list[tuple[float, tuple[str, ...]]]:
+        """Terms that complement ``A``: scored on the units that do not already say A's head word. ``index``: the
+        units' :class:`KeyIndex`; ``total``: their summed weight (in unit order); ``pool``: :meth:`_pair_pool`
+        (each built here when not given)."""
         if self._modifier(A):
             return []
-        head = A[-1]
-        hp = prefixes(head)
-        said = {x for x in vocab if not hp.isdisjoint(prefixes(x)) and same_stem(x, head)}
-        # mass of each term on the units that do say the head word; the rest is the residual
-        sub: dict[tuple[str, ...], float] = defaultdict(float)
+        pos, terms, tf_arr, factor_arr = pool if pool is not None else self._pair_pool(cands, factor, tf)
+        said = index.same_stem_keys(A[-1])
+        # mass of each term on the units that do say the head word (added in unit order); the rest is the residual
+        sub: dict[int, float] = defaultdict(float)
         said_total = 0.0
-        total = 0.0
-        for t, w in units:
-            total += w
-            if w <= 0 or said.isdisjoint(t.keys):
+        if total is None:
+            total = 0.0
+            for _, w in units:
+                total += w
+        for u in index.rows(said):
+            t, w = units[u]
+            if w <= 0:
                 continue
             said_total += w
             for g in t.ngrams:
-                sub[g] += w
+                i = pos.get(g)
+                if i is not None:
+                    sub[i] += w
             if t.full is not None and t.full not in t.ngrams:
-                sub[t.full] += w
+                i = pos.get(t.full)
+                if i is not None:
+                    sub[i] += w
         resid_total = total - said_total
         need = max(min(self.second_term_min_mass, 0.25 * resid_total), 0.02)
+        mass = tf_arr.copy()
+        if sub:
+            at = np.fromiter(sub.keys(), dtype=np.int64, count=len(sub))
+            mass[at] = tf_arr[at] - np.fromiter(sub.values(), dtype=np.float64, count=len(sub))
+        sb = mass * factor_arr
         out = []
-        for _, B in cands:
-            if self._modifier(B):
-                continue
-            mass = tf[B] - sub.get(B, 0.0)
-            if mass < need:
-                continue
-            sb = mass * factor[B]
-            if sb < self.second_term_ratio * score_a:
-                continue
-            combo = self._combine(A, B)
+        for i in np.flatnonzero((mass >= need) & (sb >= self.second_term_ratio * score_a)).tolist():
+            combo = self._combine(A, terms[i])
             if combo is not None:
-                out.append((sb, combo))
+                out.append((float(sb[i]), combo))
         out.sort(key=lambda x: (-x[0], x[1]))
         return out
 
@@ -126,9 +151,11 @@ class NamingMixin:
         out.append(capitalise(show((a1, *tail))))
         return [o for o in out if len(o) <= self.max_chars]
 
-    def _head_share(self, text: str, c, probs, tok) -> float:
+    def _head_share(self, text: str, c, probs, tok, index: KeyIndex | None = None) -> float:
         """The share of the cluster's weight held by members that say one of the name's head words (the last word
-        of each "and" part, stem-matched): what a name must not lack, whatever its closeness to the centroid."""
+        of each "and" part, stem-matched): what a name must not lack, whatever its closeness to the centroid.
+        ``index``: the members' :class:`KeyIndex` (built here when not given; a caller asking about several
+        names of one cluster builds it once)."""
         heads: list[str] = []
         prev = None
         for x in tok(QUALIFIER.sub("", text)).keys + ("and",):
@@ -140,10 +167,14 @@ class NamingMixin:
                 prev = x
         if not heads:
             return 0.0
+        if len(probs) != len(c.members):
+            raise ValueError("one weight per member expected")
+        if index is None:
+            index = KeyIndex(tok(s).keys for s in c.members)
+        said = set().union(*(index.same_stem_keys(h) for h in heads))
         share = 0.0
-        for s, p in zip(c.members, probs, strict=True):
-            if any(same_stem(x, h) for x in tok(s).keys for h in heads):
-                share += float(p)
+        for i in index.rows(said):  # in member order, as a plain loop over the members would add them
+            share += float(probs[i])
         return share
 
     def _rerank(self, opts: list[str], members: list[str], vectors: "TermVectors", k: int, rep, probs=None,
@@ -168,6 +199,7 @@ class NamingMixin:
             # above level 1, a name says what most of the weight says; at level 1 only when one value carries
             # the node (at least half of its weight): then the name says that value's head word
             guard = max(self.head_weight_min, 0.0) if not leaf else (0.5 if len(probs) and max(probs) >= 0.5 else 0.0)
+        index = vectors.member_index(k) if guard > 0 and tok is vectors.tok else None
         scored = []
         for i, o in enumerate(opts + extra):
             if i >= len(opts):
@@ -178,7 +210,7 @@ class NamingMixin:
             sim -= penalty * max(n_parts - 1, 0)
             if not exact:  # built from words rather than whole member phrases: its vector is a guess
                 sim -= 0.05
-            carried = guard <= 0 or self._head_share(o, vectors.clusters[k], probs, tok) >= guard
+            carried = guard <= 0 or self._head_share(o, vectors.clusters[k], probs, tok, index) >= guard
             scored.append((not carried, wgt * sim - 0.01 * i, i, o))
         scored.sort(key=lambda t: (t[0], -t[1], t[2], t[3]))
         return [o for *_, o in scored]
@@ -195,9 +227,13 @@ class NamingMixin:
                 opts.append(text)
 
         full = {t.full for t, _ in units if t.full is not None}
-        vocab = {x for t, _ in units for x in t.keys}
+        index = KeyIndex(t.keys for t, _ in units)
+        total = 0.0
+        for _, w in units:
+            total += w
+        pool = self._pair_pool(cands, factor, tf)
         for sa, A in cands[:4]:
-            pairs = self._second_terms(A, sa, cands, factor, units, tf, vocab)
+            pairs = self._second_terms(A, sa, cands, factor, units, tf, index, total, pool)
             # a lone word that is generic (common in other clusters), a modifier, never a value of its own here,
             # or mostly said in two main ways with nothing else to pair it with, reads better as those two uses
             strong = bool(pairs) and pairs[0][0] >= 0.25 * sa

@@ -4,7 +4,9 @@ embeddings. Deterministic, no model, no network."""
 
 from __future__ import annotations
 
+import math
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -219,6 +221,55 @@ class Tok:
         self.ngrams = frozenset(grams)
 
 
+@lru_cache(maxsize=1 << 20)
+def abstract_head(text: str) -> bool | None:
+    """Whether a string's last word is an abstract noun (:data:`ABSTRACT_ENDINGS`, 5+ letters); None when it has no
+    word. Cached: the levels of one build ask about the same members."""
+    words = [w for w in re.split(r"[\s\-/]+", text.lower()) if w]
+    words = [EDGE.sub("", w) for w in words]
+    words = [w for w in words if w]
+    if not words:
+        return None
+    return words[-1].endswith(ABSTRACT_ENDINGS) and len(words[-1]) > 4
+
+
+class KeyIndex:
+    """Which of a list of token sets say a word: per distinct key, the positions that hold it (ascending), and the
+    keys by their :func:`prefixes`, so that the keys sharing a word's stem are found without a scan of every
+    string. Built once per cluster, in one pass: a question about a name then costs what its answer holds."""
+
+    __slots__ = ("at", "_by_prefix")
+
+    def __init__(self, key_lists):
+        at: dict[str, list[int]] = {}
+        for i, keys in enumerate(key_lists):
+            for x in keys:
+                rows = at.get(x)
+                if rows is None:
+                    at[x] = [i]
+                elif rows[-1] != i:
+                    rows.append(i)
+        self.at = at
+        self._by_prefix: dict[str, list[str]] | None = None  # on the first stem question
+
+    def same_stem_keys(self, word: str) -> set[str]:
+        """The keys that share ``word``'s stem (:func:`same_stem`; such keys always share a prefix with it)."""
+        if self._by_prefix is None:
+            self._by_prefix = defaultdict(list)
+            for x in self.at:
+                for p in prefixes(x):
+                    self._by_prefix[p].append(x)
+        cands = {x for p in prefixes(word) for x in self._by_prefix.get(p, ())}
+        return {x for x in cands if same_stem(x, word)}
+
+    def rows(self, keys) -> list[int]:
+        """The positions that hold any of ``keys``, ascending."""
+        out: set[int] = set()
+        for x in keys:
+            out.update(self.at.get(x, ()))
+        return sorted(out)
+
+
 #: Endings of abstract nouns (qualities, states, principles): members mostly headed by them are values.
 ABSTRACT_ENDINGS = (
     "ness", "ity", "ism", "ment", "tion", "sion", "ance", "ence", "ancy", "ency", "ship", "dom", "hood", "cy",
@@ -231,14 +282,11 @@ def infer_category_suffix(texts) -> str:
     transparency, professionalism, technical excellence), else "" (product defects, recipes, tasks ...)."""
     n = hit = 0
     for text in texts:
-        words = [w for w in re.split(r"[\s\-/]+", str(text).lower()) if w]
-        words = [EDGE.sub("", w) for w in words]
-        words = [w for w in words if w]
-        if not words:
+        head = abstract_head(str(text))
+        if head is None:
             continue
         n += 1
-        if words[-1].endswith(ABSTRACT_ENDINGS) and len(words[-1]) > 4:
-            hit += 1
+        hit += head
     return "values" if n and hit >= 0.4 * n else ""
 
 
@@ -262,12 +310,15 @@ class TermVectors:
         dims = {int(c.embeddings.shape[1]) for c, u in zip(clusters, self.usable, strict=True) if u}
         self.ok = len(dims) == 1
         self.exact: dict[tuple[str, ...], np.ndarray] = {}
+        self._indexes: dict[int, KeyIndex] = {}
+        #: each usable cluster's embeddings as float64, NaNs zeroed: converted once, not per question
+        self._E: list[np.ndarray | None] = [None] * len(clusters)
         if not self.ok:
             return
-        for c, u in zip(clusters, self.usable, strict=True):
+        for k, (c, u) in enumerate(zip(clusters, self.usable, strict=True)):
             if not u:
                 continue
-            E = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64))
+            E = self._E[k] = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64))
             for s, e in zip(c.members, E, strict=True):
                 key = tok(s).keys
                 if key and key not in self.exact:
@@ -278,9 +329,16 @@ class TermVectors:
         c = self.clusters[k]
         if not self.ok or not self.usable[k]:
             return None
-        v = np.asarray(rep, dtype=np.float64) @ np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64))
+        v = np.asarray(rep, dtype=np.float64) @ self._E[k]
         n = float(np.linalg.norm(v))
         return v / n if n > 1e-12 else None
+
+    def member_index(self, k: int) -> KeyIndex:
+        """The :class:`KeyIndex` of cluster ``k``'s members (built on first use, once per cluster)."""
+        index = self._indexes.get(k)
+        if index is None:
+            index = self._indexes[k] = KeyIndex(self.tok(s).keys for s in self.clusters[k].members)
+        return index
 
     def _phrase(self, k: int, words: tuple[str, ...]) -> np.ndarray | None:
         key = (k, words)
@@ -289,15 +347,21 @@ class TermVectors:
         v = self.exact.get(words)
         if v is None and self.usable[k]:
             c = self.clusters[k]
-            rows = [i for i, s in enumerate(c.members) if words in self.tok(s).ngrams or self.tok(s).keys == words]
+            index = self.member_index(k)
+            # only members holding every word can say the phrase: look at those, in member order
+            held = [index.at.get(x, []) for x in set(words)]
+            fewest = min(held, key=len)
+            others = [set(h) for h in held if h is not fewest]
+            rows = [i for i in fewest if all(i in h for h in others)
+                    and (words in self.tok(c.members[i]).ngrams or self.tok(c.members[i]).keys == words)]
             if not rows:
-                rows = [i for i, s in enumerate(c.members) if words[-1] in self.tok(s).keys]
+                rows = list(index.at.get(words[-1], []))
             if rows:  # the heaviest of the shortest members that say it: an average would flatter a vague phrase
                 short = min(len(self.tok(c.members[i]).keys) for i in rows)
                 w, _ = norm_weights(c.weights, len(c.members))
                 rows = [min((i for i in rows if len(self.tok(c.members[i]).keys) == short),
                             key=lambda i: (-w[i], str(c.members[i])))]
-                v = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64)[rows]).mean(axis=0)
+                v = self._E[k][rows].mean(axis=0)
         if v is not None:
             n = float(np.linalg.norm(v))
             v = v / n if n > 1e-12 else None
@@ -340,7 +404,7 @@ class TermVectors:
         if cen is None:
             return []
         c = self.clusters[k]
-        sims = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64)) @ cen
+        sims = self._E[k] @ cen
         w, _ = norm_weights(c.weights, len(c.members))
         sims = sims + 0.1 * w  # among equally central members, the heavier
         out: list[str] = []
