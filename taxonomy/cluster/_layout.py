@@ -54,6 +54,8 @@ HNSW_EF_CONSTRUCTION = 80
 IVF_HNSW_ROWS_PER_LIST = 100
 IVF_HNSW_NPROBE = 16
 IVF_HNSW_EF_SEARCH = 64
+IVF_HNSW_TRAIN_EF_SEARCH = 64  #: HNSW breadth when k-means assigns its training points
+IVF_HNSW_NITER = 25  #: k-means iterations (faiss's default)
 
 
 def knn_engine(n: int, engine: str = "auto") -> str:
@@ -111,8 +113,9 @@ def _search(Xf: np.ndarray, k: int, engine: str) -> np.ndarray:
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         if engine == "ivf-hnsw":  # k-means assigns the training points through an HNSW graph too
             clustering_index = _hnsw(d)
-            clustering_index.hnsw.efSearch = IVF_HNSW_EF_SEARCH
+            clustering_index.hnsw.efSearch = IVF_HNSW_TRAIN_EF_SEARCH
             index.clustering_index = clustering_index
+            index.cp.niter = IVF_HNSW_NITER
         index.cp.seed = 1234
         index.cp.min_points_per_centroid = IVF_TRAIN_PER_LIST  # the sample is meant to be small: no warning
         rng = np.random.default_rng(1234)
