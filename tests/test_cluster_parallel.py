@@ -93,12 +93,13 @@ def test_large_input_fit_same_labels_for_one_and_two_threads(monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-def test_ivf_knn_same_graph_for_one_and_two_threads(monkeypatch):
+@pytest.mark.parametrize("engine", ["ivf", "ivf-hnsw"])
+def test_ivf_knn_same_graph_for_one_and_two_threads(monkeypatch, engine):
     X, _ = _blobs(3000, d=24, centers=30)
     monkeypatch.setenv("TAXO_THREADS", "1")
-    D1, I1 = _layout.knn(X, 14, engine="ivf")
+    D1, I1 = _layout.knn(X, 14, engine=engine)
     monkeypatch.setenv("TAXO_THREADS", "2")
-    D2, I2 = _layout.knn(X, 14, engine="ivf")
+    D2, I2 = _layout.knn(X, 14, engine=engine)
     np.testing.assert_array_equal(I1, I2)
     np.testing.assert_array_equal(D1, D2)
 

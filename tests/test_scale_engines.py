@@ -95,13 +95,16 @@ def test_allocate_shares_exactly():
 # ------------------------------------------------------------------------------------------------ kNN
 def test_knn_engine_choice():
     assert knn_engine(3307) == "exact"
+    assert knn_engine(_layout.KNN_EXACT_MAX) == "exact"
     assert knn_engine(_layout.KNN_EXACT_MAX + 1) == "ivf"
+    assert knn_engine(_layout.KNN_IVF_MAX) == "ivf"  # 100k values: the graph is as before
+    assert knn_engine(_layout.KNN_IVF_MAX + 1) == "ivf-hnsw"
     assert knn_engine(10, "hnsw") == "hnsw"
     with pytest.raises(UsageError, match="unknown kNN engine"):
         knn_engine(10, "annoy")
 
 
-@pytest.mark.parametrize("engine", ["ivf", "hnsw"])
+@pytest.mark.parametrize("engine", ["ivf", "ivf-hnsw", "hnsw"])
 def test_approximate_knn_matches_exact_and_is_deterministic(engine):
     X = blobs(3000, 32, 30, seed=7)
     De, Ie = knn(X, 15, engine="exact")

@@ -31,7 +31,11 @@ SMALL_N_DENSE = 300  # below this many points the spectral init uses a dense eig
 #: measured on 2 cores, the exact scan grows as n^1.7 and costs 42 s at 30k rows (k = 100) against 19 s for IVF;
 #: below it the exact scan is as cheap and stays the default (small builds are exactly as before)
 KNN_EXACT_MAX = 20_000
-KNN_ENGINES = ("auto", "exact", "ivf", "hnsw")
+KNN_ENGINES = ("auto", "exact", "ivf", "ivf-hnsw", "hnsw")
+#: above this many rows ``knn`` uses lists of a fixed size found through an HNSW graph ("ivf-hnsw", n log n)
+#: instead of 4 sqrt(n) lists scanned against every centroid ("ivf", n^1.5); at or below it (100k values
+#: included) the graph is exactly as before
+KNN_IVF_MAX = 150_000
 IVF_LISTS_PER_SQRT_N = 4  #: IVF lists = 4 sqrt(n) (faiss's usual 1-16 sqrt(n))
 #: lists scanned per query, and the training sample (points per list, seeded). At 100k stand-in values and 14
 #: neighbours, 8 probes and 10 points per list keep recall 0.994 (16 and 40: 1.000; 4 and 10: 0.933) for about
@@ -45,6 +49,13 @@ MIN_LAYOUT_EPOCHS = 50  #: the fewest SGD epochs a large layout gets
 SGD_KINDS = ("sequential", "blocked")  #: see :func:`layout`
 HNSW_M = 32  #: graph degree of the HNSW index ("hnsw" engine)
 HNSW_EF_CONSTRUCTION = 80
+#: "ivf-hnsw": n / 100 lists, found (while training and searching) through an HNSW graph over the centroids, so
+#: a query costs log(lists) + a fixed number of rows whatever n is
+IVF_HNSW_ROWS_PER_LIST = 100
+IVF_HNSW_NPROBE = 16
+IVF_HNSW_EF_SEARCH = 64
+IVF_HNSW_TRAIN_EF_SEARCH = 64  #: HNSW breadth when k-means assigns its training points
+IVF_HNSW_NITER = 25  #: k-means iterations (faiss's default)
 
 
 def knn_engine(n: int, engine: str = "auto") -> str:
@@ -56,7 +67,7 @@ def knn_engine(n: int, engine: str = "auto") -> str:
         raise UsageError(f"unknown kNN engine {engine!r}; choose one of {', '.join(KNN_ENGINES)}")
     if engine != "auto":
         return engine
-    return "ivf" if n > KNN_EXACT_MAX else "exact"
+    return "exact" if n <= KNN_EXACT_MAX else "ivf" if n <= KNN_IVF_MAX else "ivf-hnsw"
 
 
 @contextlib.contextmanager
@@ -73,6 +84,15 @@ def _one_thread():
         faiss.omp_set_num_threads(old)
 
 
+def _hnsw(d: int):
+    """An empty faiss HNSW index (inner product); fill it single-threaded (``_one_thread``)."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    return index
+
+
 def _search(Xf: np.ndarray, k: int, engine: str) -> np.ndarray:
     """Indices of the ``k`` most similar rows of every row (itself usually among them)."""
     import faiss
@@ -82,10 +102,20 @@ def _search(Xf: np.ndarray, k: int, engine: str) -> np.ndarray:
         index = faiss.IndexFlatIP(d)
         index.add(Xf)
         return index.search(Xf, k)[1]
-    if engine == "ivf":
-        nlist = max(1, min(n // 39, int(IVF_LISTS_PER_SQRT_N * np.sqrt(n))))
-        quantizer = faiss.IndexFlatIP(d)
+    if engine in ("ivf", "ivf-hnsw"):
+        if engine == "ivf":
+            nlist = max(1, min(n // 39, int(IVF_LISTS_PER_SQRT_N * np.sqrt(n))))
+            quantizer, nprobe = faiss.IndexFlatIP(d), IVF_NPROBE
+        else:
+            nlist = max(1, n // IVF_HNSW_ROWS_PER_LIST)
+            quantizer, nprobe = _hnsw(d), IVF_HNSW_NPROBE
+            quantizer.hnsw.efSearch = max(IVF_HNSW_EF_SEARCH, 2 * nprobe)
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        if engine == "ivf-hnsw":  # k-means assigns the training points through an HNSW graph too
+            clustering_index = _hnsw(d)
+            clustering_index.hnsw.efSearch = IVF_HNSW_TRAIN_EF_SEARCH
+            index.clustering_index = clustering_index
+            index.cp.niter = IVF_HNSW_NITER
         index.cp.seed = 1234
         index.cp.min_points_per_centroid = IVF_TRAIN_PER_LIST  # the sample is meant to be small: no warning
         rng = np.random.default_rng(1234)
@@ -93,10 +123,9 @@ def _search(Xf: np.ndarray, k: int, engine: str) -> np.ndarray:
         with _one_thread():
             index.train(sample)
             index.add(Xf)
-        index.nprobe = min(nlist, IVF_NPROBE)
+        index.nprobe = min(nlist, nprobe)
         return index.search(Xf, k)[1]
-    index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index = _hnsw(d)
     with _one_thread():
         index.add(Xf)
     index.hnsw.efSearch = max(2 * k, 64)
