@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from taxonomy.cluster.contrast import Contrast, residuals, words
+from taxonomy.cluster.contrast import Contrast, shared_groups, words
 from taxonomy.cluster.umap_kmeans import UMAPKMeans
 from taxonomy.errors import UsageError
 
@@ -41,72 +41,68 @@ TOPICS = {"colour": ["red", "crimson", "scarlet", "ruby"], "sea": ["blue", "ocea
           "mind": ["thought", "idea", "notion", "reason"]}
 
 
-def test_words_and_residuals():
+def test_words_and_shared_groups():
     assert words("Self-care, and well_being 2") == ["Self", "care", "and", "well", "being", "2"]
-    texts = ["Deep red", "deep blue", "deep", "red", "deep-sea diving", "calm"]
-    labels = np.array([0, 0, 0, 1, 0, 1])
-    res = residuals(texts, labels)
-    # "deep" is shared in node 0; the lone "deep" has nothing left; "red" in node 1 shares nothing
-    assert res == {0: "red", 1: "blue", 4: "sea diving"}
-    assert residuals(texts, labels, min_word=5) == {}  # "deep" is too short to count
-    assert residuals(["deep red", "deep blue"], np.array([0, 1])) == {}  # not in one node
+    texts = ["Deep red", "deep blue", "deep", "red", "deep-sea diving", "calm", "calm sea", "calm seas"]
+    labels = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+    # node 0: "deep" shared by four, the lone "deep" has nothing left; node 1: "calm" by three, two residuals
+    assert shared_groups(texts, labels) == {0: ("deep", {0: "red", 1: "blue", 4: "sea diving"})}
+    assert shared_groups(texts, labels, min_group=2) == {
+        0: ("deep", {0: "red", 1: "blue", 4: "sea diving"}), 1: ("calm", {6: "sea", 7: "seas"})}
+    assert shared_groups(texts, labels, min_word=5) == {}  # "deep" and "calm" are too short to count
+    assert shared_groups(texts, np.arange(8)) == {}  # never across nodes
 
 
 def scene():
     emb = ToyEmbedder(TOPICS, ["deep"])
-    texts = [*TOPICS["colour"], *TOPICS["sea"], "deep", "deep red", "deep blue", "deep thought"]
+    texts = [*TOPICS["colour"], *TOPICS["sea"], *TOPICS["mind"],
+             "deep red", "deep crimson", "deep scarlet", "deep blue", "deep ocean", "deep navy"]
     X = emb(texts)
-    labels = np.array([0] * 4 + [1] * 4 + [2] * 4)
+    labels = np.array([0] * 4 + [1] * 4 + [2] * 4 + [3] * 6)
     return emb, texts, X, labels
 
 
-def test_moves_values_grouped_by_a_shared_word_only():
+def test_splits_a_node_grouped_by_a_shared_word_and_merges_back_to_k():
     emb, texts, X, labels = scene()
-    c = Contrast(texts, emb)
-    out = c.refine(X, labels, 3, np.ones(len(X)), seed=0)
+    c = Contrast(texts, emb, share=0.25)
+    out = c.refine(X, labels, 4, np.ones(len(X)), seed=0)
     got = dict(zip(texts, out.tolist(), strict=True))
-    assert got["deep red"] == 0 and got["deep blue"] == 1  # to the node their residual fits
-    assert got["deep"] == 2 and got["deep thought"] == 2  # no residual / no better node: stay
-    assert c.moved_ == 2
-    assert sorted(set(out.tolist())) == [0, 1, 2]
-    assert emb.calls[-1] == sorted(["red", "blue", "thought"])  # residuals embedded once, not the values
+    assert sorted(set(out.tolist())) == [0, 1, 2, 3] and c.split_ == 1
+    assert got["deep red"] == got["deep crimson"] == got["deep scarlet"]
+    assert got["deep blue"] == got["deep ocean"] == got["deep navy"] != got["deep red"]
+    # the colour part went to the colours (the cheapest merge that is not the two parts again)
+    assert got["deep red"] == got["red"] and got["deep blue"] != got["blue"]
+    assert len({got[t] for t in TOPICS["mind"]}) == 1
+    assert emb.calls[-1] == sorted(["red", "crimson", "scarlet", "blue", "ocean", "navy"])  # residuals, once
 
 
-def test_weight_zero_and_no_shared_words_change_nothing():
+def test_share_zero_and_no_shared_words_change_nothing():
     emb, texts, X, labels = scene()
-    assert np.array_equal(Contrast(texts, emb, weight=0).refine(X, labels, 3, np.ones(len(X)), 0), labels)
-    assert np.array_equal(Contrast(texts, emb, passes=0).refine(X, labels, 3, np.ones(len(X)), 0), labels)
-    # no node holds two values sharing a word ("deep blue" away from "blue", "deep red" away from "red")
-    apart = np.array([0] * 4 + [1] * 4 + [2, 1, 0])
-    c = Contrast(texts[:-1], emb)
-    assert np.array_equal(c.refine(X[:-1], apart, 3, np.ones(len(X) - 1), 0), apart) and c.moved_ == 0
-    assert len(emb.calls) == 1  # nothing to embed
+    n_calls = len(emb.calls)
+    assert np.array_equal(Contrast(texts, emb, share=0).refine(X, labels, 4, np.ones(len(X)), 0), labels)
+    # no node holds three members sharing a word
+    apart = np.array([0] * 4 + [1] * 4 + [2] * 4 + [0, 1, 2, 3, 0, 3])
+    c = Contrast(texts, emb, share=0.25)
+    assert np.array_equal(c.refine(X, apart, 4, np.ones(len(X)), 0), apart) and c.split_ == 0
+    assert len(emb.calls) == n_calls  # nothing to embed
 
 
-def test_a_value_sharing_its_head_word_moves_to_its_modifier_when_that_dominates():
+def test_deterministic_for_a_seed_with_weights():
     emb, texts, X, labels = scene()
-    labels = np.array([0] * 4 + [1] * 4 + [2, 2, 1, 2])  # "deep blue" beside "blue": residual "deep"
-    out = Contrast(texts, emb).refine(X, labels, 3, np.ones(len(X)), 0)
-    assert out[texts.index("deep blue")] == 2
-
-
-def test_exact_counts_when_a_node_empties():
-    emb = ToyEmbedder(TOPICS, ["deep"])
-    texts = [*TOPICS["colour"], *TOPICS["sea"], "deep red", "deep blue"]
-    X = emb(texts)
-    labels = np.array([0] * 4 + [1] * 4 + [2, 2])
-    out = Contrast(texts, emb).refine(X, labels, 3, np.ones(len(X)), seed=0)
-    assert sorted(set(out.tolist())) == [0, 1, 2]  # node 2 emptied and was refilled by a split
-    assert out[8] == out[0] or out[9] == out[4]
+    w = np.linspace(0.5, 2.0, len(X))
+    a = Contrast(texts, emb, share=0.25).refine(X, labels, 4, w, seed=3)
+    b = Contrast(texts, emb, share=0.25).refine(X, labels, 4, w, seed=3)
+    assert np.array_equal(a, b)
 
 
 def test_bad_parameters_are_usage_errors():
     emb, texts, X, labels = scene()
-    for kw in ({"weight": -1}, {"weight": float("nan")}, {"min_word": 0}, {"passes": -1}, {"min_word": True}):
+    for kw in ({"share": -0.1}, {"share": float("nan")}, {"share": 2}, {"max_parts": 1}, {"min_group": 1},
+               {"min_word": 0}, {"min_word": True}):
         with pytest.raises(UsageError):
             Contrast(texts, emb, **kw)
     with pytest.raises(UsageError, match="texts for"):
-        Contrast(texts[:-1], emb).refine(X, labels, 3, np.ones(len(X)), 0)
+        Contrast(texts[:-1], emb).refine(X, labels, 4, np.ones(len(X)), 0)
 
 
 def big_scene(seed: int = 0):
@@ -119,7 +115,7 @@ def big_scene(seed: int = 0):
 
 def test_default_method_hook_is_deterministic_and_exact():
     emb, texts, X = big_scene()
-    fits = [UMAPKMeans(seed=s, contrast=Contrast(texts, emb)).fit(X, [8, 3]) for s in (0, 0, 1)]
+    fits = [UMAPKMeans(seed=s, contrast=Contrast(texts, emb, share=0.5)).fit(X, [8, 3]) for s in (0, 0, 1)]
     for h in fits:
         h.validate(len(X), [8, 3])
     assert all(np.array_equal(a, b) for a, b in zip(fits[0].labels, fits[1].labels, strict=True))
@@ -127,10 +123,18 @@ def test_default_method_hook_is_deterministic_and_exact():
     assert "contrast" in UMAPKMeans(seed=0, contrast=Contrast(texts, emb)).get_params()
     assert UMAPKMeans(seed=0).get_params()["contrast"] is None
 
-    # how many level-1 nodes mix modified phrases of different topics
+    # pairs of modified phrases in one level-1 node that share their modifier, and those of different topics
     topic = [t.split()[-1].split("x")[0] for t in texts]
 
-    def mixed(l1):
-        return sum(len({topic[i] for i in np.flatnonzero(l1 == c) if " " in texts[i]}) > 1 for c in range(8))
+    def opposites(l1):
+        same = split = 0
+        for c in range(8):
+            m = [i for i in np.flatnonzero(l1 == c) if " " in texts[i]]
+            for a in m:
+                for b in m:
+                    if a < b and texts[a].split()[0] == texts[b].split()[0]:
+                        same += 1
+                        split += topic[a] != topic[b]
+        return split / same
 
-    assert mixed(fits[0].labels[0]) < mixed(plain.labels[0])
+    assert opposites(fits[0].labels[0]) < 0.5 < opposites(plain.labels[0])
