@@ -337,9 +337,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="embedding model of the values (names are always scored with MiniLM)")
     p.add_argument("--embed-backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
                    help="how the values are embedded (names are always scored with torch fp32 MiniLM)")
-    p.add_argument("--contrast", type=float, default=None, metavar="WEIGHT",
-                   help="run the default method with the contrastive level-1 refinement of this weight "
-                        "(taxonomy.cluster.contrast; residual phrases embedded like the values)")
+    p.add_argument("--contrast", type=float, default=None, metavar="SHARE",
+                   help="run the default method with the contrastive level-1 refinement adding this share of k "
+                        "nodes by splits before merging back (taxonomy.cluster.contrast; residual phrases embedded "
+                        "like the values)")
+    p.add_argument("--contrast-parts", type=int, default=6, metavar="N",
+                   help="with --contrast: the most parts one shared-word group is split into")
     args = p.parse_args(argv)
 
     from taxonomy.cluster import DEFAULT_METHOD, METHODS
@@ -373,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         residual_embed = Embedder(model="mpnet" if args.model == "mpnet" else None,
                                   cache_dir=cache / "residuals" if cache is not None else None,
                                   use_cache=cache is not None, backend=args.embed_backend, device="cpu").embed
-        default_params["contrast"] = Contrast(values, residual_embed, weight=args.contrast)
+        default_params["contrast"] = Contrast(values, residual_embed, share=args.contrast,
+                                              max_parts=args.contrast_parts)
     results: dict[str, dict] = {}
     for name in names:
         all_labels: list[dict] = []
