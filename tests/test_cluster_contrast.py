@@ -105,6 +105,35 @@ def test_bad_parameters_are_usage_errors():
         Contrast(texts[:-1], emb).refine(X, labels, 4, np.ones(len(X)), 0)
 
 
+def test_many_splits_and_merges_keep_k_and_parts_apart():
+    topics = {f"t{j}": [f"w{j}x{i}" for i in range(6)] for j in range(10)}
+    mods = [f"mod{j}" for j in range(5)]
+    emb = ToyEmbedder(topics, mods, seed=1)
+    texts = [w for ws in topics.values() for w in ws] + [f"{m} {ws[0]}" for m in mods for ws in topics.values()]
+    X = emb(texts)
+    labels = np.array([j for j in range(10) for _ in range(6)] + [10 + j for j in range(5) for _ in range(10)])
+    outs = []
+    for _ in range(2):
+        c = Contrast(texts, emb, share=1.0, max_parts=3)
+        outs.append(c.refine(X, labels, 15, np.ones(len(X)), seed=0))
+    assert np.array_equal(outs[0], outs[1]) and sorted(set(outs[0].tolist())) == list(range(15))
+    assert c.split_ == 5  # every modifier node, each into 2 parts (10 residuals // 4)
+    # no modifier's phrases are all in one node any more
+    for m in mods:
+        assert len({int(outs[0][i]) for i, t in enumerate(texts) if t.startswith(m + " ")}) > 1
+
+
+def test_merge_chains_and_inherited_siblings():
+    from taxonomy.cluster.contrast import _merge_to
+
+    Z = np.array([[0.0, 0.0], [1.0, 0.0], [1.05, 0.0], [50.0, 0.0]])
+    one = np.ones(4)
+    # 1 and 2 first, then the merged node into 0 (a node that absorbed one is absorbed in turn)
+    assert _merge_to(Z, np.arange(4), 4, 2, one, []).tolist() == [0, 0, 0, 1]
+    # 0 and 1 are parts of one split: {1, 2} inherits that, so 0 goes with 3 although it is far
+    assert _merge_to(Z, np.arange(4), 4, 2, one, [[0, 1]]).tolist() == [0, 1, 1, 0]
+
+
 def big_scene(seed: int = 0):
     topics = {f"t{j}": [f"w{j}x{i}" for i in range(15)] for j in range(4)}
     emb = ToyEmbedder(topics, ["deep", "high"], seed=seed)

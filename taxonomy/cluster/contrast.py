@@ -193,9 +193,9 @@ def _merge_to(Z: np.ndarray, labels: np.ndarray, m: int, k: int, w: np.ndarray,
         lo, hi = min(a, b), max(a, b)
         heapq.heappush(heap, (cost, lo, hi, int(version[lo]), int(version[hi])))
 
-    links = [set(map(int, row)) for row in near]
+    links = [set(map(int, row)) - {i} for i, row in enumerate(near)]
     for a in range(m):
-        for b in links[a]:
+        for b in sorted(links[a]):
             links[b].add(a)
     for a in range(m):
         for b in sorted(links[a]):
@@ -213,9 +213,10 @@ def _merge_to(Z: np.ndarray, labels: np.ndarray, m: int, k: int, w: np.ndarray,
         target[target == b] = a
         fam_of[a] = fam_of[a] | fam_of[b]
         links[a] = (links[a] | links[b]) - {a, b}
-        for c in links[b]:
+        for c in links[a]:
             links[c].discard(b)
             links[c].add(a)
+        links[b] = set()
         version[a] += 1
         for c in sorted(links[a]):
             push(a, c)
