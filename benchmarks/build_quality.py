@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="run the default method with the contrastive level-1 refinement adding this share of k "
                         "nodes by splits before merging back (taxonomy.cluster.contrast; residual phrases embedded "
                         "like the values)")
-    p.add_argument("--contrast-parts", type=int, default=6, metavar="N",
+    p.add_argument("--contrast-parts", type=int, default=8, metavar="N",
                    help="with --contrast: the most parts one shared-word group is split into")
     args = p.parse_args(argv)
 
