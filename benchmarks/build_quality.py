@@ -135,16 +135,18 @@ def score(value_labels: dict[int, np.ndarray], ref: dict[int, np.ndarray], w: np
 
 
 # ------------------------------------------------------------------------------------------------ runners
-def run_method(name: str, X: np.ndarray, w: np.ndarray, levels: list[int], seed: int):
+def run_method(name: str, X: np.ndarray, w: np.ndarray, levels: list[int], seed: int, params: dict | None = None):
     from taxonomy.cluster import get_method
 
-    method = get_method(name, seed=seed)
+    method = get_method(name, seed=seed, **(params or {}))
     t, c = time.perf_counter(), time.process_time()
     h = method.fit(X, levels, sample_weight=w)
     dt, dc = time.perf_counter() - t, time.process_time() - c
     h.validate(len(X), levels)
     LAST_FIT["labels"] = h.labels
-    return {lv: h.value_labels(lv) for lv in (1, 2, 3)}, (dt, dc), method.get_params()
+    params = {k: v if v is None or isinstance(v, str | int | float | bool) else repr(v)
+              for k, v in method.get_params().items()}
+    return {lv: h.value_labels(lv) for lv in (1, 2, 3)}, (dt, dc), params
 
 
 LAST_FIT: dict = {}
@@ -335,6 +337,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="embedding model of the values (names are always scored with MiniLM)")
     p.add_argument("--embed-backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
                    help="how the values are embedded (names are always scored with torch fp32 MiniLM)")
+    p.add_argument("--contrast", type=float, default=None, metavar="SHARE",
+                   help="run the default method with the contrastive level-1 refinement adding this share of k "
+                        "nodes by splits before merging back (taxonomy.cluster.contrast; residual phrases embedded "
+                        "like the values)")
+    p.add_argument("--contrast-parts", type=int, default=8, metavar="N",
+                   help="with --contrast: the most parts one shared-word group is split into")
     args = p.parse_args(argv)
 
     from taxonomy.cluster import DEFAULT_METHOD, METHODS
@@ -361,10 +369,21 @@ def main(argv: list[str] | None = None) -> int:
     ref_tree = load_values_tree_csv(args.refdata / "values_tree.csv")
     name_embed = Embedder(cache_dir=cache / "names" if cache is not None else None).embed
     ref_top = ref[3]
+    default_params = {}
+    if args.contrast is not None:
+        from taxonomy.cluster.contrast import Contrast
+
+        residual_embed = Embedder(model="mpnet" if args.model == "mpnet" else None,
+                                  cache_dir=cache / "residuals" if cache is not None else None,
+                                  use_cache=cache is not None, backend=args.embed_backend, device="cpu").embed
+        default_params["contrast"] = Contrast(values, residual_embed, share=args.contrast,
+                                              max_parts=args.contrast_parts)
     results: dict[str, dict] = {}
     for name in names:
         all_labels: list[dict] = []
         label = f"**{name}** (default)" if name == DEFAULT_METHOD else name
+        if name == DEFAULT_METHOD and default_params:
+            label += f", {default_params['contrast']!r}"
         if name == "kmeans":
             label += " — hierarchical k-means"
         if name == "bertopic":
@@ -377,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
                     if name == "bertopic":
                         labels, dt, params = run_bertopic(values, X, levels, seed)
                     else:
-                        labels, dt, params = run_method(name, X, w, levels, seed)
+                        labels, dt, params = run_method(name, X, w, levels, seed,
+                                                        default_params if name == DEFAULT_METHOD else None)
                 run = {"seed": seed, "seconds": dt[0], "cpu_seconds": dt[1], **score(labels, ref, w)}
                 if name == DEFAULT_METHOD:
                     run.update(name_scores(values, X, w, LAST_FIT["labels"], ref_tree, name_embed, ref_top))
