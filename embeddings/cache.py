@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,35 +44,44 @@ class EmbeddingCache:
         conn.execute(_SCHEMA)
         return conn
 
+    #: keys per lookup query (SQLite allows 32,766 bound parameters from 3.32)
+    CHUNK = 900
+
     def get(self, model: str, texts: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray]:
         """Look texts up. Returns (vectors with rows for found texts, zeros elsewhere; or None if none found,
-        boolean mask of found rows)."""
-        found = np.zeros(len(texts), dtype=bool)
-        if not texts:
-            return None, found
-        keys = [text_key(t) for t in texts]
-        index: dict[bytes, list[int]] = {}
-        for i, k in enumerate(keys):
-            index.setdefault(k, []).append(i)
-        out: np.ndarray | None = None
+        boolean mask of found rows). A stored row of another size than most found rows counts as not found."""
+        n = len(texts)
+        if not n:
+            return None, np.zeros(0, dtype=bool)
+        slot: dict[bytes, int] = {}  # key -> its number among the distinct keys
+        where = np.fromiter((slot.setdefault(text_key(t), len(slot)) for t in texts), dtype=np.int64, count=n)
+        keys = list(slot)
+        got: list[tuple[int, bytes]] = []  # (distinct key number, vector blob)
         conn = self._connect()
         try:
-            uniq = list(index)
-            for start in range(0, len(uniq), 900):
-                part = uniq[start : start + 900]
+            for start in range(0, len(keys), self.CHUNK):
+                part = keys[start : start + self.CHUNK]
                 marks = ",".join("?" * len(part))
                 rows = conn.execute(
-                    f"SELECT key, dim, vector FROM embeddings WHERE model = ? AND key IN ({marks})", [model, *part]
+                    f"SELECT key, vector FROM embeddings WHERE model = ? AND key IN ({marks})", [model, *part]
                 )
-                for key, dim, blob in rows:
-                    vec = np.frombuffer(blob, dtype=np.float32)
-                    if out is None:
-                        out = np.zeros((len(texts), dim), dtype=np.float32)
-                    for i in index[key]:
-                        out[i] = vec
-                        found[i] = True
+                got.extend((slot[key], blob) for key, blob in rows)
         finally:
             conn.close()
+        if not got:
+            return None, np.zeros(n, dtype=bool)
+        sizes = Counter(len(blob) for _, blob in got)
+        size = max(sizes, key=lambda b: (sizes[b], b))  # one model, one width: any other row is damaged
+        if len(sizes) > 1:
+            got = [g for g in got if len(g[1]) == size]
+        dim = size // 4
+        row_of = np.full(len(keys), -1, dtype=np.int64)  # each distinct key's row among the blobs read
+        row_of[np.fromiter((k for k, _ in got), dtype=np.int64, count=len(got))] = np.arange(len(got))
+        vectors = np.frombuffer(b"".join(blob for _, blob in got), dtype=np.float32).reshape(len(got), dim)
+        rows = row_of[where]
+        found = rows >= 0
+        out = np.zeros((n, dim), dtype=np.float32)
+        out[found] = vectors[rows[found]]
         return out, found
 
     def put(self, model: str, texts: Sequence[str], vectors: np.ndarray) -> None:
