@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -174,15 +175,29 @@ def resolve_backend(backend: str | None, device: Callable[[], str]) -> str:
 
 def resolve_device(device: str | None) -> str:
     """The torch device to embed on: ``device`` unless "auto"/None; then ``$TAXO_DEVICE``, else "cuda" when a
-    CUDA device is visible, else "cpu"."""
+    CUDA device is visible, else "cpu". Where no GPU driver is installed the answer is "cpu" without importing
+    torch (seconds, and nothing else needs it on a warm build with an ONNX backend)."""
     if device and device != "auto":
         return device
     env = os.environ.get("TAXO_DEVICE", "").strip()
     if env and env != "auto":
         return env
+    if "torch" not in sys.modules and not _gpu_driver_present():  # torch could see no GPU: not imported for that
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+#: device files of the GPU drivers torch's CUDA (or ROCm) builds use on Linux (NVIDIA, AMD, WSL)
+_GPU_DRIVER_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
+
+
+def _gpu_driver_present() -> bool:
+    """Whether a GPU driver torch could use may be present; always True off Linux (nothing cheap to check)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.path.exists(p) for p in _GPU_DRIVER_FILES)
 
 
 @contextlib.contextmanager

@@ -211,7 +211,7 @@ class OnnxEncoder:
         encs = [e for part in pmap(self.tokenizer.encode_batch, [texts[i : i + chunk]
                                                                   for i in range(0, len(texts), chunk)])
                 for e in part]
-        lengths = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
+        lengths = np.fromiter((len(e) for e in encs), dtype=np.int64, count=len(encs))
         out = None
         done = 0
         for rows, vectors in pmap(lambda rows: (rows, self._run(encs, rows)), token_batches(lengths, batch_size)):

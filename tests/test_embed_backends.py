@@ -209,7 +209,8 @@ def _save(path: Path, nodes, inputs, outputs, consts: dict, opset: int = 17) -> 
     from onnx import helper as oh
     from onnx import numpy_helper as nh
 
-    graph = oh.make_graph(nodes, "g", [oh.make_tensor_value_info(i, TensorProto.FLOAT, ["b", "t", d]) for i, d in inputs],
+    graph = oh.make_graph(nodes, "g",
+                          [oh.make_tensor_value_info(i, TensorProto.FLOAT, ["b", "t", d]) for i, d in inputs],
                           [oh.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
                           [nh.from_array(np.asarray(v), k) for k, v in consts.items()])
     onnx.save(oh.make_model(graph, opset_imports=[oh.make_opsetid("", opset)]), str(path))

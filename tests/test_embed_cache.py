@@ -3,7 +3,11 @@ nothing loaded."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -59,3 +63,37 @@ def test_warm_embed_serves_the_cache_without_the_model(tmp_path):
     np.testing.assert_array_equal(got, np.vstack([X[5], X]))
     assert again.stats.n_cached == 301 and again.stats.n_embedded == 0 and not again.stats.model_loaded
     assert seen[-1] == (301, 301)
+
+
+def test_warm_embed_loads_neither_torch_nor_onnxruntime(tmp_path):
+    """A warm build with an ONNX backend needs only the cache: no torch import to ask for a GPU (where no GPU
+    driver is installed), no ONNX Runtime session."""
+    from embeddings.embedder import _gpu_driver_present
+
+    texts = [f"value {i}" for i in range(50)]
+    emb = Embedder(cache_dir=tmp_path, backend="onnx-int8", device="cpu")
+    EmbeddingCache(tmp_path).put(emb.identity, texts, _vectors(len(texts), 384))
+    code = (
+        "import sys\n"
+        "from embeddings import Embedder\n"
+        f"e = Embedder(cache_dir={str(tmp_path)!r}, backend='onnx-int8')\n"
+        f"X = e.embed([f'value {{i}}' for i in range(50)])\n"
+        "print(X.shape, e.stats.n_embedded, 'torch' in sys.modules, 'onnxruntime' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                         env={**os.environ, "PYTHONPATH": str(root), "TAXO_DEVICE": ""}).stdout.split()
+    assert out[:3] == ["(50,", "384)", "0"] and out[4] == "False"
+    if not _gpu_driver_present():
+        assert out[3] == "False"
+
+
+def test_resolve_device_without_a_gpu_driver_does_not_import_torch(monkeypatch):
+    import embeddings.embedder as embedder
+
+    monkeypatch.delenv("TAXO_DEVICE", raising=False)
+    monkeypatch.setattr(embedder, "_gpu_driver_present", lambda: False)
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    assert embedder.resolve_device("auto") == "cpu"
+    assert "torch" not in sys.modules
+    assert embedder.resolve_device("cuda:1") == "cuda:1"
