@@ -224,12 +224,15 @@ class OnnxEncoder:
         return out
 
     def _run(self, encs: list, rows: np.ndarray) -> np.ndarray:
-        """The vectors of one batch (texts of one token length)."""
-        ids = np.array([encs[i].ids for i in rows], dtype=np.int64)
+        """The vectors of one batch (texts of one token length). A batch of one text runs as two copies of it:
+        ONNX Runtime sums a batch of one over the tokens (the mean pooling's ReduceSum) in another order than
+        a larger batch, which moves the last bit of some components."""
+        picked = rows if len(rows) > 1 else np.repeat(rows, 2)
+        ids = np.array([encs[i].ids for i in picked], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
         if "token_type_ids" in self._inputs:
-            feed["token_type_ids"] = np.array([encs[i].type_ids for i in rows], dtype=np.int64)
-        return self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+            feed["token_type_ids"] = np.array([encs[i].type_ids for i in picked], dtype=np.int64)
+        return self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][: len(rows)]
 
 
 def token_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
