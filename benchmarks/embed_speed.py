@@ -2,9 +2,10 @@
 per-token int8 ONNX, in one process, on the 3,307 published values and on synthetic value phrases.
 
     .venv/bin/python benchmarks/embed_speed.py [--threads 1 2] [--repeat 2] [--synthetic 100000]
-        [--synthetic-backends onnx-int8] [--out benchmarks/results/embed_speed.md]
+        [--synthetic-backends onnx-int8] [--synthetic-threads 1 2] [--out benchmarks/results/embed_speed.md]
 
-For each data set, backend and thread count: values/s (wall) and values per CPU-second (process CPU, all
+For each data set, backend and thread count (torch's intra-op threads; the ONNX backends' worker threads, each
+running whole batches on one ONNX Runtime thread): values/s (wall) and values per CPU-second (process CPU, all
 threads), best of ``--repeat`` passes (the model loaded and, for ONNX, exported beforehand: the first load is
 reported apart), the load average, and the cosine between each backend's vector and torch's for the same text
 (min / mean; on the synthetic set only when torch is among its backends). The NMI and name fidelity on the
@@ -77,12 +78,14 @@ def table(rows: list[dict]) -> list[str]:
 
 NOTES = """\
 onnx-int8 is the per-token int8 model (`embeddings/onnx_quant.py`): weights int8 per output column, each token
-row's activations quantized on their own (uint8, symmetric around 128, or 0..255 after a GELU), so a value's
-vector does not depend on what it is batched with (max difference 3e-8 between batch sizes 1, 7 and 64). The
-earlier onnx-int8 (`quantize_dynamic`, one activation scale per batch tensor, the "before" rows) reached cosine
-0.93-0.96 at worst and moved with the batch. *values per CPU-s* is the steadier figure on a shared machine;
-with 2 threads ONNX Runtime's workers do not spin (`session.intra_op.allow_spinning` = 0). Quality of the
-built tree with each backend's vectors: `benchmarks/results/build_quality_int8.md` (10 seeds)."""
+row's activations quantized on their own (uint8, symmetric around 128, or 0..255 after a GELU) by one
+QuantizeLinear per tensor (the query, key and value projections share theirs), so a value's vector does not
+depend on what it is batched with. The ONNX encoder runs N Python threads over one session, each running whole
+batches with one ONNX Runtime thread (no intra-op pool, nothing spins), on batches of one token length (no
+padding): the vectors are the same bit for bit for any thread count and batch size
+(`tests/test_embed_backends.py`). *values per CPU-s* is the steadier figure on a shared machine; the wall
+figures at 2 threads mean something only when the load average is below 1. Quality of the built tree with
+each backend's vectors: `benchmarks/results/build_quality_int8.md` (10 seeds)."""
 
 
 def compare(before: list[dict], after: list[dict], name: str) -> list[str]:
@@ -112,6 +115,7 @@ def main() -> None:
     ap.add_argument("--refdata", default="/work/shared/refdata/values-in-the-wild")
     ap.add_argument("--synthetic", type=int, default=0, help="also embed this many synthetic value phrases")
     ap.add_argument("--synthetic-backends", nargs="+", default=["onnx-int8"])
+    ap.add_argument("--synthetic-threads", type=int, nargs="+", default=None, help="default: --threads")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "embed_speed.md"))
     ap.add_argument("--before", type=Path, default=None,
                     help="the JSON of an earlier run (same machine): adds a before -> after table")
@@ -123,14 +127,14 @@ def main() -> None:
     import synthetic
 
     values = bq.load_reference(Path(args.refdata))[0]
-    sets = [("published", sorted(set(values)), args.backends, args.repeat)]
+    sets = [("published", sorted(set(values)), args.backends, args.threads, args.repeat)]
     if args.synthetic:
         sets.append((f"synthetic {args.synthetic // 1000}k", synthetic.phrases(args.synthetic),
-                     args.synthetic_backends, 1))
+                     args.synthetic_backends, args.synthetic_threads or args.threads, 1))
     rows = json.loads(args.rows.read_text()) if args.rows else []
     with tempfile.TemporaryDirectory() as cache:
-        for label, texts, backends, repeat in sets if not args.rows else []:
-            rows += measure(texts, backends, args.threads, repeat, args.batch_size, cache, label)
+        for label, texts, backends, threads, repeat in sets if not args.rows else []:
+            rows += measure(texts, backends, threads, repeat, args.batch_size, cache, label)
     lines = [
         "# Embedding backends: speed and closeness to torch fp32",
         "",

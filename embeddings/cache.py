@@ -103,10 +103,12 @@ class EmbeddingCache:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         conn = self._connect()
         try:
+            rows = sorted(zip(map(text_key, texts), range(len(texts))))  # in key order: appends, not page splits
+            dim = vectors.shape[1]
             with conn:
                 conn.executemany(
                     "INSERT OR REPLACE INTO embeddings (model, key, dim, vector) VALUES (?, ?, ?, ?)",
-                    [(model, text_key(t), vectors.shape[1], vectors[i].tobytes()) for i, t in enumerate(texts)],
+                    ((model, key, dim, vectors[i].tobytes()) for key, i in rows),
                 )
         finally:
             conn.close()
