@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -39,7 +40,9 @@ class Embedder:
     batch_size: int = 64
     device: str = "auto"  #: "cpu", "cuda", "cuda:1", ... or "auto" ($TAXO_DEVICE, else cuda when torch sees one)
     use_cache: bool = True
-    threads: int | None = None  #: torch threads while encoding; default: the free cores (taxonomy.threads)
+    #: torch threads while encoding (default: the free cores), or the ONNX backends' worker threads (default: all
+    #: cores); taxonomy.threads
+    threads: int | None = None
     backend: str = "auto"  #: "torch", "onnx", "onnx-int8" or "auto" ($TAXO_EMBED_BACKEND, else resolve_backend)
     stats: EmbedStats = field(default_factory=EmbedStats, init=False, repr=False)
     _spec: ModelSpec | None = field(default=None, init=False, repr=False)
@@ -80,9 +83,9 @@ class Embedder:
                 self._st = load_sentence_transformer(self.spec, device=resolve_device(self.device))
             else:
                 from embeddings.onnx_backend import OnnxEncoder
-                from taxonomy.threads import thread_budget
+                from taxonomy.threads import worker_count
 
-                self._st = OnnxEncoder(self.spec, backend, cache_dir(self.cache_dir), thread_budget(self.threads))
+                self._st = OnnxEncoder(self.spec, backend, cache_dir(self.cache_dir), worker_count(self.threads))
             self.stats.model_loaded = True
         return self._st
 
@@ -95,7 +98,7 @@ class Embedder:
         cached, found = (None, np.zeros(n, dtype=bool))
         if self.use_cache:
             cached, found = self.cache.get(identity, texts)
-        missing = [i for i in range(n) if not found[i]]
+        missing = np.flatnonzero(~found).tolist()
         self.stats.n_cached += n - len(missing)
         if progress:
             progress(n - len(missing), n)
@@ -116,13 +119,16 @@ class Embedder:
             self.cache.put(identity, uniq, vectors)
         pos = {t: i for i, t in enumerate(uniq)}
         out = cached if cached is not None else np.zeros((n, vectors.shape[1]), dtype=np.float32)
-        for i in missing:
-            out[i] = vectors[pos[texts[i]]]
+        out[missing] = vectors[np.fromiter((pos[texts[i]] for i in missing), dtype=np.int64, count=len(missing))]
         if progress:
             progress(n, n)
         return out
 
     def _encode_all(self, model, uniq: list[str], vectors: np.ndarray, done: int, n: int, step: int, progress):
+        if self.resolved_backend != "torch":  # the ONNX encoder batches all texts at once and reports per batch
+            report = (lambda k: progress(min(done + k, n), n)) if progress else None
+            vectors[:] = model.encode(uniq, batch_size=self.batch_size, progress=report)
+            return
         for start in range(0, len(uniq), step):
             part = uniq[start : start + step]
             vectors[start : start + len(part)] = model.encode(
@@ -169,15 +175,29 @@ def resolve_backend(backend: str | None, device: Callable[[], str]) -> str:
 
 def resolve_device(device: str | None) -> str:
     """The torch device to embed on: ``device`` unless "auto"/None; then ``$TAXO_DEVICE``, else "cuda" when a
-    CUDA device is visible, else "cpu"."""
+    CUDA device is visible, else "cpu". Where no GPU driver is installed the answer is "cpu" without importing
+    torch (seconds, and nothing else needs it on a warm build with an ONNX backend)."""
     if device and device != "auto":
         return device
     env = os.environ.get("TAXO_DEVICE", "").strip()
     if env and env != "auto":
         return env
+    if "torch" not in sys.modules and not _gpu_driver_present():  # torch could see no GPU: not imported for that
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+#: device files of the GPU drivers torch's CUDA (or ROCm) builds use on Linux (NVIDIA, AMD, WSL)
+_GPU_DRIVER_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
+
+
+def _gpu_driver_present() -> bool:
+    """Whether a GPU driver torch could use may be present; always True off Linux (nothing cheap to check)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.path.exists(p) for p in _GPU_DRIVER_FILES)
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ from taxonomy.errors import UsageError
 
 ONNX_BACKENDS = ("onnx", "onnx-int8")
 #: bumped when the exported graph or the quantization changes: old files are never reused
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 #: each backend's tag in the embedding cache identity; the int8 tag names the quantization scheme, so vectors of
 #: the earlier per-tensor int8 model (tag "onnx-int8") are never served for this one
 CACHE_TAGS = {"onnx": "onnx", "onnx-int8": "onnx-int8-token"}
@@ -148,7 +148,16 @@ def quantize_int8(fp32: Path) -> Path:
 
 class OnnxEncoder:
     """Encodes texts to unit vectors with ONNX Runtime on the CPU (the interface the embedder uses of a
-    sentence-transformers model: ``encode`` and ``get_sentence_embedding_dimension``)."""
+    sentence-transformers model: ``encode`` and ``get_sentence_embedding_dimension``).
+
+    ``threads`` Python threads share one session, each running whole batches with one ONNX Runtime thread
+    (``run`` releases the GIL): nothing spins or waits at a barrier, so a busy core costs wall time but not CPU
+    time. Every batch holds texts of one token length (no padding) and is the same whatever the thread count,
+    and a text's vector does not depend on the other texts in its batch (every op works on each token row or
+    each text on its own), so the vectors are the same, bit for bit, for any thread count and batch size."""
+
+    #: texts per tokenizer call when tokenizing in the worker threads (the tokenizer releases the GIL)
+    TOKENIZE_CHUNK = 4096
 
     def __init__(self, spec: ModelSpec, backend: str, cache_root: Path, threads: int):
         if backend not in ONNX_BACKENDS:
@@ -162,19 +171,17 @@ class OnnxEncoder:
         if backend == "onnx-int8":
             path = quantize_int8(path)
         self.path = path
+        self.threads = max(1, int(threads))
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, int(threads))
+        opts.intra_op_num_threads = 1  # parallel over batches instead (class docstring)
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
-        if opts.intra_op_num_threads > 1:  # idle workers spinning burn the CPU the other jobs need (2x CPU-s)
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.tokenizer = Tokenizer.from_file(str(spec.path / "tokenizer.json"))
         self.tokenizer.enable_truncation(_max_seq_length(spec.path))
         self.tokenizer.no_padding()
-        self._pad = self.tokenizer.token_to_id("[PAD]") or self.tokenizer.token_to_id("<pad>") or 0
         self._dim = int(self.session.get_outputs()[0].shape[1] or 0) or None
 
     def get_sentence_embedding_dimension(self) -> int:
@@ -182,27 +189,55 @@ class OnnxEncoder:
             self._dim = int(self.encode(["a"]).shape[1])
         return self._dim
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64, **_ignored) -> np.ndarray:
-        """Unit vectors of ``texts`` in their order. Tokenised in one call, batched by token count (each batch
-        padded to its longest text only); each text's vector does not depend on its batch (to float rounding)."""
-        encs = self.tokenizer.encode_batch(list(texts))
-        lengths = np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(encs))
-        order = np.argsort(lengths, kind="stable")
-        if not encs:
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress=None, **_ignored) -> np.ndarray:
+        """Unit vectors of ``texts`` in their order. ``progress(k)`` is called with the number of texts done
+        after each batch."""
+        texts = list(texts)
+        if not texts:
             return np.zeros((0, self.get_sentence_embedding_dimension()), dtype=np.float32)
+        pool = None
+        if self.threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(self.threads, thread_name_prefix="taxo-embed")
+        try:
+            return self._encode(texts, max(1, int(batch_size)), progress, pool.map if pool else map)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _encode(self, texts: list[str], batch_size: int, progress, pmap) -> np.ndarray:
+        chunk = self.TOKENIZE_CHUNK
+        encs = [e for part in pmap(self.tokenizer.encode_batch, [texts[i : i + chunk]
+                                                                  for i in range(0, len(texts), chunk)])
+                for e in part]
+        lengths = np.fromiter((len(e) for e in encs), dtype=np.int64, count=len(encs))
         out = None
-        for s in range(0, len(order), max(1, batch_size)):
-            rows = order[s : s + batch_size]
-            width = int(lengths[rows].max())
-            feed = {k: np.zeros((len(rows), width), dtype=np.int64) for k in _INPUTS}
-            feed["input_ids"][:] = self._pad
-            for r, i in enumerate(rows):
-                e, m = encs[i], int(lengths[i])
-                feed["input_ids"][r, :m] = e.ids
-                feed["attention_mask"][r, :m] = e.attention_mask
-                feed["token_type_ids"][r, :m] = e.type_ids
-            vectors = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+        done = 0
+        for rows, vectors in pmap(lambda rows: (rows, self._run(encs, rows)), token_batches(lengths, batch_size)):
             if out is None:
-                out = np.zeros((len(encs), vectors.shape[1]), dtype=np.float32)
+                out = np.empty((len(encs), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
+            done += len(rows)
+            if progress:
+                progress(done)
         return out
+
+    def _run(self, encs: list, rows: np.ndarray) -> np.ndarray:
+        """The vectors of one batch (texts of one token length). A batch of one text runs as two copies of it:
+        ONNX Runtime sums a batch of one over the tokens (the mean pooling's ReduceSum) in another order than
+        a larger batch, which moves the last bit of some components."""
+        picked = rows if len(rows) > 1 else np.repeat(rows, 2)
+        ids = np.array([encs[i].ids for i in picked], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.array([encs[i].type_ids for i in picked], dtype=np.int64)
+        return self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][: len(rows)]
+
+
+def token_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Row numbers in batches of at most ``batch_size`` texts of one token length each, longest texts first (the
+    costliest batches start first, so the workers finish together); a function of ``lengths`` only."""
+    order = np.lexsort((np.arange(len(lengths)), -lengths))
+    cuts = np.flatnonzero(np.diff(lengths[order])) + 1
+    return [group[s : s + batch_size] for group in np.split(order, cuts) for s in range(0, len(group), batch_size)]

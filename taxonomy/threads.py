@@ -9,6 +9,11 @@ average), at least 1, and at most ``OMP_NUM_THREADS`` when that is set; ``TAXO_T
 The budget is applied with ``threadpoolctl`` (BLAS and OpenMP pools, scikit-learn's included) and faiss's own
 OpenMP setting, for the duration of a ``with thread_limit():`` block. Results never depend on it: every stage
 that uses it is either order-independent or runs its order-sensitive part single-threaded.
+
+:func:`worker_count` is for stages that split their work into independent tasks, each run start to end by one
+thread (the ONNX embedding backends: one batch per task, one ONNX Runtime thread each). Such workers never wait
+on each other and never spin, so a busy core costs them time but no CPU: they use every core this process may
+run on, whatever the load (``TAXO_THREADS=N`` fixes the number).
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def thread_budget(requested: int | None = None) -> int:
-    """Threads to use: ``requested``, else ``$TAXO_THREADS``, else the cores not busy with other work (>= 1)."""
+def _requested(requested: int | None) -> int | None:
+    """``requested``, else ``$TAXO_THREADS``, else None; checked (>= 1)."""
     if requested is None:
         raw = os.environ.get(ENV, "").strip()
         if raw:
@@ -39,10 +44,23 @@ def thread_budget(requested: int | None = None) -> int:
                 requested = int(raw)
             except ValueError:
                 raise UsageError(f"{ENV}={raw!r}: expected a whole number of threads (e.g. 2)") from None
+    if requested is not None and requested < 1:
+        raise UsageError(f"thread count must be at least 1, got {requested}")
+    return None if requested is None else int(requested)
+
+
+def worker_count(requested: int | None = None) -> int:
+    """Independent single-threaded workers to run: ``requested``, else ``$TAXO_THREADS``, else the cores this
+    process may run on (module docstring: the load does not lower it)."""
+    chosen = _requested(requested)
+    return available_cores() if chosen is None else chosen
+
+
+def thread_budget(requested: int | None = None) -> int:
+    """Threads to use: ``requested``, else ``$TAXO_THREADS``, else the cores not busy with other work (>= 1)."""
+    requested = _requested(requested)
     if requested is not None:
-        if requested < 1:
-            raise UsageError(f"thread count must be at least 1, got {requested}")
-        return int(requested)
+        return requested
     cores = available_cores()
     try:
         load = os.getloadavg()[0]
