@@ -29,8 +29,10 @@ ONNX_BACKENDS = ("onnx", "onnx-int8")
 #: bumped when the exported graph or the quantization changes: old files are never reused
 EXPORT_VERSION = 3
 #: each backend's tag in the embedding cache identity; the int8 tag names the quantization scheme, so vectors of
-#: the earlier per-tensor int8 model (tag "onnx-int8") are never served for this one
-CACHE_TAGS = {"onnx": "onnx", "onnx-int8": "onnx-int8-token"}
+#: the earlier per-tensor int8 model (tag "onnx-int8") are never served for this one, and both carry the export
+#: version, so vectors of an earlier graph (export 2 differed by up to 4.5e-8) never mix with this one's: a
+#: cached and a fresh build of the same input and seed give the same tree
+CACHE_TAGS = {"onnx": f"onnx-v{EXPORT_VERSION}", "onnx-int8": f"onnx-int8-token-v{EXPORT_VERSION}"}
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _PROBES = ["honesty", "respect for the user's autonomy and privacy", "a"]
 

@@ -57,11 +57,13 @@ def test_cache_identity_separates_backends(tmp_path):
     onnx = Embedder(cache_dir=tmp_path, backend="onnx", device="cpu")
     int8 = Embedder(cache_dir=tmp_path, backend="onnx-int8", device="cpu")
     assert fp32.identity == fp32.spec.identity
-    assert onnx.identity == f"{fp32.spec.identity}+onnx"
-    # the int8 tag names the quantization scheme: the earlier per-tensor model's cached vectors ("+onnx-int8")
-    # are not this model's and are never served for it
-    assert int8.identity == f"{fp32.spec.identity}+onnx-int8-token"
-    assert len({fp32.identity, onnx.identity, int8.identity, f"{fp32.spec.identity}+onnx-int8"}) == 4
+    assert onnx.identity == f"{fp32.spec.identity}+onnx-v3"
+    # the int8 tag names the quantization scheme and both name the export version: the earlier per-tensor
+    # model's cached vectors ("+onnx-int8") and the previous export's ("+onnx-int8-token", "+onnx") are not this
+    # model's and are never served for it
+    assert int8.identity == f"{fp32.spec.identity}+onnx-int8-token-v3"
+    earlier = {f"{fp32.spec.identity}+{t}" for t in ("onnx-int8", "onnx-int8-token", "onnx")}
+    assert len({fp32.identity, onnx.identity, int8.identity} | earlier) == 6
     assert set(CACHE_TAGS) == {"onnx", "onnx-int8"}
 
 
