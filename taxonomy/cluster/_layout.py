@@ -47,6 +47,9 @@ IVF_TRAIN_PER_LIST = 10
 LAYOUT_FULL_MAX = 20_000
 MIN_LAYOUT_EPOCHS = 50  #: the fewest SGD epochs a large layout gets
 SGD_KINDS = ("sequential", "blocked")  #: see :func:`layout`
+#: the start of the centroid layout (``centroid_layout``): the centroids' leading principal axes, as for the local
+#: layout of large inputs, rather than ARPACK on their 100-neighbour graph
+CENTROID_INIT = "pca"
 HNSW_M = 32  #: graph degree of the HNSW index ("hnsw" engine)
 HNSW_EF_CONSTRUCTION = 80
 #: "ivf-hnsw": n / 100 lists, found (while training and searching) through an HNSW graph over the centroids, so
@@ -120,11 +123,20 @@ def _search(Xf: np.ndarray, k: int, engine: str) -> np.ndarray:
         index.cp.min_points_per_centroid = IVF_TRAIN_PER_LIST  # the sample is meant to be small: no warning
         rng = np.random.default_rng(1234)
         sample = Xf[np.sort(rng.choice(n, size=min(n, IVF_TRAIN_PER_LIST * nlist), replace=False))]
-        with _one_thread():
-            index.train(sample)
-            index.add(Xf)
         index.nprobe = min(nlist, nprobe)
-        return index.search(Xf, k)[1]
+        if engine == "ivf-hnsw":
+            with _one_thread():
+                index.train(sample)
+                index.add(Xf)
+            return index.search(Xf, k)[1]
+        # flat quantizer: k-means training is the same on any number of threads (each centroid sums its points
+        # in row order, faiss's ``compute_centroids``), and the queries are the indexed rows themselves, so one
+        # quantizer pass gives both each row's list (its nearest centroid) and its ``nprobe`` lists to scan
+        index.train(sample)
+        Dq, Iq = quantizer.search(Xf, index.nprobe)
+        lists = np.ascontiguousarray(Iq[:, 0])  # kept referenced: swig_ptr does not hold the array
+        index.add_core(n, faiss.swig_ptr(Xf), None, faiss.swig_ptr(lists))
+        return index.search_preassigned(Xf, k, Iq, Dq)[1]
     index = _hnsw(d)
     with _one_thread():
         index.add(Xf)
@@ -235,24 +247,37 @@ def pca_init(X: np.ndarray, dim: int, seed: int) -> np.ndarray:
     initialisation): a d x d covariance (summed in float64 in fixed blocks) and one symmetric eigensolve, linear
     in the rows. For large inputs it replaces :func:`spectral_init`, whose ARPACK solve on the n x n graph is
     the largest part of the layout's cost at 100k values."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from threadpoolctl import threadpool_limits
+
+    from taxonomy.threads import thread_budget
 
     rng = np.random.RandomState(seed)
     n, d = X.shape
     step = 8192
-    with threadpool_limits(limits=1):  # one BLAS thread: the same sums, in the same order, on any machine
+    starts = range(0, n, step)
+
+    def gram(s):
+        B = np.asarray(X[s : s + step], dtype=np.float64) - mean
+        return B.T @ B
+
+    def project(s):
+        Y[s : s + step] = (np.asarray(X[s : s + step], dtype=np.float64) - mean) @ axes
+
+    # one BLAS thread per block: the same sums, in the same order, on any machine; the fixed blocks run on the
+    # thread budget and their Gram matrices are added in block order, so any thread count gives the same result
+    with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=max(1, thread_budget())) as pool:
         mean = np.asarray(X, dtype=np.float64).mean(0)
         cov = np.zeros((d, d))
-        for s in range(0, n, step):
-            B = np.asarray(X[s : s + step], dtype=np.float64) - mean
-            cov += B.T @ B
+        for part in pool.map(gram, starts):
+            cov += part
         vals, vecs = np.linalg.eigh(cov)
         axes = vecs[:, np.argsort(-vals, kind="stable")[:dim]]
         signs = np.sign(axes[np.abs(axes).argmax(0), np.arange(axes.shape[1])])
         axes = axes * np.where(signs == 0, 1, signs)
         Y = np.empty((n, axes.shape[1]))
-        for s in range(0, n, step):
-            Y[s : s + step] = (np.asarray(X[s : s + step], dtype=np.float64) - mean) @ axes
+        list(pool.map(project, starts))
     if Y.shape[1] < dim:
         Y = np.hstack([Y, rng.uniform(-1, 1, (n, dim - Y.shape[1]))])
     Y = Y / max(np.abs(Y).max(), 1e-12) * 10.0
@@ -333,6 +358,8 @@ def centroid_layout(
 
     C, _ = weighted_centroids(np.asarray(X, dtype=np.float64), labels, k, w)
     C /= np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
+    spec = dict(spec, init=spec.get("init", CENTROID_INIT),
+                n_epochs=layout_epochs(len(X), spec.get("n_epochs", 200)))
     Y = umap_embed(C.astype(np.float32), seed=seed, **spec)
     return Y[labels]
 
