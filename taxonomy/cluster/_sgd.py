@@ -92,7 +92,10 @@ SGD_BLOCKS = 16
 SGD_STEPS = 1
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+#: no fastmath: with it LLVM reorders the float sums to suit the CPU's vector width, and the large-input layouts
+#: came out different when compiled for another CPU (NUMBA_CPU_NAME=haswell against this AVX-512 one); without
+#: it every sum runs in source order, at the same speed (``benchmarks/results/layout_100k.md``)
+@numba.njit(cache=True, nogil=True)
 def _block_epoch(Y, Ys, P, head, tail, eps, eps_neg, next_sample, next_negative, state, e0, e1, v0, v1, epoch,
                  n_epochs, a, b, gamma):
     """One step of the edges ``e0:e1`` (heads in the vertex block ``v0:v1``). Rows of the block are read and moved
