@@ -100,7 +100,8 @@ l1 = T(f"level-1 k-means (faiss engine, {umap_kmeans.LARGE_N_INIT} restart, {uma
        kmeans_exact, Y, levels[0], w, 0, n_init=umap_kmeans.LARGE_N_INIT, max_iter=umap_kmeans.LARGE_MAX_ITER)
 glob = T(f"upper layout on {levels[0]} centroids", _layout.centroid_layout, X, l1, levels[0], w,
          dict(m._upper_spec(), sgd=sgd), 0)
-ups = T("upper levels (consensus k-means)", upper_levels, glob, l1, levels, w, m._upper_fn(0))
+ups = T(f"upper levels (consensus k-means, {umap_kmeans.LARGE_UPPER_THREADS} thread)", upper_levels, glob, l1, levels,
+        w, m._upper_fn(0, threads=umap_kmeans.LARGE_UPPER_THREADS))
 print(f"| **total clustering** | {tot[0]:.1f} | {tot[1]:.1f} | |", flush=True)
 from sklearn.metrics import normalized_mutual_info_score as nmi  # noqa: E402
 
