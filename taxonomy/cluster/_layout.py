@@ -10,7 +10,7 @@ This module builds the same objects with numpy/scipy/faiss and runs the same SGD
 2. UMAP's fuzzy simplicial set: per-point ``rho`` (distance to the nearest distinct neighbour) and ``sigma``
    (binary search so that the memberships sum to log2(k)), then the fuzzy union ``A + A^T - A * A^T``;
 3. spectral initialisation (leading eigenvectors of the normalised graph, seeded ARPACK), scaled to [0, 10]
-   (or, for the local layout of large inputs, the leading principal axes of the vectors: ``pca_init``);
+   (or, for the layouts of large inputs, the leading principal axes of the vectors: ``pca_init``);
 4. UMAP's cross-entropy SGD with negative sampling (``_sgd.optimize_layout``), sequential and seeded.
 
 Same input and seed -> bit-identical output. It is not bit-identical to umap-learn (different RNG), but it is the
@@ -75,8 +75,9 @@ def knn_engine(n: int, engine: str = "auto") -> str:
 
 @contextlib.contextmanager
 def _one_thread():
-    """faiss single-threaded inside the block: k-means training and HNSW insertion depend on the thread count
-    (summation order, insertion order); single-threaded they give the same index on every machine."""
+    """faiss single-threaded inside the block: HNSW insertion (and a k-means that assigns its points through an
+    HNSW graph) depends on the thread count (insertion order); single-threaded it gives the same index on every
+    machine. faiss's k-means over a flat index does not (each centroid sums its points in row order)."""
     import faiss
 
     old = faiss.omp_get_max_threads()
@@ -353,7 +354,9 @@ def centroid_layout(
     """The global (upper-level) layout for many values, computed on their ``k`` level-1 clusters instead of on
     every value: the ``w``-weighted mean of each cluster's unit vectors, renormalised, laid out with ``spec``
     (``umap_embed`` keywords). Returns one row per *value* (its cluster's position), so the upper levels see the
-    same centroids as with a layout of all values. Costs a layout of k ~ n/12 points instead of n."""
+    same centroids as with a layout of all values. Costs a layout of k ~ n/12 points instead of n. Unless ``spec``
+    says otherwise it starts from the centroids' principal axes (``CENTROID_INIT``), and its epochs are scaled by
+    the number of values, as a layout of all of them would be (``layout_epochs``), not by ``k``."""
     from taxonomy.cluster._common import weighted_centroids
 
     C, _ = weighted_centroids(np.asarray(X, dtype=np.float64), labels, k, w)
