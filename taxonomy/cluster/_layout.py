@@ -151,7 +151,7 @@ def knn(X: np.ndarray, k: int, engine: str = "auto") -> tuple[np.ndarray, np.nda
     ``engine``: "exact", "ivf" or "hnsw" (approximate; see :func:`knn_engine`) or "auto" (exact up to
     ``KNN_EXACT_MAX`` rows, IVF above). Distances are recomputed in float64 either way.
     """
-    from taxonomy.threads import thread_limit
+    from taxonomy.threads import thread_budget, thread_limit
 
     n = len(X)
     k = min(k, n - 1)
@@ -175,8 +175,20 @@ def knn(X: np.ndarray, k: int, engine: str = "auto") -> tuple[np.ndarray, np.nda
     X64 = Xf.astype(np.float64)
     S = np.empty((n, k))
     step = max(1, 2_000_000 // max(1, k * Xf.shape[1]))
-    for s in range(0, n, step):
+
+    def sims(s):  # fixed row blocks, each summed the same way whichever thread runs it
         S[s : s + step] = np.einsum("id,ikd->ik", X64[s : s + step], X64[I[s : s + step]])
+
+    starts = range(0, n, step)
+    budget = min(thread_budget(), len(starts))
+    if budget > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=budget) as pool:
+            list(pool.map(sims, starts))
+    else:
+        for s in starts:
+            sims(s)
     D = np.clip(1.0 - S, 0.0, 2.0)
     D[bad] = 2.0
     order = np.argsort(D, axis=1, kind="stable")
