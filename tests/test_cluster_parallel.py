@@ -120,3 +120,51 @@ def test_blocked_sgd_only_above_the_threshold(monkeypatch):
     monkeypatch.setattr(_layout, "LAYOUT_FULL_MAX", 500)
     get_method("umap-kmeans", seed=0).fit(X, [50, 6, 2]).validate(700, [50, 6, 2])
     assert seen == [(700, "blocked"), (50, "blocked")]
+
+
+def test_ivf_knn_one_quantizer_pass_is_the_plain_faiss_index():
+    """The IVF graph (training on the thread budget, one quantizer pass for the lists of the rows and of the
+    queries) is what a plain faiss IVF index, trained and filled on one thread, returns."""
+    import faiss
+
+    X, _ = _blobs(4000, d=24, centers=30)
+    n, d = X.shape
+    nlist = max(1, min(n // 39, int(_layout.IVF_LISTS_PER_SQRT_N * np.sqrt(n))))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = 1234
+    index.cp.min_points_per_centroid = _layout.IVF_TRAIN_PER_LIST
+    rng = np.random.default_rng(1234)
+    sample = X[np.sort(rng.choice(n, size=min(n, _layout.IVF_TRAIN_PER_LIST * nlist), replace=False))]
+    with _layout._one_thread():
+        index.train(sample)
+        index.add(X)
+    index.nprobe = _layout.IVF_NPROBE
+    expected = index.search(X, 15)[1]
+    np.testing.assert_array_equal(_layout._search(X, 15, "ivf"), expected)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocked_sgd_merges_in_block_order(threads):
+    """The merge after each epoch adds the blocks' pending moves in block order, as ``Y += P[0]; Y += P[1]; ...``
+    (checked against that loop written out with the kernel of one block)."""
+    X, _ = _blobs(900)
+    G = _graph(X).tocoo()
+    head, tail = G.row.astype(np.int64), G.col.astype(np.int64)
+    eps = G.data.max() / G.data
+    Y0 = np.ascontiguousarray(_layout.pca_init(X, 4, seed=0), dtype=np.float32)
+    a, b, epochs, seed = 1.9, 0.8, 6, 5
+    got = _sgd.optimize_layout_blocked(Y0.copy(), head, tail, eps, epochs, a, b, 1.0, 5.0, seed, threads=threads)
+    Y, n, blocks = Y0.copy(), len(Y0), _sgd.SGD_BLOCKS
+    vb = (np.arange(blocks + 1) * n) // blocks
+    eb = np.searchsorted(head, vb)
+    ns, nn = eps.copy(), eps / 5.0
+    states = np.array([[(seed * 2654435761 + 12345 + i * 0x9E3779B97F4A7C15) % 2**64] for i in range(blocks)],
+                      dtype=np.uint64)
+    for epoch in range(epochs):
+        Ys, P = Y.copy(), np.zeros((blocks, *Y.shape), dtype=np.float32)
+        for i in range(blocks):
+            _sgd._block_epoch(Y, Ys, P[i], head, tail, eps, eps / 5.0, ns, nn, states[i], eb[i], eb[i + 1], vb[i],
+                              vb[i + 1], epoch, epochs, a, b, 1.0)
+        for i in range(blocks):
+            Y += P[i]
+    np.testing.assert_array_equal(got, Y)

@@ -119,4 +119,42 @@ def test_large_input_path_uses_pca_init_and_one_short_kmeans_restart(monkeypatch
     monkeypatch.setattr(_layout, "LAYOUT_FULL_MAX", 500)
     get_method("umap-kmeans", seed=0).fit(X, [60, 8, 3]).validate(900, [60, 8, 3])
     assert seen["kmeans"][0] == (900, 60, umap_kmeans.LARGE_N_INIT, umap_kmeans.LARGE_MAX_ITER)
-    assert seen["init"] == [(900, "pca"), (60, "spectral")]  # local layout from PCA; centroid layout spectral
+    assert seen["init"] == [(900, "pca"), (60, "pca")]  # both layouts start from the principal axes
+
+
+def test_centroid_layout_epochs_follow_the_number_of_values(monkeypatch):
+    seen = []
+    real = _layout.layout
+
+    def spy(G, dim, seed, n_epochs=200, *a, **kw):
+        seen.append((G.shape[0], n_epochs))
+        return real(G, dim, seed, n_epochs, *a, **kw)
+
+    monkeypatch.setattr(_layout, "layout", spy)
+    monkeypatch.setattr(_layout, "LAYOUT_FULL_MAX", 300)
+    X = _blobs(900)
+    labels = np.arange(900) % 60
+    centroid_layout(X, labels, 60, np.ones(900), dict(n_components=4, n_neighbors=15, n_epochs=200), seed=0)
+    # scaled as a layout of the 900 values would be (200 x 300 / 900), not as one of 60 points (200)
+    assert seen == [(60, layout_epochs(900, 200))] and layout_epochs(900, 200) == 67
+
+
+def test_large_input_upper_levels_kmeans_on_one_thread(monkeypatch):
+    from taxonomy.cluster import umap_kmeans
+
+    seen = []
+    real = umap_kmeans.kmeans_exact
+
+    def spy(Z, k, w, seed, **kw):
+        seen.append((len(Z), kw.get("threads")))
+        return real(Z, k, w, seed, **kw)
+
+    monkeypatch.setattr(umap_kmeans, "kmeans_exact", spy)
+    X = _blobs(900)
+    get_method("umap-kmeans", seed=0, upper_consensus=3).fit(X, [60, 8, 3])
+    assert all(t is None for _, t in seen)  # small inputs: the thread budget, as before
+    seen.clear()
+    monkeypatch.setattr(_layout, "LAYOUT_FULL_MAX", 500)
+    get_method("umap-kmeans", seed=0, upper_consensus=3).fit(X, [60, 8, 3]).validate(900, [60, 8, 3])
+    assert seen[0] == (900, None)  # level 1 on the budget
+    assert len(seen) > 1 and all(t == umap_kmeans.LARGE_UPPER_THREADS == 1 for _, t in seen[1:])

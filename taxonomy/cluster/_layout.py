@@ -10,7 +10,7 @@ This module builds the same objects with numpy/scipy/faiss and runs the same SGD
 2. UMAP's fuzzy simplicial set: per-point ``rho`` (distance to the nearest distinct neighbour) and ``sigma``
    (binary search so that the memberships sum to log2(k)), then the fuzzy union ``A + A^T - A * A^T``;
 3. spectral initialisation (leading eigenvectors of the normalised graph, seeded ARPACK), scaled to [0, 10]
-   (or, for the local layout of large inputs, the leading principal axes of the vectors: ``pca_init``);
+   (or, for the layouts of large inputs, the leading principal axes of the vectors: ``pca_init``);
 4. UMAP's cross-entropy SGD with negative sampling (``_sgd.optimize_layout``), sequential and seeded.
 
 Same input and seed -> bit-identical output. It is not bit-identical to umap-learn (different RNG), but it is the
@@ -47,6 +47,9 @@ IVF_TRAIN_PER_LIST = 10
 LAYOUT_FULL_MAX = 20_000
 MIN_LAYOUT_EPOCHS = 50  #: the fewest SGD epochs a large layout gets
 SGD_KINDS = ("sequential", "blocked")  #: see :func:`layout`
+#: the start of the centroid layout (``centroid_layout``): the centroids' leading principal axes, as for the local
+#: layout of large inputs, rather than ARPACK on their 100-neighbour graph
+CENTROID_INIT = "pca"
 HNSW_M = 32  #: graph degree of the HNSW index ("hnsw" engine)
 HNSW_EF_CONSTRUCTION = 80
 #: "ivf-hnsw": n / 100 lists, found (while training and searching) through an HNSW graph over the centroids, so
@@ -72,8 +75,9 @@ def knn_engine(n: int, engine: str = "auto") -> str:
 
 @contextlib.contextmanager
 def _one_thread():
-    """faiss single-threaded inside the block: k-means training and HNSW insertion depend on the thread count
-    (summation order, insertion order); single-threaded they give the same index on every machine."""
+    """faiss single-threaded inside the block: HNSW insertion (and a k-means that assigns its points through an
+    HNSW graph) depends on the thread count (insertion order); single-threaded it gives the same index on every
+    machine. faiss's k-means over a flat index does not (each centroid sums its points in row order)."""
     import faiss
 
     old = faiss.omp_get_max_threads()
@@ -120,11 +124,20 @@ def _search(Xf: np.ndarray, k: int, engine: str) -> np.ndarray:
         index.cp.min_points_per_centroid = IVF_TRAIN_PER_LIST  # the sample is meant to be small: no warning
         rng = np.random.default_rng(1234)
         sample = Xf[np.sort(rng.choice(n, size=min(n, IVF_TRAIN_PER_LIST * nlist), replace=False))]
-        with _one_thread():
-            index.train(sample)
-            index.add(Xf)
         index.nprobe = min(nlist, nprobe)
-        return index.search(Xf, k)[1]
+        if engine == "ivf-hnsw":
+            with _one_thread():
+                index.train(sample)
+                index.add(Xf)
+            return index.search(Xf, k)[1]
+        # flat quantizer: k-means training is the same on any number of threads (each centroid sums its points
+        # in row order, faiss's ``compute_centroids``), and the queries are the indexed rows themselves, so one
+        # quantizer pass gives both each row's list (its nearest centroid) and its ``nprobe`` lists to scan
+        index.train(sample)
+        Dq, Iq = quantizer.search(Xf, index.nprobe)
+        lists = np.ascontiguousarray(Iq[:, 0])  # kept referenced: swig_ptr does not hold the array
+        index.add_core(n, faiss.swig_ptr(Xf), None, faiss.swig_ptr(lists))
+        return index.search_preassigned(Xf, k, Iq, Dq)[1]
     index = _hnsw(d)
     with _one_thread():
         index.add(Xf)
@@ -138,7 +151,7 @@ def knn(X: np.ndarray, k: int, engine: str = "auto") -> tuple[np.ndarray, np.nda
     ``engine``: "exact", "ivf" or "hnsw" (approximate; see :func:`knn_engine`) or "auto" (exact up to
     ``KNN_EXACT_MAX`` rows, IVF above). Distances are recomputed in float64 either way.
     """
-    from taxonomy.threads import thread_limit
+    from taxonomy.threads import thread_budget, thread_limit
 
     n = len(X)
     k = min(k, n - 1)
@@ -162,8 +175,20 @@ def knn(X: np.ndarray, k: int, engine: str = "auto") -> tuple[np.ndarray, np.nda
     X64 = Xf.astype(np.float64)
     S = np.empty((n, k))
     step = max(1, 2_000_000 // max(1, k * Xf.shape[1]))
-    for s in range(0, n, step):
+
+    def sims(s):  # fixed row blocks, each summed the same way whichever thread runs it
         S[s : s + step] = np.einsum("id,ikd->ik", X64[s : s + step], X64[I[s : s + step]])
+
+    starts = range(0, n, step)
+    budget = min(thread_budget(), len(starts))
+    if budget > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=budget) as pool:
+            list(pool.map(sims, starts))
+    else:
+        for s in starts:
+            sims(s)
     D = np.clip(1.0 - S, 0.0, 2.0)
     D[bad] = 2.0
     order = np.argsort(D, axis=1, kind="stable")
@@ -235,24 +260,37 @@ def pca_init(X: np.ndarray, dim: int, seed: int) -> np.ndarray:
     initialisation): a d x d covariance (summed in float64 in fixed blocks) and one symmetric eigensolve, linear
     in the rows. For large inputs it replaces :func:`spectral_init`, whose ARPACK solve on the n x n graph is
     the largest part of the layout's cost at 100k values."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from threadpoolctl import threadpool_limits
+
+    from taxonomy.threads import thread_budget
 
     rng = np.random.RandomState(seed)
     n, d = X.shape
     step = 8192
-    with threadpool_limits(limits=1):  # one BLAS thread: the same sums, in the same order, on any machine
+    starts = range(0, n, step)
+
+    def gram(s):
+        B = np.asarray(X[s : s + step], dtype=np.float64) - mean
+        return B.T @ B
+
+    def project(s):
+        Y[s : s + step] = (np.asarray(X[s : s + step], dtype=np.float64) - mean) @ axes
+
+    # one BLAS thread per block: the same sums, in the same order, on any machine; the fixed blocks run on the
+    # thread budget and their Gram matrices are added in block order, so any thread count gives the same result
+    with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=max(1, thread_budget())) as pool:
         mean = np.asarray(X, dtype=np.float64).mean(0)
         cov = np.zeros((d, d))
-        for s in range(0, n, step):
-            B = np.asarray(X[s : s + step], dtype=np.float64) - mean
-            cov += B.T @ B
+        for part in pool.map(gram, starts):
+            cov += part
         vals, vecs = np.linalg.eigh(cov)
         axes = vecs[:, np.argsort(-vals, kind="stable")[:dim]]
         signs = np.sign(axes[np.abs(axes).argmax(0), np.arange(axes.shape[1])])
         axes = axes * np.where(signs == 0, 1, signs)
         Y = np.empty((n, axes.shape[1]))
-        for s in range(0, n, step):
-            Y[s : s + step] = (np.asarray(X[s : s + step], dtype=np.float64) - mean) @ axes
+        list(pool.map(project, starts))
     if Y.shape[1] < dim:
         Y = np.hstack([Y, rng.uniform(-1, 1, (n, dim - Y.shape[1]))])
     Y = Y / max(np.abs(Y).max(), 1e-12) * 10.0
@@ -328,11 +366,15 @@ def centroid_layout(
     """The global (upper-level) layout for many values, computed on their ``k`` level-1 clusters instead of on
     every value: the ``w``-weighted mean of each cluster's unit vectors, renormalised, laid out with ``spec``
     (``umap_embed`` keywords). Returns one row per *value* (its cluster's position), so the upper levels see the
-    same centroids as with a layout of all values. Costs a layout of k ~ n/12 points instead of n."""
+    same centroids as with a layout of all values. Costs a layout of k ~ n/12 points instead of n. Unless ``spec``
+    says otherwise it starts from the centroids' principal axes (``CENTROID_INIT``), and its epochs are scaled by
+    the number of values, as a layout of all of them would be (``layout_epochs``), not by ``k``."""
     from taxonomy.cluster._common import weighted_centroids
 
     C, _ = weighted_centroids(np.asarray(X, dtype=np.float64), labels, k, w)
     C /= np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
+    spec = dict(spec, init=spec.get("init", CENTROID_INIT),
+                n_epochs=layout_epochs(len(X), spec.get("n_epochs", 200)))
     Y = umap_embed(C.astype(np.float32), seed=seed, **spec)
     return Y[labels]
 

@@ -92,7 +92,10 @@ SGD_BLOCKS = 16
 SGD_STEPS = 1
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+#: no fastmath: with it LLVM reorders the float sums to suit the CPU's vector width, and the large-input layouts
+#: came out different when compiled for another CPU (NUMBA_CPU_NAME=haswell against this AVX-512 one); without
+#: it every sum runs in source order, at the same speed (``benchmarks/results/layout_100k.md``)
+@numba.njit(cache=True, nogil=True)
 def _block_epoch(Y, Ys, P, head, tail, eps, eps_neg, next_sample, next_negative, state, e0, e1, v0, v1, epoch,
                  n_epochs, a, b, gamma):
     """One step of the edges ``e0:e1`` (heads in the vertex block ``v0:v1``). Rows of the block are read and moved
@@ -155,6 +158,20 @@ def _block_epoch(Y, Ys, P, head, tail, eps, eps_neg, next_sample, next_negative,
         next_negative[e] += n_neg * eps_neg[e]
 
 
+@numba.njit(cache=True, nogil=True)  # no fastmath: the sums below must stay in block order
+def _merge(Y, Ys, P, r0, r1):
+    """Rows ``r0:r1`` after a step: every block's pending moves added to ``Y`` in block order (the same sums as
+    ``Y += P[0]; Y += P[1]; ...``), the pending moves cleared and the step's start positions ``Ys`` refreshed."""
+    for r in range(r0, r1):
+        for c in range(Y.shape[1]):
+            y = Y[r, c]
+            for i in range(P.shape[0]):
+                y += P[i, r, c]
+                P[i, r, c] = 0.0
+            Y[r, c] = y
+            Ys[r, c] = y
+
+
 def optimize_layout_blocked(Y, head, tail, epochs_per_sample, n_epochs, a, b, gamma, negative_sample_rate, seed,
                             threads=1):
     """UMAP's SGD in ``SGD_BLOCKS`` vertex blocks that run side by side, deterministic for any thread count.
@@ -193,6 +210,9 @@ def optimize_layout_blocked(Y, head, tail, epochs_per_sample, n_epochs, a, b, ga
         _block_epoch(Y, Ys, P[i], head, tail, eps, eps_neg, next_sample, next_negative, states[i], int(cut[i, s]),
                      int(cut[i, s + 1]), int(vb[i]), int(vb[i + 1]), epoch, n_epochs, a, b, gamma)
 
+    def merge(i):
+        _merge(Y, Ys, P, int(vb[i]), int(vb[i + 1]))
+
     workers = max(1, min(int(threads), blocks))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for epoch in range(int(n_epochs)):
@@ -200,10 +220,9 @@ def optimize_layout_blocked(Y, head, tail, epochs_per_sample, n_epochs, a, b, ga
                 if workers == 1:
                     for i in range(blocks):
                         run(i, epoch, s)
+                    for i in range(blocks):
+                        merge(i)
                 else:
                     list(pool.map(run, range(blocks), [epoch] * blocks, [s] * blocks))
-                for i in range(blocks):  # in block order: the same sums for any thread count
-                    Y += P[i]
-                P[:] = 0.0
-                Ys[:] = Y
+                    list(pool.map(merge, range(blocks)))  # row ranges: each row's sums in block order
     return Y

@@ -39,6 +39,9 @@ LARGE_MAX_ITER = 25
 #: the SGD of both layouts above ``_layout.LAYOUT_FULL_MAX`` values: "blocked" runs on every core of the thread
 #: budget with the same result for any thread count (``_sgd.optimize_layout_blocked``)
 LARGE_SGD = "blocked"
+#: threads of the upper levels' k-means above ``_layout.LAYOUT_FULL_MAX`` values: their problems are small (level-1
+#: clusters in 10-D), and two OpenMP threads spent 11 CPU-s there at 100k values on a busy machine against 1.0
+LARGE_UPPER_THREADS = 1
 
 
 class UMAPKMeans(HierarchyMethod):
@@ -123,23 +126,26 @@ class UMAPKMeans(HierarchyMethod):
                               max_iter=LARGE_MAX_ITER)
             l1 = self._contrast(X, l1, levels[0], w, seed, local)
             glob = centroid_layout(X, l1, levels[0], w, dict(self._upper_spec(), sgd=LARGE_SGD), seed)
+            upper = self._upper_fn(seed, threads=LARGE_UPPER_THREADS)
         else:
             local, glob = self.embed(X, upper=len(levels) > 1)
             l1 = kmeans_exact(local, levels[0], w, seed, n_init=self.n_init)
             l1 = self._contrast(X, l1, levels[0], w, seed, local)
-        ups = upper_levels(glob, l1, levels, w, self._upper_fn(seed))
+            upper = self._upper_fn(seed)
+        ups = upper_levels(glob, l1, levels, w, upper)
         return Hierarchy([l1, *ups])
 
     def _contrast(self, X, l1, k, w, seed, local):
         return l1 if self.contrast is None else self.contrast.refine(X, l1, k, w, seed, Z=local)
 
-    def _upper_fn(self, seed: int):
+    def _upper_fn(self, seed: int, threads: int | None = None):
+        """The upper levels' clustering; ``threads``: their k-means threads (default: the thread budget)."""
         runs = int(self.upper_consensus)
 
         def cluster(C: np.ndarray, k: int, mass: np.ndarray) -> np.ndarray:
             if runs > 1 and len(C) <= MAX_CONSENSUS:
-                return consensus_kmeans(C, k, mass, seed, runs)
-            return kmeans_exact(C, k, mass, seed, n_init=self.upper_n_init)
+                return consensus_kmeans(C, k, mass, seed, runs, threads=threads)
+            return kmeans_exact(C, k, mass, seed, n_init=self.upper_n_init, threads=threads)
 
         return cluster
 
@@ -147,11 +153,13 @@ class UMAPKMeans(HierarchyMethod):
 MAX_CONSENSUS = 3000  # an m x m co-association matrix of float64 stays under ~72 MB
 
 
-def consensus_kmeans(C: np.ndarray, k: int, mass: np.ndarray, seed: int, runs: int = 50) -> np.ndarray:
+def consensus_kmeans(C: np.ndarray, k: int, mass: np.ndarray, seed: int, runs: int = 50,
+                     threads: int | None = None) -> np.ndarray:
     """Exactly ``k`` groups of the rows of ``C`` (weighted by ``mass``) agreed on by ``runs`` seeded k-means runs:
     co-association (share of runs that put two rows together), average-linkage cut into k, then one weighted
     k-means started from those groups. Deterministic for a given seed; quadratic in ``len(C)`` (clusters, not
-    values)."""
+    values). ``threads``: the k-means threads (default: the runs on the thread budget, the last one unlimited)."""
+    import contextlib
     import warnings
 
     from scipy.cluster.hierarchy import fcluster, linkage
@@ -167,14 +175,16 @@ def consensus_kmeans(C: np.ndarray, k: int, mass: np.ndarray, seed: int, runs: i
         return np.zeros(m, dtype=np.int64)
     together = np.zeros((m, m), dtype=np.float64)
     for r in range(runs):
-        lab = kmeans_exact(C, k, mass, seed * 1009 + r, n_init=1)
+        lab = kmeans_exact(C, k, mass, seed * 1009 + r, n_init=1, threads=threads)
         together += lab[:, None] == lab[None, :]
     D = 1.0 - together / runs
     np.fill_diagonal(D, 0.0)
     tree = linkage(squareform(D, checks=False), method="average")
     lab = ensure_k(C, fcluster(tree, k, criterion="maxclust") - 1, k, mass, seed)
     start, _ = weighted_centroids(C.astype(np.float64), lab, k, mass)
-    with warnings.catch_warnings():
+    from taxonomy.threads import thread_limit
+
+    with warnings.catch_warnings(), (contextlib.nullcontext() if threads is None else thread_limit(threads)):
         warnings.simplefilter("ignore")
         km = KMeans(k, init=start, n_init=1).fit(C.astype(np.float64), sample_weight=mass)
     return ensure_k(C, km.labels_, k, mass, seed)
