@@ -130,7 +130,7 @@ def test_graph_kernels_match_exact_search():
     full = np.array([[j for j in range(300) if j != i] for i in range(300)], dtype=np.int64)
     labels = np.zeros(2000, dtype=np.int64)
     dist = np.empty(2000)
-    moved = kg.assign_graph(X, C, labels, full, dist)
+    moved = kg.assign_graph(X, C, labels, full, dist, np.arange(2000)[::-1].copy())
     near = ((X[:, None].astype(np.float64) - C[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(labels, near.argmin(1))
     np.testing.assert_allclose(dist, near.min(1))

@@ -242,11 +242,11 @@ KMEANS_ENGINES = ("auto", "sklearn", "faiss")
 FAISS_MIN_WORK = 20_000_000
 #: above GRAPH_MIN_N points and from GRAPH_MIN_K clusters on, the faiss engine runs its own Lloyd iterations in
 #: which each point is compared only with its centroid and that centroid's GRAPH_NEIGHBOURS nearest centroids
-#: (n x 17 distances per iteration instead of n x k), seeded through a tree of small coarse k-means
+#: (n x 33 distances per iteration instead of n x k), seeded through a tree of small coarse k-means
 #: (:func:`_seed_tree`); at or below GRAPH_MIN_N points (the published values, any 20,000) nothing changes
 GRAPH_MIN_N = 20_000
 GRAPH_MIN_K = 1_000
-GRAPH_NEIGHBOURS = 16
+GRAPH_NEIGHBOURS = 32
 #: the seeding tree: greedy k-means++ inside leaves of at most SEED_LEAF centres, reached through coarse k-means
 #: into at most SEED_BRANCH parts per node
 SEED_LEAF = 256
@@ -347,7 +347,8 @@ def _faiss_kmeans(Z: np.ndarray, k: int, w: np.ndarray, seed: int, n_init: int, 
 def _graph_kmeans(X: np.ndarray, k: int, w: np.ndarray, seed: int, niter: int) -> tuple[np.ndarray, float]:
     """Weighted Lloyd iterations for large k, linear in n per iteration: (labels, weighted inertia).
 
-    Seeds from :func:`_seed_tree`, each point first assigned to the nearest seed of its seeding leaf. Every
+    Seeds from :func:`_seed_tree`, each point first assigned to the nearest seed of its seeding leaf (on these
+    points that starts better than the nearest seed overall: 1368.5 against 1394.6 at 300k). Every
     iteration then recomputes the centroids, moves each cluster left empty onto the point farthest from its centroid,
     refreshes a ``GRAPH_NEIGHBOURS``-nearest-neighbour graph of the centroids (built once through HNSW, then one
     neighbour-of-neighbour step per iteration) and moves every point to the nearest of its centroid and that
@@ -372,7 +373,7 @@ def _graph_kmeans(X: np.ndarray, k: int, w: np.ndarray, seed: int, niter: int) -
         if len(empty):
             _relocate_empty(X, C, G, labels, dist, empty)
         G = kg.refine_graph(C, G)
-        moved = kg.assign_graph(X, C, labels, G, dist)
+        moved = kg.assign_graph(X, C, labels, G, dist, order)
         if moved == 0 and not len(empty):
             break
     return labels, float((w64 * dist).sum())

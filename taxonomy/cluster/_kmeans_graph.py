@@ -20,12 +20,14 @@ def _sqdist(X, i, C, c):
 
 
 @numba.njit(cache=True, nogil=True)
-def assign_graph(X, C, labels, G, dist):
+def assign_graph(X, C, labels, G, dist, order):
     """Move every point to the nearest of its centroid and that centroid's graph neighbours ``G[labels[i]]``
     (ties: the lower index). Updates ``labels`` and ``dist`` (squared distances) in place; returns the number of
-    points that moved."""
+    points that moved. ``order``: the order to visit the points in (each point's result does not depend on it;
+    points close together visited together keep their centroids in cache)."""
     moved = 0
-    for i in range(X.shape[0]):
+    for p in range(len(order)):
+        i = order[p]
         c0 = labels[i]
         best = c0
         bd = _sqdist(X, i, C, c0)
