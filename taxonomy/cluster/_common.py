@@ -372,8 +372,7 @@ def _graph_kmeans(X: np.ndarray, k: int, w: np.ndarray, seed: int, niter: int) -
     G = _centroid_graph(C, GRAPH_NEIGHBOURS if d <= HIGH_D else GRAPH_NEIGHBOURS_HIGH_D)
     for _ in range(int(niter)):
         S, mass = kg.centroid_sums(X, w64, labels, k)
-        count = np.bincount(labels, minlength=k)
-        full = count > 0
+        full = (np.bincount(labels, minlength=k) > 0) & (mass > 0)  # weights may be zero
         C[full] = S[full] / mass[full, None]
         empty = np.nonzero(~full)[0]
         if len(empty):
