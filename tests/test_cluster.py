@@ -220,6 +220,35 @@ def test_ensure_k_merges_and_splits():
         ensure_k(Z, np.zeros(50, dtype=int), 51, w)
 
 
+def _split_reference(Z, labels, k, w, seed):
+    """ensure_k's splitting as first written: a full pass over every row before each split."""
+    from taxonomy.cluster._common import _split_cluster, compact, weighted_centroids
+
+    labels = compact(labels).copy()
+    m = int(labels.max()) + 1
+    while m < k:
+        C, _ = weighted_centroids(Z, labels, m, w)
+        sse = np.bincount(labels, weights=w * ((Z - C[labels]) ** 2).sum(1), minlength=m)
+        sizes = np.bincount(labels, minlength=m)
+        sse = np.where(sizes >= 2, sse, -np.inf)
+        c = int(np.lexsort((-sizes, -sse))[0])
+        members = np.nonzero(labels == c)[0]
+        mask = _split_cluster(Z, w, members, seed)
+        labels[members[mask]] = m
+        m += 1
+        seed += 1
+    return labels
+
+
+def test_ensure_k_splits_as_the_full_rescan_did():
+    rng = np.random.default_rng(3)
+    Z = np.vstack([rng.normal(size=(120, 4)), np.repeat(rng.normal(size=(3, 4)), 10, axis=0)])
+    w = rng.gamma(1.0, size=len(Z))
+    for start in (np.zeros(len(Z), dtype=int), rng.integers(0, 6, len(Z)), np.arange(len(Z)) % 9):
+        for k in (10, 40, 140):
+            np.testing.assert_array_equal(ensure_k(Z, start, k, w, 5), _split_reference(Z, start, k, w, 5))
+
+
 def test_ensure_k_merge_keeps_clusters_whole():
     Z = np.array([[0.0], [0.1], [10.0], [10.1], [20.0]])
     lab = ensure_k(Z, np.arange(5), 3, np.ones(5))

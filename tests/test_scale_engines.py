@@ -53,13 +53,91 @@ def test_faiss_engine_same_result_for_any_thread_budget():
     np.testing.assert_array_equal(one, two)
 
 
-def test_faiss_engine_hnsw_assignment_exact_counts(monkeypatch):
-    monkeypatch.setattr(_common, "FAISS_HNSW_MIN_K", 50)
+def _force_graph(monkeypatch, leaf=32):
+    monkeypatch.setattr(_common, "GRAPH_MIN_N", 500)
+    monkeypatch.setattr(_common, "GRAPH_MIN_K", 50)
+    monkeypatch.setattr(_common, "SEED_LEAF", leaf)
+    monkeypatch.setattr(_common, "SEED_BRANCH", 4)
+
+
+def _inertia(X, lab, k):
+    C = np.zeros((k, X.shape[1]))
+    np.add.at(C, lab, X.astype(np.float64))
+    C /= np.bincount(lab, minlength=k)[:, None]
+    return ((X - C[lab]) ** 2).sum()
+
+
+def test_graph_engine_exact_counts_same_for_any_thread_budget(monkeypatch):
+    _force_graph(monkeypatch)
     X = blobs(2000, 8, 30, seed=4)
-    a = kmeans_exact(X, 80, None, seed=1, engine="faiss", threads=2)
-    b = kmeans_exact(X, 80, None, seed=1, engine="faiss", threads=1)
-    assert len(np.unique(a)) == 80
+    w = np.random.default_rng(2).gamma(1.0, size=len(X))
+    a = kmeans_exact(X, 160, w, seed=1, engine="faiss", threads=2)
+    b = kmeans_exact(X, 160, w, seed=1, engine="faiss", threads=1)
+    assert sorted(np.unique(a)) == list(range(160))
     np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, kmeans_exact(X, 160, w, seed=2, engine="faiss", threads=1))
+
+
+def test_graph_engine_close_to_flat_engine_inertia(monkeypatch):
+    X = blobs(6000, 10, 300, seed=0)
+    k = 500
+    flat = _inertia(X, kmeans_exact(X, k, None, seed=0, max_iter=25, engine="faiss"), k)
+    _force_graph(monkeypatch, leaf=128)
+    graph = _inertia(X, kmeans_exact(X, k, None, seed=0, max_iter=25, engine="faiss"), k)
+    assert graph <= 1.01 * flat
+
+
+def test_graph_engine_duplicates_still_exact(monkeypatch):
+    _force_graph(monkeypatch)
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.normal(size=(40, 6)).astype(np.float32), 20, axis=0)  # 40 distinct points, 800 rows
+    lab = kmeans_exact(X, 60, None, seed=0, engine="faiss")
+    assert sorted(np.unique(lab)) == list(range(60))
+
+
+def test_seed_tree_leaves_partition_points(monkeypatch):
+    monkeypatch.setattr(_common, "SEED_LEAF", 20)
+    monkeypatch.setattr(_common, "SEED_BRANCH", 3)
+    X = blobs(3000, 6, 25, seed=3)
+    w = np.random.default_rng(0).gamma(1.0, size=len(X))
+    C, order, pstart, cstart = _common._seed_tree(X, 250, w, seed=0)
+    assert C.shape == (250, 6) and len(np.unique(C, axis=0)) == 250
+    assert sorted(order) == list(range(3000))  # every point in exactly one leaf
+    counts = np.diff(cstart)
+    assert counts.max() <= 20 and (counts > 0).all() and (np.diff(pstart) >= counts).all()
+    for g in range(len(counts)):  # each leaf's seeds are points of that leaf
+        pts = X[order[pstart[g]:pstart[g + 1]]].astype(np.float64)
+        seeds = C[cstart[g]:cstart[g + 1]]
+        assert all(np.isclose(((pts - s) ** 2).sum(1), 0).any() for s in seeds)
+
+
+def test_graph_kernels_match_exact_search():
+    from taxonomy.cluster import _kmeans_graph as kg
+
+    rng = np.random.default_rng(1)
+    C = rng.normal(size=(300, 5))
+    X = rng.normal(size=(2000, 5)).astype(np.float32)
+    D = ((C[:, None] - C[None]) ** 2).sum(-1)
+    np.fill_diagonal(D, np.inf)
+    exact = np.argsort(D, axis=1, kind="stable")[:, :8]
+    # one neighbour-of-neighbour step from the exact graph keeps it exact; from a poor graph it gets closer
+    np.testing.assert_array_equal(kg.refine_graph(C, exact.astype(np.int64)), exact)
+    poor = np.argsort(D, axis=1, kind="stable")[:, 8:16].astype(np.int64)
+    better = kg.refine_graph(C, poor)
+    hits = lambda G: np.mean([len(set(a) & set(b)) for a, b in zip(G, exact, strict=True)])  # noqa: E731
+    assert hits(better) > hits(poor) + 2
+    # assignment over a complete graph is the exact nearest centroid
+    full = np.array([[j for j in range(300) if j != i] for i in range(300)], dtype=np.int64)
+    labels = np.zeros(2000, dtype=np.int64)
+    dist = np.empty(2000)
+    moved = kg.assign_graph(X, C, labels, full, dist, np.arange(2000)[::-1].copy())
+    near = ((X[:, None].astype(np.float64) - C[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(labels, near.argmin(1))
+    np.testing.assert_allclose(dist, near.min(1))
+    assert moved == (near.argmin(1) != 0).sum()
+    S, mass = kg.centroid_sums(X, np.ones(2000), labels, 300)
+    np.testing.assert_allclose(S, np.stack([X[labels == c].astype(np.float64).sum(0) for c in range(300)]), atol=1e-9)
+    np.testing.assert_array_equal(mass, np.bincount(labels, minlength=300))
 
 
 def test_faiss_engine_close_to_sklearn_inertia():
