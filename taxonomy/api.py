@@ -35,7 +35,8 @@ from taxonomy.store import get_version, read_tree
 _LAZY = {
     **{n: ("taxonomy.build", n) for n in ("BuildResult", "build")},
     **{n: ("taxonomy.changesets", n)
-       for n in ("apply", "check", "create", "delete", "load_groups", "merge", "move", "reassign", "rename", "split")},
+       for n in ("apply", "create", "delete", "load_groups", "merge", "move", "reassign", "rename", "split")},
+    "check": ("taxonomy.integrity", "check"),
     "format_diff": ("taxonomy.diff", "format_diff"),
     "ExportResult": ("taxonomy.export.base", "ExportResult"),
     **{n: ("taxonomy.ingest", n) for n in ("IngestResult", "ingest")},

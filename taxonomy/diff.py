@@ -53,6 +53,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from taxonomy.domain import Node, Tree
+from taxonomy.gcpause import without_gc
 
 #: The kinds of change, in report order.
 KINDS: tuple[str, ...] = (
@@ -254,6 +255,7 @@ class _Resolver:
         return self.memo[uid]
 
 
+@without_gc  # (dicts and sets over both trees' values: no collector passes over them meanwhile)
 def diff_trees(a: Tree, b: Tree) -> TreeDiff:
     """Everything that differs between tree ``a`` (old) and tree ``b`` (new); empty when they are the same.
     Linear in the sizes of the two trees. See the module docstring for how each kind is recognised."""
