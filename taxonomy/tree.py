@@ -37,10 +37,11 @@ def content_checksum(tree: Tree) -> str:
     node statistics ``member_count, weight, pct_total_occurrences``, which are derived from the leaves (and
     whose last bits depend on summation order).
     """
+    # tuples, not lists (cheaper to make; sorted and written alike); _float_key inlined for the 100,000 leaves
     nodes = sorted(
-        [n.uid, int(n.level), n.name, n.description, n.parent_uid or ""] for n in tree.nodes.values()
+        (n.uid, int(n.level), n.name, n.description, n.parent_uid or "") for n in tree.nodes.values()
     )
-    leaves = sorted([lf.text, lf.parent_uid, _float_key(lf.weight), int(lf.count)] for lf in tree.leaves)
+    leaves = sorted((lf.text, lf.parent_uid, repr(float(lf.weight) + 0.0), int(lf.count)) for lf in tree.leaves)
     payload = json.dumps(
         {"scheme": _CHECKSUM_SCHEME, "nodes": nodes, "leaves": leaves},
         ensure_ascii=False,
