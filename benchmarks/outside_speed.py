@@ -6,8 +6,11 @@ version, ``show``, ``diff``, ``check``, ``export`` (every format), ``similar`` a
         [--reuse] [--out benchmarks/results/outside_speed.json]
 
 ``--db`` is ``sqlite`` (a file in the work directory, the default) or a PostgreSQL server URL such as
-``postgresql://postgres@127.0.0.1:5432/postgres``: a scratch database ``taxo_outside_N`` is created there
-(dropped first) and dropped at the end unless ``--keep``.
+``postgresql://postgres@127.0.0.1:5432/postgres``: a scratch database ``taxo_outside_N`` (or ``--dbname``) is
+created there (dropped first) and dropped at the end unless ``--keep``. ``--cache-dir`` (default: ``cache`` in the
+work directory) is the embedding cache. With ``--db-times`` every command runs through
+``benchmarks/db_timed.py``, which adds the statements' execute seconds and, on a local server, the server
+processes' CPU seconds to its figures.
 
 The version is stored as ``benchmarks/report_speed.py`` does (synthetic values ingested, a 4-level tree of
 8 % / 0.6 % / 0.03 % / 6 nodes written through the store, random unit vectors in the embedding cache standing in
@@ -32,27 +35,37 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
 import report_speed  # noqa: E402
+from db_timed import _proc_cpu  # noqa: E402
 
 
 def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def cli(args: list[str], env: dict) -> dict:
-    """``taxo ARGS`` in a separate process under /usr/bin/time: wall, CPU (user + sys), peak RSS, load before."""
+def cli(args: list[str], env: dict, db_times: bool = False) -> dict:
+    """``taxo ARGS`` in a separate process under /usr/bin/time: wall, CPU (user + sys), peak RSS, load before;
+    with ``db_times``, through ``db_timed.py``: also the statements' count and execute seconds, and the server's
+    CPU seconds."""
     with tempfile.NamedTemporaryFile(suffix=".time", delete=False) as f:
         tfile = f.name
+    run = [str(ROOT / "benchmarks" / "db_timed.py")] if db_times else ["-m", "taxonomy.cli"]
+    env = dict(env, TAXO_DB_TIMES=tfile + ".db") if db_times else env
     before = load()
     t = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", tfile, sys.executable, "-m", "taxonomy.cli", *args],
-                       capture_output=True, text=True, env=env)
+    p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", tfile, sys.executable, *run, *args],
+                       capture_output=True, text=True, env=env, cwd=env["PYTHONPATH"])  # (-m: cwd comes first)
     wall = time.perf_counter() - t
     user, system, rss = Path(tfile).read_text().split()[-3:]
     os.unlink(tfile)
+    extra = {}
+    if db_times and os.path.exists(tfile + ".db"):
+        extra = json.loads(Path(tfile + ".db").read_text().splitlines()[-1])
+        os.unlink(tfile + ".db")
+        extra = {k: extra[k] for k in ("statements", "execute_s", "server_cpu_s")}
     if p.returncode:
         raise RuntimeError(f"taxo {' '.join(args)}: exit {p.returncode}: {p.stderr[-800:]}")
     return {"wall_s": round(wall, 2), "cpu_s": round(float(user) + float(system), 2), "rss_mb": round(int(rss) / 1024),
-            "load": before, "stdout": p.stdout}
+            "load": before, **extra, "stdout": p.stdout}
 
 
 def commands(version: int, work: Path) -> list[tuple[str, list[str]]]:
@@ -74,6 +87,15 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/taxo-outside")
     ap.add_argument("--reuse", action="store_true", help="reuse the database and cache of an earlier run")
     ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL scratch database")
+    ap.add_argument("--dbname", default=None, help="name of the PostgreSQL scratch database [taxo_outside_N]")
+    ap.add_argument("--cache-dir", default=None, help="embedding cache [WORKDIR/<db>/cache]")
+    ap.add_argument("--db-times", action="store_true",
+                    help="also the statements' execute seconds and the server's CPU seconds (benchmarks/db_timed.py)")
+    ap.add_argument("--code", default=str(ROOT), help="checkout whose taxonomy package the commands run [this one]")
+    ap.add_argument("--save", default=None, help="directory for every command's stdout and exported file")
+    ap.add_argument("--diff-to", type=int, default=None,
+                    help="diff against this version instead of editing (no new version; the same diff every run)")
+    ap.add_argument("--no-similar", action="store_true", help="skip `similar` (no fake embeddings are written)")
     ap.add_argument("--only", default=None, help="comma-separated command names to run (default: all)")
     ap.add_argument("--out", default=None, help="JSON results (default results/outside_speed[_postgresql].json)")
     ap.add_argument("--markdown", nargs="+", metavar="DB=BEFORE.json,AFTER.json",
@@ -88,14 +110,14 @@ def main() -> None:
         return print(markdown(pairs))
     pg = a.db != "sqlite"
     work = Path(a.workdir) / ("postgresql" if pg else "sqlite")
-    scratch = f"taxo_outside_{a.values}"
+    scratch = a.dbname or f"taxo_outside_{a.values}"
     if pg:
         from scale import scratch_postgres
 
         db = a.db.rsplit("/", 1)[0] + "/" + scratch if a.reuse else scratch_postgres(a.db, scratch)
     else:
         db = f"sqlite:///{work / 'taxo.db'}"
-    cache = work / "cache"
+    cache = Path(a.cache_dir) if a.cache_dir else work / "cache"
     os.environ["TAXO_CACHE_DIR"] = str(cache)
     out_path = Path(a.out or ROOT / "benchmarks" / "results" / f"outside_speed{'_postgresql' if pg else ''}.json")
     from taxonomy import api as tx
@@ -115,46 +137,61 @@ def main() -> None:
         t = time.perf_counter()
         version = report_speed.store_tree(setup, work, a.values, 0)
         res["ingest_and_first_write_s"] = round(time.perf_counter() - t, 2)
-        report_speed.fake_embeddings(cache, setup, version, 0)
+        if not a.no_similar:
+            report_speed.fake_embeddings(cache, setup, version, 0)
         dispose_engine(setup)
+    version = 1
+    only = set(a.only.split(",")) if a.only else None
+    if not only or "write_version" in only:
         with session_scope(db) as s:
             tree = read_tree(s, version)
         checksum = content_checksum(tree)
         lo, t, c = load(), time.perf_counter(), time.process_time()
         with session_scope(db) as s:
+            backend = s.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar() if pg else None
+            server0 = _proc_cpu(backend) if backend else None
             write_version(s, tree, kind="build", message="benchmark: the same tree again", manifest={"kind": "build"},
                           checksum=checksum, parent_id=version)
-        res["write_version"] = {"wall_s": round(time.perf_counter() - t, 2), "cpu_s": round(time.process_time() - c, 2),
-                                "load": lo, "nodes": len(tree.nodes), "values": len(tree.leaves)}
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        server1 = _proc_cpu(backend) if server0 is not None else None
+        res["write_version"] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "load": lo,
+                                "nodes": len(tree.nodes), "values": len(tree.leaves)}
+        if server1 is not None:
+            res["write_version"]["server_cpu_s"] = round(server1 - server0, 2)
         print("write_version", res["write_version"], flush=True)
         del tree
-    version = 1
     dispose_engine(db)
-    env = dict(os.environ, TAXO_CACHE_DIR=str(cache), TAXO_DATABASE_URL=db, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    only = set(a.only.split(",")) if a.only else None
+    env = dict(os.environ, TAXO_CACHE_DIR=str(cache), TAXO_DATABASE_URL=db, PYTHONPATH=a.code, OMP_NUM_THREADS="1")
     res["cli"] = {}
 
     def run(name, args):
-        if only and name not in only:
+        if (only and name not in only) or (a.no_similar and name.startswith("similar")):
             return None
         try:
-            r = cli(args, env)
+            r = cli(args, env, a.db_times)
         except RuntimeError as exc:
             res["cli"][name] = {"error": str(exc)[:800]}
             print(name, res["cli"][name], flush=True)
             return None
         stdout = r.pop("stdout")
+        if a.save:  # what the command printed and wrote, to compare two codes' outputs byte for byte
+            save = Path(a.save)
+            save.mkdir(parents=True, exist_ok=True)
+            (save / f"{name}.out").write_text(stdout, encoding="utf-8")
+            if "-o" in args:
+                shutil.copyfile(args[args.index("-o") + 1], save / Path(args[args.index("-o") + 1]).name)
         res["cli"][name] = r
         print(name, r, flush=True)
         return stdout
 
     for name, args in commands(version, work):
         run(name, args)
-    top = json.loads(tx_show_json(version, db))
-    node = top[0]
-    new = run("edit_rename", ["edit", str(version), "rename", node, "Renamed for the benchmark", "--json"])
-    if new:
-        nv = str(json.loads(new)["version_id"])
+    nv = str(a.diff_to) if a.diff_to else None
+    if nv is None:
+        node = json.loads(tx_show_json(version, db))[0]
+        new = run("edit_rename", ["edit", str(version), "rename", node, "Renamed for the benchmark", "--json"])
+        nv = str(json.loads(new)["version_id"]) if new else None
+    if nv:
         run("diff", ["diff", str(version), nv])
         run("diff_json", ["diff", str(version), nv, "--json"])
     res["load_end"] = load()

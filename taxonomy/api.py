@@ -26,22 +26,32 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from taxonomy.build import BuildResult, build
-from taxonomy.changesets import apply, check, create, delete, load_groups, merge, move, reassign, rename, split
 from taxonomy.db.engine import session_scope
-from taxonomy.diff import format_diff
 from taxonomy.errors import TaxoError, UsageError
-from taxonomy.export.base import ExportResult
-from taxonomy.ingest import IngestResult, ingest
-from taxonomy.readers import ReadOptions
-from taxonomy.init import InitResult, init
-from taxonomy.lineage import branch, branches, history, log
-from taxonomy.llm.options import LLMOptions
-from taxonomy.llm.service import format_stats
-from taxonomy.progress import Progress
-from taxonomy.query import NodeDetail, short_id, show, similar, versions
-from taxonomy.resummarize import resummarize
 from taxonomy.store import get_version, read_tree
+
+#: The functions and classes of the other modules, each imported on first use (``api.show`` does not load the
+#: build pipeline, numpy or the language-model client): name -> (module, attribute).
+_LAZY = {
+    **{n: ("taxonomy.build", n) for n in ("BuildResult", "build")},
+    **{n: ("taxonomy.changesets", n)
+       for n in ("apply", "create", "delete", "load_groups", "merge", "move", "reassign", "rename", "split")},
+    "check": ("taxonomy.integrity", "check"),
+    "format_diff": ("taxonomy.diff", "format_diff"),
+    "ExportResult": ("taxonomy.export.base", "ExportResult"),
+    **{n: ("taxonomy.ingest", n) for n in ("IngestResult", "ingest")},
+    "ReadOptions": ("taxonomy.readers", "ReadOptions"),
+    **{n: ("taxonomy.init", n) for n in ("InitResult", "init")},
+    **{n: ("taxonomy.lineage", n) for n in ("branch", "branches", "history", "log")},
+    "LLMOptions": ("taxonomy.llm.options", "LLMOptions"),
+    "format_stats": ("taxonomy.llm.service", "format_stats"),
+    "Progress": ("taxonomy.progress", "Progress"),
+    **{n: ("taxonomy.query", n) for n in ("NodeDetail", "short_id", "show", "similar", "versions")},
+    "resummarize": ("taxonomy.resummarize", "resummarize"),
+    **{n: ("taxonomy.assign", n) for n in ("AssignResult", "assign")},
+    **{n: ("taxonomy.drift", n) for n in ("DriftResult", "drift")},
+    **{n: ("taxonomy.novelty", n) for n in ("NoveltyQueue", "novelty", "novelty_accept", "novelty_place")},
+}
 
 __all__ = [
     "LLMOptions",
@@ -203,6 +213,10 @@ def quickstart(
 
     Running it again on the same database ingests nothing new (ingest is idempotent) and builds one more version.
     """
+    from taxonomy.build import build
+    from taxonomy.ingest import ingest
+    from taxonomy.init import init
+
     i = init(db)
     g = ingest(str(sample_path()), value_col="value", weight_col="pct_convos", db=db)
     b = build(
@@ -300,11 +314,7 @@ def serve(
 __all__ += ["report", "serve"]
 
 # --------------------------------------------------------------------------------- a living taxonomy (new data)
-from taxonomy.assign import AssignResult, assign  # noqa: E402,F401
-from taxonomy.drift import DriftResult, drift  # noqa: E402,F401
-from taxonomy.novelty import NoveltyQueue, novelty, novelty_accept, novelty_place  # noqa: E402,F401
-
-__all__ += ["assign", "drift", "novelty", "novelty_accept", "novelty_place"]
+__all__ += ["assign", "drift", "novelty", "novelty_accept", "novelty_place"]  # (in _LAZY)
 # ------------------------------------------------------------------------------------------------------- analyze
 def analyze(
     version: int,
@@ -427,12 +437,13 @@ __all__ += ["review_push", *_REVIEW]
 
 
 def __getattr__(name: str):
-    if name in _REVIEW:
-        module, attr = _REVIEW[name]
-        value = globals()[name] = getattr(importlib.import_module(module), attr)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    where = _LAZY.get(name) or _REVIEW.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = where
+    value = globals()[name] = getattr(importlib.import_module(module), attr)
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_REVIEW))
+    return sorted(set(globals()) | set(_LAZY) | set(_REVIEW))

@@ -30,7 +30,7 @@ from taxonomy.edits import (
     operation_from_dict,
 )
 from taxonomy.errors import InputError, TaxoError, UsageError
-from taxonomy.integrity import CheckReport, IntegrityError, Violation, check_tree_integrity, unplaced_values
+from taxonomy.integrity import IntegrityError, check, check_tree_integrity  # noqa: F401 (check: re-exported)
 from taxonomy.naming import embedder_for, name_nodes, summarizer_for
 from taxonomy.normalize import MAX_SHORT_TEXT, clean_name
 from taxonomy.store import get_version, read_tree, write_version
@@ -380,21 +380,7 @@ def reassign(version: int, value: str, *, to: str, **kw) -> ChangeResult:
 
 
 # ------------------------------------------------------------------------------------------------ check, log, ...
-def check(version: int, *, db: str | Engine | None = None) -> CheckReport:
-    """Verify a stored version against every integrity rule."""
-    with session_scope(db) as session:
-        tree = read_tree(session, version)
-        orphans = unplaced_values(session, version, tree)
-    return CheckReport(
-        version_id=version,
-        violations=[
-            Violation("one-root-path", f"value {text!r} has no place in the version (its membership is missing)")
-            for text in orphans
-        ]
-        + check_tree_integrity(tree),
-        n_nodes=len(tree.nodes),
-        n_values=len(tree.leaves),
-    )
+# `taxo check` is taxonomy.integrity.check (imported above), which loads less than this module
 
 
 def orphaned_values(session, version: int) -> list[str]:

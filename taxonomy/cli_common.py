@@ -119,8 +119,6 @@ def run_cli(app, argv: list[str] | None = None, *, prog_name: str = "taxo") -> i
     Works the same for every command and sub-app registered on ``app``."""
     import os
 
-    from sqlalchemy.exc import OperationalError, SQLAlchemyError
-
     from taxonomy.errors import TaxoError
 
     try:
@@ -138,12 +136,6 @@ def run_cli(app, argv: list[str] | None = None, *, prog_name: str = "taxo") -> i
         return 130
     except typer.TyperException as exc:  # click's usage errors (typer's bundled click)
         return _show_click_error(exc)
-    except OperationalError as exc:
-        print_error(f"cannot use the database: {str(exc.orig).strip().splitlines()[0] if exc.orig else exc}")
-        return EXIT_FAILURE
-    except SQLAlchemyError as exc:
-        print_error(f"database error: {str(exc).strip().splitlines()[0]}")
-        return EXIT_FAILURE
     except BrokenPipeError:  # `taxo export 1 | head`: the reader went away
         _silence_stdout()
         return EXIT_OK
@@ -152,6 +144,10 @@ def run_cli(app, argv: list[str] | None = None, *, prog_name: str = "taxo") -> i
         print_error(f"{where}{exc.strerror or exc}")
         return EXIT_FAILURE
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
+        database = _database_error(exc)
+        if database is not None:
+            print_error(database)
+            return EXIT_FAILURE
         if _click_exception(exc):
             return _show_click_error(exc)
         if os.environ.get("TAXO_DEBUG"):
@@ -162,6 +158,20 @@ def run_cli(app, argv: list[str] | None = None, *, prog_name: str = "taxo") -> i
         )
         return EXIT_FAILURE
     return rc if isinstance(rc, int) else EXIT_OK
+
+
+def _database_error(exc: BaseException) -> str | None:
+    """The one-line message for a SQLAlchemy error, else None. SQLAlchemy is looked at only when it was loaded
+    (a command that raised one did load it): `taxo --help` does not import it."""
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+    if isinstance(exc, OperationalError):
+        return f"cannot use the database: {str(exc.orig).strip().splitlines()[0] if exc.orig else exc}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database error: {str(exc).strip().splitlines()[0]}"
+    return None
 
 
 def _click_exception(exc: BaseException) -> bool:

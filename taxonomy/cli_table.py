@@ -44,7 +44,10 @@ def print_table(console, columns: Sequence[str], rows: Sequence[Sequence[str]], 
 def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, width: int,
                 numeric: Sequence[str] = ()) -> str:
     """The plain aligned table (see the module docstring) as a string ending with a newline."""
-    from rich.cells import cell_len
+    from rich.cells import cell_len as rich_cell_len
+
+    def cell_len(text: str) -> int:  # printable ASCII is one cell a character: rich's answer without its per-call work
+        return len(text) if text.isascii() and text.isprintable() else rich_cell_len(text)
 
     n = len(columns)
     right = [c in numeric for c in columns]

@@ -50,9 +50,11 @@ sorting the reported entries); two 100,000-value versions are compared in a frac
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from taxonomy.domain import Node, Tree
+from taxonomy.gcpause import without_gc
 
 #: The kinds of change, in report order.
 KINDS: tuple[str, ...] = (
@@ -254,6 +256,7 @@ class _Resolver:
         return self.memo[uid]
 
 
+@without_gc  # (dicts and sets over both trees' values: no collector passes over them meanwhile)
 def diff_trees(a: Tree, b: Tree) -> TreeDiff:
     """Everything that differs between tree ``a`` (old) and tree ``b`` (new); empty when they are the same.
     Linear in the sizes of the two trees. See the module docstring for how each kind is recognised."""
@@ -346,7 +349,7 @@ def diff_trees(a: Tree, b: Tree) -> TreeDiff:
     # Deterministic order.
     for kind in ("added", "removed", "renamed", "redescribed", "moved", "merged", "split"):
         getattr(d, kind).sort(key=lambda e: _node_key(e.level, e.new_name if kind == "renamed" else e.name, e.uid))
-    d.values_moved.sort(key=lambda e: e.text)
+    d.values_moved.sort(key=attrgetter("text"))
     d.values_added.sort()
     d.values_removed.sort()
     return d

@@ -6,6 +6,7 @@ They carry no database session: the database layer (:mod:`taxonomy.db`) reads an
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 from taxonomy.errors import TaxoError
@@ -98,8 +99,9 @@ class Tree:
     def ancestors_by_level(self) -> dict[int, list[str]]:
         """For each level 1..depth, the ancestor uid of every leaf (in leaf order). Linear time."""
         out: dict[int, list[str]] = {1: [leaf.parent_uid for leaf in self.leaves]}
+        parent = {uid: n.parent_uid for uid, n in self.nodes.items()}
         for level in range(2, self.depth + 1):
-            out[level] = [self.nodes[u].parent_uid for u in out[level - 1]]  # type: ignore[misc]
+            out[level] = list(map(parent.__getitem__, out[level - 1]))  # type: ignore[arg-type]
         return out
 
     def total_weight(self) -> float:
@@ -109,10 +111,11 @@ class Tree:
     def subtree_totals(self) -> tuple[dict[str, int], dict[str, float]]:
         """For every node: the number of values under it and their summed weight (added in leaf order). Linear
         time; the tree must be structurally sound (see :func:`taxonomy.integrity.check_structure`)."""
-        counts = {uid: 0 for uid in self.nodes}
-        weights = {uid: 0.0 for uid in self.nodes}
+        counts = dict.fromkeys(self.nodes, 0)
+        weights = dict.fromkeys(self.nodes, 0.0)
+        w = [leaf.weight for leaf in self.leaves]
         for ancestors in self.ancestors_by_level().values():
-            for leaf, uid in zip(self.leaves, ancestors, strict=True):
-                counts[uid] += 1
-                weights[uid] += leaf.weight
+            for uid, x in zip(ancestors, w, strict=True):
+                weights[uid] += x  # (a KeyError for a uid that is not a node, as before)
+            counts.update(Counter(ancestors))
         return counts, weights

@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
+from operator import attrgetter
 
 from taxonomy.domain import Tree
 from taxonomy.errors import TaxoError, UsageError
+from taxonomy.gcpause import without_gc
 
 #: Rule names, in the order they are checked.
 RULES = (
@@ -104,6 +106,7 @@ def check_structure(tree: Tree) -> None:
         seen.add(leaf.text)
 
 
+@without_gc  # (counters and dicts over every value: no collector passes over the tree meanwhile)
 def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float = 1e-6) -> list[Violation]:
     """All violations of :data:`RULES` in ``tree`` (empty list = valid). Linear in the size of the tree."""
     out: list[Violation] = []
@@ -111,7 +114,7 @@ def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float
     depth = tree.depth
 
     # one-root-path: leaves
-    seen: Counter[str] = Counter(leaf.text for leaf in tree.leaves)
+    seen: Counter[str] = Counter(map(attrgetter("text"), tree.leaves))
     for text, n in seen.items():
         if n > 1:
             out.append(Violation("one-root-path", f"value {text!r} is placed {n} times"))
@@ -164,7 +167,7 @@ def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float
 
     # no-empty-clusters
     n_children: Counter[str] = Counter(n.parent_uid for n in nodes.values() if n.parent_uid)
-    n_children.update(leaf.parent_uid for leaf in tree.leaves)
+    n_children.update(map(attrgetter("parent_uid"), tree.leaves))
     for uid in nodes:
         if n_children[uid] == 0:
             out.append(Violation("no-empty-clusters", f"node {_label(tree, uid)} has no children", [uid]))
@@ -221,12 +224,34 @@ def unplaced_values(session, version_id: int, tree: Tree) -> list[str]:
     """:func:`taxonomy.changesets.orphaned_values` of a stored version whose tree (:func:`taxonomy.store.read_tree`)
     is ``tree``: none when the tree holds as many values as its manifest says (without reading the memberships
     again), else what that function finds."""
-    from taxonomy.changesets import orphaned_values
     from taxonomy.store import get_version
 
     if (get_version(session, version_id).manifest or {}).get("n_values") == len(tree.leaves):
         return []
+    from taxonomy.changesets import orphaned_values  # (loads the editing code: only when it is needed)
+
     return orphaned_values(session, version_id)
+
+
+@without_gc
+def check(version: int, *, db=None) -> CheckReport:
+    """`taxo check`: verify a stored version against every integrity rule (``db``: a URL, an Engine or None)."""
+    from taxonomy.db.engine import session_scope
+    from taxonomy.store import read_tree
+
+    with session_scope(db) as session:
+        tree = read_tree(session, version)
+        orphans = unplaced_values(session, version, tree)
+    return CheckReport(
+        version_id=version,
+        violations=[
+            Violation("one-root-path", f"value {text!r} has no place in the version (its membership is missing)")
+            for text in orphans
+        ]
+        + check_tree_integrity(tree),
+        n_nodes=len(tree.nodes),
+        n_values=len(tree.leaves),
+    )
 
 
 def refuse_unsound(session, version_id: int, tree: Tree) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import Engine, func, select
 
 from taxonomy.db.engine import session_scope
@@ -12,6 +12,9 @@ from taxonomy.db.models import Membership, Node, Value, ValueAlias, Version
 from taxonomy.errors import NotFoundError, UsageError
 from taxonomy.store import get_version, level_counts, read_tree
 from taxonomy.tree import level1_sums, node_centroids
+
+if TYPE_CHECKING:
+    import numpy as np  # (imported by `similar` only)
 
 
 def short_id(uid: str) -> str:
@@ -280,6 +283,8 @@ def node_vectors(tree, leaf_vectors: np.ndarray) -> tuple[list[str], np.ndarray]
     """Each node's centroid (:func:`taxonomy.tree.node_centroids`): the weight-weighted mean of the unit vectors
     of the values under it, normalized. (Uniform weights when the values all weigh 0.) Linear in the number of
     values."""
+    import numpy as np
+
     w = np.array([max(leaf.weight, 0.0) for leaf in tree.leaves], dtype=np.float64)
     if w.sum() <= 0:
         w = np.ones_like(w)

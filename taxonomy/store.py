@@ -12,6 +12,7 @@ from taxonomy.db.models import Membership, Node, TombstoneRow, Value, ValueAlias
 from taxonomy.domain import Leaf, Tombstone, Tree
 from taxonomy.domain import Node as TreeNode
 from taxonomy.errors import NotFoundError, UsageError
+from taxonomy.gcpause import without_gc
 from taxonomy.normalize import MAX_NAME_LENGTH
 
 
@@ -150,6 +151,7 @@ def get_version(session: Session, version_id: int) -> Version:
     return get_numbered(session, Version, version_id, "version", "there are no versions yet: run `taxo build`")
 
 
+@without_gc  # ~300,000 new objects without cycles: the collector's passes over them cost as much as the read
 def read_tree(session: Session, version_id: int, *, aliases: bool = False) -> Tree:
     """The whole tree of a version: nodes, leaves (ordered by value text) and tombstones; with ``aliases``, each
     leaf's other surface forms too."""

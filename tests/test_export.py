@@ -415,3 +415,46 @@ def test_loader_accepts_published_style_bytes(tmp_path):
     t = load_values_tree_csv(p)
     assert t.nodes["ai_values:l1:u1"].description == "Values of wisdom, insight."
     assert t.leaves[0].weight == 0.037
+
+
+def _reference_json(tree: Tree, ctx) -> bytes:
+    """What the json writer wrote before it laid out the document itself: json.dumps with indent=2."""
+    from taxonomy.export.json_doc import tree_to_json_dict
+
+    return (json.dumps(tree_to_json_dict(tree, ctx), ensure_ascii=False, indent=2, allow_nan=False) + "\n").encode()
+
+
+def test_json_writer_is_json_dumps_byte_for_byte(tree, awkward_tree):
+    """The json export's own layout gives the bytes of json.dumps(indent=2): awkward strings, a nested manifest
+    (NaN-free), integer and float-subclass weights, an empty top-level node, a manifest and no manifest."""
+    from taxonomy.export.base import ExportContext
+    from taxonomy.export.json_doc import write_json
+
+    class Weight(float):
+        pass
+
+    odd = make_tree({"a\u2028b": ("o:l1:a", "o:l2:t"), "c\x7fd": ("o:l1:b", "o:l2:t"), "e": ("o:l1:b", "o:l2:t")})
+    odd.leaves[0].weight = 3  # an int, written as 3 (not 3.0)
+    odd.leaves[1].weight = Weight(0.1)
+    odd.nodes["o:l2:empty"] = Node("o:l2:empty", 2, "Empty", "", None)
+    manifests = [{}, {"model": {"name": "m", "dims": [1, 2.5, None, True]}, "note": "é\n\"x\"", "empty": {}, "l": []}]
+    for t in (tree, awkward_tree, odd):
+        for manifest in manifests:
+            ctx = ExportContext(version=t.version_id, checksum="c" * 64, manifest=manifest)
+            buf = io.BytesIO()
+            assert write_json(t, buf, ctx) == len(t.nodes) + len(t.leaves)
+            assert buf.getvalue() == _reference_json(t, ctx)
+
+
+def test_json_writer_refuses_nan_as_before(tree):
+    from taxonomy.errors import TaxoError
+    from taxonomy.export.base import ExportContext
+    from taxonomy.export.json_doc import write_json
+
+    tree.leaves[0].weight = float("nan")
+    ctx = ExportContext(version=1, checksum="c" * 64, manifest={})
+    with pytest.raises(ValueError) as ref:
+        _reference_json(tree, ctx)
+    with pytest.raises(TaxoError, match="cannot export to JSON") as ours:
+        write_json(tree, io.BytesIO(), ctx)
+    assert str(ours.value) == f"cannot export to JSON: {ref.value}"

@@ -206,6 +206,22 @@ def test_unexpected_errors_are_one_line_and_traceback_on_request(tmp_path, monke
     assert proc.returncode == 1 and "Traceback" in proc.stderr
 
 
+def test_database_errors_are_one_line(db, tmp_path):
+    """A server that does not answer, and a table missing from a migrated database: one line, exit 1."""
+    proc = taxo("versions", "--db", "postgresql://postgres@127.0.0.1:1/nothing", cwd=tmp_path)
+    line = one_line_error(proc)
+    assert proc.returncode == 1 and line.startswith("Error: cannot use the database: ") and "127.0.0.1" in line
+    from taxonomy.db.engine import dispose_engine, get_engine
+
+    with get_engine(db).begin() as conn:
+        conn.execute(text("DROP TABLE memberships"))
+    dispose_engine(db)
+    proc = taxo("versions", "--db", db, cwd=tmp_path)
+    line = one_line_error(proc)
+    assert proc.returncode == 1 and "memberships" in line
+    assert line.startswith("Error: cannot use the database: " if db.startswith("sqlite") else "Error: database error: ")
+
+
 # ------------------------------------------------------------------------------------------ init and database files
 def test_read_only_commands_on_a_missing_file_create_nothing(tmp_path):
     for args in (["versions"], ["show", "1"], ["check", "1"], ["log"], ["export", "1"]):

@@ -122,3 +122,61 @@ def test_0006_downgrade_restores_the_single_column_indexes_and_keeps_records(db_
     assert _record_indexes(engine) == after
     with engine.connect() as conn:
         assert conn.execute(text("SELECT conversation_id, surface FROM extraction_records")).all() == [("c1", "honesty")]
+
+
+def test_revision_chain_read_from_the_files_is_alembics():
+    """The head and the revisions that the schema check reads from the migration files' lines (without alembic)
+    are the ones alembic's script directory finds."""
+    from taxonomy.db.engine import _migration_chain, _script_directory, is_known_revision
+
+    chain = _migration_chain()
+    assert chain is not None
+    scripts = _script_directory()
+    assert chain[0] == scripts.get_current_head() == head_revision()
+    assert chain[1] == {s.revision for s in scripts.walk_revisions()}
+    assert is_known_revision("0001") and not is_known_revision("9999")
+
+
+def test_revision_chain_unreadable_falls_back_to_alembic(tmp_path, monkeypatch):
+    """Migration files whose revision lines are not plain strings (or that branch) are left to alembic."""
+    import shutil
+
+    from taxonomy.db import engine as eng
+
+    versions = tmp_path / "versions"
+    shutil.copytree(eng.migrations_dir() / "versions", versions)
+    shutil.copy(eng.migrations_dir() / "env.py", tmp_path / "env.py")
+    shutil.copy(eng.migrations_dir() / "script.py.mako", tmp_path / "script.py.mako")
+    monkeypatch.setattr(eng, "migrations_dir", lambda: tmp_path)
+    eng._migration_chain.cache_clear()
+    try:
+        assert eng._migration_chain()[0] == "0006"
+        (versions / "0007_x.py").write_text('revision = "0007"\ndown_revision = "0005"\n'
+                                            "def upgrade():\n    pass\n\ndef downgrade():\n    pass\n")
+        eng._migration_chain.cache_clear()
+        assert eng._migration_chain() is None  # two heads: 0006 and 0007
+        with pytest.raises(Exception, match="head"):  # alembic's own reading: several heads
+            eng.head_revision()
+        assert eng.is_known_revision("0007") and not eng.is_known_revision("0008")
+    finally:
+        eng._migration_chain.cache_clear()
+
+
+def test_commands_refuse_an_unknown_and_an_old_revision(db_url):
+    from sqlalchemy import text
+
+    init(db_url)
+    engine = get_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(DatabaseNotInitialisedError, match="'9999', which this version of the workbench does not know"):
+        check_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    with pytest.raises(DatabaseNotInitialisedError, match="revision 0005, the workbench needs 0006; run `taxo init`"):
+        check_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM alembic_version"))
+    assert current_revision(engine) is None
+    with pytest.raises(DatabaseNotInitialisedError, match="has no workbench schema"):
+        check_schema(engine)

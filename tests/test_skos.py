@@ -602,3 +602,24 @@ def test_jsonld_ids_are_compacted_only_under_a_bound_namespace():
     assert compact_iri(TAXO_NS + "node:x") == "taxo:node:x"
     assert compact_iri("http://purl.org/dc/terms/value:a%20b") == "dct:value:a%20b"
     assert compact_iri("http://purl.org/dc/terms/sub/value:a") == "http://purl.org/dc/terms/sub/value:a"
+
+
+def test_percent_encode_is_urllib_quote():
+    """The IRIs' percent-encoding gives what urllib.parse.quote gives (safe '' for values, ':' for node ids)."""
+    from urllib.parse import quote
+
+    from taxonomy.export.skos import percent_encode
+
+    texts = ["", "honesty", "care for others", "a:b/c?d#e%f&g=h+i", "naïve café – 価値観 😀", "tab\tnew\nline",
+             "~_.-", "[brackets] {braces} <angle> \"quotes\" 'single' `back`", "\x7f\x00\x1f", "A" * 300 + " z",
+             "values:l1:1234abcd-0000", "ü:ö", "%20 already", "\u2028\ufeff\u200b"]
+    for t in texts:
+        assert percent_encode(t) == quote(t, safe=""), t
+        assert percent_encode(t, colon=True) == quote(t, safe=":"), t
+
+
+def test_double_lexical_forms():
+    from taxonomy.export.skos import double_lexical
+
+    assert [double_lexical(x) for x in (0.1, -0.0, 3, float("inf"), -1e308 * 10, float("nan"), 2.5e-12)] == \
+        ["0.1", "-0.0", "3.0", "INF", "-INF", "NaN", "2.5e-12"]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from taxonomy.config import database_url
 from taxonomy.errors import DatabaseNotInitialisedError, TaxoError
+
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
@@ -70,14 +74,46 @@ def alembic_config(engine: Engine):
     return cfg
 
 
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
+#: ``revision = "0006"`` / ``down_revision: str | None = "0005"`` lines of a migration file
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
 
+
+@functools.cache
+def _migration_chain() -> tuple[str, frozenset[str]] | None:
+    """(head revision, every revision) read from the ``revision`` and ``down_revision`` lines of the migration
+    files, without importing alembic or the migrations (a command's start costs ~0.2 s less); None unless they
+    read as one chain of plain string revisions (then alembic's own reading decides)."""
+    parents: dict[str, str | None] = {}
+    for path in sorted((migrations_dir() / "versions").glob("*.py")):
+        found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if not found and path.name == "__init__.py":
+            continue
+        try:
+            rev, down = ast.literal_eval(found["revision"]), ast.literal_eval(found["down_revision"])
+        except (KeyError, ValueError, SyntaxError):
+            return None
+        if not isinstance(rev, str) or not (down is None or isinstance(down, str)) or rev in parents:
+            return None
+        parents[rev] = down
+    heads = set(parents) - set(parents.values())
+    roots = [r for r, down in parents.items() if down is None]
+    if len(heads) != 1 or len(roots) != 1 or any(d is not None and d not in parents for d in parents.values()):
+        return None
+    return heads.pop(), frozenset(parents)
+
+
+def _script_directory():
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
-    head = ScriptDirectory.from_config(cfg).get_current_head()
+    return ScriptDirectory.from_config(cfg)
+
+
+def head_revision() -> str:
+    chain = _migration_chain()
+    head = chain[0] if chain else _script_directory().get_current_head()
     if head is None:
         raise TaxoError(f"no database migration found in {migrations_dir()}: the installation is incomplete")
     return head
@@ -85,19 +121,24 @@ def head_revision() -> str:
 
 def is_known_revision(rev: str) -> bool:
     """Is ``rev`` one of this workbench's migrations?"""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
-    return any(s.revision == rev for s in ScriptDirectory.from_config(cfg).walk_revisions())
+    chain = _migration_chain()
+    if chain is not None:
+        return rev in chain[1]
+    return any(s.revision == rev for s in _script_directory().walk_revisions())
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
+    """The revision recorded in the database's ``alembic_version`` table (None: no table, or no row), read with one
+    query instead of alembic's migration context (whose import costs a command ~0.15 s)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        revs = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        if len(revs) > 1:  # several heads: alembic's message
+            from alembic.runtime.migration import MigrationContext
+
+            return MigrationContext.configure(conn).get_current_revision()
+        return revs[0] if revs else None
 
 
 def sqlite_path(engine: Engine) -> Path | None:

@@ -37,6 +37,7 @@ from taxonomy.export.parquet import write_parquet
 from taxonomy.export.skos_jsonld import write_skos_jsonld
 from taxonomy.export.skos_turtle import write_skos_turtle
 from taxonomy.export.values_csv import write_values_tree_csv
+from taxonomy.gcpause import without_gc
 from taxonomy.integrity import check_structure
 from taxonomy.tree import content_checksum
 
@@ -70,6 +71,7 @@ def _default_mode() -> int:
     return 0o666 & ~mask
 
 
+@without_gc  # the writers make ~10^6 short-lived objects without cycles: no collector passes over the tree
 def export_tree(
     tree: Tree, fmt: str, out: str | Path | None, *, manifest: dict[str, Any] | None = None
 ) -> ExportResult:

@@ -30,7 +30,8 @@ def write_parquet(tree: Tree, fh: BinaryIO, ctx: ExportContext) -> int:
 
     depth = tree.depth
     total = tree.total_weight()
-    order = sorted(range(len(tree.leaves)), key=lambda i: tree.leaves[i].text)
+    texts = [lf.text for lf in tree.leaves]
+    order = sorted(range(len(texts)), key=texts.__getitem__)
     anc = tree.ancestors_by_level() if tree.leaves else {lv: [] for lv in range(1, depth + 1)}
     cols: dict[str, pa.Array] = {
         "value": pa.array([tree.leaves[i].text for i in order], type=pa.string()),

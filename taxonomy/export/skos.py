@@ -141,14 +141,29 @@ def scheme_iri(version: int | None, checksum: str, base: str = DEFAULT_BASE) -> 
     return f"{base}checksum:{quote(checksum, safe='')}"
 
 
+#: Runs of characters that ``urllib.parse.quote`` percent-encodes (all but letters, digits and ``_.-~``; for node
+#: ids ``:`` too): :func:`percent_encode` encodes only those runs, several times faster than ``quote``'s byte loop
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-~]+")
+_UNSAFE_BUT_COLON = re.compile(r"[^A-Za-z0-9_.\-~:]+")
+
+
+def _percent(m: re.Match) -> str:
+    return "".join([f"%{b:02X}" for b in m.group().encode("utf-8")])
+
+
+def percent_encode(text: str, *, colon: bool = False) -> str:
+    """``quote(text, safe=":" if colon else "")``: the same text (UTF-8 bytes as ``%XX``, upper-case)."""
+    return (_UNSAFE_BUT_COLON if colon else _UNSAFE).sub(_percent, text)
+
+
 def node_iri(uid: str, base: str = DEFAULT_BASE) -> str:
     """IRI of a cluster node (live or retired): ``<base>node:<percent-encoded uid>``."""
-    return f"{base}node:{quote(uid, safe=':')}"
+    return f"{base}node:{percent_encode(uid, colon=True)}"
 
 
 def value_iri(text: str, base: str = DEFAULT_BASE) -> str:
     """IRI of a value: ``<base>value:<percent-encoded text>``."""
-    return f"{base}value:{quote(text, safe='')}"
+    return f"{base}value:{percent_encode(text)}"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -159,11 +174,11 @@ def value_iri(text: str, base: str = DEFAULT_BASE) -> str:
 def double_lexical(x: float) -> str:
     """xsd:double lexical form that reads back as exactly ``x`` (shortest round-trip repr)."""
     x = float(x)
+    if x - x == 0.0:  # finite (one test instead of two calls: this runs for every weight)
+        return repr(x)
     if math.isnan(x):
         return "NaN"
-    if math.isinf(x):
-        return "INF" if x > 0 else "-INF"
-    return repr(x)
+    return "INF" if x > 0 else "-INF"
 
 
 def _double(x: float) -> Literal:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from json.encoder import encode_basestring  # type: ignore[attr-defined]  # (the C encoder, as ensure_ascii=False)
+from operator import itemgetter
 from typing import Any, BinaryIO
 
 from taxonomy.domain import Leaf, Tree
@@ -182,7 +183,7 @@ def write_skos_jsonld(tree: Tree, fh: BinaryIO, ctx: ExportContext, *, base: str
     check_exportable(tree)
     context = dict(sorted(PREFIXES.items()))
     head = "{\n \"@context\": " + _layout(context, 1) + ",\n \"@graph\": ["
-    concepts = sorted(_concepts(tree, ctx, base), key=lambda c: c[0])
+    concepts = sorted(_concepts(tree, ctx, base), key=itemgetter(0))
     scheme, total = encode_basestring(compact_iri(scheme_iri(ctx.version, ctx.checksum, base))), tree.total_weight()
     out = [head]
     for i, (ref, obj) in enumerate(concepts):

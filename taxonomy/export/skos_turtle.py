@@ -18,6 +18,7 @@ everything else (any Unicode, including U+2028) is written as UTF-8. IRIs are pe
 from __future__ import annotations
 
 import json
+from operator import attrgetter
 from typing import BinaryIO
 
 from taxonomy.domain import Tree
@@ -88,7 +89,7 @@ def write_skos_turtle(tree: Tree, fh: BinaryIO, ctx: ExportContext, *, base: str
     nodes = tree.nodes
     node_ref = {uid: turtle_iri(node_iri(uid, base)) for uid in sorted(nodes)}
     scheme = turtle_iri(scheme_iri(ctx.version, ctx.checksum, base))
-    leaves = sorted(tree.leaves, key=lambda lf: lf.text)
+    leaves = sorted(tree.leaves, key=attrgetter("text"))
     leaf_ref = [turtle_iri(value_iri(lf.text, base)) for lf in leaves]
     children: dict[str, list[str]] = {uid: [] for uid in nodes}
     for uid, n in nodes.items():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+from operator import attrgetter
 from typing import BinaryIO
 
 from taxonomy.domain import Node, Tree
@@ -56,7 +57,7 @@ def write_values_tree_csv(tree: Tree, fh: BinaryIO, ctx: ExportContext) -> int:
         w.writerow(VALUES_TREE_COLUMNS)
         total = tree.total_weight()
         n = 0
-        for leaf in sorted(tree.leaves, key=lambda lf: (lf.parent_uid, lf.text)):
+        for leaf in sorted(tree.leaves, key=attrgetter("parent_uid", "text")):
             w.writerow([leaf.text, "", leaf.text, 0, leaf.parent_uid, _fmt_pct(leaf_pct(leaf.weight, total))])
             n += 1
         for level in range(1, tree.depth + 1):
