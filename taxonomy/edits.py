@@ -405,9 +405,8 @@ def _clean(text: str, what: str, *, multiline: bool = False) -> str:
 
 def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditContext) -> ApplyOutcome:
     """Apply ``operations`` in order to a deep copy of ``tree``; raise :class:`EditError` naming the operation that
-    cannot apply. Node statistics are recomputed and new/split nodes are named; the result is not yet checked."""
-    from taxonomy.tree import recompute_stats
-
+    cannot apply. Node statistics are recomputed (as :func:`taxonomy.tree.recompute_stats` does, on the copy
+    itself) and new/split nodes are named; the result is not yet checked."""
     work = tree.copy()
     editor = _Editor(work, ctx)
     for i, op in enumerate(operations):
@@ -421,7 +420,9 @@ def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditConte
             if type(exc) is UsageError:
                 raise EditError(str(exc), op_index=i, op=op) from None
             raise type(exc)(f"operation {i + 1} ({op.describe()}): {exc}") from None
-    out = recompute_stats(work) if _structurally_valid(work) else work
+    out = work
+    if _structurally_valid(work):
+        _restat(work)
     return ApplyOutcome(
         tree=out,
         touched=sorted(u for u in editor.touched if u in out.nodes),
@@ -429,6 +430,17 @@ def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditConte
         unnamed=sorted(u for u in editor.unnamed if u in out.nodes),
         undescribed=sorted(u for u in editor.undescribed if u in out.nodes),
     )
+
+
+def _restat(tree: Tree) -> None:
+    """Set every node's ``member_count``, ``weight`` and ``pct_total_occurrences`` from the leaves, in place: the
+    statistics :func:`taxonomy.tree.recompute_stats` gives a copy (the tree must be structurally sound)."""
+    from taxonomy.tree import leaf_pct
+
+    counts, weights = tree.subtree_totals()
+    total = tree.total_weight()
+    for uid, n in tree.nodes.items():
+        n.member_count, n.weight, n.pct_total_occurrences = counts[uid], weights[uid], leaf_pct(weights[uid], total)
 
 
 def _structurally_valid(tree: Tree) -> bool:
