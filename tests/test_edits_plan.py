@@ -135,3 +135,24 @@ def test_subtree_totals_add_the_weights_one_by_one_in_leaf_order():
     assert counts == want_c and list(counts) == list(tree.nodes)
     assert [w.hex() for w in weights.values()] == [w.hex() for w in want_w.values()]
     assert all(type(w) is float for w in weights.values()) and all(type(c) is int for c in counts.values())
+
+
+def test_the_values_are_copied_only_when_an_edit_changes_them_and_the_base_never_changes():
+    from dataclasses import replace
+
+    from taxonomy.edits import Reassign
+    from taxonomy.edits_values import Reweigh, Unplace
+
+    tree = small_tree()
+    before = tree.copy()
+    out = apply_operations(tree, [Rename(uid("a1y"), name="Open")], CTX).tree
+    assert all(a is b for a, b in zip(out.leaves, tree.leaves, strict=True))  # a rename copies no value
+    assert out.nodes[uid("a1y")] is not tree.nodes[uid("a1y")] and tree == before
+    out = apply_operations(tree, [Reassign("honesty", uid("b1x"))], CTX).tree
+    moved = [i for i, lf in enumerate(out.leaves) if lf is not tree.leaves[i]]
+    assert [out.leaves[i].text for i in moved] == ["honesty"] and out.leaves[moved[0]].parent_uid == uid("b1x")
+    assert tree == before
+    ctx = replace(CTX, lookup_value=lambda text: (0, 7.5, 3))
+    out = apply_operations(tree, [Reweigh([1]), Unplace("candor")], ctx).tree
+    assert {lf.weight for lf in out.leaves} == {7.5} and len(out.leaves) == len(tree.leaves) - 1
+    assert tree == before and out == recompute_stats(out)
