@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from taxonomy.domain import Node, Tombstone, Tree
+from taxonomy.domain import Leaf, Node, Tombstone, Tree
 
 
 class EditState:
-    def __init__(self, tree: Tree):
+    """``shared_leaves``: ``tree.leaves`` holds the base tree's Leaf objects (a new list, the same objects); each is
+    copied before its first change (:meth:`set_leaf_parent`), all of them before an operation of another module,
+    so that the base is never changed and an edit that moves no value copies none."""
+
+    def __init__(self, tree: Tree, *, shared_leaves: bool = False):
         self.tree = tree
+        # ids of the leaves still shared with the base (its list kept, so that they stay alive)
+        self._shared = {id(lf) for lf in tree.leaves} if shared_leaves else set()
+        self._base_leaves = list(tree.leaves) if shared_leaves else []
         self.touched: set[str] = set()
         self.created: list[str] = []
         self.unnamed: set[str] = set()
@@ -77,8 +84,24 @@ class EditState:
             self._kids.setdefault(parent_uid, {})[node.uid] = None
         node.parent_uid = parent_uid
 
-    def set_leaf_parent(self, i: int, parent_uid: str) -> None:
+    def own_leaf(self, i: int) -> Leaf:
+        """Leaf ``i``, copied first if it is still the base tree's."""
         leaf = self.tree.leaves[i]
+        if self._shared and id(leaf) in self._shared:
+            self._shared.discard(id(leaf))
+            leaf = self.tree.leaves[i] = Leaf(leaf.text, leaf.parent_uid, leaf.weight, leaf.count, leaf.value_id,
+                                              list(leaf.aliases))
+        return leaf
+
+    def own_leaves(self) -> None:
+        """Copy every leaf still shared with the base tree (before code that changes leaves directly)."""
+        if self._shared:
+            for i in range(len(self.tree.leaves)):
+                self.own_leaf(i)
+            self._shared.clear()
+
+    def set_leaf_parent(self, i: int, parent_uid: str) -> None:
+        leaf = self.own_leaf(i)
         self._record(lambda old=leaf.parent_uid: self.set_leaf_parent(i, old))
         if self._leaves_at is not None:
             self._leaves_at.get(leaf.parent_uid, {}).pop(i, None)

@@ -102,8 +102,8 @@ class ApplyOutcome:
 
 
 class _Editor(EditState):
-    def __init__(self, tree: Tree, ctx: EditContext):
-        super().__init__(tree)
+    def __init__(self, tree: Tree, ctx: EditContext, *, shared_leaves: bool = False):
+        super().__init__(tree, shared_leaves=shared_leaves)
         self.ctx = ctx
         self._counter = 0
 
@@ -126,6 +126,7 @@ class _Editor(EditState):
     def apply(self, op: Operation) -> None:
         apply_to = getattr(op, "apply_to", None)  # operations defined in other modules carry their own
         if apply_to is not None:  # they add, remove or reweigh values (never nodes)
+            self.own_leaves()
             self.record_values()
             try:
                 return apply_to(self)
@@ -404,12 +405,14 @@ def _clean(text: str, what: str, *, multiline: bool = False) -> str:
 
 
 def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditContext) -> ApplyOutcome:
-    """Apply ``operations`` in order to a deep copy of ``tree``; raise :class:`EditError` naming the operation that
-    cannot apply. Node statistics are recomputed and new/split nodes are named; the result is not yet checked."""
-    from taxonomy.tree import recompute_stats
-
-    work = tree.copy()
-    editor = _Editor(work, ctx)
+    """Apply ``operations`` in order to a copy of ``tree`` (``tree`` is not changed); raise :class:`EditError`
+    naming the operation that cannot apply. Node statistics are recomputed (as :func:`taxonomy.tree.recompute_stats`
+    does, on the copy itself) and new/split nodes are named; the result is not yet checked. The copy's nodes and
+    tombstones are new objects; its values are the base's until an operation changes them (then copied one by one:
+    a rename copies none of 100,000)."""
+    work = Tree(nodes=tree.nodes, version_id=tree.version_id, tombstones=tree.tombstones).copy()
+    work.leaves = list(tree.leaves)
+    editor = _Editor(work, ctx, shared_leaves=True)
     for i, op in enumerate(operations):
         try:
             editor.apply(op)
@@ -421,7 +424,9 @@ def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditConte
             if type(exc) is UsageError:
                 raise EditError(str(exc), op_index=i, op=op) from None
             raise type(exc)(f"operation {i + 1} ({op.describe()}): {exc}") from None
-    out = recompute_stats(work) if _structurally_valid(work) else work
+    out = work
+    if _structurally_valid(work):
+        _restat(work)
     return ApplyOutcome(
         tree=out,
         touched=sorted(u for u in editor.touched if u in out.nodes),
@@ -429,6 +434,17 @@ def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditConte
         unnamed=sorted(u for u in editor.unnamed if u in out.nodes),
         undescribed=sorted(u for u in editor.undescribed if u in out.nodes),
     )
+
+
+def _restat(tree: Tree) -> None:
+    """Set every node's ``member_count``, ``weight`` and ``pct_total_occurrences`` from the leaves, in place: the
+    statistics :func:`taxonomy.tree.recompute_stats` gives a copy (the tree must be structurally sound)."""
+    from taxonomy.tree import leaf_pct
+
+    counts, weights = tree.subtree_totals()
+    total = tree.total_weight()
+    for uid, n in tree.nodes.items():
+        n.member_count, n.weight, n.pct_total_occurrences = counts[uid], weights[uid], leaf_pct(weights[uid], total)
 
 
 def _structurally_valid(tree: Tree) -> bool:

@@ -309,7 +309,7 @@ def similar(
     """
     from embeddings import Embedder, VectorIndex
     from taxonomy.normalize import normalize_value
-    from taxonomy.similar_cache import VersionVectors, load_version_vectors, save_version_vectors
+    from taxonomy.similar_cache import compute_version_vectors, load_version_vectors, save_version_vectors
 
     if not query.strip():
         raise UsageError("the query is empty")
@@ -326,9 +326,7 @@ def similar(
     vv = load_version_vectors(cache_dir, checksum, identity) if cache_vectors and checksum else None
     if vv is None:
         with session_scope(db) as session:
-            tree = read_tree(session, version)
-        vecs = embedder.embed([leaf.text for leaf in tree.leaves])
-        vv = VersionVectors.from_tree(tree, vecs, *node_vectors(tree, vecs))
+            vv = compute_version_vectors(session, version, embedder)
         if cache_vectors and checksum:
             save_version_vectors(cache_dir, checksum, identity, vv)
     qv = embedder.embed([normalize_value(query)])

@@ -103,3 +103,56 @@ def test_the_indexes_follow_the_steps_before_moves_merges_and_renames():
     assert out.nodes[uid("a1y")].parent_uid == uid("B1") and uid("b1y") in out.tombstones
     assert sorted(lf.text for lf in out.leaves if lf.parent_uid == uid("a1y")) == [
         "belonging", "community", "cooperation", "solidarity", "transparency"]
+
+
+def test_applied_edits_get_the_statistics_recompute_stats_gives_and_leave_the_base_alone():
+    from taxonomy.edits import Reassign
+
+    tree = small_tree()
+    tree.leaves[0].weight = 0.1  # sums that depend on the order of addition
+    tree.leaves[4].weight = 1e-17
+    tree = recompute_stats(tree)
+    before = tree.copy()
+    out = apply_operations(tree, [Reassign("honesty", uid("b1x")), Rename(uid("a1y"), name="Open"),
+                                  Merge(uid("a2x"), uid("a1x"))], CTX).tree
+    assert tree == before
+    assert out == recompute_stats(out)  # every node's member_count, weight and pct, bit for bit
+    assert out.nodes[uid("b1x")].member_count == 4 and out.nodes[uid("a1x")].member_count == 5
+    assert uid("a2x") not in out.nodes and out.nodes[uid("a1y")].name == "Open"
+
+
+def test_subtree_totals_add_the_weights_one_by_one_in_leaf_order():
+    tree = small_tree()
+    for i, leaf in enumerate(tree.leaves):
+        leaf.weight = [0.1, 0.2, 0.3, 1e16, 1.0, -0.0, 3][i % 7]
+    counts, weights = tree.subtree_totals()
+    want_c, want_w = {u: 0 for u in tree.nodes}, {u: 0.0 for u in tree.nodes}
+    for leaf in tree.leaves:
+        for level in range(1, tree.depth + 1):
+            u = tree.ancestor(leaf, level)
+            want_c[u] += 1
+            want_w[u] += leaf.weight
+    assert counts == want_c and list(counts) == list(tree.nodes)
+    assert [w.hex() for w in weights.values()] == [w.hex() for w in want_w.values()]
+    assert all(type(w) is float for w in weights.values()) and all(type(c) is int for c in counts.values())
+
+
+def test_the_values_are_copied_only_when_an_edit_changes_them_and_the_base_never_changes():
+    from dataclasses import replace
+
+    from taxonomy.edits import Reassign
+    from taxonomy.edits_values import Reweigh, Unplace
+
+    tree = small_tree()
+    before = tree.copy()
+    out = apply_operations(tree, [Rename(uid("a1y"), name="Open")], CTX).tree
+    assert all(a is b for a, b in zip(out.leaves, tree.leaves, strict=True))  # a rename copies no value
+    assert out.nodes[uid("a1y")] is not tree.nodes[uid("a1y")] and tree == before
+    out = apply_operations(tree, [Reassign("honesty", uid("b1x"))], CTX).tree
+    moved = [i for i, lf in enumerate(out.leaves) if lf is not tree.leaves[i]]
+    assert [out.leaves[i].text for i in moved] == ["honesty"] and out.leaves[moved[0]].parent_uid == uid("b1x")
+    assert tree == before
+    ctx = replace(CTX, lookup_value=lambda text: (0, 7.5, 3))
+    out = apply_operations(tree, [Reweigh([1]), Unplace("candor")], ctx).tree
+    assert {lf.weight for lf in out.leaves} == {7.5} and len(out.leaves) == len(tree.leaves) - 1
+    assert tree == before and out == recompute_stats(out)

@@ -69,14 +69,16 @@ def test_cached_result_is_the_computed_one_and_the_tree_is_not_read_again(setup,
     first = tx.similar("honest", version=v, k=5, db=db, cache_dir=cache)
     assert len(files(cache)) == 1
 
-    def no_tree(*a, **k):
-        raise AssertionError("read_tree called although the vectors are cached")
+    import taxonomy.similar_cache as sc
 
-    monkeypatch.setattr(query, "read_tree", no_tree)
+    def no_tree(*a, **k):
+        raise AssertionError("the version read although the vectors are cached")
+
+    monkeypatch.setattr(sc, "compute_version_vectors", no_tree)
     again = tx.similar("honest", version=v, k=5, db=db, cache_dir=cache)
     assert fresh.to_dict() == first.to_dict() == again.to_dict()
     assert [h.level for h in again.nodes].count(1) >= 1 and again.values[0].path[0] == "node top [b]"
-    with pytest.raises(AssertionError, match="read_tree called"):
+    with pytest.raises(AssertionError, match="the version read"):
         tx.similar("honest", version=v, k=5, db=db, cache_dir=cache, cache_vectors=False)
 
 
@@ -129,3 +131,73 @@ def test_old_entries_are_pruned(setup, monkeypatch):
         save_version_vectors(cache, f"{i:064d}", "m", vv)
     assert len(files(cache)) == 2
     assert load_version_vectors(cache, f"{3:064d}", "m") is not None
+
+
+@pytest.mark.parametrize("weights", ["given", "zero", "mostly zero"])
+def test_computed_vectors_are_those_of_the_tree(db_url, tmp_path, monkeypatch, weights):
+    """compute_version_vectors (one bulk read of the cache, segment sums) gives bit for bit what read_tree, the
+    embedder and node_vectors give, on a 4-level version with uneven nodes, across several blocks of values."""
+    import random
+
+    import taxonomy.similar_cache as sc
+    from embeddings import Embedder
+    from taxonomy.store import read_tree
+
+    monkeypatch.setattr(sc, "BLOCK", 7)  # blocks of whole nodes; a node larger than a block is one block
+    rng = random.Random(1)
+    texts = [f"value {i:03d} {'x' * rng.randrange(1, 4)}" for i in range(300)]
+    w = {"given": lambda i: rng.choice([0.0, 0.5, 1.0, 3.25]) * (i % 7 + 1), "zero": lambda i: 0.0,
+         "mostly zero": lambda i: 0.0 if i % 3 else 2.0}[weights]
+    (tmp_path / "v.csv").write_text("value,weight\n" + "".join(f"{t},{w(i)}\n" for i, t in enumerate(texts)))
+    tx.init(db=db_url)
+    tx.ingest(str(tmp_path / "v.csv"), value_col="value", weight_col="weight", db=db_url)
+    sizes = {1: 23, 2: 6, 3: 3, 4: 1}
+    uid = {lv: [f"t:l{lv}:{rng.random():.12f}" for _ in range(k)] for lv, k in sizes.items()}
+    tree = Tree()
+    for lv in (4, 3, 2, 1):
+        for i, u in enumerate(uid[lv]):
+            parent = None if lv == 4 else uid[lv + 1][i % sizes[lv + 1] if i < sizes[lv + 1] else rng.randrange(sizes[lv + 1])]
+            tree.nodes[u] = Node(u, lv, f"n{lv}.{i}", "", parent)
+    with session_scope(db_url) as s:
+        for k, t in enumerate(value_totals(s)):  # one value in a node, others in dozens (skewed)
+            parent = uid[1][0] if k % 2 else uid[1][k % 23 if k < 23 else min(rng.randrange(23), rng.randrange(23))]
+            tree.leaves.append(Leaf(t.text, parent, t.weight, t.count, value_id=t.id))
+        tree = recompute_stats(tree)
+        v = write_version(s, tree, kind="build", message="t", checksum=content_checksum(tree), manifest={})
+    cache = tmp_path / "cache"
+    x = np.random.default_rng(2).standard_normal((len(texts), 24)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    EmbeddingCache(cache).put(resolve_model(None).identity, texts[::-1], x[::-1])
+    emb = Embedder(cache_dir=cache)
+    with session_scope(db_url) as s:
+        t = read_tree(s, v)
+        new = sc.compute_version_vectors(s, v, emb)
+    vecs = emb.embed([lf.text for lf in t.leaves])
+    old = VersionVectors.from_tree(t, vecs, *query.node_vectors(t, vecs))
+    assert not emb.stats.model_loaded and emb.stats.n_cached == emb.stats.n_texts == 2 * len(texts)
+    for f in ("texts", "leaf_parent", "uids", "names", "levels", "parents"):
+        assert getattr(new, f) == getattr(old, f), f
+    assert np.array_equal(new.leaf_vecs, old.leaf_vecs) and np.array_equal(new.node_vecs, old.node_vecs)
+    empty = np.array([t.nodes[u].member_count == 0 for u in new.uids])  # (a node with no values: the zero vector)
+    assert np.allclose(np.linalg.norm(new.node_vecs, axis=1), np.where(empty, 0.0, 1.0), atol=1e-5)
+
+
+def test_cached_vectors_embeds_only_what_the_cache_lacks(tmp_path, monkeypatch):
+    from embeddings import Embedder
+    from taxonomy.similar_cache import cached_vectors
+
+    cache = tmp_path / "cache"
+    x = np.eye(4, dtype=np.float32)
+    EmbeddingCache(cache).put(resolve_model(None).identity, ["a", "b", "c"], x[:3])
+    emb = Embedder(cache_dir=cache)
+    asked = []
+
+    def fake_embed(texts):
+        asked.append(list(texts))
+        return np.tile(x[3], (len(texts), 1))
+
+    monkeypatch.setattr(emb, "embed", fake_embed)
+    out = cached_vectors(emb, ["c", "zz", "a", "c", "b"])
+    assert asked == [["zz"]]
+    assert np.array_equal(out, x[[2, 3, 0, 2, 1]])
+    assert cached_vectors(emb, []).shape[0] == 0 and asked[-1] == []
