@@ -276,9 +276,10 @@ class Aggregator:
     #: the fields :meth:`column_chunk` takes (no slice or explicitness column: those go record by record)
     COLUMN_FIELDS = frozenset({"value", "conversation", *RECORD_OPTIONAL})
 
-    def column_chunk(self, lines: Sequence[int], cols: Sequence[Sequence[str]]) -> RecordColumns | None:
-        """Validate and add up a chunk of records given as text columns (a CSV's cells, in the order of
-        :attr:`~taxonomy.readers.options.Resolved.fields`, only :attr:`COLUMN_FIELDS`) on ``lines``: the same
+    def column_chunk(self, lines: Sequence[int], cols: Sequence[Sequence[str | None]]) -> RecordColumns | None:
+        """Validate and add up a chunk of records given as text columns (a CSV's cells, or a JSONL or Parquet
+        block's, in the order of :attr:`~taxonomy.readers.options.Resolved.fields`, only :attr:`COLUMN_FIELDS`;
+        str, or None for a null in an optional field) on ``lines``: the same
         result as :meth:`records` for them, with the work done per distinct cell (values, conversation ids,
         roles, response types) or by whole columns (task, excerpt) instead of per record.
 
@@ -304,7 +305,7 @@ class Aggregator:
                     for x in set(cols[i]) - known.keys():
                         known[x] = check(x)
             for i in (it, ie):
-                if i is not None and "\x00" in "".join(cols[i]):
+                if i is not None and "\x00" in _joined(cols[i]):
                     return None
         except InputError:
             return None
@@ -328,7 +329,12 @@ class Aggregator:
         self.n_rows += len(values)
 
         def stripped(i: int | None) -> list[str | None] | None:
-            return None if i is None else [x or None for x in map(str.strip, cols[i])]
+            if i is None:
+                return None
+            col = cols[i]
+            if None in col:  # JSONL, Parquet: a null or missing cell
+                return [None if x is None else x.strip() or None for x in col]
+            return [x or None for x in map(str.strip, col)]
 
         return RecordColumns(
             lines, list(map(itemgetter(0), hc)), list(map(itemgetter(0), hv)), list(map(itemgetter(1), hv)),
@@ -353,3 +359,11 @@ class Aggregator:
             self._pairs = []
         self._done = True
         return values
+
+
+def _joined(col: Sequence[str | None]) -> str:
+    """The cells of a text column joined (None as nothing)."""
+    try:
+        return "".join(col)  # type: ignore[arg-type]
+    except TypeError:
+        return "".join(x for x in col if x is not None)
