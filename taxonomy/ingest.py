@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from taxonomy.db.engine import session_scope
@@ -64,16 +64,52 @@ def insert_values(session: Session, texts: Sequence[str]) -> dict[str, int]:
 
     The ids come back with the insert (``RETURNING``), not from a second lookup: on PostgreSQL, a lookup by text
     right after the rows went in, before the planner has statistics for them, scanned the table once per chunk
-    of 500 texts (1M records over 100k values: 18 of the 19 minutes of the ingest)."""
-    table = Value.__table__
+    of 500 texts (1M records over 100k values: 18 of the 19 minutes of the ingest). One multi-row ``INSERT ...
+    VALUES (..), (..) RETURNING text, id`` per :data:`VALUES_PER_INSERT` texts, through the driver (SQLAlchemy's
+    sorted RETURNING went one statement per row on SQLite); the rows go in in the order given, and the texts,
+    unique, say which id is whose."""
     conn = session.connection()
+    mark = _param_mark(conn)
+    cur = conn.connection.driver_connection.cursor()
     out: dict[str, int] = {}
-    for part in chunks(texts, RECORD_CHUNK):  # Core executemany: the ORM's bulk path costs ~10x more per row
-        rows = conn.execute(
-            insert(table).returning(table.c.text, table.c.id, sort_by_parameter_order=True), [{"text": t} for t in part]
-        )
-        out.update((t, i) for t, i in rows)
+    try:
+        for part in chunks(texts, VALUES_PER_INSERT):
+            cur.execute(f"INSERT INTO {Value.__table__.name} (text) VALUES "
+                        f"{', '.join([f'({mark})'] * len(part))} RETURNING text, id", list(part))
+            out.update(cur.fetchall())
+    finally:
+        cur.close()
     return out
+
+
+#: texts per multi-row INSERT of :func:`insert_values` (well under SQLite's 32,766 parameters)
+VALUES_PER_INSERT = 1000
+
+
+def _param_mark(conn) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def bulk_insert(session: Session, table: str, columns: Sequence[str], cells: Sequence[Sequence[Any] | Any],
+                n: int) -> None:
+    """Insert ``n`` rows into ``table`` inside the session's transaction, given column by column (``cells[i]``
+    the i-th column's values; a value that is not a list or tuple is that column's value in every row): ``COPY``
+    on PostgreSQL (psycopg), the driver's ``executemany`` elsewhere; no SQLAlchemy work per row."""
+    if not n:
+        return
+    conn = session.connection()
+    cols = [c if isinstance(c, (list, tuple, range)) else repeat(c, n) for c in cells]
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(copy_lines(cols, n))
+        return
+    marks = ", ".join([_param_mark(conn)] * len(columns))
+    cur = raw.cursor()
+    try:
+        cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", zip(*cols))
+    finally:
+        cur.close()
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -172,16 +208,9 @@ def ingest(
             )
             session.add(batch)
             session.flush()
-            conn = session.connection()
-            for part in chunks(values, RECORD_CHUNK):
-                conn.execute(
-                    insert(BatchValue.__table__),
-                    [
-                        {"batch_id": batch.id, "value_id": ids[v.text], "weight": float(v.weight),
-                         "count": int(v.count), "n_conversations": v.n_conversations}
-                        for v in part
-                    ],
-                )
+            bulk_insert(session, BatchValue.__table__.name, ("batch_id", "value_id", "weight", "count", "n_conversations"),
+                        (batch.id, [ids[v.text] for v in values], [float(v.weight) for v in values],
+                         [int(v.count) for v in values], [v.n_conversations for v in values]), len(values))
             _store_aliases(session, ids, values)
             if spool.n_records:
                 insert_records(session, batch.id, ids, spool.chunks(), n_records=spool.n_records)
@@ -447,7 +476,6 @@ def _overlap_warnings(session: Session, ids: dict[str, int], values) -> list[str
 #: the RecordRow attributes stored as extraction_records columns of the same name (besides batch_id, value_id);
 #: a new record column only needs its name here
 RECORD_FIELDS = ("line", "conversation_id", "surface", "role", "task", "response_type", "excerpt", "slices", "explicit")
-RECORD_CHUNK = 20_000
 SQLITE_CACHE_KIB = -262_144  #: negative: KiB (256 MiB), as SQLite's PRAGMA cache_size takes it
 
 
@@ -530,33 +558,47 @@ def insert_records(
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def copy_text(batch_id: int, ids: dict[str, int], part: RecordColumns) -> bytes:
-    """A chunk of records as the rows of ``COPY extraction_records (batch_id, value_id, RECORD_FIELDS) FROM
-    STDIN`` in its text format (cells joined by tabs, rows by line feeds, NULL as ``\\N``, backslash, tab, line
-    feed and carriage return escaped), built column by column: the cells are what ``write_row`` would send for
-    each record, without a Python call per record."""
-    n = len(part)
-
-    def text(col) -> Iterable[str]:
-        if col is None:
-            return repeat("\\N", n)
+def copy_cells(col: Iterable[Any] | None, n: int) -> Iterable[str]:
+    """One column of ``n`` cells (str, int, float, bool or None; None: every cell NULL) in ``COPY``'s text
+    format: NULL as ``\\N``, booleans as t/f, numbers as :class:`str` writes them, text with backslash, tab, line
+    feed and carriage return escaped; column by column, as ``write_row`` would send each cell."""
+    if col is None:
+        return repeat("\\N", n)
+    if not isinstance(col, (list, tuple)):
+        col = list(col)
+    kinds = set(map(type, col))
+    has_none = type(None) in kinds
+    kinds.discard(type(None))
+    if kinds <= {str}:
         joined = "\x00".join(filter(None, col))
         if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
             col = [None if x is None else x.translate(COPY_ESCAPES) for x in col]
-        return ["\\N" if x is None else x for x in col] if None in col else col
+        return ["\\N" if x is None else x for x in col] if has_none else col
+    if kinds <= {int, float}:
+        return ["\\N" if x is None else str(x) for x in col] if has_none else map(str, col)
+    return ["\\N" if x is None else ("t" if x else "f") if type(x) is bool
+            else str(x) if type(x) in (int, float) else x.translate(COPY_ESCAPES) for x in col]
 
-    cells: list[Iterable[str]] = [repeat(str(batch_id), n), map(str, map(ids.__getitem__, part.value)),
-                                  map(str, part.line)]
-    for name in RECORD_FIELDS[1:]:
+
+def copy_lines(columns: Sequence[Iterable[Any] | None], n: int) -> bytes:
+    """``n`` rows given column by column as the data of ``COPY ... FROM STDIN`` (text format, UTF-8)."""
+    lines = list(map("\t".join, zip(*(copy_cells(c, n) for c in columns))))
+    lines.append("")
+    return "\n".join(lines).encode("utf-8")
+
+
+def copy_text(batch_id: int, ids: dict[str, int], part: RecordColumns) -> bytes:
+    """A chunk of records as the data of ``COPY extraction_records (batch_id, value_id, RECORD_FIELDS) FROM
+    STDIN``, built column by column (:func:`copy_lines`): the cells are what ``write_row`` would send for each
+    record, without a Python call per record."""
+    n = len(part)
+    columns: list[Iterable[Any] | None] = [repeat(batch_id, n), list(map(ids.__getitem__, part.value))]
+    for name in RECORD_FIELDS:
         col = getattr(part, name)
         if name == "slices" and col is not None:
             col = [None if x is None else json.dumps(x, ensure_ascii=False) for x in col]
-        elif name == "explicit" and col is not None:
-            col = [None if x is None else "t" if x else "f" for x in col]
-        cells.append(text(col))
-    lines = list(map("\t".join, zip(*cells)))
-    lines.append("")
-    return "\n".join(lines).encode("utf-8")
+        columns.append(col)
+    return copy_lines(columns, n)
 
 
 def _store_aliases(session: Session, ids: dict[str, int], values) -> None:
@@ -568,9 +610,9 @@ def _store_aliases(session: Session, ids: dict[str, int], values) -> None:
             select(ValueAlias.value_id, ValueAlias.surface, ValueAlias.id).where(ValueAlias.value_id.in_(part))
         )
         existing.update({(vid, s): aid for vid, s, aid in rows})
-    new_rows = [{"value_id": k[0], "surface": k[1], "n_rows": n} for k, n in wanted.items() if k not in existing]
-    if new_rows:
-        session.connection().execute(insert(ValueAlias.__table__), new_rows)
+    new = [(k, n) for k, n in wanted.items() if k not in existing] if existing else list(wanted.items())
+    bulk_insert(session, ValueAlias.__table__.name, ("value_id", "surface", "n_rows"),
+                ([k[0] for k, _ in new], [k[1] for k, _ in new], [n for _, n in new]), len(new))
     bumps = [{"alias_id": existing[key], "more": n} for key, n in wanted.items() if key in existing]
     if bumps:  # one executemany, not one statement per alias (a second batch of 100k values has ~100k)
         t = ValueAlias.__table__
