@@ -313,20 +313,27 @@ def record_line(r) -> str:
     return line
 
 
-def record_lines(chunk: RecordColumns) -> list[str]:
+def record_lines(chunk: RecordColumns, packed: dict[str, Any] | None = None) -> list[str]:
     """The :func:`record_line` of every record of a chunk: joined column by column when no cell needs the
-    general case (no slices or explicitness, no tab, line feed or backslash), else record by record."""
+    general case (no slices or explicitness, no tab, line feed or backslash), else record by record. ``packed``:
+    the chunk's text columns as :func:`pack_column` gave them (joined once for the spool, looked at here)."""
     if chunk.slices is None and chunk.explicit is None:
         n = len(chunk)
-
-        def nul_for_none(name: str) -> Iterable[str]:
+        names = ("conversation_id", "value", *RECORD_OPTIONAL)
+        if packed is None:
+            packed = {name: pack_column(getattr(chunk, name)) for name in names}
+        cols: list[Iterable[str]] = []
+        for name in names:
+            p = packed[name]
+            if p is None:
+                cols.append(repeat("\x00", n))
+                continue
+            if type(p) is not tuple or "\\" in p[1] or "\t" in p[1] or "\n" in p[1]:
+                break  # a cell with a NUL (a list), or one that needs escaping
             col = getattr(chunk, name)
-            return repeat("\x00", n) if col is None else ["\x00" if x is None else x for x in col]
-
-        lines = list(map("\t".join, zip(chunk.conversation_id, chunk.value, *map(nul_for_none, RECORD_OPTIONAL))))
-        text = "\n".join(lines)
-        if "\\" not in text and text.count("\t") == 5 * n and text.count("\n") == n - 1:
-            return lines
+            cols.append(["\x00" if x is None else x for x in col] if p[2] else col)
+        else:
+            return list(map("\t".join, zip(*cols)))
     return list(map(record_line, chunk.rows()))
 
 
@@ -349,12 +356,12 @@ class RecordSpool:
         self._dir.cleanup()
 
     def add(self, chunk: RecordColumns) -> None:
-        columns = [(name, getattr(chunk, name)) for name in RecordRow._fields]
-        blob = marshal.dumps([pack_column(col) if name in TEXT_FIELDS else None if col is None else list(col)
-                              for name, col in columns])
+        packed = {name: pack_column(col) if name in TEXT_FIELDS else None if col is None else list(col)
+                  for name, col in zip(RecordRow._fields, chunk.columns())}
+        blob = marshal.dumps(list(packed.values()))
         self._records.write(len(blob).to_bytes(8, "little"))
         self._records.write(blob)
-        lines = record_lines(chunk)
+        lines = record_lines(chunk, packed)
         lines.sort()  # as str: the same order as their UTF-8 bytes
         run = os.path.join(self._dir.name, f"run{len(self._runs)}")
         with open(run, "wb") as f:
@@ -390,8 +397,11 @@ def pack_column(col: Sequence[str | None] | None) -> Any:
     checked text holds) and the positions of its Nones; a list where a NUL is there after all."""
     if col is None:
         return None
-    nones = [i for i, x in enumerate(col) if x is None] if None in col else []
-    text = "\x00".join(col) if not nones else "\x00".join("" if x is None else x for x in col)
+    try:
+        text, nones = "\x00".join(col), []  # type: ignore[arg-type]
+    except TypeError:  # a None
+        nones = [i for i, x in enumerate(col) if x is None]
+        text = "\x00".join("" if x is None else x for x in col)
     if text.count("\x00") == len(col) - 1:
         return ("text", text, nones)
     return list(col)
