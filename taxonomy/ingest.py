@@ -54,6 +54,8 @@ def value_ids(session: Session, texts: Iterable[str]) -> dict[str, int]:
     """Map value texts to their ids (only those that exist)."""
     texts = list(texts)
     out: dict[str, int] = {}
+    if texts and session.scalar(select(Value.id).limit(1)) is None:
+        return out  # no value yet (a first batch): nothing to look up
     for part in chunks(texts):
         out.update({t: i for t, i in session.execute(select(Value.text, Value.id).where(Value.text.in_(part)))})
     return out
@@ -194,6 +196,7 @@ def ingest(
             ids = value_ids(session, texts)
             warnings = _overlap_warnings(session, ids, values)
             new = [t for t in texts if t not in ids]
+            old_ids = set(ids.values())
             ids.update(insert_values(session, new))
 
             batch = Batch(
@@ -211,7 +214,7 @@ def ingest(
             bulk_insert(session, BatchValue.__table__.name, ("batch_id", "value_id", "weight", "count", "n_conversations"),
                         (batch.id, [ids[v.text] for v in values], [float(v.weight) for v in values],
                          [int(v.count) for v in values], [v.n_conversations for v in values]), len(values))
-            _store_aliases(session, ids, values)
+            _store_aliases(session, ids, values, old_ids)
             if spool.n_records:
                 insert_records(session, batch.id, ids, spool.chunks(), n_records=spool.n_records)
         result = IngestResult(
@@ -420,20 +423,38 @@ def unpack_column(packed: Any) -> Sequence | None:
 MERGE_BLOCK_BYTES = 1 << 20
 
 
+def _read_lines(f, block: int, tail: list[bytes]) -> list[bytes]:
+    """The next whole lines (without their line feeds) of a file of lines each ending in one, about ``block``
+    bytes of them; ``tail`` holds the part line left over from the previous read. [] at the end."""
+    while True:
+        data = f.read(block)
+        if not data:
+            return []  # every line ends in a line feed: nothing is left in tail
+        data = tail.pop() + data if tail else data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            tail.append(data)
+            continue
+        if cut + 1 < len(data):
+            tail.append(data[cut + 1:])
+        return data[:cut].split(b"\n")
+
+
 def merge_runs(files: Sequence, block: int = MERGE_BLOCK_BYTES) -> Iterator[bytes]:
     """Merge files of sorted lines (each ending in a line feed; sorted as the lines without it) into blocks of
     bytes of whole lines, in sorted order. A block at a time: each file's next lines are read (about ``block``
     bytes), every line up to the smallest last line read is taken (no line still unread can be smaller), and
-    those are sorted together; no Python work per line but the trimming of its line feed."""
+    those are sorted together; no Python work per line."""
     bufs: list[list[bytes]] = []
     heads: list[int] = []
     live: list = []
     for f in files:
-        lines = [line[:-1] for line in f.readlines(block)]
+        tail: list[bytes] = []
+        lines = _read_lines(f, block, tail)
         if lines:
             bufs.append(lines)
             heads.append(0)
-            live.append(f)
+            live.append((f, tail))
     while bufs:
         bound = min(buf[-1] for buf in bufs)
         taken: list[bytes] = []
@@ -443,7 +464,8 @@ def merge_runs(files: Sequence, block: int = MERGE_BLOCK_BYTES) -> Iterator[byte
             heads[i] = k
         for i in range(len(bufs) - 1, -1, -1):
             if heads[i] == len(bufs[i]):
-                more = [line[:-1] for line in live[i].readlines(block)]
+                f, tail = live[i]
+                more = _read_lines(f, block, tail)
                 if more:
                     bufs[i], heads[i] = more, 0
                 else:
@@ -611,10 +633,12 @@ def copy_text(batch_id: int, ids: dict[str, int], part: RecordColumns) -> bytes:
     return copy_lines(columns, n)
 
 
-def _store_aliases(session: Session, ids: dict[str, int], values) -> None:
+def _store_aliases(session: Session, ids: dict[str, int], values, old_ids: set[int] | None = None) -> None:
+    """Add the batch's surface forms to the values' aliases (``old_ids``: the ids of the values that were there
+    before this batch; only theirs can have aliases already; None: any)."""
     wanted = {(ids[v.text], surface): n for v in values for surface, n in v.aliases.items()}
     existing: dict[tuple[int, str], int] = {}
-    vids = sorted({k[0] for k in wanted})
+    vids = sorted({k[0] for k in wanted if old_ids is None or k[0] in old_ids})
     for part in chunks(vids):
         rows = session.execute(
             select(ValueAlias.value_id, ValueAlias.surface, ValueAlias.id).where(ValueAlias.value_id.in_(part))
