@@ -37,7 +37,10 @@ def dump(url: str) -> list[str]:
     """``table rows sha256`` for every table of ``url`` (timestamps left out, rows by primary key)."""
     from sqlalchemy import DateTime, MetaData, create_engine, select
 
-    engine = create_engine(url)
+    sys.path.insert(0, str(ROOT))
+    from taxonomy.config import database_url
+
+    engine = create_engine(database_url(url))
     meta = MetaData()
     meta.reflect(engine)
     out = []

@@ -38,3 +38,16 @@ def text_cells(arr, field: str) -> list[Any] | None:
 def absent_cells(n: int, field: str) -> list[None] | None:
     """The cells of a column no record of a block has (None each), or None for a :data:`REQUIRED` field."""
     return None if field in REQUIRED else [None] * n
+
+
+def plain_bytes(raw: bytes) -> bool:
+    """Whether ``raw`` is valid UTF-8 with no byte-order mark and no carriage return but in CRLF: bytes that the
+    line-by-line readers and pyarrow's parsers split into the same lines and read as the same text."""
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        if b"\xef\xbb\xbf" in raw:
+            return False
+    return raw.count(b"\r") == raw.count(b"\r\n")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from taxonomy.errors import InputError
-from taxonomy.readers.arrow import absent_cells, text_cells
+from taxonomy.readers.arrow import absent_cells, plain_bytes, text_cells
 from taxonomy.readers.cells import BOM, MISSING, json_type, raise_decode_error
 from taxonomy.readers.options import DEFAULT_CONVERSATION_COL, ReadOptions, Resolved, resolve
 
@@ -165,16 +165,9 @@ def arrow_columns(data: list[bytes], cols: Sequence[str], fields: Sequence[str],
         raw = raw[len(BOM):]
     if not raw.startswith(b"{") or raw.count(b"\n{") != len(data) - 1:
         return None  # a line that is blank (json skips it: its number would be lost) or not an object ({...})
-    if not raw.isascii():
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        if BOM in raw:
-            return None
+    if not plain_bytes(raw):
+        return None  # bad UTF-8, a BOM, a lone CR (no line break for json, one for pyarrow)
     if b"\r" in raw:
-        if raw.count(b"\r") != raw.count(b"\r\n"):
-            return None  # a lone CR: no line break for json, one for pyarrow
         raw = raw.replace(b"\r\n", b"\n")
     if b"\\u" in raw and _SURROGATE.search(raw):
         return None
