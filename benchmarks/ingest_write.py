@@ -1,106 +1,126 @@
-"""The write half of `taxo ingest` for a large records file: the bulk path against the previous per-row ORM path,
-in one process on the same file, alternating, on SQLite and (if reachable) PostgreSQL.
+"""`taxo ingest` of a large records file, as a user runs it, and the proof that two trees write the same database.
 
-    .venv/bin/python benchmarks/ingest_write.py RECORDS.csv [--rounds 2] [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python benchmarks/ingest_write.py time RECORDS [--db URL] [--tree DIR] [-- INGEST OPTIONS]
+    .venv/bin/python benchmarks/ingest_write.py dump URL
 
-RECORDS.csv: e.g. ``benchmarks/synthetic.py --values 100000 --records 1000000 -o /tmp/records.csv``. The
-validation pass alone is timed once; each round ingests the file (both passes) into a fresh database with each
-path, so the difference between the two is the write of the records. The
-"previous" path is the ORM ``insert(ExtractionRecord)`` with one dict per record in chunks of 5,000, as ingest
-did before the bulk path. On PostgreSQL a scratch database ``taxo_bench_ingest`` is created and dropped.
+``time``: ``taxo init`` then ``taxo ingest RECORDS --role-col role --task-col task --excerpt-col excerpt`` (or the
+options after ``--``) into a fresh database (a temporary SQLite file, or ``--db`` a PostgreSQL server URL, on which
+a scratch database ``taxo_bench_ingest`` is created and dropped), the ingest in a child process of the tree
+``--tree`` (default: this one): its wall time, user + system CPU seconds, peak RSS and the 1-minute load average
+before -> after, as one line of Markdown table. With ``--keep`` the database is left for ``dump``.
+
+``dump``: the sha256 of every table of a database, its rows ordered by primary key, timestamps left out (the one
+column random by design); one ``table rows sha256`` line each. Two trees that ingest the same files in the same
+order into fresh databases must print the same lines.
+
+RECORDS: e.g. ``benchmarks/synthetic.py --values 100000 --records 1000000 -o /tmp/ingest/r.csv`` (or ``r.jsonl``;
+a Parquet file from the CSV with ``pyarrow.csv.read_csv`` + ``pyarrow.parquet.write_table``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+SCRATCH = "taxo_bench_ingest"
 
 
-def orm_records(session, batch_id, ids, parts, **_) -> None:
-    from sqlalchemy import insert
+def dump(url: str) -> list[str]:
+    """``table rows sha256`` for every table of ``url`` (timestamps left out, rows by primary key)."""
+    from sqlalchemy import DateTime, MetaData, create_engine, select
 
-    from taxonomy.db.models import ExtractionRecord
+    sys.path.insert(0, str(ROOT))
+    from taxonomy.config import database_url
 
-    for part in parts:  # chunks of records (RecordColumns), as the spool gives them
-        rows = [
-            {"batch_id": batch_id, "value_id": ids[r.value], "line": r.line, "conversation_id": r.conversation_id,
-             "surface": r.surface, "role": r.role, "task": r.task, "response_type": r.response_type,
-             "excerpt": r.excerpt}
-            for r in part.rows()
-        ]
-        for s in range(0, len(rows), 5000):
-            session.execute(insert(ExtractionRecord), rows[s : s + 5000])
+    engine = create_engine(database_url(url))
+    meta = MetaData()
+    meta.reflect(engine)
+    out = []
+    with engine.connect() as conn:
+        for name in sorted(meta.tables):
+            table = meta.tables[name]
+            cols = [c for c in table.columns if not isinstance(c.type, DateTime)]
+            order = list(table.primary_key.columns) or cols
+            h = hashlib.sha256()
+            n = 0
+            for row in conn.execute(select(*cols).order_by(*order)).yield_per(50_000):
+                h.update(repr(tuple(row)).encode("utf-8", "surrogatepass"))
+                h.update(b"\n")
+                n += 1
+            out.append(f"{name} {n} {h.hexdigest()}")
+    engine.dispose()
+    return out
+
+
+def _pg_scratch(server: str) -> str:
+    import psycopg
+
+    with psycopg.connect(server.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {SCRATCH}")
+        c.execute(f"CREATE DATABASE {SCRATCH}")
+    return server.rsplit("/", 1)[0] + "/" + SCRATCH
+
+
+def time_ingest(records: str, db: str | None, tree: Path, options: list[str], keep: bool) -> str:
+    env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    tmp = None
+    if db is None:
+        tmp = tempfile.mkdtemp(prefix="taxo-ingest-bench-")
+        url = f"sqlite:///{tmp}/bench.db"
+    else:
+        url = _pg_scratch(db)
+    python = sys.executable
+    subprocess.run([python, "-m", "taxonomy.cli", "init", "--db", url], env=env, check=True, cwd=tree,
+                   stdout=subprocess.DEVNULL)
+    load0 = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run([python, "-m", "taxonomy.cli", "ingest", records, *options, "--db", url], env=env, check=True,
+                   cwd=tree)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    user, sys_ = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    line = (f"| {'SQLite' if db is None else 'PostgreSQL'} | {Path(records).suffix[1:]} | {wall:.1f} s | "
+            f"{user + sys_:.1f} ({user:.1f} + {sys_:.1f}) | {after.ru_maxrss / 1024:.0f} MB | "
+            f"{load0:.1f} → {os.getloadavg()[0]:.1f} |")
+    if keep:
+        line += f" <!-- {url} -->"
+    elif tmp is not None:
+        Path(tmp, "bench.db").unlink()
+        os.rmdir(tmp)
+    else:
+        import psycopg
+
+        with psycopg.connect(db.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
+            c.execute(f"DROP DATABASE IF EXISTS {SCRATCH}")
+    return line
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("records")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                    help="PostgreSQL server to create the scratch database on ('none' to skip)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("time", help="time one ingest into a fresh database")
+    t.add_argument("records")
+    t.add_argument("--db", default=None, help="PostgreSQL server URL (default: a temporary SQLite file)")
+    t.add_argument("--tree", type=Path, default=ROOT, help="source tree to run (default: this one)")
+    t.add_argument("--keep", action="store_true", help="keep the database (its URL is printed) for `dump`")
+    t.add_argument("options", nargs="*", help="ingest options (after --)")
+    d = sub.add_parser("dump", help="sha256 of every table of a database")
+    d.add_argument("url")
     args = ap.parse_args()
-
-    import taxonomy.ingest as ingest_mod
-    import taxonomy.readers as readers
-    from taxonomy.db.engine import dispose_engine
-    from taxonomy.init import init
-
-    t = time.perf_counter()
-    stream = readers.open_input(args.records, role_col="role", task_col="task", excerpt_col="excerpt")
-    n = sum(len(c) for c in stream.column_chunks())
-    print(f"read (validation pass alone): {time.perf_counter() - t:.1f} s ({n:,} records, {len(stream.values):,} "
-          f"values; load {os.getloadavg()[0]:.1f})", flush=True)
-    bulk = ingest_mod.insert_records
-
-    targets = []
-    tmp = tempfile.mkdtemp(prefix="taxo-ingest-bench-")
-    targets.append(("sqlite", lambda i: f"sqlite:///{tmp}/bench{i}.db", None))
-    if args.pg != "none":
-        try:
-            import psycopg
-
-            admin = args.pg.replace("postgresql://", "postgresql://", 1)
-
-            def pg_url(i, admin=admin):
-                with psycopg.connect(admin, autocommit=True) as c:
-                    c.execute("DROP DATABASE IF EXISTS taxo_bench_ingest")
-                    c.execute("CREATE DATABASE taxo_bench_ingest")
-                return admin.rsplit("/", 1)[0] + "/taxo_bench_ingest"
-
-            def pg_drop(url, admin=admin):
-                dispose_engine(url)
-                with psycopg.connect(admin, autocommit=True) as c:
-                    c.execute("DROP DATABASE IF EXISTS taxo_bench_ingest")
-
-            with psycopg.connect(admin, connect_timeout=3):
-                pass
-            targets.append(("postgresql", pg_url, pg_drop))
-        except Exception as exc:  # noqa: BLE001 - no server: SQLite only
-            print(f"PostgreSQL skipped: {exc}", flush=True)
-    for name, make, drop in targets:
-        for r in range(args.rounds):
-            for label, fn in (("previous (ORM rows)", orm_records), ("bulk", bulk)):
-                url = make(f"{r}{label[0]}")
-                init(url)
-                ingest_mod.insert_records = fn
-                t = time.perf_counter()
-                ingest_mod.ingest(args.records, db=url, role_col="role", task_col="task", excerpt_col="excerpt")
-                dt = time.perf_counter() - t
-                print(f"{name} round {r + 1} {label}: ingest (read + write) {dt:.1f} s "
-                      f"(load {os.getloadavg()[0]:.1f})", flush=True)
-                if drop:
-                    drop(url)
-                else:
-                    dispose_engine(url)
-                    Path(url.removeprefix("sqlite:///")).unlink()
-    ingest_mod.insert_records = bulk
+    if args.cmd == "dump":
+        print("\n".join(dump(args.url)))
+        return
+    options = args.options or ["--role-col", "role", "--task-col", "task", "--excerpt-col", "excerpt"]
+    print(time_ingest(args.records, args.db, args.tree.resolve(), options, args.keep), flush=True)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from taxonomy.db.engine import session_scope
@@ -54,6 +54,8 @@ def value_ids(session: Session, texts: Iterable[str]) -> dict[str, int]:
     """Map value texts to their ids (only those that exist)."""
     texts = list(texts)
     out: dict[str, int] = {}
+    if texts and session.scalar(select(Value.id).limit(1)) is None:
+        return out  # no value yet (a first batch): nothing to look up
     for part in chunks(texts):
         out.update({t: i for t, i in session.execute(select(Value.text, Value.id).where(Value.text.in_(part)))})
     return out
@@ -64,16 +66,52 @@ def insert_values(session: Session, texts: Sequence[str]) -> dict[str, int]:
 
     The ids come back with the insert (``RETURNING``), not from a second lookup: on PostgreSQL, a lookup by text
     right after the rows went in, before the planner has statistics for them, scanned the table once per chunk
-    of 500 texts (1M records over 100k values: 18 of the 19 minutes of the ingest)."""
-    table = Value.__table__
+    of 500 texts (1M records over 100k values: 18 of the 19 minutes of the ingest). One multi-row ``INSERT ...
+    VALUES (..), (..) RETURNING text, id`` per :data:`VALUES_PER_INSERT` texts, through the driver (SQLAlchemy's
+    sorted RETURNING went one statement per row on SQLite); the rows go in in the order given, and the texts,
+    unique, say which id is whose."""
     conn = session.connection()
+    mark = _param_mark(conn)
+    cur = conn.connection.driver_connection.cursor()
     out: dict[str, int] = {}
-    for part in chunks(texts, RECORD_CHUNK):  # Core executemany: the ORM's bulk path costs ~10x more per row
-        rows = conn.execute(
-            insert(table).returning(table.c.text, table.c.id, sort_by_parameter_order=True), [{"text": t} for t in part]
-        )
-        out.update((t, i) for t, i in rows)
+    try:
+        for part in chunks(texts, VALUES_PER_INSERT):
+            cur.execute(f"INSERT INTO {Value.__table__.name} (text) VALUES "
+                        f"{', '.join([f'({mark})'] * len(part))} RETURNING text, id", list(part))
+            out.update(cur.fetchall())
+    finally:
+        cur.close()
     return out
+
+
+#: texts per multi-row INSERT of :func:`insert_values` (well under SQLite's 32,766 parameters)
+VALUES_PER_INSERT = 1000
+
+
+def _param_mark(conn) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def bulk_insert(session: Session, table: str, columns: Sequence[str], cells: Sequence[Sequence[Any] | Any],
+                n: int) -> None:
+    """Insert ``n`` rows into ``table`` inside the session's transaction, given column by column (``cells[i]``
+    the i-th column's values; a value that is not a list or tuple is that column's value in every row): ``COPY``
+    on PostgreSQL (psycopg), the driver's ``executemany`` elsewhere; no SQLAlchemy work per row."""
+    if not n:
+        return
+    conn = session.connection()
+    cols = [c if isinstance(c, (list, tuple, range)) else repeat(c, n) for c in cells]
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(copy_lines(cols, n))
+        return
+    marks = ", ".join([_param_mark(conn)] * len(columns))
+    cur = raw.cursor()
+    try:
+        cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", zip(*cols))
+    finally:
+        cur.close()
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -158,6 +196,7 @@ def ingest(
             ids = value_ids(session, texts)
             warnings = _overlap_warnings(session, ids, values)
             new = [t for t in texts if t not in ids]
+            old_ids = set(ids.values())
             ids.update(insert_values(session, new))
 
             batch = Batch(
@@ -172,17 +211,10 @@ def ingest(
             )
             session.add(batch)
             session.flush()
-            conn = session.connection()
-            for part in chunks(values, RECORD_CHUNK):
-                conn.execute(
-                    insert(BatchValue.__table__),
-                    [
-                        {"batch_id": batch.id, "value_id": ids[v.text], "weight": float(v.weight),
-                         "count": int(v.count), "n_conversations": v.n_conversations}
-                        for v in part
-                    ],
-                )
-            _store_aliases(session, ids, values)
+            bulk_insert(session, BatchValue.__table__.name, ("batch_id", "value_id", "weight", "count", "n_conversations"),
+                        (batch.id, [ids[v.text] for v in values], [float(v.weight) for v in values],
+                         [int(v.count) for v in values], [v.n_conversations for v in values]), len(values))
+            _store_aliases(session, ids, values, old_ids)
             if spool.n_records:
                 insert_records(session, batch.id, ids, spool.chunks(), n_records=spool.n_records)
         result = IngestResult(
@@ -284,20 +316,27 @@ def record_line(r) -> str:
     return line
 
 
-def record_lines(chunk: RecordColumns) -> list[str]:
+def record_lines(chunk: RecordColumns, packed: dict[str, Any] | None = None) -> list[str]:
     """The :func:`record_line` of every record of a chunk: joined column by column when no cell needs the
-    general case (no slices or explicitness, no tab, line feed or backslash), else record by record."""
+    general case (no slices or explicitness, no tab, line feed or backslash), else record by record. ``packed``:
+    the chunk's text columns as :func:`pack_column` gave them (joined once for the spool, looked at here)."""
     if chunk.slices is None and chunk.explicit is None:
         n = len(chunk)
-
-        def nul_for_none(name: str) -> Iterable[str]:
+        names = ("conversation_id", "value", *RECORD_OPTIONAL)
+        if packed is None:
+            packed = {name: pack_column(getattr(chunk, name)) for name in names}
+        cols: list[Iterable[str]] = []
+        for name in names:
+            p = packed[name]
+            if p is None:
+                cols.append(repeat("\x00", n))
+                continue
+            if type(p) is not tuple or "\\" in p[1] or "\t" in p[1] or "\n" in p[1]:
+                break  # a cell with a NUL (a list), or one that needs escaping
             col = getattr(chunk, name)
-            return repeat("\x00", n) if col is None else ["\x00" if x is None else x for x in col]
-
-        lines = list(map("\t".join, zip(chunk.conversation_id, chunk.value, *map(nul_for_none, RECORD_OPTIONAL))))
-        text = "\n".join(lines)
-        if "\\" not in text and text.count("\t") == 5 * n and text.count("\n") == n - 1:
-            return lines
+            cols.append(["\x00" if x is None else x for x in col] if p[2] else col)
+        else:
+            return list(map("\t".join, zip(*cols)))
     return list(map(record_line, chunk.rows()))
 
 
@@ -320,12 +359,12 @@ class RecordSpool:
         self._dir.cleanup()
 
     def add(self, chunk: RecordColumns) -> None:
-        columns = [(name, getattr(chunk, name)) for name in RecordRow._fields]
-        blob = marshal.dumps([pack_column(col) if name in TEXT_FIELDS else None if col is None else list(col)
-                              for name, col in columns])
+        packed = {name: pack_column(col) if name in TEXT_FIELDS else None if col is None else list(col)
+                  for name, col in zip(RecordRow._fields, chunk.columns())}
+        blob = marshal.dumps(list(packed.values()))
         self._records.write(len(blob).to_bytes(8, "little"))
         self._records.write(blob)
-        lines = record_lines(chunk)
+        lines = record_lines(chunk, packed)
         lines.sort()  # as str: the same order as their UTF-8 bytes
         run = os.path.join(self._dir.name, f"run{len(self._runs)}")
         with open(run, "wb") as f:
@@ -361,8 +400,11 @@ def pack_column(col: Sequence[str | None] | None) -> Any:
     checked text holds) and the positions of its Nones; a list where a NUL is there after all."""
     if col is None:
         return None
-    nones = [i for i, x in enumerate(col) if x is None] if None in col else []
-    text = "\x00".join(col) if not nones else "\x00".join("" if x is None else x for x in col)
+    try:
+        text, nones = "\x00".join(col), []  # type: ignore[arg-type]
+    except TypeError:  # a None
+        nones = [i for i, x in enumerate(col) if x is None]
+        text = "\x00".join("" if x is None else x for x in col)
     if text.count("\x00") == len(col) - 1:
         return ("text", text, nones)
     return list(col)
@@ -381,20 +423,38 @@ def unpack_column(packed: Any) -> Sequence | None:
 MERGE_BLOCK_BYTES = 1 << 20
 
 
+def _read_lines(f, block: int, tail: list[bytes]) -> list[bytes]:
+    """The next whole lines (without their line feeds) of a file of lines each ending in one, about ``block``
+    bytes of them; ``tail`` holds the part line left over from the previous read. [] at the end."""
+    while True:
+        data = f.read(block)
+        if not data:
+            return []  # every line ends in a line feed: nothing is left in tail
+        data = tail.pop() + data if tail else data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            tail.append(data)
+            continue
+        if cut + 1 < len(data):
+            tail.append(data[cut + 1:])
+        return data[:cut].split(b"\n")
+
+
 def merge_runs(files: Sequence, block: int = MERGE_BLOCK_BYTES) -> Iterator[bytes]:
     """Merge files of sorted lines (each ending in a line feed; sorted as the lines without it) into blocks of
     bytes of whole lines, in sorted order. A block at a time: each file's next lines are read (about ``block``
     bytes), every line up to the smallest last line read is taken (no line still unread can be smaller), and
-    those are sorted together; no Python work per line but the trimming of its line feed."""
+    those are sorted together; no Python work per line."""
     bufs: list[list[bytes]] = []
     heads: list[int] = []
     live: list = []
     for f in files:
-        lines = [line[:-1] for line in f.readlines(block)]
+        tail: list[bytes] = []
+        lines = _read_lines(f, block, tail)
         if lines:
             bufs.append(lines)
             heads.append(0)
-            live.append(f)
+            live.append((f, tail))
     while bufs:
         bound = min(buf[-1] for buf in bufs)
         taken: list[bytes] = []
@@ -404,7 +464,8 @@ def merge_runs(files: Sequence, block: int = MERGE_BLOCK_BYTES) -> Iterator[byte
             heads[i] = k
         for i in range(len(bufs) - 1, -1, -1):
             if heads[i] == len(bufs[i]):
-                more = [line[:-1] for line in live[i].readlines(block)]
+                f, tail = live[i]
+                more = _read_lines(f, block, tail)
                 if more:
                     bufs[i], heads[i] = more, 0
                 else:
@@ -447,7 +508,6 @@ def _overlap_warnings(session: Session, ids: dict[str, int], values) -> list[str
 #: the RecordRow attributes stored as extraction_records columns of the same name (besides batch_id, value_id);
 #: a new record column only needs its name here
 RECORD_FIELDS = ("line", "conversation_id", "surface", "role", "task", "response_type", "excerpt", "slices", "explicit")
-RECORD_CHUNK = 20_000
 SQLITE_CACHE_KIB = -262_144  #: negative: KiB (256 MiB), as SQLite's PRAGMA cache_size takes it
 
 
@@ -500,8 +560,9 @@ def insert_records(
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
             for part in parts:
-                for row in tuples(part):
-                    copy.write_row(row)
+                if not isinstance(part, RecordColumns):
+                    part = RecordColumns.of_rows(part)
+                copy.write(copy_text(batch_id, ids, part))
         return
     marks = ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * len(columns))
     raw = conn.connection.driver_connection
@@ -525,18 +586,67 @@ def insert_records(
         cur.close()
 
 
-def _store_aliases(session: Session, ids: dict[str, int], values) -> None:
+#: what COPY's text format escapes in a cell (every other character goes as it is)
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_cells(col: Iterable[Any] | None, n: int) -> Iterable[str]:
+    """One column of ``n`` cells (str, int, float, bool or None; None: every cell NULL) in ``COPY``'s text
+    format: NULL as ``\\N``, booleans as t/f, numbers as :class:`str` writes them, text with backslash, tab, line
+    feed and carriage return escaped; column by column, as ``write_row`` would send each cell."""
+    if col is None:
+        return repeat("\\N", n)
+    if not isinstance(col, (list, tuple)):
+        col = list(col)
+    kinds = set(map(type, col))
+    has_none = type(None) in kinds
+    kinds.discard(type(None))
+    if kinds <= {str}:
+        joined = "\x00".join(filter(None, col))
+        if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+            col = [None if x is None else x.translate(COPY_ESCAPES) for x in col]
+        return ["\\N" if x is None else x for x in col] if has_none else col
+    if kinds <= {int, float}:
+        return ["\\N" if x is None else str(x) for x in col] if has_none else map(str, col)
+    return ["\\N" if x is None else ("t" if x else "f") if type(x) is bool
+            else str(x) if type(x) in (int, float) else x.translate(COPY_ESCAPES) for x in col]
+
+
+def copy_lines(columns: Sequence[Iterable[Any] | None], n: int) -> bytes:
+    """``n`` rows given column by column as the data of ``COPY ... FROM STDIN`` (text format, UTF-8)."""
+    lines = list(map("\t".join, zip(*(copy_cells(c, n) for c in columns))))
+    lines.append("")
+    return "\n".join(lines).encode("utf-8")
+
+
+def copy_text(batch_id: int, ids: dict[str, int], part: RecordColumns) -> bytes:
+    """A chunk of records as the data of ``COPY extraction_records (batch_id, value_id, RECORD_FIELDS) FROM
+    STDIN``, built column by column (:func:`copy_lines`): the cells are what ``write_row`` would send for each
+    record, without a Python call per record."""
+    n = len(part)
+    columns: list[Iterable[Any] | None] = [repeat(batch_id, n), list(map(ids.__getitem__, part.value))]
+    for name in RECORD_FIELDS:
+        col = getattr(part, name)
+        if name == "slices" and col is not None:
+            col = [None if x is None else json.dumps(x, ensure_ascii=False) for x in col]
+        columns.append(col)
+    return copy_lines(columns, n)
+
+
+def _store_aliases(session: Session, ids: dict[str, int], values, old_ids: set[int] | None = None) -> None:
+    """Add the batch's surface forms to the values' aliases (``old_ids``: the ids of the values that were there
+    before this batch; only theirs can have aliases already; None: any)."""
     wanted = {(ids[v.text], surface): n for v in values for surface, n in v.aliases.items()}
     existing: dict[tuple[int, str], int] = {}
-    vids = sorted({k[0] for k in wanted})
+    vids = sorted({k[0] for k in wanted if old_ids is None or k[0] in old_ids})
     for part in chunks(vids):
         rows = session.execute(
             select(ValueAlias.value_id, ValueAlias.surface, ValueAlias.id).where(ValueAlias.value_id.in_(part))
         )
         existing.update({(vid, s): aid for vid, s, aid in rows})
-    new_rows = [{"value_id": k[0], "surface": k[1], "n_rows": n} for k, n in wanted.items() if k not in existing]
-    if new_rows:
-        session.connection().execute(insert(ValueAlias.__table__), new_rows)
+    new = [(k, n) for k, n in wanted.items() if k not in existing] if existing else list(wanted.items())
+    bulk_insert(session, ValueAlias.__table__.name, ("value_id", "surface", "n_rows"),
+                ([k[0] for k, _ in new], [k[1] for k, _ in new], [n for _, n in new]), len(new))
     bumps = [{"alias_id": existing[key], "more": n} for key, n in wanted.items() if key in existing]
     if bumps:  # one executemany, not one statement per alias (a second batch of 100k values has ~100k)
         t = ValueAlias.__table__

@@ -22,7 +22,8 @@ AWKWARD = [
 ]
 
 
-def test_awkward_record_text_round_trips(db, write, monkeypatch):
+@pytest.mark.parametrize("slices", [True, False], ids=["record-path", "column-path"])
+def test_awkward_record_text_round_trips(db, write, monkeypatch, slices):
     lines = [
         {"conversation_id": f"c{i}\\{i}'\"", "value": "Honesty" if i % 2 else "care", "role": "ai",
          "task": None if i == 0 else f"task {i}", "excerpt": text, "model": text or None,
@@ -30,8 +31,9 @@ def test_awkward_record_text_round_trips(db, write, monkeypatch):
         for i, text in enumerate(AWKWARD)
     ]
     path = write("r.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
+    extra = {"slice_cols": ["model"], "explicit_col": "explicit"} if slices else {}
     res = ingest(str(path), db=db, conversation_col="conversation_id", role_col="role", task_col="task",
-                 excerpt_col="excerpt", slice_cols=["model"], explicit_col="explicit", chunk_rows=2)  # several chunks
+                 excerpt_col="excerpt", chunk_rows=2, **extra)  # several chunks
     assert res.n_records == len(AWKWARD)
     with session_scope(db) as s:
         rows = s.execute(
@@ -46,8 +48,11 @@ def test_awkward_record_text_round_trips(db, write, monkeypatch):
     assert rows[4].excerpt in ("", None)  # an empty field: stored as the reader gives it
     assert [r.conversation_id for r in rows] == [f"c{i}\\{i}'\"" for i in range(5)]
     # the JSON slice column and the boolean go through the bulk path (COPY / executemany) intact
-    assert [r.slices for r in rows[:4]] == [{"model": t} for t in AWKWARD[:4]] and rows[4].slices == {"model": None}
-    assert [r.explicit for r in rows] == [True, False, None, True, False]
+    if slices:
+        assert [r.slices for r in rows[:4]] == [{"model": t} for t in AWKWARD[:4]] and rows[4].slices == {"model": None}
+        assert [r.explicit for r in rows] == [True, False, None, True, False]
+    else:
+        assert {r.slices for r in rows} == {r.explicit for r in rows} == {None}
     assert rows[0].task is None and rows[1].task == "task 1"
     assert {r.text for r in rows} == {"honesty", "care"} and rows[1].surface == "Honesty"
     assert {r.batch_id for r in rows} == {res.batch_id}

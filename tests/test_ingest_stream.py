@@ -171,8 +171,12 @@ def _read_both_ways(path, monkeypatch, **kw):
     return fast, slow, used
 
 
-@pytest.mark.parametrize("case", ["clean", "crlf-bom-blank", "quoted-newline", "tab-backslash", "tsv",
-                                  "bad-role", "bad-value", "nul-excerpt", "ragged", "bad-quote", "bad-utf8"])
+SPLIT_CASES = ["clean", "crlf-bom-blank", "quoted-newline", "tab-backslash", "tsv", "bad-role", "bad-value",
+               "nul-excerpt", "ragged", "bad-quote", "bad-utf8", "escaped-quote", "quote-inside", "empty-quoted",
+               "quote-space", "lone-cr", "long-field"]
+
+
+@pytest.mark.parametrize("case", SPLIT_CASES)
 def test_the_column_path_reads_as_the_record_path(case, write, monkeypatch):
     """CSV/TSV chunks checked column by column give the same values (totals, aliases and their order, first
     lines), records and errors (line, field, text) as the record-by-record reader, whatever the file does."""
@@ -197,6 +201,10 @@ def test_the_column_path_reads_as_the_record_path(case, write, monkeypatch):
         rows[22][1] = "  "
     elif case == "nul-excerpt":
         rows[25][4] = "nul\x00here"
+    elif case == "long-field":
+        import csv
+
+        rows[25][4] = "x" * (csv.field_size_limit() + 1)
 
     def cell(x):
         return f'"{x}"' if any(c in x for c in ',"\n\t') else x
@@ -210,6 +218,16 @@ def test_the_column_path_reads_as_the_record_path(case, write, monkeypatch):
         lines[36] += ",extra"
     if case == "bad-quote":
         lines[31] = 'c9,"care"x,ai,t,e'
+    elif case == "escaped-quote":
+        lines[31] = 'c9,care,ai,"say ""hi""",e'
+    elif case == "quote-inside":
+        lines[31] = 'c9,care,ai,t,a "quoted" word'
+    elif case == "empty-quoted":
+        lines[31] = 'c9,care,ai,"",""'
+    elif case == "quote-space":
+        lines[31] = 'c9,"care" ,ai,t,e'
+    elif case == "lone-cr":
+        lines[31] = 'c9,care,ai,"t\rt",e'
     data = (head + newline.join(lines) + newline).encode()
     if case == "bad-utf8":
         data = data.replace(b"excerpt, 29", b"excerpt, \xff29")
@@ -217,14 +235,41 @@ def test_the_column_path_reads_as_the_record_path(case, write, monkeypatch):
     fast, slow, used = _read_both_ways(path, monkeypatch, role_col="role", task_col="task", excerpt_col="excerpt",
                                        chunk_rows=8)
     assert fast == slow
-    if case.startswith("bad") or case in ("nul-excerpt", "ragged"):
+    if case.startswith("bad") or case in ("nul-excerpt", "ragged", "quote-space", "long-field"):
         assert fast[0] == "error" and fast[2] > 20
     else:
         assert fast[2] == 40 and [r.line for r in fast[1]][:3] == [2, 3, 4]
     # the chunks before the one with the problem went column by column (bad UTF-8: the file is decoded ahead of
     # the csv module, by blocks); a clean file goes so throughout
     assert case == "bad-utf8" or used[:2] == [True, True]
-    assert (all(used) and len(used) >= 5) == (case in ("clean", "crlf-bom-blank", "tab-backslash", "tsv"))
+    assert (all(used) and len(used) >= 5) == (case in ("clean", "crlf-bom-blank", "tab-backslash", "tsv",
+                                                       "escaped-quote", "quote-inside", "empty-quoted"))
+
+
+def test_pyarrow_splits_a_plain_csv_and_leaves_doubtful_blocks_to_the_csv_module(write, monkeypatch):
+    """Blocks whose quotes only open and close fields go through pyarrow's parser; a block with a quote inside a
+    field or a blank line goes through the csv module (same cells, see above); a lone carriage return, a line
+    break to the csv module, sends the rest of the file record by record."""
+    from taxonomy.readers import delimited
+
+    split: list[bool] = []
+    real = delimited.arrow_block
+
+    def counted(*args):
+        cols = real(*args)
+        split.append(cols is not None)
+        return cols
+
+    monkeypatch.setattr(delimited, "arrow_block", counted)
+    lines = ["conversation_id,value,role,task,excerpt"] + [f'c{i},v{i % 7},ai,"t, {i}",e{i}' for i in range(40)]
+    lines[15] = 'c15,v1,ai,"say ""hi""",e'  # block 2 (lines 9-16)
+    lines[20] = ""  # block 3: a blank line
+    lines[30] = 'c30,v2,ai,"t\rt",e'  # block 4: a lone CR inside a field
+    stream = open_input(write("p.csv", "\n".join(lines) + "\n"), ReadOptions(task_col="task"), chunk_rows=8)
+    records = [r for chunk in stream.chunks() for r in chunk]
+    assert split == [True, False, False, False]  # from block 4 on, record by record (the CR is a line break there)
+    assert [r.task for r in records][:2] == ["t, 0", "t, 1"] and records[14].task == 'say "hi"'
+    assert len(records) == 39
 
 
 def test_the_merge_of_sorted_runs_is_a_sort(tmp_path):

@@ -116,9 +116,11 @@ class InputStream:
             yield chunk.rows()
 
     def column_chunks(self) -> Iterator[RecordColumns]:
-        """As :meth:`chunks`, each chunk column by column. A CSV/TSV file is read a chunk at a time and checked
-        column by column (:meth:`~taxonomy.readers.records.Aggregator.column_chunk`) for as long as its records
-        are one line each and pass; from the first chunk that does not, record by record as other formats."""
+        """As :meth:`chunks`, each chunk column by column. The records are checked a block of columns at a time
+        (:meth:`~taxonomy.readers.records.Aggregator.column_chunk`) where the format's reader can hand them so:
+        a CSV/TSV file for as long as its records are one line each and pass, and from the first block that
+        does not, record by record; a JSONL or Parquet file block by block, a block that does not going record
+        by record (see :mod:`~taxonomy.readers.jsonl`, :mod:`~taxonomy.readers.parquet`)."""
         if self._values is not None:
             raise RuntimeError("an InputStream is read once")
         agg = self._agg
@@ -126,7 +128,8 @@ class InputStream:
             agg.aggregated(self._rows)
         else:
             rows = self._rows
-            if isinstance(rows, delimited.DelimitedRows) and set(agg.names) <= agg.COLUMN_FIELDS:
+            by_columns = set(agg.names) <= agg.COLUMN_FIELDS
+            if isinstance(rows, delimited.DelimitedRows) and by_columns:
                 for lines, cols in rows.blocks(self.chunk_rows):
                     chunk = agg.column_chunk(lines, cols)
                     if chunk is None:
@@ -134,6 +137,15 @@ class InputStream:
                         break
                     yield chunk
                 rows = rows.rows_from(rows.resume) if rows.resume is not None else iter(())
+            elif isinstance(rows, (jsonl.JsonlRows, parquet.ParquetRows)) and by_columns:
+                for block in rows.blocks(self.chunk_rows, agg.names):
+                    chunk = None if block.columns is None else agg.column_chunk(block.lines, block.columns)
+                    if chunk is not None:
+                        yield chunk
+                        continue
+                    for part in agg.records(block.rows(), self.chunk_rows):
+                        yield RecordColumns.of_rows(part)
+                rows = iter(())
             for part in agg.records(rows, self.chunk_rows):
                 yield RecordColumns.of_rows(part)
         self._values = agg.finish(self._empty_line)

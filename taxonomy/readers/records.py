@@ -120,6 +120,8 @@ class Aggregator:
         self._pairs: list = []  # numpy int64 arrays  # per chunk: distinct value << 32 | conversation
         self._roles: dict[str, str | None] = {}  # column chunks: raw role -> checked role
         self._short: dict[str, str | None] = {}  # column chunks: raw response type -> checked one
+        self._raw_counts: Counter = Counter()  # column chunks: raw value -> records not yet in its total
+        self._same_convs = True  # column chunks: every conversation id seen is written as it is checked
         self._done = False
 
     def fail(self, line: int, key: str, problem: str) -> InputError:
@@ -189,6 +191,8 @@ class Aggregator:
         hit = (conv, self._conv_ids.setdefault(conv, len(self._conv_ids)))
         if is_str:
             self._convs[raw] = hit
+            if conv != raw:
+                self._same_convs = False
         return hit
 
     def _record_value(self, line: int, raw: Any) -> tuple[str, str, ValueAgg, int]:
@@ -214,6 +218,7 @@ class Aggregator:
 
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be at least 1")
+        self._add_raw_counts()  # the column chunks' counts first: the aliases keep their order of first sight
         pos, fail = self.pos, self.fail
         ir, it, irt, ie = (pos.get(k) for k in RECORD_OPTIONAL)
         slice_idx = [(k[6:], k, pos[k]) for k in self.names if k.startswith("slice:")]
@@ -276,9 +281,10 @@ class Aggregator:
     #: the fields :meth:`column_chunk` takes (no slice or explicitness column: those go record by record)
     COLUMN_FIELDS = frozenset({"value", "conversation", *RECORD_OPTIONAL})
 
-    def column_chunk(self, lines: Sequence[int], cols: Sequence[Sequence[str]]) -> RecordColumns | None:
-        """Validate and add up a chunk of records given as text columns (a CSV's cells, in the order of
-        :attr:`~taxonomy.readers.options.Resolved.fields`, only :attr:`COLUMN_FIELDS`) on ``lines``: the same
+    def column_chunk(self, lines: Sequence[int], cols: Sequence[Sequence[str | None]]) -> RecordColumns | None:
+        """Validate and add up a chunk of records given as text columns (a CSV's cells, or a JSONL or Parquet
+        block's, in the order of :attr:`~taxonomy.readers.options.Resolved.fields`, only :attr:`COLUMN_FIELDS`;
+        str, or None for a null in an optional field) on ``lines``: the same
         result as :meth:`records` for them, with the work done per distinct cell (values, conversation ids,
         roles, response types) or by whole columns (task, excerpt) instead of per record.
 
@@ -304,11 +310,11 @@ class Aggregator:
                     for x in set(cols[i]) - known.keys():
                         known[x] = check(x)
             for i in (it, ie):
-                if i is not None and "\x00" in "".join(cols[i]):
+                if i is not None and "\x00" in _joined(cols[i]):
                     return None
         except InputError:
             return None
-        # 2. add up
+        # 2. add up (the counts per raw value in C, into the totals at the end: :meth:`_add_raw_counts`)
         if new_values:
             first = dict(zip(reversed(values), range(len(values) - 1, -1, -1)))
             for x in new_values:
@@ -316,10 +322,9 @@ class Aggregator:
         conv_ids = self._conv_ids
         for x, conv in zip(new_convs, checked_convs):
             ccache[x] = (conv, conv_ids.setdefault(conv, len(conv_ids)))
-        for x, k in Counter(values).items():
-            _, surface, agg, _ = vcache[x]
-            agg.count += k
-            agg.aliases[surface] = agg.aliases.get(surface, 0) + k
+            if conv != x:
+                self._same_convs = False
+        self._raw_counts.update(values)
         hv = list(map(vcache.__getitem__, values))
         hc = list(map(ccache.__getitem__, convs))
         vi = np.fromiter(map(itemgetter(3), hv), np.int64, len(hv))
@@ -328,16 +333,33 @@ class Aggregator:
         self.n_rows += len(values)
 
         def stripped(i: int | None) -> list[str | None] | None:
-            return None if i is None else [x or None for x in map(str.strip, cols[i])]
+            if i is None:
+                return None
+            col = cols[i]
+            if None in col:  # JSONL, Parquet: a null or missing cell
+                return [None if x is None else x.strip() or None for x in col]
+            return [x or None for x in map(str.strip, col)]
 
         return RecordColumns(
-            lines, list(map(itemgetter(0), hc)), list(map(itemgetter(0), hv)), list(map(itemgetter(1), hv)),
+            lines, list(convs) if self._same_convs else list(map(itemgetter(0), hc)), list(map(itemgetter(0), hv)),
+            list(map(itemgetter(1), hv)),
             None if ir is None else list(map(self._roles.__getitem__, cols[ir])), stripped(it),
             None if irt is None else list(map(self._short.__getitem__, cols[irt])), stripped(ie), None, None,
         )
 
+    def _add_raw_counts(self) -> None:
+        """Add the records counted per raw value by :meth:`column_chunk` to their values' counts and aliases (in
+        the order the raw values were first seen, as record by record)."""
+        vcache = self._vcache
+        for x, k in self._raw_counts.items():
+            _, surface, agg, _ = vcache[x]
+            agg.count += k
+            agg.aliases[surface] = agg.aliases.get(surface, 0) + k
+        self._raw_counts = Counter()
+
     def finish(self, empty_line: int | None) -> list[ValueAgg]:
         """The values in order of first appearance, with their totals; raises when the file had no data rows."""
+        self._add_raw_counts()
         if self.n_rows == 0:
             where = "a header row but no data rows" if self.unit == "line" else "no data rows"
             raise InputError(self.path, f"the file has {where}", line=empty_line)
@@ -353,3 +375,11 @@ class Aggregator:
             self._pairs = []
         self._done = True
         return values
+
+
+def _joined(col: Sequence[str | None]) -> str:
+    """The cells of a text column joined (None as nothing)."""
+    try:
+        return "".join(col)  # type: ignore[arg-type]
+    except TypeError:
+        return "".join(x for x in col if x is not None)
