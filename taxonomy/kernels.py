@@ -3,11 +3,13 @@
 torch picks its matrix kernels by the CPU it runs on (MKL and oneDNN dispatch to AVX-512, AVX-512 with VNNI/BF16
 or AVX2 code), and those round the last bits differently: on the bundled sample, vectors 3.5e-7 apart moved
 enough clusters that the quickstart's node ids differed between two machines. By default, before torch is
-loaded, the workbench asks MKL for its conditional-numerical-reproducibility branch ``AVX2,STRICT`` (the same
-results on any CPU with AVX2, whatever the thread count or memory alignment), ATen for its AVX2 kernels, and
+loaded, the workbench asks MKL for its conditional-numerical-reproducibility branch ``COMPATIBLE,STRICT`` (SSE2
+code, the same results on Intel and on other vendors' x86 CPUs, whatever the thread count or memory alignment:
+MKL honours its ``AVX2`` branch on Intel CPUs only; on an AMD EPYC every other branch gave the same vectors as
+its own dispatch, and a quickstart tree unlike an Intel machine's), ATen for its AVX2 kernels, and
 turns oneDNN off for fp32 inference (``torch.backends.mkldnn``), so every matrix product goes through MKL. This
-costs about a third of torch's speed on an AVX-512 machine (323 against 503 values per CPU-second on the
-published values). NumPy does the same with its own kernels (its AVX-512 ``exp`` and reductions round unlike its
+costs torch about half of its speed (on an AMD EPYC 267 against 531 values per CPU-second on the bundled sample
+with the AVX2 branch; the AVX2 branch itself cost a third on an Intel AVX-512 machine). NumPy does the same with its own kernels (its AVX-512 ``exp`` and reductions round unlike its
 AVX2 ones, and the layouts amplify that): its AVX-512 dispatch is turned off (``NPY_DISABLE_CPU_FEATURES``), so
 it runs the AVX2 code every x86-64 machine of the last decade has. ``TAXO_CPU_KERNELS=native`` leaves both
 libraries their own choice (fastest, machine-dependent last bits). Variables the user set (``MKL_CBWR``,
@@ -22,7 +24,7 @@ from __future__ import annotations
 import os
 
 #: MKL's conditional numerical reproducibility branch (MKL_CBWR) the workbench asks for
-MKL_BRANCH = "AVX2,STRICT"
+MKL_BRANCH = "COMPATIBLE,STRICT"
 
 
 def reproducible() -> bool:

@@ -35,7 +35,7 @@ def _run(code: str, *args: str, **env: str) -> subprocess.CompletedProcess:
 def test_importing_the_workbench_pins_the_kernels_unless_told_otherwise():
     code = ("import os, taxonomy, numpy; from numpy._core._multiarray_umath import __cpu_features__ as f; "
             "print(os.environ.get('MKL_CBWR'), os.environ.get('ATEN_CPU_CAPABILITY'), f['AVX512F'])")
-    assert _run(code).stdout.split() == ["AVX2,STRICT", "avx2", "False"]
+    assert _run(code).stdout.split() == ["COMPATIBLE,STRICT", "avx2", "False"]
     native = _run(code, TAXO_CPU_KERNELS="native").stdout.split()
     assert native[:2] == ["None", "None"]
     # a variable the user set is kept
