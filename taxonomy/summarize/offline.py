@@ -67,6 +67,7 @@ from .text import (
     CONJUNCTIONS,
     TermVectors,
     Tok,
+    TokCache,
     adjectival,
     display_token,
     infer_category_suffix,
@@ -258,17 +259,8 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
             return []
         max_n = 4
         # tokenisations are kept from the previous call only: the levels of one build share their members
-        previous: dict[str, Tok] = getattr(self, "_tok_cache", {})
-        cache: dict[str, Tok] = {}
-
-        def tok(s: str) -> Tok:
-            t = cache.get(s)
-            if t is None:
-                t = previous.get(s)
-                if t is None:
-                    t = Tok(s, max_n)
-                cache[s] = t
-            return t
+        cache = TokCache(max_n, getattr(self, "_tok_cache", None))
+        tok = cache.__getitem__  # one object: the helpers tell the call's tokeniser by identity
 
         probs, raw_totals = [], []
         for c in clusters:
@@ -305,13 +297,14 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
             if t.full is not None:
                 full_strings.add(t.full)
 
-        for c in clusters:
+        toks = [list(map(tok, c.members)) for c in clusters]  # each member's tokens, looked up once per level
+        for c, ts in zip(clusters, toks, strict=True):
             # head statistics from the members only: a factored child name ("Broken and missing clip") would make
             # its leading modifier look like a head
-            for s in c.members:
+            for s, t in zip(c.members, ts, strict=True):
                 if s not in seen_strings:
                     seen_strings.add(s)
-                    note(tok(s))
+                    note(t)
         for c in clusters:
             for s in c.child_names or []:
                 if s not in seen_strings:
@@ -333,7 +326,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         for k, c in enumerate(clusters):
             children = list(c.child_names or [])
             lam = 0.5 if (c.level >= 2 and children) else 0.0
-            units = [(tok(s), float(r) * (1.0 - lam)) for s, r in zip(c.members, reps[k], strict=True)]
+            units = [(t, r * (1.0 - lam)) for t, r in zip(toks[k], reps[k].tolist(), strict=True)]
             if lam > 0:
                 cw, _ = norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
                 cw = 0.5 * cw + 0.5 / len(children)
@@ -420,11 +413,13 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
 
         suffix = self.category_suffix if self.category_suffix is not None else infer_category_suffix(seen_strings)
         self.category_suffix_ = suffix  # what the last call used (inferred or given)
-        vectors = TermVectors(clusters, tok)
-        cat_cov = self._category_coverage(clusters, probs, tok, head_ratio) if suffix else None
+        vectors = TermVectors(clusters, tok, toks)
+        cat_cov = self._category_coverage(clusters, probs, toks, head_ratio) if suffix else None
         options = []
         for k, c in enumerate(clusters):
-            opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show)
+            # without children's names the units are the members: their index is the one the vectors keep
+            index = vectors.member_index(k) if len(units_per[k]) == len(c.members) else None
+            opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show, index)
             cw = reps[k]
             if c.level <= 1 and self.leaf_centroid_mix is not None:  # a leaf-level node: its members by presence
                 cw = self._presence_mix(probs[k], self.leaf_centroid_mix)
@@ -448,5 +443,6 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
             distinct = self._distinct_terms(k, near, ranked[k], tfs, names[k], show)
             noun = "Values" if suffix == "values" else "Items"
             out.append(Summary(names[k], self._describe(c, names[k], reps[k], tok, noun, [names[j] for j in near], distinct)))
+        cache.previous = {}  # the next call reuses this call's tokens, not every earlier call's
         self._tok_cache = cache
         return out

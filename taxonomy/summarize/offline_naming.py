@@ -99,9 +99,10 @@ class NamingMixin:
         out.sort(key=lambda x: (-x[0], x[2]))
         return [(cover, combo) for _, cover, combo in out]
 
-    def _category_coverage(self, clusters, probs, tok, head_ratio):
+    def _category_coverage(self, clusters, probs, toks, head_ratio):
         """Per cluster, for every word used as a modifier with an adjective's ending, the share of the cluster's
-        weight and of its members whose text says it; and the same counted over the whole level."""
+        weight and of its members whose text says it; and the same counted over the whole level. ``toks``: per
+        cluster, its members' tokens."""
         cover: list[dict[str, tuple[float, float]]] = []
         level_w: dict[str, float] = defaultdict(float)
         n_total = sum(len(c.members) for c in clusters) or 1
@@ -109,8 +110,8 @@ class NamingMixin:
             cw: dict[str, float] = defaultdict(float)
             cu: dict[str, float] = defaultdict(float)
             n = max(len(c.members), 1)
-            for s, p in zip(c.members, probs[k], strict=True):
-                for x in set(tok(s).keys):
+            for t, p in zip(toks[k], probs[k], strict=True):
+                for x in set(t.keys):
                     if (
                         len(x) >= 4
                         and "-" not in x
@@ -215,8 +216,9 @@ class NamingMixin:
         scored.sort(key=lambda t: (t[0], -t[1], t[2], t[3]))
         return [o for *_, o in scored]
 
-    def _name_options(self, cands, tf, F, factor, units, c, rep, tok, show) -> list[str]:
-        """Ranked name options for one cluster (best first, no duplicates)."""
+    def _name_options(self, cands, tf, F, factor, units, c, rep, tok, show, index: KeyIndex | None = None) -> list[str]:
+        """Ranked name options for one cluster (best first, no duplicates). ``index``: the units' :class:`KeyIndex`
+        (built here when not given)."""
         opts: list[str] = []
         seen: set[str] = set()
 
@@ -227,7 +229,8 @@ class NamingMixin:
                 opts.append(text)
 
         full = {t.full for t, _ in units if t.full is not None}
-        index = KeyIndex(t.keys for t, _ in units)
+        if index is None:
+            index = KeyIndex(t.keys for t, _ in units)
         total = 0.0
         for _, w in units:
             total += w

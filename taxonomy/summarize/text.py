@@ -221,6 +221,25 @@ class Tok:
         self.ngrams = frozenset(grams)
 
 
+class TokCache(dict):
+    """Tokenisations by string (:class:`Tok`), made on first use: a hit is a plain dict lookup. ``previous``: an
+    earlier cache whose tokens are taken over rather than made again (the levels of one build share members)."""
+
+    __slots__ = ("max_n", "previous")
+
+    def __init__(self, max_n: int, previous=None):
+        super().__init__()
+        self.max_n = max_n
+        self.previous = previous if previous is not None else {}
+
+    def __missing__(self, text: str) -> Tok:
+        t = self.previous.get(text)
+        if t is None:
+            t = Tok(text, self.max_n)
+        self[text] = t
+        return t
+
+
 @lru_cache(maxsize=1 << 20)
 def abstract_head(text: str) -> bool | None:
     """Whether a string's last word is an abstract noun (:data:`ABSTRACT_ENDINGS`, 5+ letters); None when it has no
@@ -296,9 +315,12 @@ class TermVectors:
     heaviest of the shortest members of the cluster that contain the phrase; a name "A and B" is the normalised
     sum of its parts."""
 
-    def __init__(self, clusters: list[ClusterInfo], tok):
+    def __init__(self, clusters: list[ClusterInfo], tok, toks: list[list[Tok]] | None = None):
         self.clusters = clusters
         self.tok = tok
+        #: per cluster, its members' tokens (``toks`` when the caller has them)
+        self.toks = toks if toks is not None else [[tok(s) for s in c.members] for c in clusters]
+        self._w: dict[int, list[float]] = {}  # each cluster's normalised member weights, on first use
         def usable(c: ClusterInfo) -> bool:
             E = c.embeddings
             return (
@@ -319,8 +341,8 @@ class TermVectors:
             if not u:
                 continue
             E = self._E[k] = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64))
-            for s, e in zip(c.members, E, strict=True):
-                key = tok(s).keys
+            for t, e in zip(self.toks[k], E, strict=True):
+                key = t.keys
                 if key and key not in self.exact:
                     self.exact[key] = e
         self._cache: dict[tuple[int, tuple[str, ...]], np.ndarray | None] = {}
@@ -333,11 +355,19 @@ class TermVectors:
         n = float(np.linalg.norm(v))
         return v / n if n > 1e-12 else None
 
+    def _weights(self, k: int) -> list[float]:
+        """Cluster ``k``'s members' shares of its weight (:func:`norm_weights`), computed once."""
+        w = self._w.get(k)
+        if w is None:
+            c = self.clusters[k]
+            w = self._w[k] = norm_weights(c.weights, len(c.members))[0].tolist()
+        return w
+
     def member_index(self, k: int) -> KeyIndex:
         """The :class:`KeyIndex` of cluster ``k``'s members (built on first use, once per cluster)."""
         index = self._indexes.get(k)
         if index is None:
-            index = self._indexes[k] = KeyIndex(self.tok(s).keys for s in self.clusters[k].members)
+            index = self._indexes[k] = KeyIndex(t.keys for t in self.toks[k])
         return index
 
     def _phrase(self, k: int, words: tuple[str, ...]) -> np.ndarray | None:
@@ -347,20 +377,20 @@ class TermVectors:
         v = self.exact.get(words)
         if v is None and self.usable[k]:
             c = self.clusters[k]
+            ts = self.toks[k]
             index = self.member_index(k)
             # only members holding every word can say the phrase: look at those, in member order
             held = [index.at.get(x, []) for x in set(words)]
             fewest = min(held, key=len)
             others = [set(h) for h in held if h is not fewest]
             rows = [i for i in fewest if all(i in h for h in others)
-                    and (words in self.tok(c.members[i]).ngrams or self.tok(c.members[i]).keys == words)]
+                    and (words in ts[i].ngrams or ts[i].keys == words)]
             if not rows:
                 rows = list(index.at.get(words[-1], []))
             if rows:  # the heaviest of the shortest members that say it: an average would flatter a vague phrase
-                short = min(len(self.tok(c.members[i]).keys) for i in rows)
-                w, _ = norm_weights(c.weights, len(c.members))
-                rows = [min((i for i in rows if len(self.tok(c.members[i]).keys) == short),
-                            key=lambda i: (-w[i], str(c.members[i])))]
+                short = min(len(ts[i].keys) for i in rows)
+                w = self._weights(k)
+                rows = [min((i for i in rows if len(ts[i].keys) == short), key=lambda i: (-w[i], str(c.members[i])))]
                 v = self._E[k][rows].mean(axis=0)
         if v is not None:
             n = float(np.linalg.norm(v))
@@ -394,7 +424,9 @@ class TermVectors:
         exact = all(p in self.exact for p in parts)
         if not vs:
             return None, False, len(parts)
-        v = np.sum(vs, axis=0)
+        v = vs[0]
+        for x in vs[1:]:  # added in order, as np.sum along the first axis adds them
+            v = v + x
         n = float(np.linalg.norm(v))
         return (v / n if n > 1e-12 else None), exact, len(parts)
 
@@ -404,13 +436,15 @@ class TermVectors:
         if cen is None:
             return []
         c = self.clusters[k]
+        ts = self.toks[k]
         sims = self._E[k] @ cen
         w, _ = norm_weights(c.weights, len(c.members))
         sims = sims + 0.1 * w  # among equally central members, the heavier
         out: list[str] = []
-        heaviest = min(range(len(c.members)), key=lambda i: (-w[i], str(c.members[i])))
-        for i in [heaviest] + sorted(range(len(c.members)), key=lambda i: (-sims[i], str(c.members[i]))):
-            t = self.tok(c.members[i])
+        top = np.flatnonzero(w == w.max()).tolist()
+        heaviest = min(top, key=lambda i: str(c.members[i]))  # the first of the heaviest by text, as a scan finds it
+        for i in [heaviest, *self._by_closeness(sims, c.members)]:
+            t = ts[i]
             if t.full is None or len(t.keys) > 4:
                 continue
             text = capitalise(show(t.keys))
@@ -419,3 +453,19 @@ class TermVectors:
             if len(out) > n:
                 break
         return out
+
+    @staticmethod
+    def _by_closeness(sims: np.ndarray, members: Sequence[str], first: int = 16):
+        """The members' positions by ``(-sims[i], members[i])``, stable, as ``sorted`` over all of them gives them;
+        only the ``first`` closest (and their ties) are sorted unless the caller reads on past them."""
+        n = len(members)
+        s = sims.tolist()
+        key = lambda i: (-s[i], str(members[i]))  # noqa: E731
+        if n <= first:
+            yield from sorted(range(n), key=key)
+            return
+        neg = -sims
+        bound = np.partition(neg, first - 1)[first - 1]
+        # every member inside the bound sorts before every member outside it: the first component decides
+        yield from sorted(np.flatnonzero(neg <= bound).tolist(), key=key)
+        yield from sorted(np.flatnonzero(neg > bound).tolist(), key=key)
