@@ -189,7 +189,8 @@ class Tok:
                 breaks.add(len(keys))
             for piece in chunk.split():
                 # strip surrounding punctuation/symbols, keep inner hyphens and apostrophes ("data-driven")
-                word = EDGE.sub("", piece)
+                # (the regular expression only when an end is not a letter or digit: [\W_] is "not isalnum")
+                word = piece if piece[0].isalnum() and piece[-1].isalnum() else EDGE.sub("", piece)
                 if not word:
                     continue
                 key = word.lower()
@@ -257,7 +258,7 @@ class KeyIndex:
     keys by their :func:`prefixes`, so that the keys sharing a word's stem are found without a scan of every
     string. Built once per cluster, in one pass: a question about a name then costs what its answer holds."""
 
-    __slots__ = ("at", "_by_prefix")
+    __slots__ = ("at", "_by_prefix", "_stems")
 
     def __init__(self, key_lists):
         at: dict[str, list[int]] = {}
@@ -270,16 +271,21 @@ class KeyIndex:
                     rows.append(i)
         self.at = at
         self._by_prefix: dict[str, list[str]] | None = None  # on the first stem question
+        self._stems: dict[str, frozenset[str]] = {}
 
     def same_stem_keys(self, word: str) -> set[str]:
-        """The keys that share ``word``'s stem (:func:`same_stem`; such keys always share a prefix with it)."""
-        if self._by_prefix is None:
-            self._by_prefix = defaultdict(list)
-            for x in self.at:
-                for p in prefixes(x):
-                    self._by_prefix[p].append(x)
-        cands = {x for p in prefixes(word) for x in self._by_prefix.get(p, ())}
-        return {x for x in cands if same_stem(x, word)}
+        """The keys that share ``word``'s stem (:func:`same_stem`; such keys always share a prefix with it).
+        Answered once per word (a copy each time)."""
+        got = self._stems.get(word)
+        if got is None:
+            if self._by_prefix is None:
+                self._by_prefix = defaultdict(list)
+                for x in self.at:
+                    for p in prefixes(x):
+                        self._by_prefix[p].append(x)
+            cands = {x for p in prefixes(word) for x in self._by_prefix.get(p, ())}
+            got = self._stems[word] = frozenset(x for x in cands if same_stem(x, word))
+        return set(got)
 
     def rows(self, keys) -> list[int]:
         """The positions that hold any of ``keys``, ascending."""
