@@ -55,8 +55,9 @@ Everything is deterministic: no randomness, sums taken in input order, ties brok
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 
@@ -70,6 +71,7 @@ from .text import (
     TokCache,
     adjectival,
     display_token,
+    finite,
     infer_category_suffix,
     norm_weights,
 )
@@ -204,7 +206,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         d = known[0]
         valid = [k for k, dk in enumerate(dims) if dk == d and len(clusters[k].members) > 0]
         embs: dict[int, np.ndarray] = {
-            k: np.nan_to_num(np.asarray(clusters[k].embeddings, dtype=np.float32)) for k in valid
+            k: finite(np.asarray(clusters[k].embeddings, dtype=np.float32)) for k in valid
         }
         cents = np.zeros((len(valid), d), dtype=np.float32)
         for row, k in enumerate(valid):
@@ -298,13 +300,18 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
                 full_strings.add(t.full)
 
         toks = [list(map(tok, c.members)) for c in clusters]  # each member's tokens, looked up once per level
-        for c, ts in zip(clusters, toks, strict=True):
-            # head statistics from the members only: a factored child name ("Broken and missing clip") would make
-            # its leading modifier look like a head
-            for s, t in zip(c.members, ts, strict=True):
-                if s not in seen_strings:
-                    seen_strings.add(s)
-                    note(t)
+        # head statistics from the members only: a factored child name ("Broken and missing clip") would make its
+        # leading modifier look like a head. They are counts over the distinct members, so the levels of one build
+        # (the same values, grouped otherwise) share them: counted again only when the members differ.
+        seen_strings.update(chain.from_iterable(c.members for c in clusters))
+        stats = getattr(self, "_head_stats", None)
+        if stats is not None and stats[0] == seen_strings:
+            _, n_last, n_seen, full_strings = stats
+        else:
+            for text in seen_strings:
+                note(tok(text))
+            n_last, n_seen = dict(n_last), dict(n_seen)
+            self._head_stats = (frozenset(seen_strings), n_last, n_seen, frozenset(full_strings))
         for c in clusters:
             for s in c.child_names or []:
                 if s not in seen_strings:
@@ -332,19 +339,12 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
                 cw = 0.5 * cw + 0.5 / len(children)
                 units += [(tok(s), float(w) * lam) for s, w in zip(children, cw, strict=True)]
             tf: dict[tuple[str, ...], float] = defaultdict(float)
-            cnt: dict[tuple[str, ...], int] = defaultdict(int)
-            full: set[tuple[str, ...]] = set()
-            n_members = len(c.members)
-            for u, (t, w) in enumerate(units):
-                member = u < n_members  # children's names weigh in, but only members make a phrase "shared"
-                for g in t.ngrams:
+            for t, w in units:  # summed in unit order
+                for g in t.terms:
                     tf[g] += w
-                    cnt[g] += member
-                if t.full is not None:
-                    full.add(t.full)
-                    if t.full not in t.ngrams:  # a string longer than 4 words, or one spanning "and"
-                        tf[t.full] += w
-                        cnt[t.full] += member
+            # children's names weigh in, but only members make a phrase "shared"
+            cnt = Counter(chain.from_iterable(t.terms for t in toks[k]))
+            full = {t.full for t, _ in units if t.full is not None}
             for g, v in tf.items():
                 F[g] += v
             units_per.append(units)

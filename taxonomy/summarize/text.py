@@ -51,6 +51,12 @@ def norm_weights(weights, n: int) -> tuple[np.ndarray, float]:
     return w / total, total
 
 
+def finite(E: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(E)``, without its copy when every entry is finite (the usual case): the same values. The
+    result may be ``E`` itself: read it, do not write to it."""
+    return E if np.isfinite(E).all() else np.nan_to_num(E)
+
+
 SUFFIXES = sorted(
     """ability ibility iveness fulness ousness lessness ication ation ition ness ity ment ism ist ive ing ed
     al ical ic ly ful ous ence ance ency ancy ent ant ible able er or s y e""".split(),
@@ -178,7 +184,7 @@ def join_list(items: Sequence[str]) -> str:
 class Tok:
     """Tokenisation of one string (cached per distinct string)."""
 
-    __slots__ = ("keys", "mixed", "ngrams", "full")
+    __slots__ = ("keys", "mixed", "ngrams", "full", "terms")
 
     def __init__(self, text: str, max_n: int):
         keys: list[str] = []
@@ -220,6 +226,9 @@ class Tok:
                         grams.add(self.keys[a:b])
             start = end + 1 if end < m and keys[end] in CONJUNCTIONS else max(end, start + 1)
         self.ngrams = frozenset(grams)
+        #: the terms a string counts for: its n-grams, and the whole string when it is none of them (longer than
+        #: ``max_n`` words, or spanning "and")
+        self.terms = tuple(self.ngrams) + ((self.full,) if self.full is not None and self.full not in self.ngrams else ())
 
 
 class TokCache(dict):
@@ -346,7 +355,7 @@ class TermVectors:
         for k, (c, u) in enumerate(zip(clusters, self.usable, strict=True)):
             if not u:
                 continue
-            E = self._E[k] = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64))
+            E = self._E[k] = finite(np.asarray(c.embeddings, dtype=np.float64))
             for t, e in zip(self.toks[k], E, strict=True):
                 key = t.keys
                 if key and key not in self.exact:
