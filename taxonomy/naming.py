@@ -65,6 +65,15 @@ def name_nodes(
     """
     if not uids:
         return
+    from taxonomy.gcpause import gc_paused
+
+    # a level of 100,000 values makes millions of small objects without cycles (tokens, n-gram counts): the cyclic
+    # collector's repeated passes over that heap would cost as much as the naming itself
+    with gc_paused():
+        _name_levels(tree, uids, vectors, summarizer, describe_only, order)
+
+
+def _name_levels(tree, uids, vectors, summarizer, describe_only, order) -> None:
     wanted = set(uids)
     keep_name = set(describe_only)
     renamed = wanted - keep_name  # once: a set difference per node would make a level quadratic in its nodes
