@@ -117,8 +117,10 @@ def _second_terms_by_scan(s, A, score_a, cands, factor, units, tf):
     return sorted(out, key=lambda x: (-x[0], x[1]))
 
 
+@pytest.mark.parametrize("small_pool", [0, 10**9])  # the array path and the plain loop
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_complementary_terms_match_the_scan_of_every_candidate(seed):
+def test_complementary_terms_match_the_scan_of_every_candidate(seed, small_pool, monkeypatch):
+    monkeypatch.setattr(OfflineSummarizer, "_SMALL_POOL", small_pool)
     c = _cluster(250, seed=seed)
     units = [(_tok(m), float(w)) for m, w in zip(c.members, c.weights / c.weights.sum(), strict=True)]
     units.append((_tok("broken"), 0.0))  # a weightless unit never counts
