@@ -364,6 +364,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         self._modifier = modifier  # used by the naming helpers during this call
         ranked: list[list[tuple[float, tuple[str, ...]]]] = []
         conc: list[dict[tuple[str, ...], float]] = []  # distinctiveness factor of each candidate
+        by_length: dict[int, float] = {}  # a term's length factor by its number of words
         for k in range(K):
             tf, cnt, full = tfs[k], counts[k], fulls[k]
             cands = []
@@ -376,9 +377,12 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
                 if not headish(g):
                     continue
                 n = len(g)
-                length = 1.0 + 0.12 * (min(n, 3) - 1) - 0.2 * max(n - 3, 0)
-                if n > self.max_words:
-                    length *= 0.25
+                length = by_length.get(n)
+                if length is None:
+                    length = 1.0 + 0.12 * (min(n, 3) - 1) - 0.2 * max(n - 3, 0)
+                    if n > self.max_words:
+                        length *= 0.25
+                    by_length[n] = length
                 if modifier(g):  # a modifier that is also a value somewhere ("evidence-based")
                     length *= 0.3
                 elif n == 1 and g not in full:  # a bare head word no member says alone ("spirit", "living")

@@ -78,6 +78,7 @@ def stem(word: str) -> str:
     return w
 
 
+@lru_cache(maxsize=1 << 18)
 def same_stem(a: str, b: str) -> bool:
     """Crude, deterministic stem equality: honesty/honest, transparency/transparent, care/careful. Hyphenated
     words also match on their last part or on any part of 5+ letters ("tradition-innovation" ~ "innovation",
