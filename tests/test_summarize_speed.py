@@ -204,36 +204,3 @@ def test_a_summarizer_reused_over_levels_names_as_a_fresh_one():
     for clusters in (first, regrouped, other, first):
         groups = [list(range(len(clusters)))]
         assert used.summarize_level(clusters, groups) == OfflineSummarizer().summarize_level(clusters, groups)
-
-
-def test_a_level_split_over_two_processes_names_exactly_as_one(monkeypatch):
-    """The per-cluster work of a level in a forked child for the clusters after the cut: the same summaries."""
-    from taxonomy.summarize import split
-
-    clusters = _level([_members(30 + 5 * i, seed=20 + i) for i in range(12)])
-    groups = [list(range(6)), list(range(6, 12))]
-    one = OfflineSummarizer()
-    one._workers = 1
-    expected = one.summarize_level(clusters, groups)
-    monkeypatch.setattr(split, "MIN_MEMBERS", 0)
-    forks = []
-    real = split.ProcessPoolExecutor
-
-    def counting(*a, **kw):
-        forks.append(1)
-        return real(*a, **kw)
-
-    monkeypatch.setattr(split, "ProcessPoolExecutor", counting)
-    two = OfflineSummarizer()
-    two._workers = 2
-    assert two.summarize_level(clusters, groups) == expected
-    assert forks  # the split did run in a child
-
-
-def test_the_cut_balances_the_parts():
-    from taxonomy.summarize.split import cut_point, map_clusters
-
-    assert cut_point([1, 1, 1, 1]) == 2
-    assert cut_point([10, 1, 1, 1]) == 1
-    assert cut_point([1, 1, 1, 10]) == 3
-    assert map_clusters(lambda k: k * k, [5] * 7, n_workers=2, min_members=0) == [k * k for k in range(7)]

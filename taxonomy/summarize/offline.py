@@ -64,7 +64,6 @@ import numpy as np
 from .base import ClusterInfo, Summarizer, Summary
 from .offline_describe import DescribeMixin
 from .offline_naming import NamingMixin
-from .split import map_clusters
 from .text import (
     CONJUNCTIONS,
     TermVectors,
@@ -130,8 +129,6 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
     """
 
     name = "offline"
-    #: processes for the per-cluster work of a large level (None: :func:`.split.workers`); results never depend on it
-    _workers: int | None = None
 
     def __init__(
         self,
@@ -422,10 +419,8 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         self.category_suffix_ = suffix  # what the last call used (inferred or given)
         vectors = TermVectors(clusters, tok, toks)
         cat_cov = self._category_coverage(clusters, probs, toks, head_ratio) if suffix else None
-        sizes = [len(c.members) + len(c.child_names or []) for c in clusters]
-
-        def options_of(k: int) -> list[str]:
-            c = clusters[k]
+        options = []
+        for k, c in enumerate(clusters):
             # without children's names the units are the members: their index is the one the vectors keep
             index = vectors.member_index(k) if len(units_per[k]) == len(c.members) else None
             opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show, index)
@@ -438,25 +433,20 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
                 opts = self._category_names(cat_cov, k, suffix, show) + opts
             # a parent that repeats one of its children's names says nothing new: such options go last
             child = {str(x).casefold() for x in (c.child_names or [])}
-            return [o for o in opts if o.casefold() not in child] + [o for o in opts if o.casefold() in child]
-
-        # each cluster's options depend on the level's statistics only: computed in parallel where that pays
-        options = map_clusters(options_of, sizes, n_workers=self._workers)
+            opts = [o for o in opts if o.casefold() not in child] + [o for o in opts if o.casefold() in child]
+            options.append(opts)
         names = self._assign(clusters, options, raw_totals, reps, tok, show)
 
         # nearest other clusters (centroid cosine, the siblings when there are any): what sets each one apart
         cents = [vectors.centroid(k, reps[k]) if vectors.ok else None for k in range(K)]
         group_of = {i: tuple(sorted(g)) for g in (sibling_groups or []) for i in g}
         nearest = self._nearest_all(cents, group_of, 2)
-        noun = "Values" if suffix == "values" else "Items"
-
-        def summary_of(k: int) -> Summary:
+        out = []
+        for k, c in enumerate(clusters):
             near = nearest[k]
             distinct = self._distinct_terms(k, near, ranked[k], tfs, names[k], show)
-            return Summary(names[k], self._describe(clusters[k], names[k], reps[k], tok, noun, [names[j] for j in near],
-                                                    distinct))
-
-        out = map_clusters(summary_of, sizes, n_workers=self._workers)
+            noun = "Values" if suffix == "values" else "Items"
+            out.append(Summary(names[k], self._describe(c, names[k], reps[k], tok, noun, [names[j] for j in near], distinct)))
         cache.previous = {}  # the next call reuses this call's tokens, not every earlier call's
         self._tok_cache = cache
         return out
