@@ -13,6 +13,7 @@ Nothing here imports a summarizer at module level, so that the summarizers may u
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
@@ -64,6 +65,15 @@ def name_nodes(
     """
     if not uids:
         return
+    from taxonomy.gcpause import gc_paused
+
+    # a level of 100,000 values makes millions of small objects without cycles (tokens, n-gram counts): the cyclic
+    # collector's repeated passes over that heap would cost as much as the naming itself
+    with gc_paused():
+        _name_levels(tree, uids, vectors, summarizer, describe_only, order)
+
+
+def _name_levels(tree, uids, vectors, summarizer, describe_only, order) -> None:
     wanted = set(uids)
     keep_name = set(describe_only)
     renamed = wanted - keep_name  # once: a set difference per node would make a level quadratic in its nodes
@@ -104,23 +114,24 @@ def cluster_infos(tree, level: int, nodes, ancestors: Sequence[str], texts, weig
     weights and embeddings, and its children heaviest first. ``ancestors``: each leaf's ancestor at ``level``."""
     from taxonomy.summarize.base import ClusterInfo
 
-    member_idx: dict[str, list[int]] = {n.uid: [] for n in nodes}
-    for i, u in enumerate(ancestors):
-        if u in member_idx:
-            member_idx[u].append(i)
+    # each leaf's node as a position in ``nodes`` (-1: another node), the leaves grouped by it in leaf order
+    pos = {n.uid: j for j, n in enumerate(nodes)}
+    code = np.fromiter(map(pos.get, ancestors, itertools.repeat(-1)), dtype=np.int64, count=len(ancestors))
+    order = np.argsort(code, kind="stable")
+    ends = np.cumsum(np.bincount(code + 1, minlength=len(nodes) + 1))  # slot 0: the leaves of other nodes
     kids: dict[str, list] = {}
     if level > 1:
         for n in tree.nodes.values():
             if n.parent_uid is not None and n.level == level - 1:
                 kids.setdefault(n.parent_uid, []).append(n)
     out = []
-    for n in nodes:
-        idx = np.array(member_idx[n.uid], dtype=int)
+    for j, n in enumerate(nodes):
+        idx = order[ends[j] : ends[j + 1]]
         ch = sorted(kids.get(n.uid, []), key=lambda c: (-c.weight, c.name))
         out.append(
             ClusterInfo(
                 level=level,
-                members=[texts[i] for i in idx],
+                members=[texts[i] for i in idx.tolist()],
                 weights=weights[idx],
                 embeddings=X[idx],
                 child_names=[c.name for c in ch],

@@ -117,8 +117,10 @@ def _second_terms_by_scan(s, A, score_a, cands, factor, units, tf):
     return sorted(out, key=lambda x: (-x[0], x[1]))
 
 
+@pytest.mark.parametrize("small_pool", [0, 10**9])  # the array path and the plain loop
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_complementary_terms_match_the_scan_of_every_candidate(seed):
+def test_complementary_terms_match_the_scan_of_every_candidate(seed, small_pool, monkeypatch):
+    monkeypatch.setattr(OfflineSummarizer, "_SMALL_POOL", small_pool)
     c = _cluster(250, seed=seed)
     units = [(_tok(m), float(w)) for m, w in zip(c.members, c.weights / c.weights.sum(), strict=True)]
     units.append((_tok("broken"), 0.0))  # a weightless unit never counts
@@ -162,3 +164,43 @@ def test_a_head_share_question_costs_the_same_however_many_members_say_the_words
         per_size.append(calls["n"])
     assert vocabs[0] == vocabs[1]  # the same words at both sizes
     assert per_size[0] == per_size[1] and per_size[0] < 100, per_size
+
+
+def test_members_by_closeness_are_the_full_sort_ties_included():
+    rng = np.random.default_rng(4)
+    for n in (5, 16, 17, 200):
+        sims = np.round(rng.random(n), 2)  # many ties
+        members = [WORDS[int(i)] for i in rng.integers(0, 6, n)]  # repeated texts too
+        full = sorted(range(n), key=lambda i: (-sims[i], members[i]))
+        assert list(TermVectors._by_closeness(sims, members)) == full
+        assert list(TermVectors._by_closeness(sims, members, first=3)) == full
+
+
+def test_finite_embeddings_are_not_copied_and_others_are_scrubbed():
+    E = np.ones((3, 2))
+    assert text_mod.finite(E) is E
+    E[1, 0] = np.nan
+    assert np.array_equal(text_mod.finite(E), np.nan_to_num(E)) and np.isnan(E[1, 0])
+
+
+def _level(clusters_members, level=1):
+    rng = np.random.default_rng(len(clusters_members))
+    out = []
+    for members in clusters_members:
+        E = rng.standard_normal((len(members), 8))
+        out.append(ClusterInfo(level=level, members=members, weights=rng.random(len(members)) + 0.1,
+                               embeddings=E / np.linalg.norm(E, axis=1, keepdims=True)))
+    return out
+
+
+def test_a_summarizer_reused_over_levels_names_as_a_fresh_one():
+    """Tokens and head statistics carried from one call to the next never change what a call gives: the same
+    members regrouped (as the levels of a build) and different members alike."""
+    members = _members(120, seed=9)
+    first = _level([members[:40], members[40:80], members[80:]])
+    regrouped = _level([members[:60], members[60:]], level=1)
+    other = _level([_members(50, seed=11), _members(50, seed=12)])
+    used = OfflineSummarizer()
+    for clusters in (first, regrouped, other, first):
+        groups = [list(range(len(clusters)))]
+        assert used.summarize_level(clusters, groups) == OfflineSummarizer().summarize_level(clusters, groups)

@@ -55,8 +55,9 @@ Everything is deterministic: no randomness, sums taken in input order, ties brok
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 
@@ -67,8 +68,10 @@ from .text import (
     CONJUNCTIONS,
     TermVectors,
     Tok,
+    TokCache,
     adjectival,
     display_token,
+    finite,
     infer_category_suffix,
     norm_weights,
 )
@@ -203,7 +206,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         d = known[0]
         valid = [k for k, dk in enumerate(dims) if dk == d and len(clusters[k].members) > 0]
         embs: dict[int, np.ndarray] = {
-            k: np.nan_to_num(np.asarray(clusters[k].embeddings, dtype=np.float32)) for k in valid
+            k: finite(np.asarray(clusters[k].embeddings, dtype=np.float32)) for k in valid
         }
         cents = np.zeros((len(valid), d), dtype=np.float32)
         for row, k in enumerate(valid):
@@ -258,17 +261,8 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
             return []
         max_n = 4
         # tokenisations are kept from the previous call only: the levels of one build share their members
-        previous: dict[str, Tok] = getattr(self, "_tok_cache", {})
-        cache: dict[str, Tok] = {}
-
-        def tok(s: str) -> Tok:
-            t = cache.get(s)
-            if t is None:
-                t = previous.get(s)
-                if t is None:
-                    t = Tok(s, max_n)
-                cache[s] = t
-            return t
+        cache = TokCache(max_n, getattr(self, "_tok_cache", None))
+        tok = cache.__getitem__  # one object: the helpers tell the call's tokeniser by identity
 
         probs, raw_totals = [], []
         for c in clusters:
@@ -305,13 +299,19 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
             if t.full is not None:
                 full_strings.add(t.full)
 
-        for c in clusters:
-            # head statistics from the members only: a factored child name ("Broken and missing clip") would make
-            # its leading modifier look like a head
-            for s in c.members:
-                if s not in seen_strings:
-                    seen_strings.add(s)
-                    note(tok(s))
+        toks = [list(map(tok, c.members)) for c in clusters]  # each member's tokens, looked up once per level
+        # head statistics from the members only: a factored child name ("Broken and missing clip") would make its
+        # leading modifier look like a head. They are counts over the distinct members, so the levels of one build
+        # (the same values, grouped otherwise) share them: counted again only when the members differ.
+        seen_strings.update(chain.from_iterable(c.members for c in clusters))
+        stats = getattr(self, "_head_stats", None)
+        if stats is not None and stats[0] == seen_strings:
+            _, n_last, n_seen, full_strings = stats
+        else:
+            for text in seen_strings:
+                note(tok(text))
+            n_last, n_seen = dict(n_last), dict(n_seen)
+            self._head_stats = (frozenset(seen_strings), n_last, n_seen, frozenset(full_strings))
         for c in clusters:
             for s in c.child_names or []:
                 if s not in seen_strings:
@@ -333,25 +333,18 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         for k, c in enumerate(clusters):
             children = list(c.child_names or [])
             lam = 0.5 if (c.level >= 2 and children) else 0.0
-            units = [(tok(s), float(r) * (1.0 - lam)) for s, r in zip(c.members, reps[k], strict=True)]
+            units = [(t, r * (1.0 - lam)) for t, r in zip(toks[k], reps[k].tolist(), strict=True)]
             if lam > 0:
                 cw, _ = norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
                 cw = 0.5 * cw + 0.5 / len(children)
                 units += [(tok(s), float(w) * lam) for s, w in zip(children, cw, strict=True)]
             tf: dict[tuple[str, ...], float] = defaultdict(float)
-            cnt: dict[tuple[str, ...], int] = defaultdict(int)
-            full: set[tuple[str, ...]] = set()
-            n_members = len(c.members)
-            for u, (t, w) in enumerate(units):
-                member = u < n_members  # children's names weigh in, but only members make a phrase "shared"
-                for g in t.ngrams:
+            for t, w in units:  # summed in unit order
+                for g in t.terms:
                     tf[g] += w
-                    cnt[g] += member
-                if t.full is not None:
-                    full.add(t.full)
-                    if t.full not in t.ngrams:  # a string longer than 4 words, or one spanning "and"
-                        tf[t.full] += w
-                        cnt[t.full] += member
+            # children's names weigh in, but only members make a phrase "shared"
+            cnt = Counter(chain.from_iterable(t.terms for t in toks[k]))
+            full = {t.full for t, _ in units if t.full is not None}
             for g, v in tf.items():
                 F[g] += v
             units_per.append(units)
@@ -371,6 +364,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         self._modifier = modifier  # used by the naming helpers during this call
         ranked: list[list[tuple[float, tuple[str, ...]]]] = []
         conc: list[dict[tuple[str, ...], float]] = []  # distinctiveness factor of each candidate
+        by_length: dict[int, float] = {}  # a term's length factor by its number of words
         for k in range(K):
             tf, cnt, full = tfs[k], counts[k], fulls[k]
             cands = []
@@ -383,9 +377,12 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
                 if not headish(g):
                     continue
                 n = len(g)
-                length = 1.0 + 0.12 * (min(n, 3) - 1) - 0.2 * max(n - 3, 0)
-                if n > self.max_words:
-                    length *= 0.25
+                length = by_length.get(n)
+                if length is None:
+                    length = 1.0 + 0.12 * (min(n, 3) - 1) - 0.2 * max(n - 3, 0)
+                    if n > self.max_words:
+                        length *= 0.25
+                    by_length[n] = length
                 if modifier(g):  # a modifier that is also a value somewhere ("evidence-based")
                     length *= 0.3
                 elif n == 1 and g not in full:  # a bare head word no member says alone ("spirit", "living")
@@ -420,11 +417,13 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
 
         suffix = self.category_suffix if self.category_suffix is not None else infer_category_suffix(seen_strings)
         self.category_suffix_ = suffix  # what the last call used (inferred or given)
-        vectors = TermVectors(clusters, tok)
-        cat_cov = self._category_coverage(clusters, probs, tok, head_ratio) if suffix else None
+        vectors = TermVectors(clusters, tok, toks)
+        cat_cov = self._category_coverage(clusters, probs, toks, head_ratio) if suffix else None
         options = []
         for k, c in enumerate(clusters):
-            opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show)
+            # without children's names the units are the members: their index is the one the vectors keep
+            index = vectors.member_index(k) if len(units_per[k]) == len(c.members) else None
+            opts = self._name_options(ranked[k], tfs[k], F, conc[k], units_per[k], c, reps[k], tok, show, index)
             cw = reps[k]
             if c.level <= 1 and self.leaf_centroid_mix is not None:  # a leaf-level node: its members by presence
                 cw = self._presence_mix(probs[k], self.leaf_centroid_mix)
@@ -448,5 +447,6 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
             distinct = self._distinct_terms(k, near, ranked[k], tfs, names[k], show)
             noun = "Values" if suffix == "values" else "Items"
             out.append(Summary(names[k], self._describe(c, names[k], reps[k], tok, noun, [names[j] for j in near], distinct)))
+        cache.previous = {}  # the next call reuses this call's tokens, not every earlier call's
         self._tok_cache = cache
         return out

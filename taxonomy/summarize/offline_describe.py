@@ -21,41 +21,44 @@ class DescribeMixin:
         n = len(c.members)
         if n == 0 or n_max <= 0:
             return []
-        top = np.argsort(-np.asarray(rep, dtype=np.float64), kind="stable")[: max(30, 3 * n_max)]
-        pool = sorted((int(i) for i in top), key=lambda i: (-rep[i], str(c.members[i])))
+        r = np.asarray(rep, dtype=np.float64)
+        top = np.argsort(-r, kind="stable")[: max(30, 3 * n_max)]
+        rl = r.tolist()
+        pool = sorted(top.tolist(), key=lambda i: (-rl[i], str(c.members[i])))
         E = c.embeddings if isinstance(c.embeddings, np.ndarray) and c.embeddings.ndim == 2 else None
-        sim: dict[int, dict[int, float]] = {}
+        sim: list[list[float]] | None = None  # by position in the pool
         if E is not None and E.shape[0] == n:
             P = np.asarray(E[pool], dtype=np.float32)
-            S = P @ P.T
-            sim = {i: {j: float(S[a, b]) for b, j in enumerate(pool)} for a, i in enumerate(pool)}
-        chosen: list[int] = []
+            sim = (P @ P.T).tolist()
+        # each candidate's content words, once
+        contents = [tuple(x for x in tok(c.members[i]).keys if x not in STOPWORDS) for i in pool]
+        chosen: list[int] = []  # positions in the pool
         seen: set[tuple[str, ...]] = set()
         said_stems = {stem(x) for x in said}
         while len(chosen) < n_max:
             best, best_score = None, 0.0
-            for i in pool:
-                if i in chosen:
+            for a, i in enumerate(pool):
+                if a in chosen:
                     continue
-                content = tuple(x for x in tok(c.members[i]).keys if x not in STOPWORDS)
+                content = contents[a]
                 if not content or content in seen:
                     continue
                 new = sum(1 for x in content if x not in said and stem(x) not in said_stems)
                 if new == 0:  # nothing the name or earlier examples did not already say
                     continue
-                if sim and chosen and max(sim[i][j] for j in chosen) > 0.92:
+                if sim and chosen and max(sim[a][b] for b in chosen) > 0.92:
                     continue
-                score = float(rep[i]) * (0.5 + 0.5 * new / len(content))
+                score = rl[i] * (0.5 + 0.5 * new / len(content))
                 if best is None or score > best_score:
-                    best, best_score = i, score
+                    best, best_score = a, score
             if best is None:
                 break
             chosen.append(best)
-            content = tuple(x for x in tok(c.members[best]).keys if x not in STOPWORDS)
+            content = contents[best]
             seen.add(content)
             said.update(content)
             said_stems.update(stem(x) for x in content)
-        return [self._quote(c.members[i]) for i in chosen]
+        return [self._quote(c.members[pool[a]]) for a in chosen]
 
     @staticmethod
     def _clip(s: str) -> str:

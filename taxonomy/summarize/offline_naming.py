@@ -28,13 +28,20 @@ class NamingMixin:
     def _fits(self, words: Sequence[str], text: str) -> bool:
         return 0 < len(words) <= self.max_words and len(text) <= self.max_chars
 
+    #: pools up to this size are scored in a plain loop (the same float operations as the array path, without its
+    #: fixed cost per call: most clusters of a large level are small)
+    _SMALL_POOL = 256
+
     def _pair_pool(self, cands, factor, tf):
         """The terms that may complement another (no modifiers), once per cluster: their positions, the terms, and
-        their masses and distinctiveness factors as arrays."""
+        their masses and distinctiveness factors (as arrays for a large pool)."""
         terms = [B for _, B in cands if not self._modifier(B)]
         pos = {B: i for i, B in enumerate(terms)}
-        return pos, terms, np.array([tf[B] for B in terms], dtype=np.float64), np.array(
-            [factor[B] for B in terms], dtype=np.float64)
+        masses = [tf[B] for B in terms]
+        factors = [factor[B] for B in terms]
+        if len(terms) > self._SMALL_POOL:
+            return pos, terms, np.array(masses, dtype=np.float64), np.array(factors, dtype=np.float64)
+        return pos, terms, masses, factors
 
     def _second_terms(self, A, score_a, cands, factor, units, tf, index: KeyIndex, total: float | None = None,
                       pool=None) -> list[tuple[float, tuple[str, ...]]]:
@@ -67,13 +74,25 @@ class NamingMixin:
                     sub[i] += w
         resid_total = total - said_total
         need = max(min(self.second_term_min_mass, 0.25 * resid_total), 0.02)
+        floor = self.second_term_ratio * score_a
+        out = []
+        if isinstance(tf_arr, list):  # a small pool: the array path's operations, one term at a time
+            for i, (m, f) in enumerate(zip(tf_arr, factor_arr, strict=True)):
+                if i in sub:
+                    m = m - sub[i]
+                sb = m * f
+                if m >= need and sb >= floor:
+                    combo = self._combine(A, terms[i])
+                    if combo is not None:
+                        out.append((sb, combo))
+            out.sort(key=lambda x: (-x[0], x[1]))
+            return out
         mass = tf_arr.copy()
         if sub:
             at = np.fromiter(sub.keys(), dtype=np.int64, count=len(sub))
             mass[at] = tf_arr[at] - np.fromiter(sub.values(), dtype=np.float64, count=len(sub))
         sb = mass * factor_arr
-        out = []
-        for i in np.flatnonzero((mass >= need) & (sb >= self.second_term_ratio * score_a)).tolist():
+        for i in np.flatnonzero((mass >= need) & (sb >= floor)).tolist():
             combo = self._combine(A, terms[i])
             if combo is not None:
                 out.append((float(sb[i]), combo))
@@ -99,9 +118,10 @@ class NamingMixin:
         out.sort(key=lambda x: (-x[0], x[2]))
         return [(cover, combo) for _, cover, combo in out]
 
-    def _category_coverage(self, clusters, probs, tok, head_ratio):
+    def _category_coverage(self, clusters, probs, toks, head_ratio):
         """Per cluster, for every word used as a modifier with an adjective's ending, the share of the cluster's
-        weight and of its members whose text says it; and the same counted over the whole level."""
+        weight and of its members whose text says it; and the same counted over the whole level. ``toks``: per
+        cluster, its members' tokens."""
         cover: list[dict[str, tuple[float, float]]] = []
         level_w: dict[str, float] = defaultdict(float)
         n_total = sum(len(c.members) for c in clusters) or 1
@@ -109,8 +129,8 @@ class NamingMixin:
             cw: dict[str, float] = defaultdict(float)
             cu: dict[str, float] = defaultdict(float)
             n = max(len(c.members), 1)
-            for s, p in zip(c.members, probs[k], strict=True):
-                for x in set(tok(s).keys):
+            for t, p in zip(toks[k], probs[k], strict=True):
+                for x in set(t.keys):
                     if (
                         len(x) >= 4
                         and "-" not in x
@@ -215,8 +235,9 @@ class NamingMixin:
         scored.sort(key=lambda t: (t[0], -t[1], t[2], t[3]))
         return [o for *_, o in scored]
 
-    def _name_options(self, cands, tf, F, factor, units, c, rep, tok, show) -> list[str]:
-        """Ranked name options for one cluster (best first, no duplicates)."""
+    def _name_options(self, cands, tf, F, factor, units, c, rep, tok, show, index: KeyIndex | None = None) -> list[str]:
+        """Ranked name options for one cluster (best first, no duplicates). ``index``: the units' :class:`KeyIndex`
+        (built here when not given)."""
         opts: list[str] = []
         seen: set[str] = set()
 
@@ -227,7 +248,8 @@ class NamingMixin:
                 opts.append(text)
 
         full = {t.full for t, _ in units if t.full is not None}
-        index = KeyIndex(t.keys for t, _ in units)
+        if index is None:
+            index = KeyIndex(t.keys for t, _ in units)
         total = 0.0
         for _, w in units:
             total += w

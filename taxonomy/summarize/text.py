@@ -51,6 +51,12 @@ def norm_weights(weights, n: int) -> tuple[np.ndarray, float]:
     return w / total, total
 
 
+def finite(E: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(E)``, without its copy when every entry is finite (the usual case): the same values. The
+    result may be ``E`` itself: read it, do not write to it."""
+    return E if np.isfinite(E).all() else np.nan_to_num(E)
+
+
 SUFFIXES = sorted(
     """ability ibility iveness fulness ousness lessness ication ation ition ness ity ment ism ist ive ing ed
     al ical ic ly ful ous ence ance ency ancy ent ant ible able er or s y e""".split(),
@@ -72,6 +78,7 @@ def stem(word: str) -> str:
     return w
 
 
+@lru_cache(maxsize=1 << 18)
 def same_stem(a: str, b: str) -> bool:
     """Crude, deterministic stem equality: honesty/honest, transparency/transparent, care/careful. Hyphenated
     words also match on their last part or on any part of 5+ letters ("tradition-innovation" ~ "innovation",
@@ -178,7 +185,7 @@ def join_list(items: Sequence[str]) -> str:
 class Tok:
     """Tokenisation of one string (cached per distinct string)."""
 
-    __slots__ = ("keys", "mixed", "ngrams", "full")
+    __slots__ = ("keys", "mixed", "ngrams", "full", "terms")
 
     def __init__(self, text: str, max_n: int):
         keys: list[str] = []
@@ -189,7 +196,8 @@ class Tok:
                 breaks.add(len(keys))
             for piece in chunk.split():
                 # strip surrounding punctuation/symbols, keep inner hyphens and apostrophes ("data-driven")
-                word = EDGE.sub("", piece)
+                # (the regular expression only when an end is not a letter or digit: [\W_] is "not isalnum")
+                word = piece if piece[0].isalnum() and piece[-1].isalnum() else EDGE.sub("", piece)
                 if not word:
                     continue
                 key = word.lower()
@@ -219,6 +227,28 @@ class Tok:
                         grams.add(self.keys[a:b])
             start = end + 1 if end < m and keys[end] in CONJUNCTIONS else max(end, start + 1)
         self.ngrams = frozenset(grams)
+        #: the terms a string counts for: its n-grams, and the whole string when it is none of them (longer than
+        #: ``max_n`` words, or spanning "and")
+        self.terms = tuple(self.ngrams) + ((self.full,) if self.full is not None and self.full not in self.ngrams else ())
+
+
+class TokCache(dict):
+    """Tokenisations by string (:class:`Tok`), made on first use: a hit is a plain dict lookup. ``previous``: an
+    earlier cache whose tokens are taken over rather than made again (the levels of one build share members)."""
+
+    __slots__ = ("max_n", "previous")
+
+    def __init__(self, max_n: int, previous=None):
+        super().__init__()
+        self.max_n = max_n
+        self.previous = previous if previous is not None else {}
+
+    def __missing__(self, text: str) -> Tok:
+        t = self.previous.get(text)
+        if t is None:
+            t = Tok(text, self.max_n)
+        self[text] = t
+        return t
 
 
 @lru_cache(maxsize=1 << 20)
@@ -238,7 +268,7 @@ class KeyIndex:
     keys by their :func:`prefixes`, so that the keys sharing a word's stem are found without a scan of every
     string. Built once per cluster, in one pass: a question about a name then costs what its answer holds."""
 
-    __slots__ = ("at", "_by_prefix")
+    __slots__ = ("at", "_by_prefix", "_stems")
 
     def __init__(self, key_lists):
         at: dict[str, list[int]] = {}
@@ -251,16 +281,21 @@ class KeyIndex:
                     rows.append(i)
         self.at = at
         self._by_prefix: dict[str, list[str]] | None = None  # on the first stem question
+        self._stems: dict[str, frozenset[str]] = {}
 
     def same_stem_keys(self, word: str) -> set[str]:
-        """The keys that share ``word``'s stem (:func:`same_stem`; such keys always share a prefix with it)."""
-        if self._by_prefix is None:
-            self._by_prefix = defaultdict(list)
-            for x in self.at:
-                for p in prefixes(x):
-                    self._by_prefix[p].append(x)
-        cands = {x for p in prefixes(word) for x in self._by_prefix.get(p, ())}
-        return {x for x in cands if same_stem(x, word)}
+        """The keys that share ``word``'s stem (:func:`same_stem`; such keys always share a prefix with it).
+        Answered once per word (a copy each time)."""
+        got = self._stems.get(word)
+        if got is None:
+            if self._by_prefix is None:
+                self._by_prefix = defaultdict(list)
+                for x in self.at:
+                    for p in prefixes(x):
+                        self._by_prefix[p].append(x)
+            cands = {x for p in prefixes(word) for x in self._by_prefix.get(p, ())}
+            got = self._stems[word] = frozenset(x for x in cands if same_stem(x, word))
+        return set(got)
 
     def rows(self, keys) -> list[int]:
         """The positions that hold any of ``keys``, ascending."""
@@ -296,9 +331,12 @@ class TermVectors:
     heaviest of the shortest members of the cluster that contain the phrase; a name "A and B" is the normalised
     sum of its parts."""
 
-    def __init__(self, clusters: list[ClusterInfo], tok):
+    def __init__(self, clusters: list[ClusterInfo], tok, toks: list[list[Tok]] | None = None):
         self.clusters = clusters
         self.tok = tok
+        #: per cluster, its members' tokens (``toks`` when the caller has them)
+        self.toks = toks if toks is not None else [[tok(s) for s in c.members] for c in clusters]
+        self._w: dict[int, list[float]] = {}  # each cluster's normalised member weights, on first use
         def usable(c: ClusterInfo) -> bool:
             E = c.embeddings
             return (
@@ -318,9 +356,9 @@ class TermVectors:
         for k, (c, u) in enumerate(zip(clusters, self.usable, strict=True)):
             if not u:
                 continue
-            E = self._E[k] = np.nan_to_num(np.asarray(c.embeddings, dtype=np.float64))
-            for s, e in zip(c.members, E, strict=True):
-                key = tok(s).keys
+            E = self._E[k] = finite(np.asarray(c.embeddings, dtype=np.float64))
+            for t, e in zip(self.toks[k], E, strict=True):
+                key = t.keys
                 if key and key not in self.exact:
                     self.exact[key] = e
         self._cache: dict[tuple[int, tuple[str, ...]], np.ndarray | None] = {}
@@ -333,11 +371,19 @@ class TermVectors:
         n = float(np.linalg.norm(v))
         return v / n if n > 1e-12 else None
 
+    def _weights(self, k: int) -> list[float]:
+        """Cluster ``k``'s members' shares of its weight (:func:`norm_weights`), computed once."""
+        w = self._w.get(k)
+        if w is None:
+            c = self.clusters[k]
+            w = self._w[k] = norm_weights(c.weights, len(c.members))[0].tolist()
+        return w
+
     def member_index(self, k: int) -> KeyIndex:
         """The :class:`KeyIndex` of cluster ``k``'s members (built on first use, once per cluster)."""
         index = self._indexes.get(k)
         if index is None:
-            index = self._indexes[k] = KeyIndex(self.tok(s).keys for s in self.clusters[k].members)
+            index = self._indexes[k] = KeyIndex(t.keys for t in self.toks[k])
         return index
 
     def _phrase(self, k: int, words: tuple[str, ...]) -> np.ndarray | None:
@@ -347,20 +393,20 @@ class TermVectors:
         v = self.exact.get(words)
         if v is None and self.usable[k]:
             c = self.clusters[k]
+            ts = self.toks[k]
             index = self.member_index(k)
             # only members holding every word can say the phrase: look at those, in member order
             held = [index.at.get(x, []) for x in set(words)]
             fewest = min(held, key=len)
             others = [set(h) for h in held if h is not fewest]
             rows = [i for i in fewest if all(i in h for h in others)
-                    and (words in self.tok(c.members[i]).ngrams or self.tok(c.members[i]).keys == words)]
+                    and (words in ts[i].ngrams or ts[i].keys == words)]
             if not rows:
                 rows = list(index.at.get(words[-1], []))
             if rows:  # the heaviest of the shortest members that say it: an average would flatter a vague phrase
-                short = min(len(self.tok(c.members[i]).keys) for i in rows)
-                w, _ = norm_weights(c.weights, len(c.members))
-                rows = [min((i for i in rows if len(self.tok(c.members[i]).keys) == short),
-                            key=lambda i: (-w[i], str(c.members[i])))]
+                short = min(len(ts[i].keys) for i in rows)
+                w = self._weights(k)
+                rows = [min((i for i in rows if len(ts[i].keys) == short), key=lambda i: (-w[i], str(c.members[i])))]
                 v = self._E[k][rows].mean(axis=0)
         if v is not None:
             n = float(np.linalg.norm(v))
@@ -394,7 +440,9 @@ class TermVectors:
         exact = all(p in self.exact for p in parts)
         if not vs:
             return None, False, len(parts)
-        v = np.sum(vs, axis=0)
+        v = vs[0]
+        for x in vs[1:]:  # added in order, as np.sum along the first axis adds them
+            v = v + x
         n = float(np.linalg.norm(v))
         return (v / n if n > 1e-12 else None), exact, len(parts)
 
@@ -404,13 +452,15 @@ class TermVectors:
         if cen is None:
             return []
         c = self.clusters[k]
+        ts = self.toks[k]
         sims = self._E[k] @ cen
         w, _ = norm_weights(c.weights, len(c.members))
         sims = sims + 0.1 * w  # among equally central members, the heavier
         out: list[str] = []
-        heaviest = min(range(len(c.members)), key=lambda i: (-w[i], str(c.members[i])))
-        for i in [heaviest] + sorted(range(len(c.members)), key=lambda i: (-sims[i], str(c.members[i]))):
-            t = self.tok(c.members[i])
+        top = np.flatnonzero(w == w.max()).tolist()
+        heaviest = min(top, key=lambda i: str(c.members[i]))  # the first of the heaviest by text, as a scan finds it
+        for i in [heaviest, *self._by_closeness(sims, c.members)]:
+            t = ts[i]
             if t.full is None or len(t.keys) > 4:
                 continue
             text = capitalise(show(t.keys))
@@ -419,3 +469,19 @@ class TermVectors:
             if len(out) > n:
                 break
         return out
+
+    @staticmethod
+    def _by_closeness(sims: np.ndarray, members: Sequence[str], first: int = 16):
+        """The members' positions by ``(-sims[i], members[i])``, stable, as ``sorted`` over all of them gives them;
+        only the ``first`` closest (and their ties) are sorted unless the caller reads on past them."""
+        n = len(members)
+        s = sims.tolist()
+        key = lambda i: (-s[i], str(members[i]))  # noqa: E731
+        if n <= first:
+            yield from sorted(range(n), key=key)
+            return
+        neg = -sims
+        bound = np.partition(neg, first - 1)[first - 1]
+        # every member inside the bound sorts before every member outside it: the first component decides
+        yield from sorted(np.flatnonzero(neg <= bound).tolist(), key=key)
+        yield from sorted(np.flatnonzero(neg > bound).tolist(), key=key)
