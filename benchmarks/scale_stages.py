@@ -2,7 +2,7 @@
 them above 20,000 values (``UMAPKMeans.fit``'s large-input path): wall and CPU seconds and the load average per
 stage, one markdown row each.
 
-    .venv/bin/python benchmarks/scale_stages.py 100000 [SURROGATE_CACHE_DIR] [--threads N] [--parts]
+    .venv/bin/python benchmarks/scale_stages.py 100000 [SURROGATE_CACHE_DIR] [--threads N] [--parts] [--levels 8333,204,5]
 
 The thread budget is ``taxonomy.threads.thread_budget`` (``--threads N`` sets ``TAXO_THREADS=N``; set 2 to use
 both cores). ``--parts`` also lists what each layout spends in its own kNN search, fuzzy graph, start and SGD
@@ -25,6 +25,7 @@ ap.add_argument("cache", nargs="?", default=None, help="cache directory of the s
 ap.add_argument("--threads", type=int, default=None, help="TAXO_THREADS for this run")
 ap.add_argument("--parts", action="store_true", help="sub-rows: each layout's kNN / fuzzy graph / start / SGD")
 ap.add_argument("--save", default=None, help="write each stage's output here (stages.npz), to compare runs")
+ap.add_argument("--levels", default=None, help="fixed clusters per level, e.g. 8333,204,5 (default: auto_levels(n))")
 args = ap.parse_args()
 if args.threads is not None:
     os.environ["TAXO_THREADS"] = str(args.threads)
@@ -39,7 +40,7 @@ from taxonomy.threads import thread_budget  # noqa: E402
 
 n = args.n
 _, X = surrogate.surrogate_embeddings(n, seed=0, cache_dir=args.cache)
-levels = auto_levels(n)
+levels = [int(x) for x in args.levels.split(",")] if args.levels else auto_levels(n)
 print("levels", levels, "threads", thread_budget(), flush=True)
 print("| stage | wall s | CPU s | load |\n|---|---|---|---|", flush=True)
 tot = [0.0, 0.0]
