@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import gc
 import json
 import marshal
 import os
 import tempfile
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from typing import Any, TypeVar
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session
 from taxonomy.db.engine import session_scope
 from taxonomy.db.models import Batch, BatchValue, ExtractionRecord, Value, ValueAlias
 from taxonomy.errors import UsageError
+from taxonomy.gcpause import without_gc
 from taxonomy.readers import CHUNK_ROWS, ReadOptions, RecordColumns, RecordRow, open_input
 from taxonomy.readers.options import RECORD_OPTIONAL
 
@@ -114,28 +113,7 @@ def bulk_insert(session: Session, table: str, columns: Sequence[str], cells: Seq
         cur.close()
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def gc_paused(fn: F) -> F:
-    """Run ``fn`` with the cyclic garbage collector paused (an ingest's chunks hold no reference cycles, their
-    memory goes by reference counting; with the collector running, the collections set off by a million
-    records' objects cost more than the csv parsing itself)."""
-
-    @functools.wraps(fn)
-    def paused(*args: Any, **kwargs: Any) -> Any:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if was_enabled:
-                gc.enable()
-
-    return paused  # type: ignore[return-value]
-
-
-@gc_paused
+@without_gc  # chunks hold no reference cycles; collector passes over 1M records' objects cost more than parsing
 def ingest(
     path: str,
     options: ReadOptions | None = None,
