@@ -277,7 +277,7 @@ def test_the_merge_of_sorted_runs_is_a_sort(tmp_path):
     (without their line feeds: a line that is a prefix of another comes first), duplicates kept."""
     import random
 
-    from taxonomy.ingest import merge_runs
+    from taxonomy.ingest_spool import merge_runs
 
     rnd = random.Random(0)
     alphabet = ["a", "b", "\t", "\x01", "é", "z", "\x00"]
