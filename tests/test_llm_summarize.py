@@ -302,3 +302,33 @@ def test_clio_needs_a_language_model():
 
     with pytest.raises(UsageError, match="needs a language model"):
         ClioHierarchy(OfflineSummarizer())
+
+
+def test_nearest_clusters_are_a_stable_sort_of_every_cluster_taken_in_blocks():
+    """The contrast clusters of each target: the same as sorting every other cluster by similarity (ties to the
+    lower index), however the targets are blocked; ties at the cut included."""
+    from taxonomy.summarize.llm import nearest_clusters
+
+    rng = np.random.default_rng(5)
+    C = rng.standard_normal((200, 6))
+    C[50:60] = C[10]  # exact ties, and a tie with the target itself
+    C /= np.linalg.norm(C, axis=1, keepdims=True)
+    targets = [0, 10, 11, 55, 199, 3]
+    for m, block in ((3, 1024), (3, 2), (12, 4), (0, 3)):
+        got = nearest_clusters(C, sorted(targets), m, block=block)
+        for k in targets:
+            full = [int(j) for j in np.argsort(-(C @ C[k]), kind="stable") if j != k][:m]
+            assert got[k] == full, (m, block, k)
+
+
+def test_nearest_clusters_above_the_exact_limit_use_the_neighbour_search(monkeypatch):
+    import taxonomy.cluster as cluster
+    from taxonomy.summarize.llm import nearest_clusters
+
+    rng = np.random.default_rng(6)
+    C = rng.standard_normal((300, 8))
+    C /= np.linalg.norm(C, axis=1, keepdims=True)
+    exact = nearest_clusters(C, list(range(300)), 4)
+    monkeypatch.setattr(cluster, "KNN_EXACT_MAX", 100)
+    searched = nearest_clusters(C, list(range(300)), 4)  # 300 rows: the search itself is exact below 20,000
+    assert searched == exact

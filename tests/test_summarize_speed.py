@@ -204,3 +204,33 @@ def test_a_summarizer_reused_over_levels_names_as_a_fresh_one():
     for clusters in (first, regrouped, other, first):
         groups = [list(range(len(clusters)))]
         assert used.summarize_level(clusters, groups) == OfflineSummarizer().summarize_level(clusters, groups)
+
+
+def test_member_scores_above_the_exact_limit_use_the_neighbour_search(monkeypatch):
+    """Above ``KNN_EXACT_MAX`` clusters the nearest centroids come from the layouts' neighbour search (n log n in
+    the clusters, not every pair): with that search exact (the limit lowered) the scores are those of the scan of
+    every pair, and the search is really the one used."""
+    import taxonomy.cluster as cluster
+
+    rng = np.random.default_rng(3)
+    clusters = []
+    for k in range(60):
+        E = rng.standard_normal((5, 8)) + 3.0 * rng.standard_normal(8)
+        clusters.append(ClusterInfo(level=1, members=[f"m{k}-{i}" for i in range(5)], weights=rng.random(5) + 0.1,
+                                    embeddings=E / np.linalg.norm(E, axis=1, keepdims=True)))
+    summ = OfflineSummarizer()
+    probs = [c.weights / c.weights.sum() for c in clusters]
+    scanned = summ._member_scores(clusters, probs)
+    calls = []
+    real_knn = cluster.knn
+
+    def counting_knn(X, k, engine="auto"):
+        calls.append((len(X), k))
+        return real_knn(X, k, engine="exact")
+
+    monkeypatch.setattr(cluster, "KNN_EXACT_MAX", 10)
+    monkeypatch.setattr(cluster, "knn", counting_knn)
+    searched = summ._member_scores(clusters, probs)
+    assert calls == [(60, summ.neighbours)]
+    for a, b in zip(scanned, searched, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)

@@ -10,6 +10,7 @@ Every method returns exactly the requested number of non-empty clusters per leve
 
 from __future__ import annotations
 
+from taxonomy.cluster._layout import KNN_EXACT_MAX, knn
 from taxonomy.cluster.base import Hierarchy, HierarchyMethod
 from taxonomy.cluster.density import UMAPHDBSCAN
 from taxonomy.cluster.kmeans import HierarchicalKMeans
@@ -77,8 +78,10 @@ __all__ = [
     "Hierarchy",
     "HierarchicalKMeans",
     "HierarchyMethod",
+    "KNN_EXACT_MAX",
     "UMAPHDBSCAN",
     "UMAPKMeans",
     "auto_levels",
     "get_method",
+    "knn",
 ]

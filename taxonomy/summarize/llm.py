@@ -73,6 +73,37 @@ def weighted_centroids(clusters: list[ClusterInfo]) -> np.ndarray:
     return np.vstack(rows) if rows else np.zeros((0, dim))
 
 
+def nearest_clusters(cents: np.ndarray, targets: list[int], m: int, block: int = 1024) -> dict[int, list[int]]:
+    """For each row of ``targets``, the ``m`` other rows of ``cents`` most similar to it, most similar first (ties:
+    lower row first). Targets are taken ``block`` at a time (a K x block product, never K x K); above
+    ``KNN_EXACT_MAX`` rows the layouts' approximate neighbour search is used instead (n log n in the clusters)."""
+    from taxonomy.cluster import KNN_EXACT_MAX, knn
+
+    K = len(cents)
+    m = min(max(int(m), 0), max(K - 1, 0))
+    if m == 0:
+        return {int(k): [] for k in targets}
+    if K > KNN_EXACT_MAX:
+        I = knn(np.asarray(cents, dtype=np.float32), m)[1]
+        return {int(k): [int(j) for j in I[k]] for k in targets}
+    out: dict[int, list[int]] = {}
+    for s0 in range(0, len(targets), block):
+        part = targets[s0 : s0 + block]
+        sims = cents @ cents[part].T  # (K, block)
+        for col, k in enumerate(part):
+            col_sims = sims[:, col]
+            if K > 4 * (m + 1) and np.isfinite(col_sims).all():
+                # only rows at least as similar as the (m+1)-th most similar can be among the m others: the same
+                # order as a stable sort of every row, restricted to them
+                cut = np.partition(col_sims, K - m - 1)[K - m - 1]
+                rows = np.flatnonzero(col_sims >= cut)
+                order = rows[np.argsort(-col_sims[rows], kind="stable")]
+            else:
+                order = np.argsort(-col_sims, kind="stable")
+            out[int(k)] = [int(j) for j in order if int(j) != k][:m]
+    return out
+
+
 class LLMSummarizer(Summarizer):
     """Language-model names and descriptions (Clio-style contrastive prompts)."""
 
@@ -247,12 +278,7 @@ class LLMSummarizer(Summarizer):
         level = clusters[0].level
         totals = [float(np.nansum(np.clip(np.asarray(c.weights, dtype=np.float64), 0, None))) for c in clusters]
         cents = weighted_centroids(clusters)
-        sims = cents @ cents[targets].T if len(targets) else np.zeros((K, 0))  # (K, T)
-
-        neighbours_of: dict[int, list[int]] = {}
-        for col, k in enumerate(targets):
-            order = [int(j) for j in np.argsort(-sims[:, col], kind="stable") if int(j) != k]
-            neighbours_of[k] = order[: self.contrast_clusters]
+        neighbours_of = nearest_clusters(cents, targets, self.contrast_clusters)
 
         def taken_for(k: int, names: dict[int, str]) -> list[str]:
             out = []

@@ -219,11 +219,16 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
             if nrm >= 1e-9:
                 cents[row] = v / nrm
 
-        # nearest other centroids, in blocks (no K x K matrix for a huge K)
+        # nearest other centroids: up to KNN_EXACT_MAX clusters every pair, in blocks (no K x K matrix); above it
+        # the approximate search of the layouts (cost n log n in the number of clusters, not K^2)
         V = len(valid)
         T = min(max(self.neighbours, 0), V - 1)
         nbrs = np.zeros((V, max(T, 0)), dtype=np.int64)
-        if T > 0:
+        from taxonomy.cluster import KNN_EXACT_MAX, knn
+
+        if T > 0 and V > KNN_EXACT_MAX:
+            nbrs = np.sort(knn(cents, T)[1], axis=1)
+        elif T > 0:
             block = 1024
             for s0 in range(0, V, block):
                 S = cents[s0 : s0 + block] @ cents.T
