@@ -535,3 +535,18 @@ def test_above_level_1_options_not_said_by_most_of_the_weight_go_last():
     opts = ["Team harmony", "Efficiency"]
     assert OfflineSummarizer(head_weight_min=0.0)._rerank(opts, [], vectors, 0, rep, probs, tok)[0] == "Team harmony"
     assert OfflineSummarizer()._rerank(opts, [], vectors, 0, rep, probs, tok)[0] == "Efficiency"
+
+
+def test_leaf_parent_blend_moves_the_choice_towards_the_parent_and_is_off_by_default():
+    # two equally plain members; the own centroid leans to "kindness", the sibling group's to "courtesy"
+    e = np.eye(DIM, dtype=np.float32)
+    kind, court = e[0], (0.6 * e[0] + 0.8 * e[1])
+    own = ClusterInfo(level=1, members=["kindness", "courtesy"], weights=np.array([1.5, 1.0]),
+                      embeddings=np.stack([kind, court]))
+    sib = ClusterInfo(level=1, members=["politeness", "manners"], weights=np.ones(2),
+                      embeddings=np.stack([e[1], e[1] * 0.9 + e[2] * np.float32(np.sqrt(1 - 0.81))]))
+    groups = [[0, 1]]
+    off = OfflineSummarizer().summarize_level([own, sib], groups)
+    assert off == OfflineSummarizer(leaf_parent_blend=0.0).summarize_level([own, sib], groups)
+    on = OfflineSummarizer(leaf_parent_blend=2.0).summarize_level([own, sib], groups)
+    assert off[0].name == "Kindness" and on[0].name != off[0].name and "courtesy" in on[0].name.lower()

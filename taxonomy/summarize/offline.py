@@ -149,6 +149,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         leaf_centroid_weight: float = 3.0,
         leaf_centroid_mix: float | None = 0.5,
         head_weight_min: float = 0.5,
+        leaf_parent_blend: float = 0.0,
     ):
         self.n_examples = int(n_examples)
         self.max_words = int(max_words)
@@ -167,6 +168,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         self.leaf_centroid_weight = float(leaf_centroid_weight)
         self.leaf_centroid_mix = None if leaf_centroid_mix is None else float(leaf_centroid_mix)
         self.head_weight_min = float(head_weight_min)
+        self.leaf_parent_blend = float(leaf_parent_blend)
 
     def get_params(self) -> dict:
         """Constructor parameters only (not what a call inferred, such as ``category_suffix_``)."""
@@ -249,6 +251,22 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
             r = imp[k] * typ.astype(np.float64)
             tot = r.sum()
             out[k] = r / tot if tot > 0 else np.full(len(r), 1.0 / len(r))
+        return out
+
+    def _parent_centroids(self, clusters, sibling_groups, vectors) -> dict[int, np.ndarray]:
+        """At level 1, each cluster's sibling group's presence centroid times ``leaf_parent_blend``."""
+        out: dict[int, np.ndarray] = {}
+        if not vectors.ok:
+            return out
+        for g in sibling_groups:
+            ks = [k for k in g if clusters[k].level <= 1 and vectors.usable[k]]
+            if not ks:
+                continue
+            v = sum(vectors._E[k].sum(axis=0) for k in ks)
+            n = float(np.linalg.norm(v))
+            if n > 1e-12:
+                for k in ks:
+                    out[k] = self.leaf_parent_blend * v / n
         return out
 
     # ------------------------------------------------------------------ main
@@ -424,6 +442,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         self.category_suffix_ = suffix  # what the last call used (inferred or given)
         vectors = TermVectors(clusters, tok, toks)
         cat_cov = self._category_coverage(clusters, probs, toks, head_ratio) if suffix else None
+        blend = self._parent_centroids(clusters, sibling_groups, vectors) if self.leaf_parent_blend > 0 else {}
         options = []
         for k, c in enumerate(clusters):
             # without children's names the units are the members: their index is the one the vectors keep
@@ -433,7 +452,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
             if c.level <= 1 and self.leaf_centroid_mix is not None:  # a leaf-level node: its members by presence
                 cw = self._presence_mix(probs[k], self.leaf_centroid_mix)
             members = [o for o in vectors.central_members(k, cw, show, 3) if self._fits(o.split(), o)]
-            opts = self._rerank(opts, members, vectors, k, cw, probs[k], tok)
+            opts = self._rerank(opts, members, vectors, k, cw, probs[k], tok, blend.get(k))
             if suffix and cat_cov is not None and self.category_level and c.level >= self.category_level:
                 opts = self._category_names(cat_cov, k, suffix, show) + opts
             # a parent that repeats one of its children's names says nothing new: such options go last

@@ -198,7 +198,7 @@ class NamingMixin:
         return share
 
     def _rerank(self, opts: list[str], members: list[str], vectors: "TermVectors", k: int, rep, probs=None,
-                tok=None) -> list[str]:
+                tok=None, shift=None) -> list[str]:
         """The lexical options and the most central members, ordered by how close their meaning is to the
         cluster's centroid; the lexical order breaks near-ties (each later place costs a little). With ``probs``
         (the members' shares of the cluster's weight), an option whose head words the members holding at least
@@ -212,6 +212,9 @@ class NamingMixin:
         cen = vectors.centroid(k, rep)
         if cen is None:
             return opts
+        if shift is not None:  # blended with the parent's centroid (``leaf_parent_blend``)
+            cen = cen + shift
+            cen = cen / max(float(np.linalg.norm(cen)), 1e-12)
         seen = {o.casefold() for o in opts}
         extra = [m for m in members if m.casefold() not in seen]
         guard = 0.0
