@@ -24,6 +24,7 @@ class EmbedStats:
     n_cached: int = 0
     n_embedded: int = 0
     model_loaded: bool = False
+    n_light: int = 0  #: texts encoded by the light encoder (embeddings.light; no sentence-transformers import)
 
 
 @dataclass
@@ -32,7 +33,10 @@ class Embedder:
 
     Parameters are stored as given; the model is resolved and loaded on first use (no work in the constructor).
     Vectors are L2-normalized float32. Batches are formed from texts sorted by length, which wastes less
-    padding.
+    padding. With the torch backend on the CPU, when at most ``LIGHT_MAX_TEXTS`` texts are missing from the cache
+    (``taxo similar`` with a new phrase: one) and the model is one :mod:`embeddings.light` reproduces, they are
+    encoded one at a time by that light encoder, without loading sentence-transformers: the same vectors, bit
+    for bit, as sentence-transformers gives each text on its own.
     """
 
     model: str | None = None
@@ -47,6 +51,7 @@ class Embedder:
     stats: EmbedStats = field(default_factory=EmbedStats, init=False, repr=False)
     _spec: ModelSpec | None = field(default=None, init=False, repr=False)
     _st: object | None = field(default=None, init=False, repr=False)
+    _light: object | None = field(default=None, init=False, repr=False)
     _backend: str | None = field(default=None, init=False, repr=False)
 
     @property
@@ -89,6 +94,29 @@ class Embedder:
             self.stats.model_loaded = True
         return self._st
 
+    def _encoder(self, n_missing: int):
+        """What encodes ``n_missing`` texts: the loaded model if there is one; else, for at most
+        ``LIGHT_MAX_TEXTS`` texts with the torch backend on the CPU and a model the light encoder reproduces,
+        the light encoder; else the model (loaded now)."""
+        if self._st is None and n_missing <= LIGHT_MAX_TEXTS and self._light_applies():
+            if self._light is None:
+                from embeddings.light import LightEncoder
+
+                self._light = LightEncoder(self.spec, "cpu")
+                self.stats.model_loaded = True
+            self.stats.n_light += n_missing
+            return self._light
+        return self._model()
+
+    def _light_applies(self) -> bool:
+        if self._light is not None:
+            return True
+        if self.resolved_backend != "torch" or resolve_device(self.device) != "cpu":
+            return False
+        from embeddings.light import light_supported
+
+        return light_supported(self.spec.path)
+
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embed ``texts``; returns an (n, d) float32 array of unit vectors in the same order."""
         texts = list(texts)
@@ -106,7 +134,7 @@ class Embedder:
             return cached
         # unique missing texts, longest first
         uniq = sorted({texts[i] for i in missing}, key=lambda t: (-len(t), t))
-        model = self._model()
+        model = self._encoder(len(uniq))
         dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         vectors = np.zeros((len(uniq), dim_of()), dtype=np.float32)
         done = n - len(missing)
@@ -142,6 +170,10 @@ class Embedder:
             if progress:
                 progress(min(done, n), n)
 
+
+#: at most this many texts missing from the cache go to the light encoder (embeddings.light) with the torch
+#: backend on the CPU: one at a time (~10 ms each), against ~3.5 CPU-s more to import sentence-transformers
+LIGHT_MAX_TEXTS = 8
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 #: the backend "auto" picks on a CPU. torch fp32: onnx-int8 (per-token int8) embeds 2.7x more values per CPU-second

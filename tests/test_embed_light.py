@@ -1,0 +1,143 @@
+"""The light encoder (embeddings/light.py): a few texts the cache lacks are encoded without sentence-transformers,
+to the same vectors, bit for bit, as sentence-transformers' own encode of each text alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings import Embedder
+from embeddings.embedder import LIGHT_MAX_TEXTS
+from embeddings.light import LightEncoder, light_supported
+from embeddings.model import load_sentence_transformer, resolve_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _phrases() -> list[str]:
+    rng = random.Random(16)
+    spec = resolve_model(None)
+    words = (spec.path / "vocab.txt").read_text(encoding="utf-8").split()[2000:12000]
+    fixed = [
+        "honesty", "a", "I", "respect for the user's autonomy and privacy", "café au lait — naïve résumé",
+        "日本語のテキスト", "Ünïcödé ☃ 🙂 emoji", "!!!???...", "tab\tnew\nline", "  spaced  out  ", "UPPER case",
+        "12345 67.89", "don't; can't: won't", "x" * 3000, " ".join(["longer"] * 400),  # past max_seq_length
+        "(parenthesised) [bracketed] {braced}", "Ελληνικά και русский", "emoji-only 🤖🧠",
+    ]
+    random_ones = [
+        " ".join(rng.choice(words) for _ in range(rng.choice([1, 2, 3, 5, 8, 20, 60, 300])))
+        + rng.choice(["", ".", "!", ",", " ?", "…"])
+        for _ in range(300)
+    ]
+    return fixed + random_ones
+
+
+@pytest.fixture(scope="module")
+def encoders():
+    spec = resolve_model(None)
+    return LightEncoder(spec, "cpu"), load_sentence_transformer(spec, device="cpu")
+
+
+def test_vectors_are_bit_identical_to_sentence_transformers(encoders):
+    light, st = encoders
+    phrases = _phrases()
+    n_tokens = [len(st.tokenizer(p)["input_ids"]) for p in phrases]
+    assert max(n_tokens) > st.max_seq_length  # some are truncated
+    differing = []
+    for text in phrases:
+        ours = light.encode([text])
+        theirs = st.encode([text], batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
+                           show_progress_bar=False)
+        assert ours.dtype == theirs.dtype == np.float32 and ours.shape == theirs.shape
+        if not np.array_equal(ours, theirs):
+            differing.append(text[:40])
+    assert not differing, differing
+    # several texts at once: each encoded on its own
+    batch = phrases[:LIGHT_MAX_TEXTS]
+    alone = np.vstack([light.encode([t]) for t in batch])
+    assert np.array_equal(light.encode(batch), alone)
+    assert light.get_sentence_embedding_dimension() == st.get_embedding_dimension()
+
+
+def test_embedder_takes_the_light_path_for_a_few_texts(encoders, tmp_path):
+    _, st = encoders
+    emb = Embedder(cache_dir=tmp_path, backend="torch", device="cpu")
+    texts = ["a phrase the cache lacks", "another one, with punctuation!"]
+    got = emb.embed(texts)
+    assert emb.stats.n_light == 2 and emb._st is None
+    for text, vec in zip(texts, got):
+        alone = st.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0]
+        assert np.array_equal(vec, alone)
+    # the cache holds them under the torch identity: read back bit for bit
+    again = Embedder(cache_dir=tmp_path, backend="torch", device="cpu")
+    assert np.array_equal(again.embed(texts), got) and again.stats.n_embedded == 0
+    # more missing texts than LIGHT_MAX_TEXTS go to sentence-transformers
+    many = [f"value number {i}" for i in range(LIGHT_MAX_TEXTS + 1)]
+    emb.embed(many)
+    assert emb.stats.n_light == 2 and emb._st is not None
+
+
+_PROBE = """
+import json, sys
+from embeddings import Embedder
+emb = Embedder(cache_dir=sys.argv[1], backend="torch", device="cpu")
+vec = emb.embed([sys.argv[2]])
+print(json.dumps({"st": "sentence_transformers" in sys.modules, "light": emb.stats.n_light,
+                  "shape": list(vec.shape), "norm": float((vec.astype("float64") ** 2).sum())}))
+"""
+
+
+def test_one_missing_text_does_not_import_sentence_transformers(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", TAXO_DEVICE="cpu")
+    env.pop("TAXO_EMBED_BACKEND", None)
+    out = subprocess.run([sys.executable, "-c", _PROBE, str(tmp_path), "a phrase never embedded before"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["st"] is False and got["light"] == 1 and got["shape"] == [1, 384]
+    assert abs(got["norm"] - 1.0) < 1e-5
+
+
+def _copy_configs(tmp_path: Path) -> Path:
+    """The bundled model's configuration files (no weights): what light_supported reads."""
+    src = resolve_model(None).path
+    dst = tmp_path / "model"
+    for f in src.rglob("*.json"):
+        target = dst / f.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, target)
+    return dst
+
+
+def _edit(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    "file, change",
+    [
+        ("modules.json", lambda m: m.pop()),  # no Normalize
+        ("modules.json", lambda m: m.append({"idx": 3, "name": "3", "path": "3_Dense",
+                                              "type": "sentence_transformers.models.Dense"})),
+        ("1_Pooling/config.json", lambda c: c.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)),
+        ("1_Pooling/config.json", lambda c: c.update(pooling_mode_max_tokens=True)),
+        ("sentence_bert_config.json", lambda c: c.update(do_lower_case=True)),
+        ("config_sentence_transformers.json", lambda c: c.update(prompts={"query": "query: "},
+                                                                  default_prompt_name="query")),
+        ("config.json", lambda c: c.update(model_type="xlm-roberta")),
+    ],
+)
+def test_other_models_go_to_sentence_transformers(tmp_path, file, change):
+    path = _copy_configs(tmp_path)
+    assert light_supported(path)
+    _edit(path / file, change)
+    assert not light_supported(path)
