@@ -1,20 +1,21 @@
-"""A light encoder for a few texts: the model's transformer through ``transformers`` alone, without importing
-sentence-transformers (5.5 CPU-s on a loaded 2-core machine, ~3.5 on an idle one: the cost of a first
-``taxo similar`` with a phrase the embedding cache lacks).
+"""A light encoder for a few texts: the model's BERT transformer in plain torch ops, without importing
+sentence-transformers or transformers' modelling code (together ~3-5 CPU-s: the cost of a first ``taxo similar``
+with a phrase the embedding cache lacks; torch alone is ~0.9).
 
-It does what sentence-transformers 6.x does for a model saved as Transformer → Pooling (mean) → Normalize,
-encoding one text at a time (a batch of one, so no padding): the tokenizer from the model directory with
-``model_max_length`` = ``max_seq_length`` of ``sentence_bert_config.json``, called with ``padding=True,
-truncation="longest_first"``; ``AutoModel.from_pretrained`` with the same configuration (``use_cache`` off, the
-default attention implementation); mean pooling over the attention mask with float32 sums
+It does what sentence-transformers 6.x with transformers 5.x does for a model saved as Transformer (BERT) →
+Pooling (mean) → Normalize, encoding one text at a time (a batch of one, so no padding): the tokenizer from the
+model's ``tokenizer.json`` truncated at ``max_seq_length`` of ``sentence_bert_config.json``; ``BertModel``'s
+forward with the "sdpa" attention sentence-transformers loads it with (transformers passes no mask to SDPA for a
+sequence without padding), dropout off; mean pooling over the attention mask with float32 sums
 (``Pooling._forward_padded``); the ``Normalize`` module's L2 normalisation and then the second one
 ``encode(normalize_embeddings=True)`` applies. Same ops, same order, same kernels (``configure_torch``): a text's
-vector is bit for bit the one ``SentenceTransformer.encode([text])`` gives (``tests/test_embed_light.py``), which
-is what the embedding cache holds under the torch identity.
+vector is bit for bit the one ``SentenceTransformer.encode([text])`` gives (``tests/test_embed_light.py`` checks
+it on 318 phrases, some past ``max_seq_length``), which is what the embedding cache holds under the torch
+identity.
 
 Only models whose saved configuration is exactly that are encoded here (:func:`light_supported`); any other
-(another module list or pooling, lower-casing, prompts, another architecture than BERT) goes to
-sentence-transformers.
+(another module list or pooling, lower-casing, prompts, another architecture or BERT variant, weights other than
+float32 safetensors) goes to sentence-transformers.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.model import ModelSpec, quiet_model_loading
+from embeddings.model import ModelSpec
 
 #: the saved module list this encoder reproduces (sentence-transformers' modules.json)
 _MODULES = [
@@ -33,10 +34,12 @@ _MODULES = [
     ("sentence_transformers.models.Pooling", "1_Pooling"),
     ("sentence_transformers.models.Normalize", "2_Normalize"),
 ]
-#: architectures whose bit-identity with sentence-transformers a test checks (the bundled all-MiniLM-L6-v2)
-_MODEL_TYPES = {"bert"}
+_WEIGHTS = "model.safetensors"
 _POOLING_MODES = ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
                   "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
+#: the BERT configuration values the plain-torch forward assumes (absent counts as these defaults)
+_BERT = {"model_type": "bert", "hidden_act": "gelu", "position_embedding_type": "absolute", "is_decoder": False,
+         "add_cross_attention": False, "chunk_size_feed_forward": 0}
 
 
 def _json(path: Path):
@@ -46,11 +49,12 @@ def _json(path: Path):
         return None
 
 
-def light_supported(path: Path) -> bool:
-    """Whether the sentence-transformers model in ``path`` is one this encoder reproduces bit for bit: modules
-    Transformer → Pooling → Normalize, mean pooling only, no lower-casing, no prompts or extra module
-    arguments, a BERT transformer."""
-    path = Path(path)
+def _max_seq_length(path: Path) -> int:
+    return int(_json(path / "sentence_bert_config.json")["max_seq_length"])
+
+
+def _plain_stack(path: Path) -> bool:
+    """modules.json is Transformer → Pooling → Normalize, the pooling mean only, no prompts or lower-casing."""
     modules = _json(path / "modules.json")
     if not isinstance(modules, list) or len(modules) != len(_MODULES):
         return False
@@ -76,52 +80,63 @@ def light_supported(path: Path) -> bool:
     bert_cfg = _json(path / "sentence_bert_config.json")
     if not isinstance(bert_cfg, dict) or set(bert_cfg) - {"max_seq_length", "do_lower_case"}:
         return False
-    if bert_cfg.get("do_lower_case"):
+    if bert_cfg.get("do_lower_case") or not isinstance(bert_cfg.get("max_seq_length"), int):
         return False
     st_file = path / "config_sentence_transformers.json"
     st_cfg = _json(st_file) if st_file.exists() else {}
     if not isinstance(st_cfg, dict) or st_cfg.get("prompts") or st_cfg.get("default_prompt_name"):
         return False
-    if set(st_cfg) - {"__version__", "prompts", "default_prompt_name", "similarity_fn_name", "model_type"}:
+    return not set(st_cfg) - {"__version__", "prompts", "default_prompt_name", "similarity_fn_name", "model_type"}
+
+
+def light_supported(path: Path) -> bool:
+    """Whether the sentence-transformers model in ``path`` is one this encoder reproduces bit for bit: modules
+    Transformer → Pooling → Normalize, mean pooling only, no lower-casing, no prompts or extra module
+    arguments, a plain BERT (absolute positions, exact GELU, an encoder) with ``tokenizer.json`` and safetensors
+    weights."""
+    path = Path(path)
+    if not _plain_stack(path) or not (path / "tokenizer.json").is_file() or not (path / _WEIGHTS).is_file():
         return False
     config = _json(path / "config.json")
-    return isinstance(config, dict) and config.get("model_type") in _MODEL_TYPES
+    if not isinstance(config, dict) or "embedding_size" in config:
+        return False
+    return all(config.get(k, v if k != "model_type" else None) == v for k, v in _BERT.items())
 
 
 class LightEncoder:
     """Unit vectors of texts, one text at a time, as sentence-transformers gives them (module docstring)."""
 
     def __init__(self, spec: ModelSpec, device: str = "cpu"):
-        quiet_model_loading()
         from taxonomy.kernels import configure_torch
 
         configure_torch(device)
         import torch
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from safetensors.torch import load_file
+        from tokenizers import Tokenizer
 
-        path = str(spec.path)
-        hub = {"subfolder": "", "token": None, "cache_dir": None, "revision": None, "local_files_only": True,
-               "trust_remote_code": False}
-        config = AutoConfig.from_pretrained(path, **hub)
-        if hasattr(config, "use_cache"):
-            config.use_cache = False
-        self.model = AutoModel.from_pretrained(path, config=config, **hub).to(device).eval()
-        tok_kwargs = dict(hub)
-        max_len = (_json(spec.path / "sentence_bert_config.json") or {}).get("max_seq_length")
-        if max_len is not None:
-            tok_kwargs["model_max_length"] = max_len
-        self.tokenizer = AutoTokenizer.from_pretrained(path, **tok_kwargs)
-        if max_len is None and getattr(config, "max_position_embeddings", -1) != -1:
-            self.tokenizer.model_max_length = min(self.tokenizer.model_max_length, config.max_position_embeddings)
+        config = _json(spec.path / "config.json")
+        weights = load_file(str(spec.path / _WEIGHTS), device=device)
+        if any(t.is_floating_point() and t.dtype != torch.float32 for t in weights.values()):
+            raise ValueError(f"{spec.path / _WEIGHTS} holds weights other than float32")
+        prefix = "" if "embeddings.word_embeddings.weight" in weights else "bert."
+        self._w = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+        self.tokenizer = Tokenizer.from_file(str(spec.path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(_max_seq_length(spec.path))
+        self.tokenizer.no_padding()
+        self.hidden = int(config["hidden_size"])
+        self.heads = int(config["num_attention_heads"])
+        self.layers = int(config["num_hidden_layers"])
+        self.eps = float(config["layer_norm_eps"])
+        self.pad_id = config.get("pad_token_id", 0)
         self.device = device
         self._torch = torch
 
     def get_sentence_embedding_dimension(self) -> int:
-        return int(self.model.config.hidden_size)
+        return self.hidden
 
     def encode(self, texts: Sequence[str], **_ignored) -> np.ndarray:
         """(n, d) float32 unit vectors of ``texts`` in their order, each encoded on its own."""
-        out = np.zeros((len(texts), self.get_sentence_embedding_dimension()), dtype=np.float32)
+        out = np.zeros((len(texts), self.hidden), dtype=np.float32)
         for i, text in enumerate(texts):
             out[i] = self._one(text)
         return out
@@ -129,17 +144,48 @@ class LightEncoder:
     def _one(self, text: str) -> np.ndarray:
         torch = self._torch
         normalize = torch.nn.functional.normalize
-        features = self.tokenizer([text], padding=True, truncation="longest_first", return_tensors="pt")
-        features = {k: v.to(self.device) for k, v in features.items()}
+        enc = self.tokenizer.encode(text)
+        ids = torch.tensor([enc.ids], dtype=torch.long, device=self.device)
+        types = torch.tensor([enc.type_ids], dtype=torch.long, device=self.device)
         with torch.inference_mode():
-            tokens = self.model(**features, return_dict=True).last_hidden_state
-            # Pooling._forward_padded, mode "mean" (float32 model: its accumulation dtype is float32)
+            tokens = self._bert(ids, types)
+            # Pooling._forward_padded, mode "mean" (a batch of one without padding: the mask is all ones)
             dtype = tokens.dtype
-            acc = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-            mask = features["attention_mask"].unsqueeze(-1).to(dtype)
-            total = (tokens * mask).sum(dim=1, dtype=acc)
-            count = torch.clamp(mask.sum(dim=1, dtype=acc), min=1e-9)
+            mask = torch.ones(tokens.shape[:-1], dtype=torch.int64, device=self.device).unsqueeze(-1).to(dtype)
+            total = (tokens * mask).sum(dim=1, dtype=dtype)
+            count = torch.clamp(mask.sum(dim=1, dtype=dtype), min=1e-9)
             vector = (total / count).to(dtype)
             vector = normalize(vector, p=2, dim=-1)  # the Normalize module
             vector = normalize(vector, p=2, dim=1)  # encode(normalize_embeddings=True)
-        return vector.cpu().float().numpy()[0]
+        return vector.cpu().numpy()[0]
+
+    def _bert(self, ids, types):
+        """``BertModel(...).last_hidden_state`` of one unpadded sequence with the "sdpa" attention of transformers
+        5 (no mask: transformers drops an all-ones mask for SDPA), dropout off: the same torch ops in the same
+        order as ``BertEmbeddings``, ``BertSelfAttention`` + ``sdpa_attention_forward``, ``BertSelfOutput``,
+        ``BertIntermediate`` (exact GELU) and ``BertOutput``."""
+        F = self._torch.nn.functional
+        w, n, hd = self._w, ids.shape[1], self.hidden // self.heads
+
+        def linear(x, name):
+            return F.linear(x, w[name + ".weight"], w[name + ".bias"])
+
+        def layer_norm(x, name):
+            return F.layer_norm(x, (self.hidden,), w[name + ".weight"], w[name + ".bias"], self.eps)
+
+        positions = self._torch.arange(n, device=self.device).unsqueeze(0)
+        h = F.embedding(ids, w["embeddings.word_embeddings.weight"], self.pad_id)
+        h = h + F.embedding(types, w["embeddings.token_type_embeddings.weight"])
+        h = h + F.embedding(positions, w["embeddings.position_embeddings.weight"])
+        h = layer_norm(h, "embeddings.LayerNorm")
+        for i in range(self.layers):
+            p = f"encoder.layer.{i}."
+            q, k, v = (linear(h, p + f"attention.self.{x}").view(1, n, -1, hd).transpose(1, 2)
+                       for x in ("query", "key", "value"))
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, scale=hd**-0.5, is_causal=False)
+            a = a.reshape(a.shape[0], -1, n, v.shape[-1]).transpose(1, 2).contiguous()
+            a = a.reshape(1, n, -1).contiguous()
+            a = layer_norm(linear(a, p + "attention.output.dense") + h, p + "attention.output.LayerNorm")
+            h = layer_norm(linear(F.gelu(linear(a, p + "intermediate.dense")), p + "output.dense") + a,
+                           p + "output.LayerNorm")
+        return h

@@ -116,9 +116,11 @@ def resolve_model(model: str | os.PathLike | None = None) -> ModelSpec:
     return ModelSpec(name, cached, weights_hash(cached))
 
 
-def quiet_model_loading() -> None:
-    """Silence the Hugging Face libraries' loading chatter (warnings below errors, the "Loading weights" bar)."""
+def load_sentence_transformer(spec: ModelSpec, device: str | None = "cpu"):
+    """Load the model with sentence-transformers (slow: seconds)."""
     import logging
+
+    from sentence_transformers import SentenceTransformer
 
     for noisy in ("sentence_transformers", "transformers", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -128,14 +130,6 @@ def quiet_model_loading() -> None:
         hf_logging.disable_progress_bar()
     except Exception:  # noqa: BLE001
         pass
-
-
-def load_sentence_transformer(spec: ModelSpec, device: str | None = "cpu"):
-    """Load the model with sentence-transformers (slow: seconds; :mod:`embeddings.light` encodes a few texts
-    without it)."""
-    from sentence_transformers import SentenceTransformer
-
-    quiet_model_loading()
     from taxonomy.kernels import configure_torch
 
     configure_torch(device)

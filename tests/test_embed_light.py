@@ -33,7 +33,7 @@ def _phrases() -> list[str]:
         "(parenthesised) [bracketed] {braced}", "Ελληνικά και русский", "emoji-only 🤖🧠",
     ]
     random_ones = [
-        " ".join(rng.choice(words) for _ in range(rng.choice([1, 2, 3, 5, 8, 20, 60, 300])))
+        " ".join(rng.choice(words) for _ in range(rng.choice([1, 1, 2, 2, 3, 3, 4, 5, 8, 12, 20, 40, 300])))
         + rng.choice(["", ".", "!", ",", " ?", "…"])
         for _ in range(300)
     ]
@@ -72,7 +72,7 @@ def test_embedder_takes_the_light_path_for_a_few_texts(encoders, tmp_path):
     emb = Embedder(cache_dir=tmp_path, backend="torch", device="cpu")
     texts = ["a phrase the cache lacks", "another one, with punctuation!"]
     got = emb.embed(texts)
-    assert emb.stats.n_light == 2 and emb._st is None
+    assert emb.stats.n_light == 2 and emb.stats.n_embedded == 2
     for text, vec in zip(texts, got):
         alone = st.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0]
         assert np.array_equal(vec, alone)
@@ -82,7 +82,7 @@ def test_embedder_takes_the_light_path_for_a_few_texts(encoders, tmp_path):
     # more missing texts than LIGHT_MAX_TEXTS go to sentence-transformers
     many = [f"value number {i}" for i in range(LIGHT_MAX_TEXTS + 1)]
     emb.embed(many)
-    assert emb.stats.n_light == 2 and emb._st is not None
+    assert emb.stats.n_light == 2 and emb.stats.n_embedded == 2 + len(many)
 
 
 _PROBE = """
@@ -90,29 +90,36 @@ import json, sys
 from embeddings import Embedder
 emb = Embedder(cache_dir=sys.argv[1], backend="torch", device="cpu")
 vec = emb.embed([sys.argv[2]])
-print(json.dumps({"st": "sentence_transformers" in sys.modules, "light": emb.stats.n_light,
-                  "shape": list(vec.shape), "norm": float((vec.astype("float64") ** 2).sum())}))
+print(json.dumps({"st": "sentence_transformers" in sys.modules, "hf": "transformers" in sys.modules,
+                  "light": emb.stats.n_light,
+                  "shape": list(vec.shape), "bytes": vec.tobytes().hex()}))
 """
 
 
-def test_one_missing_text_does_not_import_sentence_transformers(tmp_path):
+def test_one_missing_text_does_not_import_sentence_transformers(encoders, tmp_path):
+    """A process that embeds one new text imports neither sentence-transformers nor transformers, and gets the
+    vector sentence-transformers gives that text in this process."""
+    _, st = encoders
+    text = "a phrase never embedded before"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", TAXO_DEVICE="cpu")
     env.pop("TAXO_EMBED_BACKEND", None)
-    out = subprocess.run([sys.executable, "-c", _PROBE, str(tmp_path), "a phrase never embedded before"],
+    out = subprocess.run([sys.executable, "-c", _PROBE, str(tmp_path), text],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=True)
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got["st"] is False and got["light"] == 1 and got["shape"] == [1, 384]
-    assert abs(got["norm"] - 1.0) < 1e-5
+    assert got["st"] is False and got["hf"] is False and got["light"] == 1 and got["shape"] == [1, 384]
+    theirs = st.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    assert bytes.fromhex(got["bytes"]) == theirs.tobytes()
 
 
 def _copy_configs(tmp_path: Path) -> Path:
-    """The bundled model's configuration files (no weights): what light_supported reads."""
+    """The bundled model's configuration files and a link to its weights: what light_supported reads."""
     src = resolve_model(None).path
     dst = tmp_path / "model"
     for f in src.rglob("*.json"):
         target = dst / f.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(f, target)
+    (dst / "model.safetensors").symlink_to(src / "model.safetensors")
     return dst
 
 
@@ -133,7 +140,11 @@ def _edit(path: Path, change) -> None:
         ("sentence_bert_config.json", lambda c: c.update(do_lower_case=True)),
         ("config_sentence_transformers.json", lambda c: c.update(prompts={"query": "query: "},
                                                                   default_prompt_name="query")),
+        ("sentence_bert_config.json", lambda c: c.pop("max_seq_length")),
         ("config.json", lambda c: c.update(model_type="xlm-roberta")),
+        ("config.json", lambda c: c.update(hidden_act="gelu_new")),
+        ("config.json", lambda c: c.update(position_embedding_type="relative_key")),
+        ("config.json", lambda c: c.update(is_decoder=True)),
     ],
 )
 def test_other_models_go_to_sentence_transformers(tmp_path, file, change):
