@@ -92,15 +92,33 @@ def _plain_stack(path: Path) -> bool:
 def light_supported(path: Path) -> bool:
     """Whether the sentence-transformers model in ``path`` is one this encoder reproduces bit for bit: modules
     Transformer → Pooling → Normalize, mean pooling only, no lower-casing, no prompts or extra module
-    arguments, a plain BERT (absolute positions, exact GELU, an encoder) with ``tokenizer.json`` and safetensors
-    weights."""
+    arguments, a plain BERT (absolute positions, exact GELU, an encoder, SDPA attention) with ``tokenizer.json``
+    and float32 safetensors weights."""
     path = Path(path)
     if not _plain_stack(path) or not (path / "tokenizer.json").is_file() or not (path / _WEIGHTS).is_file():
         return False
     config = _json(path / "config.json")
-    if not isinstance(config, dict) or "embedding_size" in config:
+    if not isinstance(config, dict) or "embedding_size" in config or not _float32_weights(path / _WEIGHTS):
+        return False
+    if config.get("attn_implementation", config.get("_attn_implementation")) not in (None, "sdpa"):
+        return False
+    if config.get("dtype", config.get("torch_dtype")) not in (None, "float32"):
         return False
     return all(config.get(k, v if k != "model_type" else None) == v for k, v in _BERT.items())
+
+
+def _float32_weights(path: Path) -> bool:
+    """Whether every floating-point tensor of the safetensors file is float32 (read from its header)."""
+    try:
+        with open(path, "rb") as fh:
+            size = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(size)) if 0 < size < 1 << 26 else None
+    except (OSError, ValueError):
+        return False
+    if not isinstance(header, dict):
+        return False
+    dtypes = {t.get("dtype") for k, t in header.items() if k != "__metadata__" and isinstance(t, dict)}
+    return bool(dtypes) and dtypes <= {"F32", "I64", "I32", "I16", "I8", "U8", "BOOL"} and "F32" in dtypes
 
 
 class LightEncoder:
@@ -115,9 +133,7 @@ class LightEncoder:
         from tokenizers import Tokenizer
 
         config = _json(spec.path / "config.json")
-        weights = load_file(str(spec.path / _WEIGHTS), device=device)
-        if any(t.is_floating_point() and t.dtype != torch.float32 for t in weights.values()):
-            raise ValueError(f"{spec.path / _WEIGHTS} holds weights other than float32")
+        weights = load_file(str(spec.path / _WEIGHTS), device=device)  # float32 (light_supported)
         prefix = "" if "embeddings.word_embeddings.weight" in weights else "bert."
         self._w = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
         self.tokenizer = Tokenizer.from_file(str(spec.path / "tokenizer.json"))

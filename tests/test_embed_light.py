@@ -145,6 +145,8 @@ def _edit(path: Path, change) -> None:
         ("config.json", lambda c: c.update(hidden_act="gelu_new")),
         ("config.json", lambda c: c.update(position_embedding_type="relative_key")),
         ("config.json", lambda c: c.update(is_decoder=True)),
+        ("config.json", lambda c: c.update(_attn_implementation="eager")),
+        ("config.json", lambda c: c.update(torch_dtype="float16")),
     ],
 )
 def test_other_models_go_to_sentence_transformers(tmp_path, file, change):
@@ -152,3 +154,16 @@ def test_other_models_go_to_sentence_transformers(tmp_path, file, change):
     assert light_supported(path)
     _edit(path / file, change)
     assert not light_supported(path)
+
+
+def test_half_precision_weights_go_to_sentence_transformers(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    path = _copy_configs(tmp_path)
+    weights = load_file(str(path / "model.safetensors"))
+    (path / "model.safetensors").unlink()
+    target = str(path / "model.safetensors")
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, target)
+    assert not light_supported(path)
+    save_file(weights, target)
+    assert light_supported(path)
