@@ -33,10 +33,10 @@ class Embedder:
 
     Parameters are stored as given; the model is resolved and loaded on first use (no work in the constructor).
     Vectors are L2-normalized float32. Batches are formed from texts sorted by length, which wastes less
-    padding. With the torch backend on the CPU, when at most ``LIGHT_MAX_TEXTS`` texts are missing from the cache
-    (``taxo similar`` with a new phrase: one) and the model is one :mod:`embeddings.light` reproduces, they are
-    encoded one at a time by that light encoder, without loading sentence-transformers: the same vectors, bit
-    for bit, as sentence-transformers gives each text on its own.
+    padding. With the torch backend on the CPU, when one text is missing from the cache (``taxo similar`` with
+    a new phrase; ``LIGHT_MAX_TEXTS``) and the model is one :mod:`embeddings.light` reproduces, it is encoded by
+    that light encoder, without loading sentence-transformers: the same vector, bit for bit, as
+    sentence-transformers gives it.
     """
 
     model: str | None = None
@@ -172,8 +172,11 @@ class Embedder:
 
 
 #: at most this many texts missing from the cache go to the light encoder (embeddings.light) with the torch
-#: backend on the CPU: one at a time (~10 ms each), against ~3.5 CPU-s more to import sentence-transformers
-LIGHT_MAX_TEXTS = 8
+#: backend on the CPU (~10 ms a text, against ~3.5 CPU-s more to import sentence-transformers). One: the light
+#: encoder gives a text's vector as sentence-transformers does in a batch of one, and sentence-transformers pads
+#: two or more texts into batches, which moves the last bits; so only the case where both agree (``taxo similar``
+#: with a new phrase) takes it, and every vector is the one it was before
+LIGHT_MAX_TEXTS = 1
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 #: the backend "auto" picks on a CPU. torch fp32: onnx-int8 (per-token int8) embeds 2.7x more values per CPU-second

@@ -67,22 +67,26 @@ def test_vectors_are_bit_identical_to_sentence_transformers(encoders):
     assert light.get_sentence_embedding_dimension() == st.get_embedding_dimension()
 
 
-def test_embedder_takes_the_light_path_for_a_few_texts(encoders, tmp_path):
+def test_embedder_takes_the_light_path_for_one_text(encoders, tmp_path):
     _, st = encoders
+    assert LIGHT_MAX_TEXTS == 1
     emb = Embedder(cache_dir=tmp_path, backend="torch", device="cpu")
-    texts = ["a phrase the cache lacks", "another one, with punctuation!"]
-    got = emb.embed(texts)
-    assert emb.stats.n_light == 2 and emb.stats.n_embedded == 2
-    for text, vec in zip(texts, got):
-        alone = st.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0]
-        assert np.array_equal(vec, alone)
-    # the cache holds them under the torch identity: read back bit for bit
+    text = "a phrase the cache lacks, with punctuation!"
+    got = emb.embed([text])
+    assert emb.stats.n_light == 1 and emb.stats.n_embedded == 1
+    alone = st.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    assert np.array_equal(got, alone)
+    # the cache holds it under the torch identity: read back bit for bit
     again = Embedder(cache_dir=tmp_path, backend="torch", device="cpu")
-    assert np.array_equal(again.embed(texts), got) and again.stats.n_embedded == 0
-    # more missing texts than LIGHT_MAX_TEXTS go to sentence-transformers
-    many = [f"value number {i}" for i in range(LIGHT_MAX_TEXTS + 1)]
-    emb.embed(many)
-    assert emb.stats.n_light == 2 and emb.stats.n_embedded == 2 + len(many)
+    assert np.array_equal(again.embed([text]), got) and again.stats.n_embedded == 0
+    # two or more missing texts go to sentence-transformers, batched as before (its padding moves last bits)
+    many = ["value number one", "a somewhat longer value number two"]
+    vecs = emb.embed(many)
+    assert emb.stats.n_light == 1 and emb.stats.n_embedded == 3
+    order = sorted(many, key=lambda t: (-len(t), t))  # the embedder's batch order: longest first
+    batched = st.encode(order, batch_size=emb.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                        show_progress_bar=False)
+    assert np.array_equal(vecs, batched[[order.index(t) for t in many]])
 
 
 _PROBE = """
