@@ -174,9 +174,9 @@ def test_allocate_shares_exactly():
 def test_knn_engine_choice():
     assert knn_engine(3307) == "exact"
     assert knn_engine(_layout.KNN_EXACT_MAX) == "exact"
-    assert knn_engine(_layout.KNN_EXACT_MAX + 1) == "ivf"
-    assert knn_engine(_layout.KNN_IVF_MAX) == "ivf"  # 100k values: the graph is as before
-    assert knn_engine(_layout.KNN_IVF_MAX + 1) == "ivf-hnsw"
+    assert knn_engine(_layout.KNN_EXACT_MAX + 1) == "ivf-hnsw"
+    assert knn_engine(10**7) == "ivf-hnsw"
+    assert knn_engine(10**7, "ivf") == "ivf"
     assert knn_engine(10, "hnsw") == "hnsw"
     with pytest.raises(UsageError, match="unknown kNN engine"):
         knn_engine(10, "annoy")
@@ -196,6 +196,44 @@ def test_approximate_knn_matches_exact_and_is_deterministic(engine):
         D1, I1 = knn(X, 15, engine=engine)
     np.testing.assert_array_equal(I1, Ih)
     np.testing.assert_array_equal(D1, Dh)
+
+
+def test_list_scan_finds_the_best_rows_of_the_probed_lists(monkeypatch):
+    """``_scan_lists`` returns, for every row, the k most similar rows among the rows of its probed lists: checked
+    against a plain scan of those rows, with many lists (60 over 3,000 rows) and chunks of rows (200 at a time)
+    that must not change the answer."""
+    X = blobs(3000, 32, 30, seed=3).astype(np.float32)
+    monkeypatch.setattr(_layout, "IVF_HNSW_ROWS_PER_LIST", 50)
+    probes, nlist = _layout._hnsw_lists(X)
+    assert nlist == 60 and probes.shape == (3000, _layout.IVF_HNSW_NPROBE)
+    k = 8
+    got = _layout._scan_lists(X, k, probes, nlist)
+    monkeypatch.setattr(_layout, "IVF_SCAN_SLOTS", 200 * _layout.IVF_HNSW_NPROBE * k)
+    chunked = _layout._scan_lists(X, k, probes, nlist)
+    np.testing.assert_array_equal(np.sort(chunked, 1), np.sort(got, 1))  # each row's k in any order
+    own = probes[:, 0]
+    S = X.astype(np.float64) @ X.astype(np.float64).T
+    for i in range(0, 3000, 7):
+        pool = np.flatnonzero(np.isin(own, probes[i][probes[i] >= 0]))
+        want = pool[np.argsort(-S[i, pool], kind="stable")[:k]]
+        assert set(got[i]) == set(want), i
+    assert (got == np.arange(3000)[:, None]).any(1).all()  # a row's own list is scanned: it finds itself
+
+
+def test_fixed_size_lists_recall_and_threads(monkeypatch):
+    """With several probed lists per row (not every list), the engine still finds nearly all of the exact
+    neighbours, and 1 or 2 threads give the same graph."""
+    X = blobs(6000, 32, 40, seed=5)
+    monkeypatch.setattr(_layout, "IVF_HNSW_ROWS_PER_LIST", 100)  # 60 lists, 10 probed
+    De, Ie = knn(X, 15, engine="exact")
+    with thread_limit(1):
+        D1, I1 = knn(X, 15, engine="ivf-hnsw")
+    with thread_limit(2):
+        D2, I2 = knn(X, 15, engine="ivf-hnsw")
+    np.testing.assert_array_equal(I1, I2)
+    np.testing.assert_array_equal(D1, D2)
+    recall = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(Ie, I1, strict=True)])
+    assert recall > 0.9
 
 
 # ------------------------------------------------------------------------------------------------ threads

@@ -6,7 +6,7 @@ graph construction in every new process (~7 s on 2 cores), which alone would blo
 This module builds the same objects with numpy/scipy/faiss and runs the same SGD in a cached numba kernel:
 
 1. cosine kNN graph with faiss (``n_neighbors`` per value; memory n x k, never n x n): exact up to 20,000
-   values, an inverted-file (IVF) index above (``knn``);
+   values, above them lists of a fixed size found through an HNSW graph and scanned as matrix products (``knn``);
 2. UMAP's fuzzy simplicial set: per-point ``rho`` (distance to the nearest distinct neighbour) and ``sigma``
    (binary search so that the memberships sum to log2(k)), then the fuzzy union ``A + A^T - A * A^T``;
 3. spectral initialisation (leading eigenvectors of the normalised graph, seeded ARPACK), scaled to [0, 10]
@@ -32,16 +32,13 @@ SMALL_N_DENSE = 300  # below this many points the spectral init uses a dense eig
 #: below it the exact scan is as cheap and stays the default (small builds are exactly as before)
 KNN_EXACT_MAX = 20_000
 KNN_ENGINES = ("auto", "exact", "ivf", "ivf-hnsw", "hnsw")
-#: above this many rows ``knn`` uses lists of a fixed size found through an HNSW graph ("ivf-hnsw", n log n)
-#: instead of 4 sqrt(n) lists scanned against every centroid ("ivf", n^1.5); at or below it (100k values
-#: included) the graph is exactly as before
-KNN_IVF_MAX = 150_000
 IVF_LISTS_PER_SQRT_N = 4  #: IVF lists = 4 sqrt(n) (faiss's usual 1-16 sqrt(n))
 #: lists scanned per query, and the training sample (points per list, seeded). At 100k stand-in values and 14
 #: neighbours, 8 probes and 10 points per list keep recall 0.994 (16 and 40: 1.000; 4 and 10: 0.933) for about
 #: half the CPU: the single-threaded quantizer training was a third of the search's cost
 IVF_NPROBE = 8
 IVF_TRAIN_PER_LIST = 10
+IVF_TRAIN_SEED = 1234  #: seed of the IVF indexes' training sample and k-means (fixed: the graph does not depend on the fit's seed)
 #: above this many values the layouts are cut to a cost that grows no faster than the data (``layout_epochs``,
 #: ``centroid_layout``); at or below it (the published 3,307 values included) they run exactly as before
 LAYOUT_FULL_MAX = 20_000
@@ -52,25 +49,32 @@ SGD_KINDS = ("sequential", "blocked")  #: see :func:`layout`
 CENTROID_INIT = "pca"
 HNSW_M = 32  #: graph degree of the HNSW index ("hnsw" engine)
 HNSW_EF_CONSTRUCTION = 80
-#: "ivf-hnsw": n / 100 lists, found (while training and searching) through an HNSW graph over the centroids, so
-#: a query costs log(lists) + a fixed number of rows whatever n is
-IVF_HNSW_ROWS_PER_LIST = 100
-IVF_HNSW_NPROBE = 16
-IVF_HNSW_EF_SEARCH = 64
-IVF_HNSW_TRAIN_EF_SEARCH = 64  #: HNSW breadth when k-means assigns its training points
+#: "ivf-hnsw", the engine above ``KNN_EXACT_MAX`` rows: n / 300 lists (k-means, each training point assigned
+#: through an HNSW graph over the centroids), each row's 10 nearest lists found through that graph, and the lists
+#: scanned as matrix products (``_scan_lists``), so a row costs log(lists) + a fixed number of rows whatever n is.
+#: On real MiniLM vectors (recall@15; benchmarks/results/knn_scale.md) it has recall 0.95 / 0.94 / 0.96 at 30k /
+#: 100k / 300k rows for 1.7 / 6.3 / 22.4 CPU-s, against 0.90 / 0.87 / 0.93 and 1.1 / 6.7 / 43.6 for the 4 sqrt(n)
+#: lists ("ivf"), which grow as n^1.5
+IVF_HNSW_ROWS_PER_LIST = 300
+IVF_HNSW_NPROBE = 24
+IVF_HNSW_EF_SEARCH = 48
+IVF_HNSW_TRAIN_EF_SEARCH = 32  #: HNSW breadth when k-means assigns its training points
 IVF_HNSW_NITER = 10  #: k-means iterations (faiss's default 25 gave the same recall at 300k for 2.7x the training)
-
+#: candidate slots (rows x probes x neighbours) the list scan holds at once: the rows are scanned in chunks of a
+#: size fixed by n, k and the probes, never by the thread count
+IVF_SCAN_SLOTS = 8_000_000
 
 def knn_engine(n: int, engine: str = "auto") -> str:
-    """The search ``knn`` uses for ``n`` rows: "exact" (faiss flat scan, n^2 d), "ivf" (faiss IVF-Flat, about
-    n^1.5 d) or "hnsw" (faiss HNSW; n log n in theory, but slower than IVF here at k = 100 up to 100k rows)."""
+    """The search ``knn`` uses for ``n`` rows: "exact" (faiss flat scan, n^2 d) up to ``KNN_EXACT_MAX`` rows,
+    "ivf-hnsw" (lists of a fixed size, about n log n) above; "ivf" (faiss IVF-Flat with 4 sqrt(n) lists, about
+    n^1.5 d) and "hnsw" (faiss HNSW) on request."""
     if engine not in KNN_ENGINES:
         from taxonomy.errors import UsageError
 
         raise UsageError(f"unknown kNN engine {engine!r}; choose one of {', '.join(KNN_ENGINES)}")
     if engine != "auto":
         return engine
-    return "exact" if n <= KNN_EXACT_MAX else "ivf" if n <= KNN_IVF_MAX else "ivf-hnsw"
+    return "exact" if n <= KNN_EXACT_MAX else "ivf-hnsw"
 
 
 @contextlib.contextmanager
@@ -106,38 +110,26 @@ def _search(Xf: np.ndarray, k: int, engine: str) -> np.ndarray:
         index = faiss.IndexFlatIP(d)
         index.add(Xf)
         return index.search(Xf, k)[1]
-    if engine in ("ivf", "ivf-hnsw"):
-        if engine == "ivf":
-            nlist = max(1, min(n // 39, int(IVF_LISTS_PER_SQRT_N * np.sqrt(n))))
-            quantizer, nprobe = faiss.IndexFlatIP(d), IVF_NPROBE
-        else:
-            nlist = max(1, n // IVF_HNSW_ROWS_PER_LIST)
-            quantizer, nprobe = _hnsw(d), IVF_HNSW_NPROBE
-            quantizer.hnsw.efSearch = max(IVF_HNSW_EF_SEARCH, 2 * nprobe)
+    if engine == "ivf":
+        nlist = max(1, min(n // 39, int(IVF_LISTS_PER_SQRT_N * np.sqrt(n))))
+        quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-        if engine == "ivf-hnsw":  # k-means assigns the training points through an HNSW graph too
-            clustering_index = _hnsw(d)
-            clustering_index.hnsw.efSearch = IVF_HNSW_TRAIN_EF_SEARCH
-            index.clustering_index = clustering_index
-            index.cp.niter = IVF_HNSW_NITER
-        index.cp.seed = 1234
+        index.cp.seed = IVF_TRAIN_SEED
         index.cp.min_points_per_centroid = IVF_TRAIN_PER_LIST  # the sample is meant to be small: no warning
-        rng = np.random.default_rng(1234)
+        rng = np.random.default_rng(IVF_TRAIN_SEED)
         sample = Xf[np.sort(rng.choice(n, size=min(n, IVF_TRAIN_PER_LIST * nlist), replace=False))]
-        index.nprobe = min(nlist, nprobe)
-        if engine == "ivf-hnsw":
-            with _one_thread():  # the HNSW graphs (of the training assignment and of the quantizer) are built in order
-                index.train(sample)
-        else:
-            # flat quantizer: k-means training is the same on any number of threads (each centroid sums its
-            # points in row order, faiss's ``compute_centroids``)
-            index.train(sample)
+        index.nprobe = min(nlist, IVF_NPROBE)
+        # flat quantizer: k-means training is the same on any number of threads (each centroid sums its points in
+        # row order, faiss's ``compute_centroids``)
+        index.train(sample)
         # the queries are the indexed rows themselves, so one quantizer pass gives both each row's list (its
         # nearest centroid) and its ``nprobe`` lists to scan (each query's search is on its own: any thread count)
         Dq, Iq = quantizer.search(Xf, index.nprobe)
         lists = np.ascontiguousarray(Iq[:, 0])  # kept referenced: swig_ptr does not hold the array
         index.add_core(n, faiss.swig_ptr(Xf), None, faiss.swig_ptr(lists))
         return index.search_preassigned(Xf, k, Iq, Dq)[1]
+    if engine == "ivf-hnsw":
+        return _scan_lists(Xf, k, *_hnsw_lists(Xf))
     index = _hnsw(d)
     with _one_thread():
         index.add(Xf)
@@ -145,11 +137,98 @@ def _search(Xf: np.ndarray, k: int, engine: str) -> np.ndarray:
     return index.search(Xf, k)[1]
 
 
+def _hnsw_lists(Xf: np.ndarray) -> tuple[np.ndarray, int]:
+    """The "ivf-hnsw" lists: n / ``IVF_HNSW_ROWS_PER_LIST`` k-means centroids (trained single-threaded on 10
+    points per list, each assigned through an HNSW graph) in an HNSW graph, and every row's ``IVF_HNSW_NPROBE``
+    nearest centroids through it (first: the row's own list). Returns those (n, probes) list numbers (-1 where
+    the graph found fewer) and the number of lists."""
+    import faiss
+
+    n, d = Xf.shape
+    nlist = max(1, n // IVF_HNSW_ROWS_PER_LIST)
+    nprobe = min(nlist, IVF_HNSW_NPROBE)
+    quantizer = _hnsw(d)
+    quantizer.hnsw.efSearch = max(IVF_HNSW_EF_SEARCH, nprobe)
+    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)  # trains the quantizer
+    clustering_index = _hnsw(d)
+    clustering_index.hnsw.efSearch = IVF_HNSW_TRAIN_EF_SEARCH
+    index.clustering_index = clustering_index
+    index.cp.niter = IVF_HNSW_NITER
+    index.cp.seed = IVF_TRAIN_SEED
+    index.cp.min_points_per_centroid = IVF_TRAIN_PER_LIST  # the sample is meant to be small: no warning
+    rng = np.random.default_rng(IVF_TRAIN_SEED)
+    sample = Xf[np.sort(rng.choice(n, size=min(n, IVF_TRAIN_PER_LIST * nlist), replace=False))]
+    with _one_thread():  # the HNSW graphs (of the training assignment and of the quantizer) are built in order
+        index.train(sample)
+    return quantizer.search(Xf, nprobe)[1], nlist  # each query on its own: the same on any thread count
+
+
+def _scan_lists(Xf: np.ndarray, k: int, probes: np.ndarray, nlist: int) -> np.ndarray:
+    """The ``k`` most similar rows of every row among the rows of its probed lists (``probes[:, 0]``, each row's
+    nearest list, is the list it belongs to).
+
+    Scanned list by list as matrix products: the rows that probe a list against the list's rows, one product
+    per list and chunk of rows, keeping each row's ``k`` best per list; then each row's ``k`` best over its
+    probes. The products, their shapes and the order of every selection are fixed by the data (the chunks by n,
+    k and the probes), so the result is the same on any number of threads; the lists run on the thread budget,
+    each product on one BLAS thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    from taxonomy.threads import thread_budget
+
+    n = len(Xf)
+    nprobe = probes.shape[1]
+    own = probes[:, 0]
+    members = np.argsort(own, kind="stable")  # rows grouped by list, in row order
+    bounds = np.searchsorted(own[members], np.arange(nlist + 1))
+    grouped = Xf[members]
+    out = np.empty((n, k), dtype=np.int64)
+    chunk = max(1, IVF_SCAN_SLOTS // (nprobe * k))
+    threads = thread_budget()
+    for c0 in range(0, n, chunk):
+        part = probes[c0 : c0 + chunk].ravel()
+        slot_of = np.flatnonzero(part >= 0)  # slot = row in chunk * nprobe + probe rank
+        by_list = slot_of[np.argsort(part[slot_of], kind="stable")]
+        cuts = np.searchsorted(part[by_list], np.arange(nlist + 1))
+        best = np.full((len(part), k), -np.inf, dtype=np.float32)
+        best_id = np.full((len(part), k), -1, dtype=np.int64)
+
+        def scan(b, c0=c0, by_list=by_list, cuts=cuts, best=best, best_id=best_id):
+            slots = by_list[cuts[b] : cuts[b + 1]]
+            lo, hi = bounds[b], bounds[b + 1]
+            if not len(slots) or lo == hi:
+                return
+            S = Xf[c0 + slots // nprobe] @ grouped[lo:hi].T
+            ids = members[lo:hi]
+            if hi - lo > k:
+                top = np.argpartition(S, hi - lo - k, axis=1)[:, hi - lo - k :]
+                best[slots] = np.take_along_axis(S, top, 1)
+                best_id[slots] = ids[top]
+            else:
+                best[slots, : hi - lo] = S
+                best_id[slots, : hi - lo] = ids
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            if threads > 1:
+                with ThreadPoolExecutor(max_workers=threads) as pool:
+                    list(pool.map(scan, range(nlist)))
+            else:
+                for b in range(nlist):
+                    scan(b)
+        m = len(part) // nprobe
+        best = best.reshape(m, nprobe * k)
+        top = np.argpartition(best, nprobe * k - k, axis=1)[:, nprobe * k - k :]
+        out[c0 : c0 + m] = np.take_along_axis(best_id.reshape(m, nprobe * k), top, 1)
+    return out
+
+
 def knn(X: np.ndarray, k: int, engine: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Cosine distances and indices of the ``k`` nearest *other* rows of ``X`` (rows must be unit length).
 
-    ``engine``: "exact", "ivf" or "hnsw" (approximate; see :func:`knn_engine`) or "auto" (exact up to
-    ``KNN_EXACT_MAX`` rows, IVF above). Distances are recomputed in float64 either way.
+    ``engine``: "exact", "ivf-hnsw", "ivf" or "hnsw" (approximate; see :func:`knn_engine`) or "auto" (exact up to
+    ``KNN_EXACT_MAX`` rows, "ivf-hnsw" above). Distances are recomputed in float64 either way.
     """
     from taxonomy.threads import thread_budget, thread_limit
 
