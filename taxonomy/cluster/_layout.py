@@ -50,11 +50,13 @@ CENTROID_INIT = "pca"
 HNSW_M = 32  #: graph degree of the HNSW index ("hnsw" engine)
 HNSW_EF_CONSTRUCTION = 80
 #: "ivf-hnsw", the engine above ``KNN_EXACT_MAX`` rows: n / 300 lists (k-means, each training point assigned
-#: through an HNSW graph over the centroids), each row's 10 nearest lists found through that graph, and the lists
+#: through an HNSW graph over the centroids), each row's 24 nearest lists found through that graph, and the lists
 #: scanned as matrix products (``_scan_lists``), so a row costs log(lists) + a fixed number of rows whatever n is.
-#: On real MiniLM vectors (recall@15; benchmarks/results/knn_scale.md) it has recall 0.95 / 0.94 / 0.96 at 30k /
-#: 100k / 300k rows for 1.7 / 6.3 / 22.4 CPU-s, against 0.90 / 0.87 / 0.93 and 1.1 / 6.7 / 43.6 for the 4 sqrt(n)
-#: lists ("ivf"), which grow as n^1.5
+#: On real MiniLM vectors (recall@16; benchmarks/results/knn_scale.md) it has recall 0.988 / 0.978 / 0.987 at
+#: 30k / 100k / 300k rows for 3.6 / 12.8 / 42.8 CPU-s, against 0.90 / 0.87 / 0.93 and 1.4 / 7.9 / 48.6 for the
+#: 4 sqrt(n) lists ("ivf"), which grow as n^1.5. 24 probes rather than 10 (recall 0.94, 40 % cheaper): with 10
+#: the default method's level 2 at 100k real vectors lost 0.009 NMI against the 4 sqrt(n) lists; with 24 it is
+#: the same
 IVF_HNSW_ROWS_PER_LIST = 300
 IVF_HNSW_NPROBE = 24
 IVF_HNSW_EF_SEARCH = 48
@@ -63,6 +65,7 @@ IVF_HNSW_NITER = 10  #: k-means iterations (faiss's default 25 gave the same rec
 #: candidate slots (rows x probes x neighbours) the list scan holds at once: the rows are scanned in chunks of a
 #: size fixed by n, k and the probes, never by the thread count
 IVF_SCAN_SLOTS = 8_000_000
+
 
 def knn_engine(n: int, engine: str = "auto") -> str:
     """The search ``knn`` uses for ``n`` rows: "exact" (faiss flat scan, n^2 d) up to ``KNN_EXACT_MAX`` rows,
