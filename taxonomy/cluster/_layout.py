@@ -254,12 +254,13 @@ def knn(X: np.ndarray, k: int, engine: str = "auto") -> tuple[np.ndarray, np.nda
         I = np.where(bad, np.arange(n)[:, None], I)
     # faiss's BLAS sums depend on the thread count in the last bits, and the layout amplifies any difference:
     # recompute the similarities of the found pairs in float64 with a fixed summation order
-    X64 = Xf.astype(np.float64)
     S = np.empty((n, k))
     step = max(1, 2_000_000 // max(1, k * Xf.shape[1]))
 
     def sims(s):  # fixed row blocks, each summed the same way whichever thread runs it
-        S[s : s + step] = np.einsum("id,ikd->ik", X64[s : s + step], X64[I[s : s + step]])
+        # float64 of the block's rows only (the same values as a float64 copy of X, without its n x d x 8 bytes)
+        S[s : s + step] = np.einsum("id,ikd->ik", Xf[s : s + step].astype(np.float64),
+                                    Xf[I[s : s + step]].astype(np.float64))
 
     starts = range(0, n, step)
     budget = min(thread_budget(), len(starts))
