@@ -465,6 +465,9 @@ def build(
     )
     t = time.perf_counter()
     version_id = write_build(db, tree, values, manifest, checksum, message=message, author=author, progress=progress)
+    from taxonomy.similar_cache import save_built_version
+
+    save_built_version(cache_dir, checksum, embedder, tree, values.texts, X)  # its first `similar` reads them
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return BuildResult(

@@ -309,7 +309,7 @@ def similar(
     """
     from embeddings import Embedder, VectorIndex
     from taxonomy.normalize import normalize_value
-    from taxonomy.similar_cache import compute_version_vectors, load_version_vectors, save_version_vectors
+    from taxonomy.similar_cache import version_vectors
 
     if not query.strip():
         raise UsageError("the query is empty")
@@ -318,26 +318,19 @@ def similar(
     with session_scope(db) as session:
         v = get_version(session, version)
         recorded = dict(v.manifest.get("model") or {})
-        checksum = v.checksum or ""
-    # the version's model and backend (an int8 build's vectors are not the fp32 model's), unless a model is given
-    backend = (recorded.get("embed_backend") if model is None else None) or "auto"
-    embedder = Embedder(model=model or recorded.get("name"), cache_dir=cache_dir, backend=backend)
-    identity = embedder.identity
-    vv = load_version_vectors(cache_dir, checksum, identity) if cache_vectors and checksum else None
-    if vv is None:
-        with session_scope(db) as session:
-            vv = compute_version_vectors(session, version, embedder)
-        if cache_vectors and checksum:
-            save_version_vectors(cache_dir, checksum, identity, vv)
+        # the version's model and backend (an int8 build's vectors are not the fp32 model's), unless a model is given
+        backend = (recorded.get("embed_backend") if model is None else None) or "auto"
+        embedder = Embedder(model=model or recorded.get("name"), cache_dir=cache_dir, backend=backend)
+        vv = version_vectors(session, v, embedder, cache_dir=cache_dir, cache=cache_vectors)
     qv = embedder.embed([normalize_value(query)])
-    value_hits = VectorIndex(vv.leaf_vecs, vv.texts).search(qv, k)[0]
+    value_hits = VectorIndex(vv.leaf_vecs, range(len(vv.texts))).search(qv, k)[0]
     node_hits = VectorIndex(vv.node_vecs, vv.uids).search(qv, k)[0]
-    parent_of = dict(zip(vv.texts, vv.leaf_parent))
     pos = {u: i for i, u in enumerate(vv.uids)}
     return SimilarResult(
         query=query,
         version_id=version,
-        values=[SimilarHit("value", t, t, 0, round(s, 6), vv.path_of(parent_of[t])) for t, s in value_hits],
+        values=[SimilarHit("value", vv.texts[i], vv.texts[i], 0, round(s, 6), vv.path_of(vv.uids[vv.leaf_row[i]]))
+                for i, s in value_hits],
         nodes=[
             SimilarHit("node", u, vv.names[pos[u]], vv.levels[pos[u]], round(s, 6), vv.path_of(vv.parents[pos[u]]))
             for u, s in node_hits

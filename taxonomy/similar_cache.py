@@ -3,21 +3,31 @@
 ``similar`` needs, for one version, every value's vector, every node's centroid (:func:`taxonomy.query.node_vectors`)
 and each node's name, level and parent (for the paths it prints). Reading the tree, looking up 100,000 vectors in
 the embedding cache and computing the centroids is most of a call at that size; the result depends only on the
-version's content and the embedding model, so it is kept in ``<cache dir>/version-vectors/<key>.npz``.
+version's content and the embedding model, so it is kept in ``<cache dir>/version-vectors/``, in two files:
 
-Key and invalidation: the key is a hash of (:data:`FORMAT`, the version's content checksum, the model's identity).
-Computing them (:func:`compute_version_vectors`) reads only what ``similar`` needs of the version (value texts,
-weights and nodes: no tree objects), looks every value's vector up in the embedding cache in one query
-(:func:`cached_vectors`; the model embeds only the values the cache lacks) and sums the vectors of each node's
-members with one segment sum per level, no Python loop per node or value.
+- ``values-<key>.npy``: the values' vectors, one row per value text in code-point order. The key is a hash of
+  (:data:`FORMAT`, the model's identity, the texts), so every version with the same values shares one file: an
+  edit that only renames, merges, moves or reassigns reuses its parent's (the values' vectors are most of the
+  bytes: 150 MB at 100,000 values).
+- ``<key>.npz``: the version's part (the node vectors, names, levels and parents, which node each value is in,
+  the texts, and the key of its values file). The key is a hash of (:data:`FORMAT`, the version's content
+  checksum, the model's identity).
+
+The files are written when the vectors are in hand: by ``taxo build`` (:func:`save_built_version`) and by the
+first ``similar`` on a version that has none. That first call takes the values' vectors from a values file when
+one holds the version's texts, else from the embedding cache in one query (:func:`cached_vectors`; the model
+embeds only the values the cache lacks), and sums the vectors of each node's members with one segment sum per
+level, no Python loop per node or value (:func:`compute_version_vectors`). After an edit that only renames nodes,
+it takes everything but the names from the parent version's file (:func:`derive_renamed`), reading only the new
+version's nodes.
 
 The content checksum (:func:`taxonomy.tree.content_checksum`) covers every value text, weight and parent and
 every node's name, level and parent, i.e. everything the vectors and paths are computed from; the model
 identity includes the hash of its weights. A different version content or model therefore never reads another's
-file, and two versions with the same content share one. A file is also checked on load (its stored checksum and
-model must match; unreadable or mismatched files are ignored and rewritten). Versions without a checksum are not
-cached. At most :data:`KEEP` files are kept (least recently used removed first); :func:`clear_version_vectors`
-removes them all.
+file, and two versions with the same content share one. A file is also checked on load (its stored checksum,
+model and shapes must match; unreadable or mismatched files are ignored and rewritten). Versions without a
+checksum are not cached. At most :data:`KEEP` files of each kind are kept (least recently used removed first; a
+version file whose values file was removed is a miss); :func:`clear_version_vectors` removes them all.
 """
 
 from __future__ import annotations
@@ -32,22 +42,23 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-#: Version of the file layout (part of the key: a new layout never reads an old file).
-FORMAT = 1
-#: Most files kept in the directory (each holds n_values + n_nodes vectors: ~160 MB at 100,000 values).
+#: Version of the file layout (part of the keys: a new layout never reads an old file).
+FORMAT = 2
+#: Most files of each kind kept in the directory (a values file holds n_values vectors: ~150 MB at 100,000 values).
 KEEP = 8
 SUBDIR = "version-vectors"
-#: Values per block of the node sums (:func:`compute_version_vectors`): ~12 MB of float64 products at 384 dimensions.
+VALUES_PREFIX = "values-"
+#: Values per block of the node sums (:func:`assemble`): ~12 MB of float64 products at 384 dimensions.
 BLOCK = 4096
 
 
 @dataclass
 class VersionVectors:
     """What ``similar`` searches and prints for one version; rows of ``leaf_vecs`` follow ``texts``, rows of
-    ``node_vecs`` follow ``uids`` (sorted)."""
+    ``node_vecs`` follow ``uids`` (sorted); ``leaf_row[i]`` is the row in ``uids`` of text ``i``'s level-1 node."""
 
     texts: list[str]
-    leaf_parent: list[str]
+    leaf_row: np.ndarray
     leaf_vecs: np.ndarray
     uids: list[str]
     names: list[str]
@@ -55,11 +66,18 @@ class VersionVectors:
     parents: list[str | None]
     node_vecs: np.ndarray
 
+    @property
+    def leaf_parent(self) -> list[str]:
+        """Each text's level-1 node uid."""
+        return [self.uids[i] for i in self.leaf_row]
+
     @classmethod
     def from_tree(cls, tree, leaf_vecs: np.ndarray, uids: list[str], node_vecs: np.ndarray) -> VersionVectors:
         nodes = [tree.nodes[u] for u in uids]
-        return cls([lf.text for lf in tree.leaves], [lf.parent_uid for lf in tree.leaves], leaf_vecs, list(uids),
-                   [n.name for n in nodes], [int(n.level) for n in nodes], [n.parent_uid for n in nodes], node_vecs)
+        pos = {u: i for i, u in enumerate(uids)}
+        return cls([lf.text for lf in tree.leaves], np.array([pos[lf.parent_uid] for lf in tree.leaves], dtype=np.int64),
+                   leaf_vecs, list(uids), [n.name for n in nodes], [int(n.level) for n in nodes],
+                   [n.parent_uid for n in nodes], node_vecs)
 
     def path_of(self, uid: str | None) -> list[str]:
         """Names from the top level down to ``uid`` (empty for None)."""
@@ -81,10 +99,58 @@ def _key(checksum: str, model_identity: str) -> str:
     return hashlib.sha256(f"{FORMAT}\0{checksum}\0{model_identity}".encode()).hexdigest()[:32]
 
 
+def values_key(texts: list[str], model_identity: str) -> str:
+    """The key of the values file for these texts (in this order) under this model."""
+    h = hashlib.sha256(f"{FORMAT}\0{model_identity}\0{len(texts)}\0".encode())
+    h.update("\0".join(texts).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:32]
+
+
 def _dir(cache_dir: str | os.PathLike | None) -> Path:
     from taxonomy.config import cache_dir as resolve
 
     return resolve(cache_dir) / SUBDIR
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)  # recently used: kept longest
+    except OSError:
+        pass
+
+
+def _values_path(cache_dir, key: str) -> Path:
+    return _dir(cache_dir) / f"{VALUES_PREFIX}{key}.npy"
+
+
+def _holds_rows(path: Path, n: int) -> bool:
+    """The file is a whole float32 matrix of ``n`` rows (its header read, and its size checked against it)."""
+    try:
+        with open(path, "rb") as fh:
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(np.lib.format.read_magic(fh))
+            if read_header is None:
+                return False
+            shape, fortran, dtype = read_header(fh)
+            start = fh.tell()
+        size = path.stat().st_size
+    except (OSError, ValueError, EOFError):  # absent, partial or foreign file
+        return False
+    return (len(shape) == 2 and shape[0] == n and not fortran and dtype == np.float32
+            and size == start + shape[0] * shape[1] * 4)
+
+
+def load_values_file(cache_dir, key: str, n: int) -> np.ndarray | None:
+    """The values file ``key`` (memory-mapped, read-only) if it holds ``n`` rows, else None."""
+    path = _values_path(cache_dir, key)
+    if not _holds_rows(path, n):
+        return None
+    try:
+        vecs = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    _touch(path)
+    return vecs
 
 
 def load_version_vectors(cache_dir, checksum: str, model_identity: str) -> VersionVectors | None:
@@ -95,59 +161,75 @@ def load_version_vectors(cache_dir, checksum: str, model_identity: str) -> Versi
             meta = json.loads(z["meta"].tobytes().decode("utf-8"))
             if (meta.get("format"), meta.get("checksum"), meta.get("model")) != (FORMAT, checksum, model_identity):
                 return None
-            leaf_vecs, node_vecs = z["leaf_vecs"], z["node_vecs"]
+            node_vecs, leaf_row = z["node_vecs"], z["leaf_row"]
     except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError):  # absent, partial or foreign file
         return None
-    if leaf_vecs.shape[0] != len(meta["texts"]) or node_vecs.shape[0] != len(meta["uids"]):
+    texts, uids = meta["texts"], meta["uids"]
+    if node_vecs.shape[0] != len(uids) or leaf_row.shape != (len(texts),):
         return None
+    if len(texts) and (leaf_row.min() < 0 or leaf_row.max() >= len(uids)):
+        return None
+    leaf_vecs = load_values_file(cache_dir, meta["values"], len(texts))
+    if leaf_vecs is None:
+        return None
+    _touch(path)
+    return VersionVectors(texts, leaf_row.astype(np.int64), leaf_vecs, uids, meta["names"], meta["levels"],
+                          meta["parents"], node_vecs)
+
+
+def _write_atomically(d: Path, name: str, write) -> None:
+    """``write(fh)`` into ``d/name`` through a temporary file (a reader sees the old file, no file, or the whole new
+    one)."""
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=Path(name).suffix)
     try:
-        os.utime(path)  # recently used: kept longest
-    except OSError:
-        pass
-    return VersionVectors(meta["texts"], meta["leaf_parent"], leaf_vecs, meta["uids"], meta["names"],
-                          meta["levels"], meta["parents"], node_vecs)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, d / name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def save_version_vectors(cache_dir, checksum: str, model_identity: str, vv: VersionVectors) -> Path | None:
-    """Store ``vv`` (atomically: a reader sees the old file, no file, or the whole new one). A cache that cannot
-    be written (read-only directory, full disk) is not an error: the next call computes the vectors again."""
+    """Store ``vv``: its values file unless one with the same texts and model is there, then the version's file.
+    A cache that cannot be written (read-only directory, full disk) is not an error: the next call computes the
+    vectors again."""
     d = _dir(cache_dir)
-    meta = {"format": FORMAT, "checksum": checksum, "model": model_identity, "texts": vv.texts,
-            "leaf_parent": vv.leaf_parent, "uids": vv.uids, "names": vv.names, "levels": vv.levels,
-            "parents": vv.parents}
+    vkey = values_key(vv.texts, model_identity)
+    meta = {"format": FORMAT, "checksum": checksum, "model": model_identity, "values": vkey, "texts": vv.texts,
+            "uids": vv.uids, "names": vv.names, "levels": vv.levels, "parents": vv.parents}
     blob = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
-    path = d / f"{_key(checksum, model_identity)}.npz"
-    tmp = None
+    name = f"{_key(checksum, model_identity)}.npz"
     try:
         d.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".npz")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, meta=blob, leaf_vecs=np.ascontiguousarray(vv.leaf_vecs, dtype=np.float32),
-                     node_vecs=np.ascontiguousarray(vv.node_vecs, dtype=np.float32))
-        os.replace(tmp, path)
-        tmp = None
+        values_path = _values_path(cache_dir, vkey)
+        if not _holds_rows(values_path, len(vv.texts)):
+            _write_atomically(d, values_path.name, lambda fh: np.save(
+                fh, np.ascontiguousarray(vv.leaf_vecs, dtype=np.float32), allow_pickle=False))
+        _write_atomically(d, name, lambda fh: np.savez(
+            fh, meta=blob, leaf_row=np.asarray(vv.leaf_row, dtype=np.int32),
+            node_vecs=np.ascontiguousarray(vv.node_vecs, dtype=np.float32)))
         _prune(d, KEEP)
     except OSError:
         return None
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-    return path
+    return d / name
 
 
 def _prune(d: Path, keep: int) -> None:
-    files = sorted(d.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for p in files[keep:]:
-        p.unlink(missing_ok=True)
+    for pattern in ("*.npz", f"{VALUES_PREFIX}*.npy"):
+        files = sorted(d.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+        for p in files[keep:]:
+            p.unlink(missing_ok=True)
 
 
 def clear_version_vectors(cache_dir=None) -> int:
-    """Remove every cached version-vector file; returns how many were removed."""
+    """Remove every cached version-vector file (and values file); returns how many version files were removed."""
     d = _dir(cache_dir)
     n = 0
-    for p in d.glob("*.npz") if d.is_dir() else []:
-        p.unlink(missing_ok=True)
-        n += 1
+    for p in sorted(d.iterdir()) if d.is_dir() else []:
+        if p.suffix in (".npz", ".npy"):
+            n += p.suffix == ".npz"
+            p.unlink(missing_ok=True)
     return n
 
 
@@ -197,13 +279,57 @@ def cached_vectors(embedder, texts: list[str]) -> np.ndarray:
     return out
 
 
-def compute_version_vectors(session, version_id: int, embedder) -> VersionVectors:
-    """The vectors of a stored version: its values' (:func:`cached_vectors`, in code-point order of the texts, as
-    :func:`taxonomy.store.read_tree` orders them) and every node's centroid, the same as
-    :func:`taxonomy.query.node_vectors` gives: the weight-weighted sum (weights ``max(w, 0) + 1e-12``, all 1 when
-    none is positive) of the vectors of the values under the node, normalised (zero for an empty node). A level-1
-    node adds its values in their order, a node above adds its children in the order of their uids (float64).
-    Linear in the number of values."""
+def assemble(texts: list[str], leaf_row: np.ndarray, weights: np.ndarray, leaf_vecs: np.ndarray, uids: list[str],
+             names: list[str], levels: list[int], parent_row: np.ndarray) -> VersionVectors:
+    """A version's vectors from its values (``texts`` in code-point order, each one's level-1 node row
+    ``leaf_row`` in ``uids`` and its weight) and its nodes (sorted by uid; ``parent_row`` -1 for a top node):
+    every node's centroid, the same as :func:`taxonomy.query.node_vectors` gives: the weight-weighted sum (weights
+    ``max(w, 0) + 1e-12``, all 1 when none is positive) of the vectors of the values under the node, normalised
+    (zero for an empty node). A level-1 node adds its values in their order, a node above adds its children in the
+    order of their uids (float64). Linear in the number of values."""
+    w = np.maximum(np.asarray(weights, dtype=np.float64), 0.0)
+    if w.sum() <= 0:
+        w = np.ones_like(w)
+    w += 1e-12
+    level_arr = np.asarray(levels, dtype=np.int64)
+    d = leaf_vecs.shape[1] if leaf_vecs.ndim == 2 else 0
+    total = np.zeros((len(uids), d), dtype=np.float64)
+    if len(texts):
+        # level 1: the values grouped by node (stable: each node's in their order), one segment sum per block of
+        # whole nodes of about BLOCK values (float64 products of one block at a time, not of every value)
+        order = np.argsort(leaf_row, kind="stable")
+        at = leaf_row[order]
+        starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+        bounds = np.r_[starts, len(texts)]
+        i = 0
+        while i < len(starts):
+            j = max(i + 1, int(np.searchsorted(bounds, bounds[i] + BLOCK, side="right")) - 1)
+            part = order[bounds[i] : bounds[j]]
+            total[at[starts[i:j]]] = np.add.reduceat(leaf_vecs[part] * w[part, None], starts[i:j] - bounds[i], axis=0)
+            i = j
+    for level in range(2, int(level_arr.max(initial=0)) + 1):  # then each level from its children, in uid order
+        kids = np.flatnonzero((level_arr == level - 1) & (parent_row >= 0))
+        np.add.at(total, parent_row[kids], total[kids])
+    norms = np.linalg.norm(total, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return VersionVectors(texts, leaf_row, leaf_vecs, uids, names, [int(x) for x in levels],
+                          [uids[i] if i >= 0 else None for i in parent_row], (total / norms).astype(np.float32))
+
+
+def _leaf_vectors(cache_dir, embedder, texts: list[str], values_files: bool) -> np.ndarray:
+    """The values' vectors: from a values file holding exactly these texts (another version with the same values
+    wrote it), else from the embedding cache."""
+    found = values_files and bool(texts)
+    vecs = load_values_file(cache_dir, values_key(texts, embedder.identity), len(texts)) if found else None
+    return vecs if vecs is not None else cached_vectors(embedder, texts)
+
+
+def compute_version_vectors(session, version_id: int, embedder, *, cache_dir=None,
+                            values_files: bool = False) -> VersionVectors:
+    """The vectors of a stored version (:func:`assemble`): its values' (in code-point order of the texts, as
+    :func:`taxonomy.store.read_tree` orders them; with ``values_files``, from a values file of ``cache_dir`` when
+    one holds these texts; else :func:`cached_vectors`) and every node's centroid. Reads only what ``similar`` needs of the version
+    (value texts, weights and nodes: no tree objects)."""
     from operator import itemgetter
 
     from taxonomy.db.models import Membership, Node, Value
@@ -219,36 +345,78 @@ def compute_version_vectors(session, version_id: int, embedder) -> VersionVector
     ).all()
     nodes.sort(key=itemgetter(1))
     row_of = {n.id: i for i, n in enumerate(nodes)}
-    uids = [n.uid for n in nodes]
     parent_row = np.array([row_of[n.parent_id] if n.parent_id is not None else -1 for n in nodes], dtype=np.int64)
-    levels = np.array([n.level for n in nodes], dtype=np.int64)
     texts = [r[0] for r in rows]
     leaf_row = np.fromiter((row_of[r[1]] for r in rows), dtype=np.int64, count=len(rows))
-    w = np.fromiter((max(r[2], 0.0) for r in rows), dtype=np.float64, count=len(rows))
-    if w.sum() <= 0:
-        w = np.ones_like(w)
-    w += 1e-12
-    leaf_vecs = cached_vectors(embedder, texts)
-    d = leaf_vecs.shape[1] if leaf_vecs.ndim == 2 else 0
-    total = np.zeros((len(nodes), d), dtype=np.float64)
-    if len(rows):
-        # level 1: the values grouped by node (stable: each node's in their order), one segment sum per block of
-        # whole nodes of about BLOCK values (float64 products of one block at a time, not of every value)
-        order = np.argsort(leaf_row, kind="stable")
-        at = leaf_row[order]
-        starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-        bounds = np.r_[starts, len(rows)]
-        i = 0
-        while i < len(starts):
-            j = max(i + 1, int(np.searchsorted(bounds, bounds[i] + BLOCK, side="right")) - 1)
-            part = order[bounds[i] : bounds[j]]
-            total[at[starts[i:j]]] = np.add.reduceat(leaf_vecs[part] * w[part, None], starts[i:j] - bounds[i], axis=0)
-            i = j
-    for level in range(2, int(levels.max(initial=0)) + 1):  # then each level from its children, in uid order
-        kids = np.flatnonzero((levels == level - 1) & (parent_row >= 0))
-        np.add.at(total, parent_row[kids], total[kids])
-    norms = np.linalg.norm(total, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return VersionVectors(texts, [uids[i] for i in leaf_row], leaf_vecs, uids, [n.name for n in nodes],
-                          [int(n.level) for n in nodes], [uids[i] if i >= 0 else None for i in parent_row],
-                          (total / norms).astype(np.float32))
+    w = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    return assemble(texts, leaf_row, w, _leaf_vectors(cache_dir, embedder, texts, values_files), [n.uid for n in nodes],
+                    [n.name for n in nodes], [n.level for n in nodes], parent_row)
+
+
+def derive_renamed(session, version_id: int, base: VersionVectors) -> VersionVectors | None:
+    """The vectors of a version whose change-set only renamed nodes of the version ``base`` holds the vectors
+    of: the same values, memberships and weights, so the same vectors; only the names are read (the version's
+    nodes). None when the nodes are not those of ``base`` (other uids, levels or parents)."""
+    from operator import itemgetter
+
+    from taxonomy.db.models import Node
+
+    nodes = session.execute(
+        select(Node.id, Node.uid, Node.name, Node.level, Node.parent_id).where(Node.version_id == version_id)
+    ).all()
+    nodes.sort(key=itemgetter(1))
+    uid_of = {n.id: n.uid for n in nodes}
+    if ([n.uid for n in nodes] != base.uids or [n.level for n in nodes] != base.levels
+            or [uid_of.get(n.parent_id) for n in nodes] != base.parents):
+        return None
+    return VersionVectors(base.texts, base.leaf_row, base.leaf_vecs, base.uids, [n.name for n in nodes], base.levels,
+                          base.parents, base.node_vecs)
+
+
+def from_tree_vectors(tree, texts: list[str], vectors: np.ndarray) -> VersionVectors:
+    """The vectors of ``tree`` (as :func:`compute_version_vectors` gives them once it is stored) from the vectors of
+    its values: row ``i`` of ``vectors`` is the vector of ``texts[i]``."""
+    row = {t: i for i, t in enumerate(texts)}
+    leaves = sorted(tree.leaves, key=lambda lf: lf.text)
+    uids = sorted(tree.nodes)
+    pos = {u: i for i, u in enumerate(uids)}
+    nodes = [tree.nodes[u] for u in uids]
+    leaf_vecs = np.ascontiguousarray(vectors[np.fromiter((row[lf.text] for lf in leaves), dtype=np.int64,
+                                                         count=len(leaves))], dtype=np.float32)
+    return assemble([lf.text for lf in leaves], np.array([pos[lf.parent_uid] for lf in leaves], dtype=np.int64),
+                    np.array([lf.weight for lf in leaves], dtype=np.float64), leaf_vecs, uids,
+                    [n.name for n in nodes], [n.level for n in nodes],
+                    np.array([pos[n.parent_uid] if n.parent_uid else -1 for n in nodes], dtype=np.int64))
+
+
+def version_vectors(session, version, embedder, *, cache_dir=None, cache: bool = True) -> VersionVectors:
+    """The vectors ``similar`` searches for ``version`` (a :class:`~taxonomy.db.models.Version`) under
+    ``embedder``'s model: its cached file; else, for a rename-only change of a version whose file is cached, that
+    file with the new names (:func:`derive_renamed`); else computed (:func:`compute_version_vectors`). Stored
+    unless ``cache`` is false or the version has no checksum."""
+    identity = embedder.identity
+    checksum = version.checksum or ""
+    cache = cache and bool(checksum)
+    vv = load_version_vectors(cache_dir, checksum, identity) if cache else None
+    if vv is not None:
+        return vv
+    change = (version.manifest or {}).get("change_set") or {}
+    ops = change.get("operations") or []
+    if cache and version.parent_id is not None and ops and all(op.get("op") == "rename" for op in ops):
+        from taxonomy.db.models import Version
+
+        parent_sum = session.execute(select(Version.checksum).where(Version.id == version.parent_id)).scalar()
+        base = load_version_vectors(cache_dir, parent_sum, identity) if parent_sum else None
+        vv = derive_renamed(session, version.id, base) if base is not None else None
+    if vv is None:
+        vv = compute_version_vectors(session, version.id, embedder, cache_dir=cache_dir, values_files=cache)
+    if cache:
+        save_version_vectors(cache_dir, checksum, identity, vv)
+    return vv
+
+
+def save_built_version(cache_dir, checksum: str, embedder, tree, texts: list[str], vectors: np.ndarray) -> None:
+    """After a build: store the new version's vectors (it has them in hand), so that its first ``similar`` reads
+    them instead of computing them. Nothing when the embedder does not use the cache."""
+    if embedder.use_cache and checksum:
+        save_version_vectors(cache_dir, checksum, embedder.identity, from_tree_vectors(tree, texts, vectors))

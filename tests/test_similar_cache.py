@@ -201,3 +201,97 @@ def test_cached_vectors_embeds_only_what_the_cache_lacks(tmp_path, monkeypatch):
     assert asked == [["zz"]]
     assert np.array_equal(out, x[[2, 3, 0, 2, 1]])
     assert cached_vectors(emb, []).shape[0] == 0 and asked[-1] == []
+
+
+def _same(a: VersionVectors, b: VersionVectors) -> None:
+    for f in ("texts", "leaf_parent", "uids", "names", "levels", "parents"):
+        assert getattr(a, f) == getattr(b, f), f
+    assert np.array_equal(a.leaf_vecs, b.leaf_vecs) and np.array_equal(a.node_vecs, b.node_vecs)
+
+
+def _computed(db, v, cache):
+    """The version's vectors computed from the database and the embedding cache alone (no vector file)."""
+    import taxonomy.similar_cache as sc
+    from embeddings import Embedder
+
+    with session_scope(db) as s:
+        manifest = get_version(s, v).manifest
+        emb = Embedder(model=manifest["model"]["name"], cache_dir=cache, backend=manifest["model"]["embed_backend"])
+        return sc.compute_version_vectors(s, v, emb), emb.identity
+
+
+def test_a_build_writes_its_version_vectors_and_edits_reuse_them(db_url, cache_dir, sample_csv, tmp_path, monkeypatch):
+    """`taxo build` stores the new version's vectors (bit for bit those computed from the stored version), so
+    the first `similar` reads them; after a rename the first `similar` takes them from the parent's file with the
+    new names; after a merge it reads the memberships but takes the values' vectors from the shared values file,
+    not from the embedding cache. Every result equals the one computed afresh."""
+    import shutil
+
+    import taxonomy.similar_cache as sc
+
+    cache = tmp_path / "cache"
+    shutil.copytree(cache_dir, cache, dirs_exist_ok=True)  # the session's embeddings, without its vector files
+    sc.clear_version_vectors(cache)
+    tx.init(db=db_url)
+    tx.ingest(str(sample_csv), value_col="value", weight_col="pct_convos", db=db_url)
+    v1 = tx.build(levels="30,6,2", seed=0, cache_dir=str(cache), db=db_url).version_id
+    with session_scope(db_url) as s:
+        checksum = get_version(s, v1).checksum
+    computed, ident = _computed(db_url, v1, cache)
+    stored = load_version_vectors(cache, checksum, ident)
+    assert stored is not None
+    _same(stored, computed)
+
+    calls = []
+    real_compute, real_cached = sc.compute_version_vectors, sc.cached_vectors
+    monkeypatch.setattr(sc, "compute_version_vectors", lambda *a, **k: calls.append("compute") or real_compute(*a, **k))
+    monkeypatch.setattr(sc, "cached_vectors", lambda *a, **k: calls.append("cache") or real_cached(*a, **k))
+    first = tx.similar("helpfulness", version=v1, k=5, db=db_url, cache_dir=str(cache))
+    assert calls == [] and first.values[0].id == "helpfulness"
+
+    top = tx.show(v1, level=1, db=db_url).nodes
+    v2 = tx.rename(v1, top[0].id, "Renamed <b>node</b>", db=db_url).version_id
+    r2 = tx.similar("helpfulness", version=v2, k=40, db=db_url, cache_dir=str(cache))  # every node
+    assert calls == []
+    assert r2.to_dict() == tx.similar("helpfulness", version=v2, k=40, db=db_url, cache_dir=str(cache),
+                                      cache_vectors=False).to_dict()
+    assert {h.id: h.name for h in r2.nodes}[top[0].id] == "Renamed <b>node</b>"
+    old = tx.similar("helpfulness", version=v1, k=40, db=db_url, cache_dir=str(cache))
+    assert {h.id: h.name for h in old.nodes}[top[0].id] == top[0].name != "Renamed <b>node</b>"
+    with session_scope(db_url) as s:
+        _same(load_version_vectors(cache, get_version(s, v2).checksum, ident), _computed(db_url, v2, cache)[0])
+    calls.clear()
+
+    v3 = tx.merge(v2, top[1].id, into=top[2].id, db=db_url).version_id
+    r3 = tx.similar("helpfulness", version=v3, k=30, db=db_url, cache_dir=str(cache))
+    assert calls == ["compute"]  # the memberships are read; the values' vectors come from the values file
+    assert r3.to_dict() == tx.similar("helpfulness", version=v3, k=30, db=db_url, cache_dir=str(cache),
+                                      cache_vectors=False).to_dict()
+    assert len(sorted((cache / SUBDIR).glob("values-*.npy"))) == 1 and len(files(str(cache))) == 3
+
+
+def test_a_rename_whose_nodes_differ_from_the_parents_is_computed(setup, tmp_path):
+    """derive_renamed refuses a version whose nodes are not the base's (another parent): computed instead."""
+    import taxonomy.similar_cache as sc
+
+    db, cache, v = setup
+    tx.similar("honest", version=v, db=db, cache_dir=cache)
+    with session_scope(db) as s:
+        base = load_version_vectors(cache, get_version(s, v).checksum, resolve_model(None).identity)
+        assert sc.derive_renamed(s, v, base) is not None
+        moved = VersionVectors(base.texts, base.leaf_row, base.leaf_vecs, base.uids, base.names, base.levels,
+                               [None] * len(base.uids), base.node_vecs)
+        assert sc.derive_renamed(s, v, moved) is None
+
+
+def test_a_missing_values_file_is_a_miss(setup):
+    from pathlib import Path
+
+    db, cache, v = setup
+    first = tx.similar("honest", version=v, k=5, db=db, cache_dir=cache)
+    [values] = sorted((Path(cache) / SUBDIR).glob("values-*.npy"))
+    values.unlink()
+    with session_scope(db) as s:
+        assert load_version_vectors(cache, get_version(s, v).checksum, resolve_model(None).identity) is None
+    assert tx.similar("honest", version=v, k=5, db=db, cache_dir=cache).to_dict() == first.to_dict()
+    assert values.exists()
