@@ -375,6 +375,7 @@ def build(
     batches: Sequence[int] | str | None = None,
     min_conversations: int | None = None,
     category_suffix: str | None = None,
+    contrast: float | None = None,
 ) -> BuildResult:
     """Build a taxonomy from every ingested value and store it as a new version (one transaction).
 
@@ -390,6 +391,11 @@ def build(
     Coverage (:mod:`taxonomy.coverage`, recorded in the manifest): ``batches`` (default: all), ``role`` ("ai" or
     "human": only that role's extraction records count) and ``min_conversations`` (only values seen in that many
     distinct conversations).
+
+    ``contrast``: a share of the level-1 count (0 < share <= 1, e.g. 0.07; default off): level-1 nodes that hold
+    values grouped by a shared word only ("moral clarity", "moral disregard") are split by what the rest of each
+    phrase says and merged back to the exact count (:class:`taxonomy.cluster.contrast.Contrast`, the umap-kmeans
+    method only). It embeds each such phrase without the shared word, through the same embedder and cache.
 
     The stages, in order: :func:`load_values`, :func:`embed_values`, :func:`cluster_values`,
     :func:`name_clusters`, :func:`build_manifest`, :func:`write_build`.
@@ -411,6 +417,11 @@ def build(
         author = _checked_author(author)
     method_name = method or DEFAULT_METHOD
     clusterer = get_method(method_name, seed=seed)
+    if contrast is not None:
+        if isinstance(contrast, bool) or not isinstance(contrast, int | float) or not 0 < contrast <= 1:
+            raise UsageError(f"--contrast must be a share between 0 (excluded) and 1, got {contrast!r}")
+        if "contrast" not in clusterer.get_params():
+            raise UsageError(f"--contrast: only for the umap-kmeans method, not {method_name}")
     summ = summarizer_for_build(
         summarizer or DEFAULT_SUMMARIZER,
         seed=seed,
@@ -438,6 +449,10 @@ def build(
     t = time.perf_counter()
     embedder, X = embed_values(values.texts, model=model, cache_dir=cache_dir, batch_size=batch_size, progress=progress,
                                backend=embed_backend, device=device)
+    if contrast is not None:  # the residual phrases go through the same embedder (and its cache)
+        from taxonomy.cluster.contrast import Contrast
+
+        clusterer.contrast = Contrast(values.texts, embedder.embed, share=float(contrast))
     timings["embed"] = time.perf_counter() - t
 
     t = time.perf_counter()

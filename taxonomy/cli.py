@@ -112,6 +112,11 @@ def build(
         typer.Option(help="Noun ending top-level category names, e.g. values ('' = none) [default: inferred]"),
     ] = None,
     top: Annotated[int, typer.Option(help="Top-level count for --levels auto")] = 5,
+    contrast: Annotated[
+        Optional[float],
+        typer.Option(help="Split level-1 nodes grouped by a shared word only, up to this share of the level-1 count "
+                          "(e.g. 0.07), and merge back to the count [default: off]"),
+    ] = None,
     id_prefix: Annotated[str, typer.Option(help="Prefix of node ids (<prefix>:l<level>:<uuid>)")] = "values",
     author: Annotated[Optional[str], typer.Option(help="Author recorded with the version")] = None,
     batch_size: Annotated[int, typer.Option(help="Embedding batch size")] = 64,
@@ -151,7 +156,7 @@ def build(
                         message=message, author=author, id_prefix=id_prefix, top=top, cache_dir=cache_dir,
                         batch_size=batch_size, embed_backend=embed_backend,
                         device=device, progress=bar, role=role, batches=batches,
-                        min_conversations=min_conversations, category_suffix=category_suffix, hierarchy=hierarchy,
+                        min_conversations=min_conversations, category_suffix=category_suffix, contrast=contrast, hierarchy=hierarchy,
                         count_tolerance=count_tolerance, llm=llm)
     if as_json:
         return emit_json(res)

@@ -170,3 +170,46 @@ def test_interrupted_build_leaves_no_partial_version(sample_db, cache_dir, monke
         assert s.scalar(select(func.count()).select_from(Version)) == 0
         assert s.scalar(select(func.count()).select_from(Node)) == 0
         assert s.scalar(select(func.count()).select_from(Membership)) == 0
+
+
+def test_contrast_splits_shared_word_nodes_keeps_the_counts_and_is_recorded(sample_db, cache_dir):
+    """`build(contrast=...)`: exact counts, the same tree for the same seed, recorded in the manifest, and fewer
+    pairs of values in one level-1 node's largest shared-word group than without it."""
+    from taxonomy.cluster.contrast import shared_groups
+
+    def level1(version_id):
+        with session_scope(sample_db) as s:
+            tree = read_tree(s, version_id)
+            manifest = s.get(Version, version_id).manifest
+        texts = [lf.text for lf in tree.leaves]
+        uids = sorted(n.uid for n in tree.nodes_at(1))
+        labels = [uids.index(lf.parent_uid) for lf in tree.leaves]
+        return tree, manifest, texts, labels
+
+    def grouped(texts, labels):  # pairs of values in one node's largest same-word group (of 3 or more)
+        import numpy as np
+
+        return sum(len(g[1]) * (len(g[1]) - 1) // 2 for g in shared_groups(texts, np.array(labels), 4, 3).values())
+
+    base = build(db=sample_db, levels=LEVELS, seed=0, cache_dir=cache_dir)
+    a = build(db=sample_db, levels=LEVELS, seed=0, cache_dir=cache_dir, contrast=0.25)
+    b = build(db=sample_db, levels=LEVELS, seed=0, cache_dir=cache_dir, contrast=0.25)
+    assert a.checksum == b.checksum != base.checksum
+    tree, manifest, texts, labels = level1(a.version_id)
+    check_invariants(tree, LEVELS)
+    assert "Contrast(share=0.25" in manifest["method"]["params"]["contrast"]
+    _, base_manifest, base_texts, base_labels = level1(base.version_id)
+    assert base_manifest["method"]["params"]["contrast"] is None
+    assert grouped(texts, labels) < grouped(base_texts, base_labels)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"contrast": 0}, "--contrast must be a share between 0"),
+    ({"contrast": 1.5}, "--contrast must be a share between 0"),
+    ({"contrast": 0.1, "method": "hdbscan"}, "--contrast: only for the umap-kmeans method, not hdbscan"),
+])
+def test_bad_contrast_is_refused_before_any_work(sample_db, cache_dir, kw, message):
+    with pytest.raises(UsageError, match=message):
+        build(db=sample_db, levels=LEVELS, seed=0, cache_dir=cache_dir, **kw)
+    with session_scope(sample_db) as s:
+        assert s.scalar(select(func.count()).select_from(Version)) == 0

@@ -19,6 +19,7 @@ nodes expect tens of seconds (not measured).
 Off by default: on the published tree (10 seeds, defaults ``share=0.07``, ``max_parts=8``) it lowers the share of
 same-word pairs in one node that the published tree puts under different top categories from 0.403 to 0.389, with
 every level's NMI within its spread, short of the 0.36 aimed at (``benchmarks/results/opposites_contrast.md``).
+``taxo build --contrast SHARE`` (``build(contrast=...)``) turns it on for the umap-kmeans method.
 """
 
 from __future__ import annotations
