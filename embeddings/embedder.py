@@ -62,7 +62,11 @@ class Embedder:
 
     @property
     def resolved_backend(self) -> str:
+        """The backend (:func:`resolve_backend`), once the device is known to be usable (:func:`check_device`: a
+        device torch cannot use is a usage error here, before any work, not an internal error when encoding)."""
         if self._backend is None:
+            explicit = self.device and self.device != "auto"
+            check_device(resolve_device(self.device), "--device" if explicit else "TAXO_DEVICE")
             self._backend = resolve_backend(self.backend, lambda: resolve_device(self.device))
         return self._backend
 
@@ -222,6 +226,31 @@ def resolve_device(device: str | None) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_device(device: str, what: str = "--device") -> str:
+    """``device`` if torch can embed on it: "cpu", or "cuda" / "cuda:N" with that CUDA device visible; else a
+    :class:`~taxonomy.errors.UsageError` naming ``what`` (the option or variable it came from)."""
+    import re
+
+    from taxonomy.errors import UsageError
+
+    if device == "cpu":
+        return device
+    m = re.fullmatch(r"cuda(?::(\d+))?", device or "")
+    if m is None:
+        raise UsageError(f"{what} {device!r}: use cpu, cuda, cuda:N or auto")
+    import torch
+
+    if not torch.cuda.is_available():
+        build = ", a CPU-only build" if torch.version.cuda is None and torch.version.hip is None else ""
+        raise UsageError(f"{what} {device!r}: torch sees no CUDA device (torch {torch.__version__}{build}); "
+                         "use --device cpu or auto")
+    n = torch.cuda.device_count()
+    if m.group(1) is not None and int(m.group(1)) >= n:
+        raise UsageError(f"{what} {device!r}: torch sees {n} CUDA device{'s' if n != 1 else ''} "
+                         f"(cuda:0{f' to cuda:{n - 1}' if n > 1 else ''})")
+    return device
 
 
 #: device files of the GPU drivers torch's CUDA (or ROCm) builds use on Linux (NVIDIA, AMD, WSL)

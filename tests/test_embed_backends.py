@@ -48,8 +48,21 @@ def test_device_selection(monkeypatch):
     monkeypatch.setenv("TAXO_DEVICE", "cuda:0")
     assert resolve_device("auto") == "cuda:0"
     assert resolve_device("cpu") == "cpu"
-    # auto backend on an explicit GPU device embeds with torch there
-    assert Embedder(device="cuda", backend="auto").resolved_backend == "torch"
+    # auto backend on an explicit GPU device embeds with torch there; without one it is a usage error, early
+    if torch.cuda.is_available():
+        assert Embedder(device="cuda", backend="auto").resolved_backend == "torch"
+    else:
+        with pytest.raises(UsageError, match=r"^--device 'cuda': torch sees no CUDA device \(torch .*\); use --device"):
+            Embedder(device="cuda", backend="auto").resolved_backend  # noqa: B018
+    n = torch.cuda.device_count()
+    with pytest.raises(UsageError, match=rf"^--device 'cuda:{n}': torch sees "):
+        Embedder(device=f"cuda:{n}").resolved_backend  # noqa: B018
+    for bad in ("tpu", "cuda:x", "CUDA", "gpu"):
+        with pytest.raises(UsageError, match=rf"^--device '{bad}': use cpu, cuda, cuda:N or auto$"):
+            Embedder(device=bad).resolved_backend  # noqa: B018
+    monkeypatch.setenv("TAXO_DEVICE", "tpu")
+    with pytest.raises(UsageError, match=r"^TAXO_DEVICE 'tpu': use cpu"):
+        Embedder().resolved_backend  # noqa: B018
 
 
 def test_cache_identity_separates_backends(tmp_path):
