@@ -44,13 +44,28 @@ class EmbeddingCache:
     MMAP_SIZE = 1 << 32
 
     def _connect(self) -> sqlite3.Connection:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=60)
-        conn.execute(f"PRAGMA page_size={self.PAGE_SIZE}")  # a no-op on an existing file
-        conn.execute(f"PRAGMA mmap_size={self.MMAP_SIZE}")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(_SCHEMA)
+        """A connection to the cache file (made with its table when absent). A directory or file that cannot be
+        made or opened is a :class:`~taxonomy.errors.TaxoError` naming it (exit code 2), not a traceback."""
+        conn = None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60)
+            conn.execute(f"PRAGMA page_size={self.PAGE_SIZE}")  # a no-op on an existing file
+            conn.execute(f"PRAGMA mmap_size={self.MMAP_SIZE}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            if conn is not None:
+                conn.close()
+            raise self._unusable(exc) from None
         return conn
+
+    def _unusable(self, exc: Exception):
+        from taxonomy.errors import UsageError
+
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return UsageError(f"embedding cache {self.path}: {reason}; use a writable directory "
+                          "(--cache-dir or TAXO_CACHE_DIR)")
 
     #: keys per lookup query (SQLite allows 32,766 bound parameters from 3.32)
     CHUNK = 900
@@ -110,6 +125,8 @@ class EmbeddingCache:
                     "INSERT OR REPLACE INTO embeddings (model, key, dim, vector) VALUES (?, ?, ?, ?)",
                     ((model, key, dim, vectors[i].tobytes()) for key, i in rows),
                 )
+        except sqlite3.OperationalError as exc:  # a full disk, a read-only file: nothing stored (rolled back)
+            raise self._unusable(exc) from None
         finally:
             conn.close()
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from embeddings import EmbeddingCache, Embedder
 from embeddings.cache import text_key
@@ -97,3 +98,17 @@ def test_resolve_device_without_a_gpu_driver_does_not_import_torch(monkeypatch):
     assert embedder.resolve_device("auto") == "cpu"
     assert "torch" not in sys.modules
     assert embedder.resolve_device("cuda:1") == "cuda:1"
+
+
+def test_a_cache_directory_that_cannot_be_used_is_a_usage_error(tmp_path):
+    """A cache path under a regular file (or any directory that cannot be made or opened) gives one line naming
+    the file, not a traceback; the CLI exits with code 2."""
+    from taxonomy.errors import UsageError
+
+    (tmp_path / "a-file").write_text("not a directory")
+    cache = EmbeddingCache(tmp_path / "a-file" / "cache")
+    for call in (lambda: cache.get("m", ["honesty"]), lambda: cache.put("m", ["honesty"], np.ones((1, 4))),
+                 lambda: cache.count()):
+        with pytest.raises(UsageError, match=r"^embedding cache .*a-file/cache/embeddings\.sqlite: .*; use a writable "
+                                             r"directory \(--cache-dir or TAXO_CACHE_DIR\)$"):
+            call()
