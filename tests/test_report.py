@@ -175,6 +175,11 @@ def test_report_files_offline_and_replacing(db, tmp_path, taxo):
     code, _, err = taxo("report", "1", "-o", other, "--neighbours", "0", "--db", db)
     assert code == 2 and "not empty" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in other.iterdir()) == ["thesis.tex"]
+    # a place no directory can be made in: one line naming the report's path, no temporary name, exit 1
+    code, _, err = taxo("report", "1", "-o", other / "thesis.tex" / "rep", "--neighbours", "0", "--db", db)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert f"cannot write {other / 'thesis.tex' / 'rep'}: cannot create a directory in" in err and ".rep." not in err
+    assert sorted(p.name for p in other.iterdir()) == ["thesis.tex"]
 
 
 def test_bad_input_exits_2_and_writes_nothing(db, tmp_path, taxo):
@@ -189,23 +194,37 @@ def test_bad_input_exits_2_and_writes_nothing(db, tmp_path, taxo):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".rep")] == []
 
 
-def _serve(db: str, tmp_path: Path, *extra: str):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, "-m", "taxonomy.cli", "serve", "--port", "0", "--neighbours", "0",
-                             "--db", db, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=tmp_path)
-    line = proc.stdout.readline()
-    m = re.search(r"Serving (http://127\.0\.0\.1:\d+/)", line)
-    assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
-    return proc, m.group(1)
+@pytest.fixture
+def serve(request):
+    """serve(db, tmp_path, *options) -> (process, url) of `taxo serve` on a free port; the process is killed at
+    the end of the test whatever happened. Ctrl-C (SIGINT) reaches it as a terminal's would, also when the tests
+    themselves run where SIGINT is ignored (a background job of a non-interactive shell passes that on)."""
+    procs = []
+
+    def start(db: str, tmp_path: Path, *extra: str):
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        proc = subprocess.Popen([sys.executable, "-m", "taxonomy.cli", "serve", "--port", "0", "--neighbours", "0",
+                                 "--db", db, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env, cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        procs.append(proc)
+        line = proc.stdout.readline()
+        m = re.search(r"Serving (http://127\.0\.0\.1:\d+/)", line)
+        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        return proc, m.group(1)
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
-def test_serve_answers_read_only_and_stops_on_sigterm(edited, tmp_path):
+def test_serve_answers_read_only_and_stops_on_sigterm(edited, tmp_path, serve):
     db, v3 = edited
     plots = tmp_path / "plots"
     plots.mkdir()
     (plots / "by role #1.png").write_bytes(b"\x89PNG\r\n\x1a\nxyz")
-    proc, url = _serve(db, tmp_path, "--analyses", str(plots))
+    proc, url = serve(db, tmp_path, "--analyses", str(plots))
     try:
         with urllib.request.urlopen(url, timeout=30) as r:  # redirected to the newest version
             assert r.url.endswith(f"/v/{v3}/") and b"<title>taxo report</title>" in r.read()
@@ -235,9 +254,9 @@ def test_serve_answers_read_only_and_stops_on_sigterm(edited, tmp_path):
     assert "Stopped." in out and "Traceback" not in err
 
 
-def test_serve_stops_on_ctrl_c(db, tmp_path):
+def test_serve_stops_on_ctrl_c(db, tmp_path, serve):
     make_version(db, tmp_path)
-    proc, url = _serve(db, tmp_path)
+    proc, url = serve(db, tmp_path)
     with urllib.request.urlopen(url + "v/1/", timeout=30) as r:
         assert r.status == 200
     proc.send_signal(signal.SIGINT)

@@ -16,6 +16,7 @@ from taxonomy import api as tx
 from taxonomy.db.engine import session_scope
 from taxonomy.store import read_tree
 from tests.browser import launch_chromium
+from tests.test_report import serve  # noqa: F401 - the fixture
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 HOSTILE_VALUE = "<svg onload=alert(2)> & <script>alert(3)</script>"
@@ -252,10 +253,8 @@ def test_narrow_window_has_no_horizontal_scroll(browser, built):
         context.close()
 
 
-def test_report_of_taxo_serve_in_the_browser(page, built, tmp_path):
-    from tests.test_report import _serve
-
-    proc, url = _serve(built["db"], tmp_path)
+def test_report_of_taxo_serve_in_the_browser(page, built, tmp_path, serve):
+    proc, url = serve(built["db"], tmp_path)
     try:
         page.goto(f"{url}v/{built['v3']}/diff/{built['v1']}/")
         page.wait_for_selector("#sunburst g.slice")

@@ -14,7 +14,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from taxonomy.errors import UsageError
+from taxonomy.errors import TaxoError, UsageError
 from taxonomy.report.data import ReportData
 
 #: a file written into every report directory, so that writing a report again may replace it
@@ -65,8 +65,13 @@ def write_site(data: ReportData, out: str | Path) -> Path:
         raise UsageError(f"{out}: exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
         raise UsageError(f"{out}: the directory is not empty and holds no taxo report; choose an empty or new one")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise TaxoError(f"cannot write {out}: cannot create a directory in {out.parent} "
+                        f"({exc.strerror or exc}); nothing was written") from None
+    old = None
     try:
         for rel, content in site_files(data).items():
             dest = tmp / rel
@@ -77,14 +82,17 @@ def write_site(data: ReportData, out: str | Path) -> Path:
                 dest.write_bytes(content)
         (tmp / MARKER).write_text(f"taxo report of version {data.version_id}\n", encoding="utf-8")
         os.chmod(tmp, 0o755)
-        old = None
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             out.rename(old)
         tmp.rename(out)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not out.exists():  # the previous report back in its place
+            old.rename(out)
+        if isinstance(exc, OSError):  # a full disk, a directory made read-only meanwhile
+            raise TaxoError(f"cannot write {out}: {exc.strerror or exc}; nothing was changed") from None
         raise
     return out
