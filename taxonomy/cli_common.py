@@ -192,6 +192,26 @@ def _silence_stdout() -> None:
         pass
 
 
+def _command_path(ctx) -> str:
+    """The command as the user typed it ("taxo edit 1 merge"): click writes a group's arguments as placeholders
+    ("{version}"), replaced here by the values given (or the argument's name in capitals)."""
+    import re
+
+    if ctx is None:
+        return "taxo"
+    given: dict = {}
+    c = ctx
+    while c is not None:
+        given = {**(c.params or {}), **given}
+        c = c.parent
+
+    def value(m):
+        v = given.get(m.group(1))
+        return str(v) if v is not None else m.group(1).upper()
+
+    return re.sub(r"\{(\w+)\}", value, ctx.command_path)
+
+
 def _show_click_error(exc) -> int:
     """A click usage error as one line: the command, the problem, the valid choices; exit code 2."""
     code = int(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
@@ -202,7 +222,7 @@ def _show_click_error(exc) -> int:
     msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     msg = msg.replace("Input should be a valid integer, unable to parse string as an integer", "not an integer")
     msg = msg.replace("Input should be a valid number, unable to parse string as a number", "not a number")
-    path = ctx.command_path if ctx is not None else "taxo"
+    path = _command_path(ctx)
     extra = ""
     if ctx is not None and msg.startswith("No such command"):
         try:
