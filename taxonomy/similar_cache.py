@@ -316,19 +316,34 @@ def assemble(texts: list[str], leaf_row: np.ndarray, weights: np.ndarray, leaf_v
                           [uids[i] if i >= 0 else None for i in parent_row], (total / norms).astype(np.float32))
 
 
-def _leaf_vectors(cache_dir, embedder, texts: list[str], values_files: bool) -> np.ndarray:
+def _leaf_vectors(cache_dir, embedder, texts: list[str], values_files: bool,
+                  base: VersionVectors | None = None) -> np.ndarray:
     """The values' vectors: from a values file holding exactly these texts (another version with the same values
-    wrote it), else from the embedding cache."""
+    wrote it); else those ``base`` (the parent version's) holds, and the rest from the embedding cache; else all
+    from the embedding cache."""
     found = values_files and bool(texts)
     vecs = load_values_file(cache_dir, values_key(texts, embedder.identity), len(texts)) if found else None
-    return vecs if vecs is not None else cached_vectors(embedder, texts)
+    if vecs is not None:
+        return vecs
+    if base is None or not texts:
+        return cached_vectors(embedder, texts)
+    row = {t: i for i, t in enumerate(base.texts)}
+    at = np.fromiter((row.get(t, -1) for t in texts), dtype=np.int64, count=len(texts))
+    out = np.empty((len(texts), base.leaf_vecs.shape[1]), dtype=np.float32)
+    known = at >= 0
+    out[known] = base.leaf_vecs[at[known]]
+    missing = np.flatnonzero(~known)
+    if len(missing):
+        out[missing] = cached_vectors(embedder, [texts[i] for i in missing])
+    return out
 
 
-def compute_version_vectors(session, version_id: int, embedder, *, cache_dir=None,
-                            values_files: bool = False) -> VersionVectors:
+def compute_version_vectors(session, version_id: int, embedder, *, cache_dir=None, values_files: bool = False,
+                            base: VersionVectors | None = None) -> VersionVectors:
     """The vectors of a stored version (:func:`assemble`): its values' (in code-point order of the texts, as
     :func:`taxonomy.store.read_tree` orders them; with ``values_files``, from a values file of ``cache_dir`` when
-    one holds these texts; else :func:`cached_vectors`) and every node's centroid. Reads only what ``similar`` needs of the version
+    one holds these texts; else those ``base``, another version's vectors, holds and :func:`cached_vectors` for the
+    rest) and every node's centroid. Reads only what ``similar`` needs of the version
     (value texts, weights and nodes: no tree objects)."""
     from operator import itemgetter
 
@@ -349,7 +364,7 @@ def compute_version_vectors(session, version_id: int, embedder, *, cache_dir=Non
     texts = [r[0] for r in rows]
     leaf_row = np.fromiter((row_of[r[1]] for r in rows), dtype=np.int64, count=len(rows))
     w = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
-    return assemble(texts, leaf_row, w, _leaf_vectors(cache_dir, embedder, texts, values_files), [n.uid for n in nodes],
+    return assemble(texts, leaf_row, w, _leaf_vectors(cache_dir, embedder, texts, values_files, base), [n.uid for n in nodes],
                     [n.name for n in nodes], [n.level for n in nodes], parent_row)
 
 
@@ -392,24 +407,27 @@ def from_tree_vectors(tree, texts: list[str], vectors: np.ndarray) -> VersionVec
 def version_vectors(session, version, embedder, *, cache_dir=None, cache: bool = True) -> VersionVectors:
     """The vectors ``similar`` searches for ``version`` (a :class:`~taxonomy.db.models.Version`) under
     ``embedder``'s model: its cached file; else, for a rename-only change of a version whose file is cached, that
-    file with the new names (:func:`derive_renamed`); else computed (:func:`compute_version_vectors`). Stored
-    unless ``cache`` is false or the version has no checksum."""
+    file with the new names (:func:`derive_renamed`); else computed (:func:`compute_version_vectors`), with the
+    values' vectors the parent's file holds taken from it. Stored unless ``cache`` is false or the version has no
+    checksum."""
     identity = embedder.identity
     checksum = version.checksum or ""
     cache = cache and bool(checksum)
     vv = load_version_vectors(cache_dir, checksum, identity) if cache else None
     if vv is not None:
         return vv
-    change = (version.manifest or {}).get("change_set") or {}
-    ops = change.get("operations") or []
-    if cache and version.parent_id is not None and ops and all(op.get("op") == "rename" for op in ops):
+    base = None  # the parent version's vectors: most of this version's, often all
+    if cache and version.parent_id is not None:
         from taxonomy.db.models import Version
 
         parent_sum = session.execute(select(Version.checksum).where(Version.id == version.parent_id)).scalar()
         base = load_version_vectors(cache_dir, parent_sum, identity) if parent_sum else None
-        vv = derive_renamed(session, version.id, base) if base is not None else None
+    ops = ((version.manifest or {}).get("change_set") or {}).get("operations") or []
+    if base is not None and ops and all(op.get("op") == "rename" for op in ops):
+        vv = derive_renamed(session, version.id, base)
     if vv is None:
-        vv = compute_version_vectors(session, version.id, embedder, cache_dir=cache_dir, values_files=cache)
+        vv = compute_version_vectors(session, version.id, embedder, cache_dir=cache_dir, values_files=cache,
+                                     base=base)
     if cache:
         save_version_vectors(cache_dir, checksum, identity, vv)
     return vv

@@ -269,6 +269,15 @@ def test_a_build_writes_its_version_vectors_and_edits_reuse_them(db_url, cache_d
                                       cache_vectors=False).to_dict()
     assert len(sorted((cache / SUBDIR).glob("values-*.npy"))) == 1 and len(files(str(cache))) == 3
 
+    # a value taken out: no values file holds the new set; the parent's file gives every vector
+    calls.clear()
+    v4 = tx.apply(v3, [{"op": "unplace", "value": "helpfulness"}], db=db_url).version_id
+    r4 = tx.similar("helpfulness", version=v4, k=30, db=db_url, cache_dir=str(cache))
+    assert calls == ["compute"] and "helpfulness" not in [h.id for h in r4.values]
+    assert r4.to_dict() == tx.similar("helpfulness", version=v4, k=30, db=db_url, cache_dir=str(cache),
+                                      cache_vectors=False).to_dict()
+    assert len(sorted((cache / SUBDIR).glob("values-*.npy"))) == 2
+
 
 def test_a_rename_whose_nodes_differ_from_the_parents_is_computed(setup, tmp_path):
     """derive_renamed refuses a version whose nodes are not the base's (another parent): computed instead."""
