@@ -44,6 +44,26 @@ def test_stats_from_the_leaves():
     assert check_tree_integrity(tree) == []
 
 
+def test_subtree_totals_vectorised_are_the_loops_bit_for_bit():
+    rng = np.random.default_rng(3)
+    nodes = {f"t:l3:{i}": Node(f"t:l3:{i}", 3, f"C{i}", "", None) for i in range(3)}
+    nodes |= {f"t:l2:{i}": Node(f"t:l2:{i}", 2, f"B{i}", "", f"t:l3:{i % 3}") for i in range(7)}
+    nodes |= {f"t:l1:{i}": Node(f"t:l1:{i}", 1, f"A{i}", "", f"t:l2:{i % 7}") for i in range(40)}
+    leaves = [Leaf(f"v{i}", f"t:l1:{rng.integers(40)}", float(rng.random() * 10.0 ** rng.integers(-6, 6)))
+              for i in range(3000)] + [Leaf("int weight", "t:l1:0", 3), Leaf("neg zero", "t:l1:1", -0.0)]
+    tree = Tree(nodes, leaves)
+    counts, weights = tree.subtree_totals()
+    loop_counts, loop_weights = tree._subtree_totals_loop()
+    assert list(counts.items()) == list(loop_counts.items())
+    assert [w.hex() for w in weights.values()] == [w.hex() for w in loop_weights.values()]
+    assert {type(c) for c in counts.values()} == {int} and {type(w) for w in weights.values()} == {float}
+    # what the loop refuses, the same way: a value under no node, a node whose parent is missing
+    for broken in (Tree(nodes, [*leaves, Leaf("lost", "t:l1:nope", 1.0)]),
+                   Tree({**nodes, "t:l1:0": Node("t:l1:0", 1, "A0", "", "t:l2:nope")}, leaves)):
+        with pytest.raises(KeyError):
+            broken.subtree_totals()
+
+
 def test_copy_is_deep_and_equal():
     tree = small_tree()
     c = tree.copy()
