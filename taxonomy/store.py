@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from taxonomy.db.engine import sqlite_big_cache
-from taxonomy.db.models import Membership, Node, TombstoneRow, Value, ValueAlias, Version
+from taxonomy.db.models import Base, Membership, Node, TombstoneRow, Value, ValueAlias, Version
 from taxonomy.domain import Leaf, Tombstone, Tree
 from taxonomy.domain import Node as TreeNode
 from taxonomy.errors import NotFoundError, UsageError
@@ -48,36 +48,25 @@ def write_version(
     session.flush()
     uid_to_id: dict[str, int] = {}
     conn = session.connection()
+    vid = version.id
     for level in range(tree.depth, 0, -1):
         nodes = sorted(tree.nodes_at(level), key=lambda n: n.uid)
         if not nodes:
             continue
-        conn.execute(  # Core executemany: the ORM's bulk insert costs several times more per row
-            insert(Node.__table__),
-            [
-                {
-                    "version_id": version.id,
-                    "uid": n.uid,
-                    "level": n.level,
-                    "name": n.name,
-                    "description": n.description,
-                    "parent_id": uid_to_id[n.parent_uid] if n.parent_uid else None,
-                    "member_count": n.member_count,
-                    "weight": n.weight,
-                    "pct_total_occurrences": n.pct_total_occurrences,
-                }
-                for n in nodes
-            ],
-        )
+        _insert_rows(conn, Node.__table__.name, NODE_COLUMNS, [
+            (vid, n.uid, n.level, n.name, n.description, uid_to_id[n.parent_uid] if n.parent_uid else None,
+             n.member_count, n.weight, n.pct_total_occurrences)
+            for n in nodes
+        ])
         uid_to_id.update(
             {
                 uid: nid
                 for uid, nid in session.execute(
-                    select(Node.uid, Node.id).where(Node.version_id == version.id, Node.level == level)
+                    select(Node.uid, Node.id).where(Node.version_id == vid, Node.level == level)
                 )
             }
         )
-    _insert_memberships(conn, [(version.id, leaf.value_id, uid_to_id[leaf.parent_uid], leaf.weight, leaf.count)
+    _insert_memberships(conn, [(vid, leaf.value_id, uid_to_id[leaf.parent_uid], leaf.weight, leaf.count)
                                for leaf in tree.leaves])
     if tree.tombstones:
         session.execute(
@@ -98,16 +87,26 @@ def write_version(
     return version.id
 
 
+#: the columns :func:`write_version` fills, in the order of its rows (a node's id: the database's)
+NODE_COLUMNS = ("version_id", "uid", "level", "name", "description", "parent_id", "member_count", "weight",
+                "pct_total_occurrences")
+MEMBERSHIP_COLUMNS = ("version_id", "value_id", "node_id", "weight", "count")
+
+
 def _insert_memberships(conn, rows: list[tuple]) -> None:
-    """(version id, value id, node id, weight, count) rows into ``memberships``, in the connection's transaction:
-    on PostgreSQL (psycopg) one ``COPY ... FROM STDIN`` (several times faster than INSERTs, for the client and
-    the server), elsewhere the driver's ``executemany`` on plain tuples (no per-row dicts). In the order of the value
-    ids (the rows are a set; only where they lie follows it): the primary-key (version, value) and value indexes
-    then grow at one end, 100,000 rows into a table of several versions 1.2x faster on PostgreSQL's side and 1.7x
-    on SQLite (2.5x with its page cache made bigger meanwhile)."""
-    rows = sorted(rows, key=itemgetter(1))
-    table = Membership.__table__.name
-    cols = "version_id, value_id, node_id, weight, count"
+    """(version id, value id, node id, weight, count) rows into ``memberships`` (:func:`_insert_rows`), in the order
+    of the value ids (the rows are a set; only where they lie follows it): the primary-key (version, value) and
+    value indexes then grow at one end, 100,000 rows into a table of several versions 1.2x faster on PostgreSQL's
+    side and 1.7x on SQLite (2.5x with its page cache made bigger meanwhile)."""
+    _insert_rows(conn, Membership.__table__.name, MEMBERSHIP_COLUMNS, sorted(rows, key=itemgetter(1)))
+
+
+def _insert_rows(conn, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """``rows`` (tuples of the ``columns``) into ``table``, in the connection's transaction, in their order: on
+    PostgreSQL (psycopg) one ``COPY ... FROM STDIN`` (several times faster than INSERTs, for the client and the
+    server), elsewhere the driver's ``executemany`` on plain tuples (no per-row dicts; SQLite with a bigger page
+    cache meanwhile)."""
+    cols = ", ".join(columns)
     raw = conn.connection.driver_connection
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
@@ -115,15 +114,14 @@ def _insert_memberships(conn, rows: list[tuple]) -> None:
                 copy.write_row(row)
         return
     if conn.dialect.paramstyle not in ("qmark", "format", "pyformat"):  # another driver: through SQLAlchemy
-        keys = [c.strip() for c in cols.split(",")]
-        conn.execute(insert(Membership.__table__), [dict(zip(keys, r, strict=True)) for r in rows])
+        conn.execute(insert(Base.metadata.tables[table]), [dict(zip(columns, r, strict=True)) for r in rows])
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     cur = raw.cursor()
     try:
         with sqlite_big_cache(cur, conn.dialect.name == "sqlite"):
             for start in range(0, len(rows), 20_000):
-                cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join([mark] * 5)})",
+                cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join([mark] * len(columns))})",
                                 rows[start : start + 20_000])
     finally:
         cur.close()
