@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter, itemgetter
 
 from sqlalchemy import func, insert, select
@@ -24,7 +24,7 @@ def write_version(
     kind: str,
     message: str,
     manifest: dict,
-    checksum: str,
+    checksum: str | Callable[[], str],
     parent_id: int | None = None,
     author: str | None = None,
 ) -> int:
@@ -32,16 +32,19 @@ def write_version(
 
     Leaves must carry ``value_id``. Nothing is written unless the caller's transaction commits. Names and
     descriptions are checked against the column limits first (:func:`check_storable`), so that SQLite and
-    PostgreSQL refuse the same trees with the same message.
+    PostgreSQL refuse the same trees with the same message. ``checksum``: the version's, or the function that
+    computes it, called while the database takes in the memberships (on PostgreSQL its side of their COPY, most of
+    the time of a write, runs meanwhile) and stored in the version's row before the caller's transaction ends.
     """
     check_storable(tree)
+    later = checksum if callable(checksum) else None
     version = Version(
         parent_id=parent_id,
         message=message,
         author=author,
         kind=kind,
         n_levels=tree.depth,
-        checksum=checksum,
+        checksum="" if later else checksum,  # (the column takes no NULL: set below, in this transaction)
         manifest=manifest,
     )
     session.add(version)
@@ -66,8 +69,12 @@ def write_version(
                 )
             }
         )
+    computed: list[str] = []
     _insert_memberships(conn, [(vid, leaf.value_id, uid_to_id[leaf.parent_uid], leaf.weight, leaf.count)
-                               for leaf in tree.leaves])
+                               for leaf in tree.leaves], meanwhile=(lambda: computed.append(later())) if later else None)
+    if later:
+        version.checksum = computed[0]
+        session.flush()
     if tree.tombstones:
         session.execute(
             insert(TombstoneRow),
@@ -93,38 +100,53 @@ NODE_COLUMNS = ("version_id", "uid", "level", "name", "description", "parent_id"
 MEMBERSHIP_COLUMNS = ("version_id", "value_id", "node_id", "weight", "count")
 
 
-def _insert_memberships(conn, rows: list[tuple]) -> None:
+def _insert_memberships(conn, rows: list[tuple], meanwhile: Callable[[], object] | None = None) -> None:
     """(version id, value id, node id, weight, count) rows into ``memberships`` (:func:`_insert_rows`), in the order
     of the value ids (the rows are a set; only where they lie follows it): the primary-key (version, value) and
     value indexes then grow at one end, 100,000 rows into a table of several versions 1.2x faster on PostgreSQL's
-    side and 1.7x on SQLite (2.5x with its page cache made bigger meanwhile)."""
-    _insert_rows(conn, Membership.__table__.name, MEMBERSHIP_COLUMNS, sorted(rows, key=itemgetter(1)))
+    side and 1.7x on SQLite (2.5x with its page cache made bigger meanwhile). ``meanwhile``: see :func:`_insert_rows`."""
+    _insert_rows(conn, Membership.__table__.name, MEMBERSHIP_COLUMNS, sorted(rows, key=itemgetter(1)), meanwhile)
 
 
-def _insert_rows(conn, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+def _insert_rows(conn, table: str, columns: Sequence[str], rows: list[tuple],
+                 meanwhile: Callable[[], object] | None = None) -> None:
     """``rows`` (tuples of the ``columns``) into ``table``, in the connection's transaction, in their order: on
     PostgreSQL (psycopg) one ``COPY ... FROM STDIN`` (several times faster than INSERTs, for the client and the
     server), elsewhere the driver's ``executemany`` on plain tuples (no per-row dicts; SQLite with a bigger page
-    cache meanwhile)."""
+    cache meanwhile). ``meanwhile`` is called once: on PostgreSQL while a thread sends the rows and waits for the
+    server to take them in (most of that time is the server's, its foreign-key checks at the end of the COPY), then
+    the COPY's end is awaited; elsewhere after the insert."""
     cols = ", ".join(columns)
     raw = conn.connection.driver_connection
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
+        def copy_rows() -> None:
+            with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+        if meanwhile is None:
+            return copy_rows()
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="taxo-copy") as pool:  # (its end waits for the thread)
+            copying = pool.submit(copy_rows)
+            meanwhile()
+            copying.result()
+        return None
     if conn.dialect.paramstyle not in ("qmark", "format", "pyformat"):  # another driver: through SQLAlchemy
         conn.execute(insert(Base.metadata.tables[table]), [dict(zip(columns, r, strict=True)) for r in rows])
-        return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cur = raw.cursor()
-    try:
-        with sqlite_big_cache(cur, conn.dialect.name == "sqlite"):
-            for start in range(0, len(rows), 20_000):
-                cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join([mark] * len(columns))})",
-                                rows[start : start + 20_000])
-    finally:
-        cur.close()
+    else:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        cur = raw.cursor()
+        try:
+            with sqlite_big_cache(cur, conn.dialect.name == "sqlite"):
+                for start in range(0, len(rows), 20_000):
+                    cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join([mark] * len(columns))})",
+                                    rows[start : start + 20_000])
+        finally:
+            cur.close()
+    if meanwhile is not None:
+        meanwhile()
 
 
 def check_storable(tree: Tree) -> None:

@@ -151,12 +151,12 @@ def test_interrupted_build_leaves_no_partial_version(sample_db, cache_dir, monke
     real_memberships = store._insert_memberships
     calls = {"n": 0, "memberships": 0}
 
-    def counting_insert(conn, table, columns, rows):
+    def counting_insert(conn, table, columns, rows, meanwhile=None):
         calls["n"] += table == "nodes"
-        return real_insert(conn, table, columns, rows)
+        return real_insert(conn, table, columns, rows, meanwhile)
 
-    def interrupted_memberships(conn, rows):
-        real_memberships(conn, rows[: len(rows) // 2])  # half of them really written, then the interrupt
+    def interrupted_memberships(conn, rows, meanwhile=None):
+        real_memberships(conn, rows[: len(rows) // 2], meanwhile)  # half of them really written, then the interrupt
         calls["memberships"] = len(rows) // 2
         raise KeyboardInterrupt("interrupted while writing memberships")
 
