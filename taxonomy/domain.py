@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from taxonomy.errors import TaxoError
 
@@ -106,7 +107,7 @@ class Tree:
 
     def total_weight(self) -> float:
         """The summed weight of the leaves (exact: ``math.fsum``, so independent of their order)."""
-        return math.fsum(leaf.weight for leaf in self.leaves)
+        return math.fsum(map(attrgetter("weight"), self.leaves))
 
     def subtree_totals(self) -> tuple[dict[str, int], dict[str, float]]:
         """For every node: the number of values under it and their summed weight (added in leaf order). Linear

@@ -90,6 +90,20 @@ def test_check_structure_names_the_problem(breakage, message):
         recompute_stats(tree)
 
 
+def test_every_value_problem_is_found_in_leaf_order():
+    tree = small_tree()
+    tree.leaves += [Leaf("v3", "t:l1:x", 1.0), Leaf("lost", "t:l1:nope", 1.0), Leaf("v1", "t:l1:y", 1.0),
+                    Leaf("high", "t:l2:b", 1.0), Leaf("v1", "t:l1:z", 1.0)]
+    found = [(v.rule, v.message) for v in check_tree_integrity(tree, check_stats=False) if v.rule == "one-root-path"]
+    assert found == [
+        ("one-root-path", "value 'v1' is placed 3 times"),
+        ("one-root-path", "value 'v3' is placed 2 times"),
+        ("one-root-path", "value 'lost' has unknown parent 't:l1:nope'"),
+        ("one-root-path", "value 'high' is under t:l2:b ('B') at level 2, not level 1"),
+    ]
+    assert check_tree_integrity(small_tree()) == []
+
+
 def test_ancestor_of_a_broken_tree_is_an_error_not_an_assert():
     tree = small_tree()
     tree.nodes["t:l1:x"].parent_uid = None
