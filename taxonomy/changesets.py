@@ -165,7 +165,7 @@ def apply(
             located = UsageError(f"{path}, {exc}")
         raise located from None
     new_tree = outcome.tree
-    violations = check_tree_integrity(new_tree)
+    violations = check_tree_integrity(new_tree, totals=outcome.totals)  # (the sums the statistics were set from)
     where = f"the change-set {path} on version {version}" if path else f"the change-set on version {version}"
     if violations:
         raise IntegrityError(violations, context=where)

@@ -120,8 +120,13 @@ def _leaves_sound(tree: Tree) -> bool:
 
 
 @without_gc  # (counters and dicts over every value: no collector passes over the tree meanwhile)
-def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float = 1e-6) -> list[Violation]:
-    """All violations of :data:`RULES` in ``tree`` (empty list = valid). Linear in the size of the tree."""
+def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float = 1e-6,
+                         totals: tuple[dict[str, int], dict[str, float], float] | None = None) -> list[Violation]:
+    """All violations of :data:`RULES` in ``tree`` (empty list = valid). Linear in the size of the tree.
+
+    ``totals``: :meth:`Tree.subtree_totals` and :meth:`Tree.total_weight` of this tree as it is, when the caller
+    has them (e.g. :attr:`taxonomy.edits.ApplyOutcome.totals`): the node statistics are compared with them instead
+    of with sums computed again."""
     out: list[Violation] = []
     nodes = tree.nodes
     depth = tree.depth
@@ -203,13 +208,12 @@ def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float
                 )
 
     if check_stats and not out:
-        out.extend(_check_stats(tree, rel_tol))
+        out.extend(_check_stats(tree, rel_tol, totals))
     return out
 
 
-def _check_stats(tree: Tree, rel_tol: float) -> list[Violation]:
-    counts, weights = tree.subtree_totals()
-    total = tree.total_weight()
+def _check_stats(tree: Tree, rel_tol: float, totals=None) -> list[Violation]:
+    counts, weights, total = totals if totals is not None else (*tree.subtree_totals(), tree.total_weight())
     out: list[Violation] = []
     for uid, node in tree.nodes.items():
         problems = []
