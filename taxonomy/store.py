@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -211,14 +211,16 @@ def read_tree(session: Session, version_id: int, *, aliases: bool = False) -> Tr
             pct_total_occurrences=r.pct_total_occurrences,
         )
     # sorted here, not by the database: code-point order on every database (PostgreSQL's ORDER BY follows its
-    # collation), and PostgreSQL's sort of 100,000 texts costs more than Python's
-    rows = session.execute(
+    # collation), and PostgreSQL's sort of 100,000 texts costs more than Python's; the rows sorted before the
+    # leaves are made, so that the leaves lie in memory in their order (every later pass over them is faster)
+    rows = _driver_rows(
+        session,
         select(Value.text, Value.id, Membership.node_id, Membership.weight, Membership.count)
         .join(Value, Value.id == Membership.value_id)
-        .where(Membership.version_id == version_id)
+        .where(Membership.version_id == version_id),
     )
+    rows.sort(key=itemgetter(0))
     tree.leaves = [Leaf(t, id_to_uid[nid], w, c, vid) for t, vid, nid, w, c in rows]
-    tree.leaves.sort(key=attrgetter("text"))
     for t in session.scalars(select(TombstoneRow).where(TombstoneRow.version_id == version_id)):
         tree.tombstones[t.uid] = Tombstone(
             uid=t.uid, level=t.level, name=t.name, reason=t.reason, replaced_by=list(t.replaced_by), version_id=t.retired_in
@@ -236,6 +238,23 @@ def read_tree(session: Session, version_id: int, *, aliases: bool = False) -> Tr
             if surface != leaf.text and surface not in leaf.aliases:
                 leaf.aliases.append(surface)
     return tree
+
+
+def _driver_rows(session: Session, stmt) -> list[tuple]:
+    """The rows of a Core ``select`` as the driver gives them: plain tuples, without SQLAlchemy's row objects (100,000
+    rows of a version ~0.05 s sooner). Only for columns SQLAlchemy passes through unconverted on SQLite and
+    PostgreSQL: integers, floats, text."""
+    conn = session.connection()
+    compiled = stmt.compile(dialect=conn.dialect)
+    params = compiled.params
+    if conn.dialect.paramstyle in ("qmark", "format", "numeric"):
+        params = tuple(params[key] for key in compiled.positiontup)
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(str(compiled), params)
+        return list(cur.fetchall())
+    finally:
+        cur.close()
 
 
 def level_counts(session: Session, version_ids: Sequence[int] | None = None) -> dict[int, dict[int, int]]:
