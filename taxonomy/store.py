@@ -71,7 +71,8 @@ def write_version(
         )
     computed: list[str] = []
     _insert_memberships(conn, [(vid, leaf.value_id, uid_to_id[leaf.parent_uid], leaf.weight, leaf.count)
-                               for leaf in tree.leaves], meanwhile=(lambda: computed.append(later())) if later else None)
+                               for leaf in tree.leaves],
+                        meanwhile=(lambda: computed.append(later())) if later else None)
     if later:
         version.checksum = computed[0]
         session.flush()
@@ -104,7 +105,8 @@ def _insert_memberships(conn, rows: list[tuple], meanwhile: Callable[[], object]
     """(version id, value id, node id, weight, count) rows into ``memberships`` (:func:`_insert_rows`), in the order
     of the value ids (the rows are a set; only where they lie follows it): the primary-key (version, value) and
     value indexes then grow at one end, 100,000 rows into a table of several versions 1.2x faster on PostgreSQL's
-    side and 1.7x on SQLite (2.5x with its page cache made bigger meanwhile). ``meanwhile``: see :func:`_insert_rows`."""
+    side and 1.7x on SQLite (2.5x with its page cache made bigger meanwhile). ``meanwhile``: as
+    :func:`_insert_rows` takes it."""
     _insert_rows(conn, Membership.__table__.name, MEMBERSHIP_COLUMNS, sorted(rows, key=itemgetter(1)), meanwhile)
 
 
