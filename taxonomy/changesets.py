@@ -165,7 +165,7 @@ def apply(
             located = UsageError(f"{path}, {exc}")
         raise located from None
     new_tree = outcome.tree
-    violations = check_tree_integrity(new_tree)
+    violations = check_tree_integrity(new_tree, totals=outcome.totals)  # (the sums the statistics were set from)
     where = f"the change-set {path} on version {version}" if path else f"the change-set on version {version}"
     if violations:
         raise IntegrityError(violations, context=where)
@@ -196,7 +196,6 @@ def apply(
 
         new_manifest["n_values"] = len(new_tree.leaves)
         new_manifest["total_weight"] = math.fsum(leaf.weight for leaf in new_tree.leaves)
-    checksum = content_checksum(new_tree)
     source = source or {"kind": "api"}
     try:
         with session_scope(db) as session:
@@ -208,7 +207,7 @@ def apply(
                 kind=kind,
                 message=message or summary,
                 manifest=new_manifest,
-                checksum=checksum,
+                checksum=lambda: content_checksum(new_tree),  # (while the database takes in the memberships)
                 parent_id=version,
                 author=author,
             )

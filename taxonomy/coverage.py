@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from taxonomy.db.models import Batch, BatchValue, ExtractionRecord, Value
 from taxonomy.errors import NotFoundError, UsageError
-from taxonomy.ingest import ValueTotal
+
+if TYPE_CHECKING:  # (the ingest's modules and readers: imported where used, an edit needs none of them)
+    from taxonomy.ingest import ValueTotal
 
 ROLES = ("ai", "human")
 
@@ -159,6 +162,8 @@ def coverage_totals(session: Session, cov: Coverage) -> list[ValueTotal]:
     if cov.min_conversations is not None:
         convs = conversations_per_value(session, cov)
         rows = [r for r in rows if convs.get(r[0], 0) >= cov.min_conversations]
+    from taxonomy.ingest import ValueTotal
+
     return [ValueTotal(*r) for r in rows]
 
 

@@ -19,14 +19,13 @@ class EditState:
 
     def __init__(self, tree: Tree, *, shared_leaves: bool = False):
         self.tree = tree
-        # ids of the leaves still shared with the base (its list kept, so that they stay alive)
-        self._shared = {id(lf) for lf in tree.leaves} if shared_leaves else set()
-        self._base_leaves = list(tree.leaves) if shared_leaves else []
+        # the base's leaves in their places: leaf i is still shared while it is base_leaves[i] (None: none is)
+        self._base_leaves: list[Leaf] | None = list(tree.leaves) if shared_leaves else None
         self.touched: set[str] = set()
         self.created: list[str] = []
         self.unnamed: set[str] = set()
         self.undescribed: set[str] = set()  #: new split parts with a given name but no description
-        self.leaf_index = {leaf.text: i for i, leaf in enumerate(tree.leaves)}
+        self._leaf_index: dict[str, int] | None = None
         # parent uid -> its child nodes' uids / its leaves' indices (insertion-ordered), built on first use
         self._kids: dict[str | None, dict[str, None]] | None = None
         self._pos: dict[str, int] = {}  #: each node's place in the order of tree.nodes (new nodes at the end)
@@ -34,6 +33,18 @@ class EditState:
         self._journal: list[Callable[[], None]] | None = None  #: how to undo the changes of the step being tried
 
     # -- lookups -------------------------------------------------------------------------------------------------
+    @property
+    def leaf_index(self) -> dict[str, int]:
+        """Each value's text -> its place in ``tree.leaves``; built on first use (a rename needs none), then kept
+        right by the changes that add or remove values."""
+        if self._leaf_index is None:
+            self._leaf_index = {leaf.text: i for i, leaf in enumerate(self.tree.leaves)}
+        return self._leaf_index
+
+    @leaf_index.setter
+    def leaf_index(self, index: dict[str, int]) -> None:
+        self._leaf_index = index
+
     def kid_index(self) -> dict[str | None, dict[str, None]]:
         if self._kids is None:
             self._kids = {}
@@ -87,18 +98,18 @@ class EditState:
     def own_leaf(self, i: int) -> Leaf:
         """Leaf ``i``, copied first if it is still the base tree's."""
         leaf = self.tree.leaves[i]
-        if self._shared and id(leaf) in self._shared:
-            self._shared.discard(id(leaf))
+        base = self._base_leaves
+        if base is not None and i < len(base) and base[i] is leaf:
             leaf = self.tree.leaves[i] = Leaf(leaf.text, leaf.parent_uid, leaf.weight, leaf.count, leaf.value_id,
                                               list(leaf.aliases))
         return leaf
 
     def own_leaves(self) -> None:
         """Copy every leaf still shared with the base tree (before code that changes leaves directly)."""
-        if self._shared:
+        if self._base_leaves is not None:
             for i in range(len(self.tree.leaves)):
                 self.own_leaf(i)
-            self._shared.clear()
+            self._base_leaves = None
 
     def set_leaf_parent(self, i: int, parent_uid: str) -> None:
         leaf = self.own_leaf(i)

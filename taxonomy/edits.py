@@ -99,6 +99,10 @@ class ApplyOutcome:
     created: list[str] = field(default_factory=list)  #: uids of new nodes
     unnamed: list[str] = field(default_factory=list)  #: new nodes (split parts) that still need a name
     undescribed: list[str] = field(default_factory=list)  #: new split parts named by the user, still undescribed
+    #: (values under each node, their summed weights, the total weight) as the nodes' statistics were set from
+    #: them, for :func:`taxonomy.integrity.check_tree_integrity` of the unchanged tree; None when the result is
+    #: not structurally sound (the statistics were left as they were)
+    totals: tuple[dict[str, int], dict[str, float], float] | None = None
 
 
 class _Editor(EditState):
@@ -425,26 +429,28 @@ def apply_operations(tree: Tree, operations: Sequence[Operation], ctx: EditConte
                 raise EditError(str(exc), op_index=i, op=op) from None
             raise type(exc)(f"operation {i + 1} ({op.describe()}): {exc}") from None
     out = work
-    if _structurally_valid(work):
-        _restat(work)
+    totals = _restat(work) if _structurally_valid(work) else None
     return ApplyOutcome(
         tree=out,
         touched=sorted(u for u in editor.touched if u in out.nodes),
         created=[u for u in editor.created if u in out.nodes],
         unnamed=sorted(u for u in editor.unnamed if u in out.nodes),
         undescribed=sorted(u for u in editor.undescribed if u in out.nodes),
+        totals=totals,
     )
 
 
-def _restat(tree: Tree) -> None:
+def _restat(tree: Tree) -> tuple[dict[str, int], dict[str, float], float]:
     """Set every node's ``member_count``, ``weight`` and ``pct_total_occurrences`` from the leaves, in place: the
-    statistics :func:`taxonomy.tree.recompute_stats` gives a copy (the tree must be structurally sound)."""
+    statistics :func:`taxonomy.tree.recompute_stats` gives a copy (the tree must be structurally sound). Returns
+    the totals they come from (:meth:`Tree.subtree_totals` and :meth:`Tree.total_weight`)."""
     from taxonomy.tree import leaf_pct
 
     counts, weights = tree.subtree_totals()
     total = tree.total_weight()
     for uid, n in tree.nodes.items():
         n.member_count, n.weight, n.pct_total_occurrences = counts[uid], weights[uid], leaf_pct(weights[uid], total)
+    return counts, weights, total
 
 
 def _structurally_valid(tree: Tree) -> bool:

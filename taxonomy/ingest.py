@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from taxonomy.db.engine import session_scope
+from taxonomy.db.engine import SQLITE_CACHE_KIB, session_scope, sqlite_big_cache  # noqa: F401 (re-exported)
 from taxonomy.db.models import Batch, BatchValue, ExtractionRecord, Value, ValueAlias
 from taxonomy.errors import UsageError
 from taxonomy.gcpause import without_gc
@@ -263,7 +263,6 @@ def _overlap_warnings(session: Session, ids: dict[str, int], values) -> list[str
 #: the RecordRow attributes stored as extraction_records columns of the same name (besides batch_id, value_id);
 #: a new record column only needs its name here
 RECORD_FIELDS = ("line", "conversation_id", "surface", "role", "task", "response_type", "excerpt", "slices", "explicit")
-SQLITE_CACHE_KIB = -262_144  #: negative: KiB (256 MiB), as SQLite's PRAGMA cache_size takes it
 
 
 def sqlite_indexes_to_rebuild(cur, table: str, n_records: int | None) -> list[tuple[str, str]]:
@@ -322,22 +321,16 @@ def insert_records(
     marks = ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * len(columns))
     raw = conn.connection.driver_connection
     cur = raw.cursor()
-    sqlite = conn.dialect.name == "sqlite"
-    old_cache = None
-    try:
-        if sqlite:  # a bigger page cache for this connection while the indexes grow (~35 % faster)
-            old_cache = cur.execute("PRAGMA cache_size").fetchone()[0]
-            cur.execute(f"PRAGMA cache_size = {SQLITE_CACHE_KIB}")
-        rebuild = sqlite_indexes_to_rebuild(cur, table, n_records)
-        for name, _ in rebuild:
-            cur.execute(f'DROP INDEX "{name}"')
-        for part in parts:
-            cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuples(part))
-        for _, sql in rebuild:
-            cur.execute(sql)
+    try:  # (SQLite: a bigger page cache for this connection while the indexes grow, ~35 % faster)
+        with sqlite_big_cache(cur, conn.dialect.name == "sqlite"):
+            rebuild = sqlite_indexes_to_rebuild(cur, table, n_records)
+            for name, _ in rebuild:
+                cur.execute(f'DROP INDEX "{name}"')
+            for part in parts:
+                cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuples(part))
+            for _, sql in rebuild:
+                cur.execute(sql)
     finally:
-        if old_cache is not None:
-            cur.execute(f"PRAGMA cache_size = {int(old_cache)}")
         cur.close()
 
 

@@ -96,7 +96,9 @@ def check_structure(tree: Tree) -> None:
                 f"tree is inconsistent: node {uid!r} (level {n.level}) has parent {parent.uid!r} at level "
                 f"{parent.level}, expected level {n.level + 1}"
             )
-    seen: set[str] = set()
+    if _leaves_sound(tree):
+        return
+    seen: set[str] = set()  # (which value is wrong: the first in leaf order, as the checks below find it)
     for leaf in tree.leaves:
         parent = tree.nodes.get(leaf.parent_uid)
         if parent is None or parent.level != 1:
@@ -106,19 +108,36 @@ def check_structure(tree: Tree) -> None:
         seen.add(leaf.text)
 
 
+def _leaves_sound(tree: Tree) -> bool:
+    """Every leaf under a level-1 node and no text twice: what the loops over the leaves check, here with the
+    distinct parents and one set of the texts (the loops only to say which value is wrong)."""
+    nodes = tree.nodes
+    for uid in set(map(attrgetter("parent_uid"), tree.leaves)):
+        parent = nodes.get(uid)
+        if parent is None or parent.level != 1:
+            return False
+    return len(set(map(attrgetter("text"), tree.leaves))) == len(tree.leaves)
+
+
 @without_gc  # (counters and dicts over every value: no collector passes over the tree meanwhile)
-def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float = 1e-6) -> list[Violation]:
-    """All violations of :data:`RULES` in ``tree`` (empty list = valid). Linear in the size of the tree."""
+def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float = 1e-6,
+                         totals: tuple[dict[str, int], dict[str, float], float] | None = None) -> list[Violation]:
+    """All violations of :data:`RULES` in ``tree`` (empty list = valid). Linear in the size of the tree.
+
+    ``totals``: :meth:`Tree.subtree_totals` and :meth:`Tree.total_weight` of this tree as it is, when the caller
+    has them (e.g. :attr:`taxonomy.edits.ApplyOutcome.totals`): the node statistics are compared with them instead
+    of with sums computed again."""
     out: list[Violation] = []
     nodes = tree.nodes
     depth = tree.depth
 
-    # one-root-path: leaves
-    seen: Counter[str] = Counter(map(attrgetter("text"), tree.leaves))
+    # one-root-path: leaves (the loops only when the distinct parents and the set of texts find a problem)
+    sound_leaves = _leaves_sound(tree)
+    seen: Counter[str] = Counter() if sound_leaves else Counter(map(attrgetter("text"), tree.leaves))
     for text, n in seen.items():
         if n > 1:
             out.append(Violation("one-root-path", f"value {text!r} is placed {n} times"))
-    for leaf in tree.leaves:
+    for leaf in () if sound_leaves else tree.leaves:
         parent = nodes.get(leaf.parent_uid)
         if parent is None:
             out.append(Violation("one-root-path", f"value {leaf.text!r} has unknown parent {leaf.parent_uid!r}"))
@@ -189,13 +208,12 @@ def check_tree_integrity(tree: Tree, *, check_stats: bool = True, rel_tol: float
                 )
 
     if check_stats and not out:
-        out.extend(_check_stats(tree, rel_tol))
+        out.extend(_check_stats(tree, rel_tol, totals))
     return out
 
 
-def _check_stats(tree: Tree, rel_tol: float) -> list[Violation]:
-    counts, weights = tree.subtree_totals()
-    total = tree.total_weight()
+def _check_stats(tree: Tree, rel_tol: float, totals=None) -> list[Violation]:
+    counts, weights, total = totals if totals is not None else (*tree.subtree_totals(), tree.total_weight())
     out: list[Violation] = []
     for uid, node in tree.nodes.items():
         problems = []

@@ -147,20 +147,20 @@ def test_interrupted_build_leaves_no_partial_version(sample_db, cache_dir, monke
     """The version, its nodes and memberships are one transaction: a failure midway leaves nothing."""
     import taxonomy.store as store
 
-    real_insert = store.insert
+    real_insert = store._insert_rows
     real_memberships = store._insert_memberships
     calls = {"n": 0, "memberships": 0}
 
-    def counting_insert(model):
-        calls["n"] += 1
-        return real_insert(model)
+    def counting_insert(conn, table, columns, rows, meanwhile=None):
+        calls["n"] += table == "nodes"
+        return real_insert(conn, table, columns, rows, meanwhile)
 
-    def interrupted_memberships(conn, rows):
-        real_memberships(conn, rows[: len(rows) // 2])  # half of them really written, then the interrupt
+    def interrupted_memberships(conn, rows, meanwhile=None):
+        real_memberships(conn, rows[: len(rows) // 2], meanwhile)  # half of them really written, then the interrupt
         calls["memberships"] = len(rows) // 2
         raise KeyboardInterrupt("interrupted while writing memberships")
 
-    monkeypatch.setattr(store, "insert", counting_insert)
+    monkeypatch.setattr(store, "_insert_rows", counting_insert)
     monkeypatch.setattr(store, "_insert_memberships", interrupted_memberships)
     with pytest.raises(KeyboardInterrupt):
         build(db=sample_db, levels=LEVELS, cache_dir=cache_dir)

@@ -12,6 +12,7 @@ from taxonomy.db.engine import session_scope
 from taxonomy.db.models import ChangeSet, Version
 from taxonomy.errors import InputError, NotFoundError, UsageError
 from taxonomy.store import read_tree
+from taxonomy.tree import content_checksum
 
 from .curation_fixtures import make_version, uid
 
@@ -47,6 +48,7 @@ def test_rename_keeps_the_id_and_the_base_version(v1):
             {"op": "rename", "node": uid("a1x"), "name": "Honesty and truthfulness", "description": "Being truthful."}
         ]
         assert cs.source == {"kind": "api"} and cs.author == "ana"
+        assert v.checksum == content_checksum(new), "the checksum computed while the memberships go in is stored"
     assert tx.check(2, db=v1).ok
 
 

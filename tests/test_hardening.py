@@ -351,6 +351,28 @@ def test_hostile_or_too_long_names_are_refused_alike_on_both_databases(name, pro
         assert s.scalars(select(Version.id)).all() == [1]
 
 
+def test_a_version_write_whose_checksum_or_memberships_fail_writes_nothing(v1):
+    """The checksum function runs while the memberships go in (PostgreSQL: beside its COPY, in a thread): an error
+    in either ends the write with nothing stored, and the first error is the one raised."""
+    from taxonomy.store import read_tree, write_version
+    from taxonomy.tree import content_checksum
+
+    with session_scope(v1) as s:
+        tree = read_tree(s, 1)
+
+    def failing() -> str:
+        raise RuntimeError("no checksum")
+
+    with pytest.raises(RuntimeError, match="no checksum"), session_scope(v1) as s:
+        write_version(s, tree, kind="edit", message="", manifest={}, checksum=failing, parent_id=1)
+    tree.leaves[0].value_id = 10**6  # no such value: the memberships' foreign key refuses it
+    with pytest.raises(Exception, match="(?i)foreign key"), session_scope(v1) as s:  # (the driver's own error)
+        write_version(s, tree, kind="edit", message="", manifest={}, checksum=lambda: content_checksum(tree),
+                      parent_id=1)
+    with session_scope(v1) as s:
+        assert s.scalars(select(Version.id)).all() == [1]
+
+
 def test_too_long_values_and_authors_fail_alike_on_both_databases(db, tmp_path):
     f = tmp_path / "long.csv"
     f.write_text("value\n" + "v" * 501 + "\n")

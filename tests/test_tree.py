@@ -44,6 +44,26 @@ def test_stats_from_the_leaves():
     assert check_tree_integrity(tree) == []
 
 
+def test_subtree_totals_vectorised_are_the_loops_bit_for_bit():
+    rng = np.random.default_rng(3)
+    nodes = {f"t:l3:{i}": Node(f"t:l3:{i}", 3, f"C{i}", "", None) for i in range(3)}
+    nodes |= {f"t:l2:{i}": Node(f"t:l2:{i}", 2, f"B{i}", "", f"t:l3:{i % 3}") for i in range(7)}
+    nodes |= {f"t:l1:{i}": Node(f"t:l1:{i}", 1, f"A{i}", "", f"t:l2:{i % 7}") for i in range(40)}
+    leaves = [Leaf(f"v{i}", f"t:l1:{rng.integers(40)}", float(rng.random() * 10.0 ** rng.integers(-6, 6)))
+              for i in range(3000)] + [Leaf("int weight", "t:l1:0", 3), Leaf("neg zero", "t:l1:1", -0.0)]
+    tree = Tree(nodes, leaves)
+    counts, weights = tree.subtree_totals()
+    loop_counts, loop_weights = tree._subtree_totals_loop()
+    assert list(counts.items()) == list(loop_counts.items())
+    assert [w.hex() for w in weights.values()] == [w.hex() for w in loop_weights.values()]
+    assert {type(c) for c in counts.values()} == {int} and {type(w) for w in weights.values()} == {float}
+    # what the loop refuses, the same way: a value under no node, a node whose parent is missing
+    for broken in (Tree(nodes, [*leaves, Leaf("lost", "t:l1:nope", 1.0)]),
+                   Tree({**nodes, "t:l1:0": Node("t:l1:0", 1, "A0", "", "t:l2:nope")}, leaves)):
+        with pytest.raises(KeyError):
+            broken.subtree_totals()
+
+
 def test_copy_is_deep_and_equal():
     tree = small_tree()
     c = tree.copy()
@@ -68,6 +88,20 @@ def test_check_structure_names_the_problem(breakage, message):
         check_structure(tree)
     with pytest.raises(TaxoError, match=message):
         recompute_stats(tree)
+
+
+def test_every_value_problem_is_found_in_leaf_order():
+    tree = small_tree()
+    tree.leaves += [Leaf("v3", "t:l1:x", 1.0), Leaf("lost", "t:l1:nope", 1.0), Leaf("v1", "t:l1:y", 1.0),
+                    Leaf("high", "t:l2:b", 1.0), Leaf("v1", "t:l1:z", 1.0)]
+    found = [(v.rule, v.message) for v in check_tree_integrity(tree, check_stats=False) if v.rule == "one-root-path"]
+    assert found == [
+        ("one-root-path", "value 'v1' is placed 3 times"),
+        ("one-root-path", "value 'v3' is placed 2 times"),
+        ("one-root-path", "value 'lost' has unknown parent 't:l1:nope'"),
+        ("one-root-path", "value 'high' is under t:l2:b ('B') at level 2, not level 1"),
+    ]
+    assert check_tree_integrity(small_tree()) == []
 
 
 def test_ancestor_of_a_broken_tree_is_an_error_not_an_assert():
