@@ -209,7 +209,7 @@ ROWS = [("write a version (in process; client CPU)", "write_version"), ("show --
         ("show --level 1 --json", "show_level1_json"), ("check", "check"),
         ("export values-tree-csv", "export_values-tree-csv"), ("export json", "export_json"),
         ("export parquet", "export_parquet"), ("export skos-ttl", "export_skos-ttl"),
-        ("export skos-jsonld", "export_skos-jsonld"), ("similar (first: vectors cached for the version)", "similar"),
+        ("export skos-jsonld", "export_skos-jsonld"), ("similar, first call on the version (its vectors computed)", "similar"),
         ("similar again", "similar_again"), ("edit (rename; writes a version)", "edit_rename"), ("diff", "diff"),
         ("diff --json", "diff_json")]
 
