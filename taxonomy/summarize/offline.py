@@ -100,6 +100,9 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
     category_level:
         From this level up (0 = never), clusters are broad categories named by the adjectives that most of their
         weight shares ("Social and cultural values") when the category style has a suffix (below).
+    category_pair_ratio:
+        A broad category's name pairs two adjectives ("Social and cultural values") when the second scores at least
+        this share of the first's; else it is named by the first alone ("Social values").
     category_suffix:
         The noun that ends a broad category's name ("values" -> "Social values"). None (default) infers it from
         the data: "values" when most members are abstract nouns (-ness, -ity, -ism, -tion, ... heads: the
@@ -143,6 +146,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         neighbours: int = 8,
         category_level: int = 3,
         category_suffix: str | None = None,
+        category_pair_ratio: float = 0.5,
         centroid_weight: float = 1.0,
         part_penalty: float = 0.05,
         leaf_part_penalty: float = 0.1,
@@ -162,6 +166,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         self.neighbours = int(neighbours)
         self.category_level = int(category_level)
         self.category_suffix = None if category_suffix is None else str(category_suffix).strip()
+        self.category_pair_ratio = float(category_pair_ratio)
         self.centroid_weight = float(centroid_weight)
         self.part_penalty = float(part_penalty)
         self.leaf_part_penalty = float(leaf_part_penalty)

@@ -165,7 +165,7 @@ class NamingMixin:
         s1, m1, a1 = scored[0]
         tail = tuple(suffix.split())
         for s2, m2, a2 in scored[1:4]:
-            if s2 >= 0.5 * s1 and not same_stem(a1, a2):
+            if s2 >= self.category_pair_ratio * s1 and not same_stem(a1, a2):
                 out.append(capitalise(show((a1, "and", a2, *tail))))
                 break
         out.append(capitalise(show((a1, *tail))))
