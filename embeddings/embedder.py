@@ -25,6 +25,7 @@ class EmbedStats:
     n_embedded: int = 0
     model_loaded: bool = False
     n_light: int = 0  #: texts encoded by the light encoder (embeddings.light; no sentence-transformers import)
+    n_numpy: int = 0  #: queries encoded by the NumPy forward pass (embeddings.light_numpy; not stored)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Embedder:
     _spec: ModelSpec | None = field(default=None, init=False, repr=False)
     _st: object | None = field(default=None, init=False, repr=False)
     _light: object | None = field(default=None, init=False, repr=False)
+    _numpy: object | None = field(default=None, init=False, repr=False)
     _backend: str | None = field(default=None, init=False, repr=False)
 
     @property
@@ -155,6 +157,27 @@ class Embedder:
         if progress:
             progress(n, n)
         return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The (1, d) unit vector of one query phrase (``taxo similar``): the cached vector when the embedding
+        cache has it; else, with the torch backend on the CPU, no model loaded and a model the light encoder
+        reproduces, the NumPy forward pass (:mod:`embeddings.light_numpy`: no torch import; within ~1e-7 of
+        torch's vector per component, so it is *not* stored in the cache); else :meth:`embed` (stored)."""
+        if self.use_cache:
+            cached, found = self.cache.get(self.identity, [text])
+            if found.all() and cached is not None:
+                self.stats.n_texts += 1
+                self.stats.n_cached += 1
+                return cached
+        if self._st is None and self._light is None and self._light_applies():
+            if self._numpy is None:
+                from embeddings.light_numpy import NumpyEncoder
+
+                self._numpy = NumpyEncoder(self.spec)
+            self.stats.n_texts += 1
+            self.stats.n_numpy += 1
+            return self._numpy.encode_one(text)[None, :]
+        return self.embed([text])
 
     def _encode_all(self, model, uniq: list[str], vectors: np.ndarray, done: int, n: int, step: int, progress):
         if self.resolved_backend != "torch":  # the ONNX encoder batches all texts at once and reports per batch

@@ -322,7 +322,7 @@ def similar(
         backend = (recorded.get("embed_backend") if model is None else None) or "auto"
         embedder = Embedder(model=model or recorded.get("name"), cache_dir=cache_dir, backend=backend)
         vv = version_vectors(session, v, embedder, cache_dir=cache_dir, cache=cache_vectors)
-    qv = embedder.embed([normalize_value(query)])
+    qv = embedder.embed_query(normalize_value(query))
     value_hits = VectorIndex(vv.leaf_vecs, range(len(vv.texts))).search(qv, k)[0]
     node_hits = VectorIndex(vv.node_vecs, vv.uids).search(qv, k)[0]
     pos = {u: i for i, u in enumerate(vv.uids)}

@@ -100,19 +100,66 @@ print(json.dumps({"st": "sentence_transformers" in sys.modules, "hf": "transform
 """
 
 
+def _probe(script: str, cache: Path, text: str) -> dict:
+    """The JSON a probe script prints, run in a fresh process (torch backend, CPU) on ``cache`` and ``text``."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", TAXO_DEVICE="cpu")
+    env.pop("TAXO_EMBED_BACKEND", None)
+    out = subprocess.run([sys.executable, "-c", script, str(cache), text],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def test_one_missing_text_does_not_import_sentence_transformers(encoders, tmp_path):
     """A process that embeds one new text imports neither sentence-transformers nor transformers, and gets the
     vector sentence-transformers gives that text in this process."""
     _, st = encoders
     text = "a phrase never embedded before"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", TAXO_DEVICE="cpu")
-    env.pop("TAXO_EMBED_BACKEND", None)
-    out = subprocess.run([sys.executable, "-c", _PROBE, str(tmp_path), text],
-                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=True)
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got = _probe(_PROBE, tmp_path, text)
     assert got["st"] is False and got["hf"] is False and got["light"] == 1 and got["shape"] == [1, 384]
     theirs = st.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
     assert bytes.fromhex(got["bytes"]) == theirs.tobytes()
+
+
+def test_the_numpy_forward_pass_is_within_1e6_of_sentence_transformers(encoders):
+    """embeddings.light_numpy (queries only): the same vectors as sentence-transformers to about 1e-7 per
+    component on the same 318 phrases (NumPy's matrix products are not torch's kernels, so not bit for bit)."""
+    from embeddings.light_numpy import NumpyEncoder
+
+    _, st = encoders
+    numpy_encoder = NumpyEncoder(resolve_model(None))
+    phrases = _phrases()
+    ours = np.stack([numpy_encoder.encode_one(t) for t in phrases])
+    theirs = np.vstack([st.encode([t], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+                        for t in phrases])
+    assert ours.dtype == np.float32 and ours.shape == theirs.shape
+    assert np.abs(ours - theirs).max() < 1e-6
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-6)
+
+
+_QUERY_PROBE = """
+import json, sys
+from embeddings import Embedder
+emb = Embedder(cache_dir=sys.argv[1], backend="torch", device="cpu")
+vec = emb.embed_query(sys.argv[2])
+print(json.dumps({"torch": "torch" in sys.modules, "numpy": emb.stats.n_numpy, "count": emb.cache.count(),
+                  "shape": list(vec.shape), "vector": vec[0].tolist()}))
+"""
+
+
+def test_a_query_the_cache_lacks_is_encoded_without_torch_and_not_stored(encoders, tmp_path):
+    """Embedder.embed_query: a new phrase goes through the NumPy forward pass in a process that never imports
+    torch, and is not written to the embedding cache; a phrase the cache holds is read from it, bit for bit."""
+    _, st = encoders
+    text = "a query phrase never embedded before"
+    got = _probe(_QUERY_PROBE, tmp_path, text)
+    assert got["torch"] is False and got["numpy"] == 1 and got["count"] == 0 and got["shape"] == [1, 384]
+    theirs = st.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    assert np.abs(np.array(got["vector"], dtype=np.float32) - theirs[0]).max() < 1e-6
+    emb = Embedder(cache_dir=tmp_path, backend="torch", device="cpu")
+    stored = emb.embed([text])  # through the light encoder (torch): stored, torch's bits
+    again = Embedder(cache_dir=tmp_path, backend="torch", device="cpu")
+    assert np.array_equal(again.embed_query(text), stored) and again.stats.n_numpy == 0
+    assert again.stats.n_cached == 1
 
 
 def _copy_configs(tmp_path: Path) -> Path:
