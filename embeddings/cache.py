@@ -102,17 +102,16 @@ class EmbeddingCache:
         else:
             size = sizes.pop()
         dim = size // 4
-        row_of = np.full(len(keys), -1, dtype=np.int64)  # each distinct key's row among the blobs read
-        slots = np.fromiter(map(slot.__getitem__, found_keys), dtype=np.int64, count=len(blobs))
-        row_of[slots] = np.arange(len(blobs))
-        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
-        rows = row_of[where]
-        found = rows >= 0
-        if found.all():  # a warm cache: one gather
-            return vectors[rows], found
-        out = np.zeros((n, dim), dtype=np.float32)
-        out[found] = vectors[rows[found]]
-        return out, found
+        by_slot = np.zeros((len(keys), dim), dtype=np.float32)  # each distinct key's vector (zeros: not found)
+        known = np.zeros(len(keys), dtype=bool)
+        for key, blob in zip(found_keys, blobs, strict=True):  # row by row into place (no joined copy of all)
+            k = slot[key]
+            by_slot[k] = np.frombuffer(blob, dtype=np.float32)
+            known[k] = True
+        found = known[where]
+        if len(keys) == n:  # distinct texts: the slots are their positions (numbered in order), no gather
+            return by_slot, found
+        return by_slot[where], found
 
     def put(self, model: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
