@@ -268,7 +268,8 @@ def similar(
     """The values and nodes nearest to a phrase (cosine similarity, faiss)."""
     from taxonomy import api
 
-    res = api.similar(query, version=version, k=k, model=model, cache_dir=cache_dir, db=db)
+    with progress(False, as_json) as bar:  # (a bar only while values the cache lacks are embedded)
+        res = api.similar(query, version=version, k=k, model=model, cache_dir=cache_dir, db=db, progress=bar)
     if as_json:
         return emit_json(res)
     for title, hits in (("Nearest values", res.values), ("Nearest nodes", res.nodes)):

@@ -300,12 +300,15 @@ def similar(
     cache_dir: str | None = None,
     db: str | Engine | None = None,
     cache_vectors: bool = True,
+    progress=None,
 ) -> SimilarResult:
     """The ``k`` values and ``k`` nodes of a version nearest to ``query`` (cosine, exact faiss search).
 
     Uses the embedding model recorded in the version's manifest unless ``model`` is given. The version's value
     and node vectors are cached per version content and model in the embedding cache directory
     (:mod:`taxonomy.similar_cache`); ``cache_vectors=False`` computes them afresh and stores nothing.
+    ``progress`` (:class:`taxonomy.progress.Progress`) shows the embedding of values the cache lacks (another
+    ``model`` than the version's: every value is embedded once, then cached).
     """
     from embeddings import Embedder, VectorIndex
     from taxonomy.normalize import normalize_value
@@ -321,7 +324,7 @@ def similar(
         # the version's model and backend (an int8 build's vectors are not the fp32 model's), unless a model is given
         backend = (recorded.get("embed_backend") if model is None else None) or "auto"
         embedder = Embedder(model=model or recorded.get("name"), cache_dir=cache_dir, backend=backend)
-        vv = version_vectors(session, v, embedder, cache_dir=cache_dir, cache=cache_vectors)
+        vv = version_vectors(session, v, embedder, cache_dir=cache_dir, cache=cache_vectors, progress=progress)
     qv = embedder.embed_query(normalize_value(query))
     value_hits = VectorIndex(vv.leaf_vecs, range(len(vv.texts))).search(qv, k)[0]
     node_hits = VectorIndex(vv.node_vecs, vv.uids).search(qv, k)[0]

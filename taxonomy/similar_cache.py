@@ -233,7 +233,7 @@ def clear_version_vectors(cache_dir=None) -> int:
     return n
 
 
-def cached_vectors(embedder, texts: list[str]) -> np.ndarray:
+def cached_vectors(embedder, texts: list[str], progress=None) -> np.ndarray:
     """``embedder.embed(texts)`` (the same unit vectors, in order), reading the embedding cache in one query: the
     wanted keys go into a temporary table joined with the cache's, instead of one lookup per 900 texts; only the
     texts the cache lacks go to ``embedder.embed`` (which loads the model and stores them)."""
@@ -242,7 +242,7 @@ def cached_vectors(embedder, texts: list[str]) -> np.ndarray:
     from embeddings.cache import text_key
 
     if not texts or not embedder.use_cache or not embedder.cache.path.is_file():
-        return embedder.embed(texts)
+        return _embed(embedder, texts, progress)
     first: dict[bytes, int] = {}
     for i, t in enumerate(texts):
         first.setdefault(text_key(t), i)
@@ -256,12 +256,12 @@ def cached_vectors(embedder, texts: list[str]) -> np.ndarray:
             [embedder.identity],
         ).fetchall()
     except sqlite3.Error:  # another layout or a damaged file: the embedder's own lookup decides
-        return embedder.embed(texts)
+        return _embed(embedder, texts, progress)
     finally:
         conn.close()
     dims = {dim for _, dim, _ in rows}
     if len(dims) != 1 or any(len(blob) != 4 * dim for _, dim, blob in rows):
-        return embedder.embed(texts)
+        return _embed(embedder, texts, progress)
     dim = dims.pop()
     out = np.zeros((len(texts), dim), dtype=np.float32)
     found = np.zeros(len(texts), dtype=bool)
@@ -273,10 +273,19 @@ def cached_vectors(embedder, texts: list[str]) -> np.ndarray:
         out, found = out[rep], found[rep]
     missing = np.flatnonzero(~found)
     if len(missing):
-        out[missing] = embedder.embed([texts[i] for i in missing])
+        out[missing] = _embed(embedder, [texts[i] for i in missing], progress)
     embedder.stats.n_texts += len(texts) - len(missing)
     embedder.stats.n_cached += len(texts) - len(missing)
     return out
+
+
+def _embed(embedder, texts: list[str], progress) -> np.ndarray:
+    """``embedder.embed(texts)``, with a progress step when there is something to show (values the embedding cache
+    lacks: a version built with another model than ``similar --model`` names, a cleared cache)."""
+    if progress is None or len(texts) <= 1:
+        return embedder.embed(texts)
+    with progress.step("Embedding values", total=len(texts)) as step:
+        return embedder.embed(texts, progress=step.update)
 
 
 def assemble(texts: list[str], leaf_row: np.ndarray, weights: np.ndarray, leaf_vecs: np.ndarray, uids: list[str],
@@ -317,7 +326,7 @@ def assemble(texts: list[str], leaf_row: np.ndarray, weights: np.ndarray, leaf_v
 
 
 def _leaf_vectors(cache_dir, embedder, texts: list[str], values_files: bool,
-                  base: VersionVectors | None = None) -> np.ndarray:
+                  base: VersionVectors | None = None, progress=None) -> np.ndarray:
     """The values' vectors: from a values file holding exactly these texts (another version with the same values
     wrote it); else those ``base`` (the parent version's) holds, and the rest from the embedding cache; else all
     from the embedding cache."""
@@ -326,7 +335,7 @@ def _leaf_vectors(cache_dir, embedder, texts: list[str], values_files: bool,
     if vecs is not None:
         return vecs
     if base is None or not texts:
-        return cached_vectors(embedder, texts)
+        return cached_vectors(embedder, texts, progress)
     row = {t: i for i, t in enumerate(base.texts)}
     at = np.fromiter((row.get(t, -1) for t in texts), dtype=np.int64, count=len(texts))
     out = np.empty((len(texts), base.leaf_vecs.shape[1]), dtype=np.float32)
@@ -334,12 +343,12 @@ def _leaf_vectors(cache_dir, embedder, texts: list[str], values_files: bool,
     out[known] = base.leaf_vecs[at[known]]
     missing = np.flatnonzero(~known)
     if len(missing):
-        out[missing] = cached_vectors(embedder, [texts[i] for i in missing])
+        out[missing] = cached_vectors(embedder, [texts[i] for i in missing], progress)
     return out
 
 
 def compute_version_vectors(session, version_id: int, embedder, *, cache_dir=None, values_files: bool = False,
-                            base: VersionVectors | None = None) -> VersionVectors:
+                            base: VersionVectors | None = None, progress=None) -> VersionVectors:
     """The vectors of a stored version (:func:`assemble`): its values' (in code-point order of the texts, as
     :func:`taxonomy.store.read_tree` orders them; with ``values_files``, from a values file of ``cache_dir`` when
     one holds these texts; else those ``base``, another version's vectors, holds and :func:`cached_vectors` for the
@@ -364,7 +373,7 @@ def compute_version_vectors(session, version_id: int, embedder, *, cache_dir=Non
     texts = [r[0] for r in rows]
     leaf_row = np.fromiter((row_of[r[1]] for r in rows), dtype=np.int64, count=len(rows))
     w = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
-    return assemble(texts, leaf_row, w, _leaf_vectors(cache_dir, embedder, texts, values_files, base), [n.uid for n in nodes],
+    return assemble(texts, leaf_row, w, _leaf_vectors(cache_dir, embedder, texts, values_files, base, progress), [n.uid for n in nodes],
                     [n.name for n in nodes], [n.level for n in nodes], parent_row)
 
 
@@ -404,12 +413,13 @@ def from_tree_vectors(tree, texts: list[str], vectors: np.ndarray) -> VersionVec
                     np.array([pos[n.parent_uid] if n.parent_uid else -1 for n in nodes], dtype=np.int64))
 
 
-def version_vectors(session, version, embedder, *, cache_dir=None, cache: bool = True) -> VersionVectors:
+def version_vectors(session, version, embedder, *, cache_dir=None, cache: bool = True,
+                    progress=None) -> VersionVectors:
     """The vectors ``similar`` searches for ``version`` (a :class:`~taxonomy.db.models.Version`) under
     ``embedder``'s model: its cached file; else, for a rename-only change of a version whose file is cached, that
     file with the new names (:func:`derive_renamed`); else computed (:func:`compute_version_vectors`), with the
     values' vectors the parent's file holds taken from it. Stored unless ``cache`` is false or the version has no
-    checksum."""
+    checksum. ``progress`` (:class:`taxonomy.progress.Progress`) shows the embedding of values the cache lacks."""
     identity = embedder.identity
     checksum = version.checksum or ""
     cache = cache and bool(checksum)
@@ -427,7 +437,7 @@ def version_vectors(session, version, embedder, *, cache_dir=None, cache: bool =
         vv = derive_renamed(session, version.id, base)
     if vv is None:
         vv = compute_version_vectors(session, version.id, embedder, cache_dir=cache_dir, values_files=cache,
-                                     base=base)
+                                     base=base, progress=progress)
     if cache:
         save_version_vectors(cache_dir, checksum, identity, vv)
     return vv

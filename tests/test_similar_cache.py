@@ -304,3 +304,35 @@ def test_a_missing_values_file_is_a_miss(setup):
         assert load_version_vectors(cache, get_version(s, v).checksum, resolve_model(None).identity) is None
     assert tx.similar("honest", version=v, k=5, db=db, cache_dir=cache).to_dict() == first.to_dict()
     assert values.exists()
+
+
+def test_values_the_cache_lacks_are_embedded_with_progress(setup, tmp_path):
+    """A version whose values the embedding cache lacks (another model, a cleared cache): `similar` embeds them
+    once, through the progress it is given (the CLI's bar), and caches them."""
+    from contextlib import contextmanager
+
+    db, _, v = setup
+    steps = []
+
+    class Recording:
+        @contextmanager
+        def step(self, description, total=None):
+            updates = []
+            steps.append((description, total, updates))
+
+            class Step:
+                def update(self, completed, total=None):
+                    updates.append((completed, total))
+
+            yield Step()
+
+    empty = str(tmp_path / "empty-cache")
+    r = tx.similar("honest", version=v, k=3, db=db, cache_dir=empty, progress=Recording())
+    assert len(r.values) == 3
+    [(description, total, updates)] = steps
+    assert description == "Embedding values" and total == len(VALUES) and updates[-1] == (len(VALUES), len(VALUES))
+    # the model was loaded for the values, so the query went through it too, and was stored with them
+    assert EmbeddingCache(empty).count() == len(VALUES) + 1
+    steps.clear()
+    tx.similar("honest", version=v, k=3, db=db, cache_dir=empty, progress=Recording())
+    assert steps == []  # the version's vectors are cached now
