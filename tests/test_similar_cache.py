@@ -182,13 +182,19 @@ def test_computed_vectors_are_those_of_the_tree(db_url, tmp_path, monkeypatch, w
     assert np.allclose(np.linalg.norm(new.node_vecs, axis=1), np.where(empty, 0.0, 1.0), atol=1e-5)
 
 
-def test_cached_vectors_embeds_only_what_the_cache_lacks(tmp_path, monkeypatch):
+@pytest.mark.parametrize("scan_ratio", [3, 0], ids=["scan", "join"])
+def test_cached_vectors_embeds_only_what_the_cache_lacks(tmp_path, monkeypatch, scan_ratio):
+    """Both ways of reading the cache (every row of the model, or the wanted keys joined), with rows of another
+    model and unwanted rows of this one in the file."""
+    import taxonomy.similar_cache as sc
     from embeddings import Embedder
     from taxonomy.similar_cache import cached_vectors
 
+    monkeypatch.setattr(sc, "SCAN_RATIO", scan_ratio)
     cache = tmp_path / "cache"
     x = np.eye(4, dtype=np.float32)
-    EmbeddingCache(cache).put(resolve_model(None).identity, ["a", "b", "c"], x[:3])
+    EmbeddingCache(cache).put(resolve_model(None).identity, ["a", "b", "c", "unwanted"], np.vstack([x[:3], -x[:1]]))
+    EmbeddingCache(cache).put("another model", ["zz", "a"], -x[:2])
     emb = Embedder(cache_dir=cache)
     asked = []
 
