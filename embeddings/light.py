@@ -34,7 +34,7 @@ _MODULES = [
     ("sentence_transformers.models.Pooling", "1_Pooling"),
     ("sentence_transformers.models.Normalize", "2_Normalize"),
 ]
-_WEIGHTS = "model.safetensors"
+WEIGHTS = "model.safetensors"  #: the weights file both light encoders read
 _POOLING_MODES = ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
                   "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
 #: the BERT configuration values the plain-torch forward assumes (absent counts as these defaults)
@@ -49,7 +49,8 @@ def _json(path: Path):
         return None
 
 
-def _max_seq_length(path: Path) -> int:
+def max_seq_length(path: Path) -> int:
+    """The truncation length of the model in ``path`` (its sentence_bert_config.json)."""
     return int(_json(path / "sentence_bert_config.json")["max_seq_length"])
 
 
@@ -95,10 +96,10 @@ def light_supported(path: Path) -> bool:
     arguments, a plain BERT (absolute positions, exact GELU, an encoder, SDPA attention) with ``tokenizer.json``
     and float32 safetensors weights."""
     path = Path(path)
-    if not _plain_stack(path) or not (path / "tokenizer.json").is_file() or not (path / _WEIGHTS).is_file():
+    if not _plain_stack(path) or not (path / "tokenizer.json").is_file() or not (path / WEIGHTS).is_file():
         return False
     config = _json(path / "config.json")
-    if not isinstance(config, dict) or "embedding_size" in config or not _float32_weights(path / _WEIGHTS):
+    if not isinstance(config, dict) or "embedding_size" in config or not _float32_weights(path / WEIGHTS):
         return False
     if config.get("attn_implementation", config.get("_attn_implementation")) not in (None, "sdpa"):
         return False
@@ -121,6 +122,25 @@ def _float32_weights(path: Path) -> bool:
     return bool(dtypes) and dtypes <= {"F32", "I64", "I32", "I16", "I8", "U8", "BOOL"} and "F32" in dtypes
 
 
+def setup(encoder, path: Path, weights: dict) -> None:
+    """What both light encoders (this one, :mod:`embeddings.light_numpy`) take from the model in ``path``: its
+    BERT weights without their prefix (``encoder._w``), the tokenizer (truncated, no padding) and the shape
+    (``hidden``, ``heads``, ``layers``, ``eps``, ``pad_id``)."""
+    from tokenizers import Tokenizer
+
+    config = _json(path / "config.json")
+    prefix = "" if "embeddings.word_embeddings.weight" in weights else "bert."
+    encoder._w = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+    encoder.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    encoder.tokenizer.enable_truncation(max_seq_length(path))
+    encoder.tokenizer.no_padding()
+    encoder.hidden = int(config["hidden_size"])
+    encoder.heads = int(config["num_attention_heads"])
+    encoder.layers = int(config["num_hidden_layers"])
+    encoder.eps = float(config["layer_norm_eps"])
+    encoder.pad_id = config.get("pad_token_id", 0)
+
+
 class LightEncoder:
     """Unit vectors of texts, one text at a time, as sentence-transformers gives them (module docstring)."""
 
@@ -130,20 +150,8 @@ class LightEncoder:
         configure_torch(device)
         import torch
         from safetensors.torch import load_file
-        from tokenizers import Tokenizer
 
-        config = _json(spec.path / "config.json")
-        weights = load_file(str(spec.path / _WEIGHTS), device=device)  # float32 (light_supported)
-        prefix = "" if "embeddings.word_embeddings.weight" in weights else "bert."
-        self._w = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
-        self.tokenizer = Tokenizer.from_file(str(spec.path / "tokenizer.json"))
-        self.tokenizer.enable_truncation(_max_seq_length(spec.path))
-        self.tokenizer.no_padding()
-        self.hidden = int(config["hidden_size"])
-        self.heads = int(config["num_attention_heads"])
-        self.layers = int(config["num_hidden_layers"])
-        self.eps = float(config["layer_norm_eps"])
-        self.pad_id = config.get("pad_token_id", 0)
+        setup(self, spec.path, load_file(str(spec.path / WEIGHTS), device=device))  # float32 (light_supported)
         self.device = device
         self._torch = torch
 

@@ -11,12 +11,11 @@ NumPy vector there would not give the tree torch's give). See :meth:`embeddings.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from embeddings.light import _WEIGHTS, _max_seq_length
+from embeddings.light import WEIGHTS, setup
 from embeddings.model import ModelSpec
 
 
@@ -25,20 +24,9 @@ class NumpyEncoder:
 
     def __init__(self, spec: ModelSpec):
         from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
 
         path = Path(spec.path)
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        weights = load_file(str(path / _WEIGHTS))
-        prefix = "" if "embeddings.word_embeddings.weight" in weights else "bert."
-        self._w = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
-        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self.tokenizer.enable_truncation(_max_seq_length(path))
-        self.tokenizer.no_padding()
-        self.hidden = int(config["hidden_size"])
-        self.heads = int(config["num_attention_heads"])
-        self.layers = int(config["num_hidden_layers"])
-        self.eps = float(config["layer_norm_eps"])
+        setup(self, path, load_file(str(path / WEIGHTS)))
 
     def encode_one(self, text: str) -> np.ndarray:
         """The (d,) float32 unit vector of ``text``."""

@@ -328,7 +328,7 @@ def similar(
     qv = embedder.embed_query(normalize_value(query))
     value_hits = VectorIndex(vv.leaf_vecs, range(len(vv.texts))).search(qv, k)[0]
     node_hits = VectorIndex(vv.node_vecs, vv.uids).search(qv, k)[0]
-    pos = {u: i for i, u in enumerate(vv.uids)}
+    pos = vv.positions()
     return SimilarResult(
         query=query,
         version_id=version,

@@ -83,7 +83,7 @@ class VersionVectors:
 
     def path_of(self, uid: str | None) -> list[str]:
         """Names from the top level down to ``uid`` (empty for None)."""
-        pos = self._pos()
+        pos = self.positions()
         names = []
         while uid is not None:
             i = pos[uid]
@@ -91,7 +91,8 @@ class VersionVectors:
             uid = self.parents[i]
         return names[::-1]
 
-    def _pos(self) -> dict[str, int]:
+    def positions(self) -> dict[str, int]:
+        """Each node uid's row in ``uids`` (built once)."""
         if not hasattr(self, "_pos_map"):
             self._pos_map = {u: i for i, u in enumerate(self.uids)}
         return self._pos_map
