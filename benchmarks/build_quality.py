@@ -152,10 +152,11 @@ def run_method(name: str, X: np.ndarray, w: np.ndarray, levels: list[int], seed:
 LAST_FIT: dict = {}
 
 
-def name_scores(values, X, w, labels, ref_tree, embed, ref_top) -> dict:
+def name_scores(values, X, w, labels, ref_tree, embedder, ref_top) -> dict:
     """Name the fitted tree with the offline summarizer; name fidelity per level for it and for the trivial floor
     (heaviest member), and the share of same-word pairs in one level-1 node that the published tree puts under
-    different top categories (opposites grouped by a shared word)."""
+    different top categories (opposites grouped by a shared word). ``embedder``: the namer's (as ``taxo build``
+    hands it over) and the scores' embedder."""
     from taxonomy.build import assemble_tree
     from taxonomy.naming import summarize_tree
     from taxonomy.compare import compare_trees
@@ -163,9 +164,9 @@ def name_scores(values, X, w, labels, ref_tree, embed, ref_top) -> dict:
 
     tree, vl = assemble_tree(values, w, [1] * len(values), None, labels)
     t = time.perf_counter()
-    summarize_tree(tree, X, vl, OfflineSummarizer())
+    summarize_tree(tree, X, vl, OfflineSummarizer(), embedder=embedder)
     out = {"naming_seconds": time.perf_counter() - t}
-    res = compare_trees(tree, ref_tree, embed=embed)
+    res = compare_trees(tree, ref_tree, embed=embedder.embed)
     for lc in res.levels:
         out[f"names_l{lc.level}"] = lc.name_fidelity
         out[f"floor_l{lc.level}"] = lc.name_fidelity_floor
@@ -367,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     from taxonomy.reference import load_values_tree_csv
 
     ref_tree = load_values_tree_csv(args.refdata / "values_tree.csv")
-    name_embed = Embedder(cache_dir=cache / "names" if cache is not None else None).embed
+    name_embedder = Embedder(cache_dir=cache / "names" if cache is not None else None)
     ref_top = ref[3]
     default_params = {}
     if args.contrast is not None:
@@ -400,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                                                         default_params if name == DEFAULT_METHOD else None)
                 run = {"seed": seed, "seconds": dt[0], "cpu_seconds": dt[1], **score(labels, ref, w)}
                 if name == DEFAULT_METHOD:
-                    run.update(name_scores(values, X, w, LAST_FIT["labels"], ref_tree, name_embed, ref_top))
+                    run.update(name_scores(values, X, w, LAST_FIT["labels"], ref_tree, name_embedder, ref_top))
                     print("  names " + " / ".join(f"{run[f'names_l{lv}']:.3f}" for lv in (1, 2, 3))
                           + "  floor " + " / ".join(f"{run[f'floor_l{lv}']:.3f}" for lv in (1, 2, 3))
                           + f"  opposites {run['opposites']:.3f}  top: {run['top_names']}", flush=True)

@@ -78,7 +78,7 @@ def defects_reference(path: Path = DEFECTS):
     return tree
 
 
-def other_domain(embed_fn, params: dict) -> dict:
+def other_domain(embedder, params: dict) -> dict:
     """The defects tree renamed by the namer on its own partition, scored against its hand-written names."""
     from taxonomy.compare import compare_trees
     from taxonomy.naming import summarize_tree
@@ -90,8 +90,8 @@ def other_domain(embed_fn, params: dict) -> dict:
     anc = ref.ancestors_by_level()
     labels = [np.unique(anc[lv], return_inverse=True)[1] for lv in (1, 2, 3)]
     ours = copy.deepcopy(ref)
-    summarize_tree(ours, embed_fn(texts), labels, OfflineSummarizer(**params))
-    res = compare_trees(ours, ref, embed=embed_fn)
+    summarize_tree(ours, embedder.embed(texts), labels, OfflineSummarizer(**params), embedder=embedder)
+    res = compare_trees(ours, ref, embed=embedder.embed)
     out = {}
     for lc in res.levels:
         out[f"names_l{lc.level}"] = lc.name_fidelity
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     values, w, ref, levels = load_reference(args.refdata)
     X = embed(values, args.cache)
     ref_tree = load_values_tree_csv(args.refdata / "values_tree.csv")
-    name_embed = Embedder(cache_dir=args.cache / "names").embed
+    name_embedder = Embedder(cache_dir=args.cache / "names")
 
     import taxonomy.summarize as summ_mod
 
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             labels = fitted_labels(X, w, levels, seed, args.cache)
             t, c = time.perf_counter(), time.process_time()
-            run = {"seed": seed, **name_scores(values, X, w, labels, ref_tree, name_embed, ref[3])}
+            run = {"seed": seed, **name_scores(values, X, w, labels, ref_tree, name_embedder, ref[3])}
             run["cpu_seconds"] = time.process_time() - c
             run["wall_seconds"] = time.perf_counter() - t
             runs.append(run)
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                   + f"  opposites {run['opposites']:.3f}  top: {run['top_names']}", flush=True)
     finally:
         summ_mod.OfflineSummarizer = base_cls
-    other = other_domain(name_embed, params)
+    other = other_domain(name_embedder, params)
     print("defects: names " + " / ".join(f"{other[f'names_l{lv}']:.3f}" for lv in (1, 2, 3))
           + "  floor " + " / ".join(f"{other[f'floor_l{lv}']:.3f}" for lv in (1, 2, 3)), flush=True)
     for lv in (3, 2, 1):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,3 +135,40 @@ def load_sentence_transformer(spec: ModelSpec, device: str | None = "cpu"):
 
     configure_torch(device)
     return SentenceTransformer(str(spec.path), device=device, local_files_only=True)
+
+
+_WORD = re.compile(r"[a-z]{4,}")
+#: markers of a word's start in byte-level BPE ("Ġ") and SentencePiece ("▁") vocabularies
+_WORD_START = ("\u0120", "\u2581")
+
+
+def model_words(path: Path) -> list[str]:
+    """The whole words of a model's tokenizer vocabulary: lower-case letters only, at least four, in vocabulary
+    order, each once (WordPiece's "##" pieces and other sub-words are left out). Read from ``tokenizer.json``, else
+    ``vocab.txt``; empty when the model has neither. A general word list in the model's own language, with nothing
+    taken from any data."""
+    path = Path(path)
+    tokens: list[str] = []
+    tj, vt = path / "tokenizer.json", path / "vocab.txt"
+    if tj.is_file():
+        import json
+
+        vocab = (json.loads(tj.read_text(encoding="utf-8")).get("model") or {}).get("vocab") or {}
+        if isinstance(vocab, dict):  # WordPiece, BPE: token -> id
+            tokens = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
+        elif isinstance(vocab, list):  # Unigram: [token, score] pairs
+            tokens = [t[0] for t in vocab if t]
+    elif vt.is_file():
+        tokens = vt.read_text(encoding="utf-8").splitlines()
+    # where words are marked at their start (BPE, SentencePiece), an unmarked token is a piece inside a word
+    marked = any(t.startswith(_WORD_START) for t in tokens)
+    out: dict[str, None] = {}
+    for t in tokens:
+        t = t.strip()
+        if marked:
+            if not t.startswith(_WORD_START):
+                continue
+            t = t[1:]
+        if _WORD.fullmatch(t):
+            out.setdefault(t, None)
+    return list(out)

@@ -263,9 +263,10 @@ def cluster_values(X: np.ndarray, values: LoadedValues, clusterer, clio, embed, 
     return fitted, level_counts, clio_result
 
 
-def name_clusters(values: LoadedValues, X: np.ndarray, labels, summarizer, clio_result, *, id_prefix, progress):
+def name_clusters(values: LoadedValues, X: np.ndarray, labels, summarizer, clio_result, *, id_prefix, progress,
+                  embedder=None):
     """Stage 4: the tree of the clusters, every node named and described (by the summarizer, or as Clio named
-    the levels while building them)."""
+    the levels while building them). ``embedder``: the one that made ``X``, handed to the summarizer."""
     from taxonomy.naming import summarize_tree
 
     tree, value_labels = assemble_tree(
@@ -273,7 +274,7 @@ def name_clusters(values: LoadedValues, X: np.ndarray, labels, summarizer, clio_
     )
     with progress.step("Naming clusters", total=len(labels)) as step:
         if clio_result is None:
-            summarize_tree(tree, X, value_labels, summarizer)
+            summarize_tree(tree, X, value_labels, summarizer, embedder=embedder)
         else:  # Clio named every level while building it
             _apply_summaries(tree, value_labels, clio_result.summaries)
         step.update(len(labels))
@@ -458,9 +459,12 @@ def build(
     t = time.perf_counter()
     fitted, level_counts, clio_result = cluster_values(X, values, clusterer, clio, embedder.embed, progress)
     timings["cluster"] = time.perf_counter() - t
+    # what was embedded for the values (and --contrast's phrases), not the namer's general words after it
+    n_embedded, n_cached = embedder.stats.n_embedded, embedder.stats.n_cached
 
     t = time.perf_counter()
-    tree = name_clusters(values, X, fitted.labels, summ, clio_result, id_prefix=id_prefix, progress=progress)
+    tree = name_clusters(values, X, fitted.labels, summ, clio_result, id_prefix=id_prefix, progress=progress,
+                         embedder=embedder)
     timings["summarize"] = time.perf_counter() - t
 
     checksum = content_checksum(tree)
@@ -494,8 +498,8 @@ def build(
         model=embedder.spec.identity,
         checksum=checksum,
         timings={k: round(v, 3) for k, v in timings.items()},
-        embedded=embedder.stats.n_embedded,
-        cached=embedder.stats.n_cached,
+        embedded=n_embedded,
+        cached=n_cached,
         llm=(
             {"provider": summ.provider, "model": summ.service.model, "stats": summ.service.stats.to_dict()}
             if summ.uses_model

@@ -178,7 +178,8 @@ def apply(
     if to_name or to_describe:
         summarizer.preflight()  # a language model: check key and server before naming anything
         vectors = embed([leaf.text for leaf in new_tree.leaves])
-        name_nodes(new_tree, sorted(to_name | to_describe), vectors, summarizer, describe_only=to_describe)
+        name_nodes(new_tree, sorted(to_name | to_describe), vectors, summarizer, describe_only=to_describe,
+                   embedder=embedder)
         violations = check_tree_integrity(new_tree)
         if violations:  # pragma: no cover - naming keeps names distinct
             raise IntegrityError(violations, context=where)

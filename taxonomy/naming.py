@@ -52,6 +52,7 @@ def name_nodes(
     *,
     describe_only: Collection[str] = frozenset(),
     order: Mapping[int, Sequence[str]] | None = None,
+    embedder=None,
 ) -> None:
     """Name and describe the nodes ``uids`` of ``tree`` in place, one level at a time, bottom-up (a parent is named
     from its children's new names).
@@ -61,10 +62,13 @@ def name_nodes(
     targets) and is told every node's current description first. Nodes in ``describe_only`` keep their name and
     take the summarizer's description. A new name that repeats a sibling's is made distinct (:func:`distinct_name`).
     ``order``: per level, the level's node uids in the order the summarizer sees them (default: by uid; a fresh
-    build gives its clusters' order).
+    build gives its clusters' order). ``embedder``: the one that made ``vectors``, handed to the summarizer
+    (:meth:`~taxonomy.summarize.base.Summarizer.use_embedder`: the offline one names broad categories with it).
     """
     if not uids:
         return
+    if embedder is not None:
+        summarizer.use_embedder(embedder)
     from taxonomy.gcpause import gc_paused
 
     # a level of 100,000 values makes millions of small objects without cycles (tokens, n-gram counts): the cyclic
@@ -141,16 +145,17 @@ def cluster_infos(tree, level: int, nodes, ancestors: Sequence[str], texts, weig
     return out
 
 
-def summarize_tree(tree, X: np.ndarray, value_labels: Sequence[np.ndarray], summarizer) -> None:
+def summarize_tree(tree, X: np.ndarray, value_labels: Sequence[np.ndarray], summarizer, embedder=None) -> None:
     """Name and describe every node of a freshly clustered tree, bottom-up. ``value_labels``: per level, each
-    value's cluster index (the summarizer sees a level's clusters in that index order)."""
+    value's cluster index (the summarizer sees a level's clusters in that index order). ``embedder``: the one
+    that made ``X`` (:func:`name_nodes`)."""
     order: dict[int, list[str]] = {}
     for level, vl in enumerate(value_labels, start=1):
         first: dict[int, int] = {}
         for j, c in enumerate(np.asarray(vl).tolist()):
             first.setdefault(int(c), j)
         order[level] = [tree.ancestor(tree.leaves[first[c]], level) for c in range(int(np.max(vl)) + 1)]
-    name_nodes(tree, [u for uids in order.values() for u in uids], X, summarizer, order=order)
+    name_nodes(tree, [u for uids in order.values() for u in uids], X, summarizer, order=order, embedder=embedder)
 
 
 # ---------------------------------------------------------------------------------------------------- from a manifest
@@ -164,7 +169,8 @@ def summarizer_for(manifest: Mapping, db=None, overrides: Mapping | None = None,
     ``overrides``: ``summarizer`` (a name) and the language-model options (``model``, ``base_url``,
     ``api_key_env``, ``concurrency``, ``max_calls``, ``max_cost``, ``price``; None = not given). A language-model
     summarizer reuses the version's model, server and key variable (never a key) when the provider is the same,
-    and the version's seed. The result is bound to ``db`` for its response cache; call ``preflight()`` before
+    and the version's seed; the offline summarizer takes the version's recorded parameters (those it still has).
+    The result is bound to ``db`` for its response cache; call ``preflight()`` before
     any work.
     """
     from taxonomy.summarize import DEFAULT_SUMMARIZER, SUMMARIZERS
@@ -180,7 +186,21 @@ def summarizer_for(manifest: Mapping, db=None, overrides: Mapping | None = None,
             for key in _RECORDED_LLM_OPTIONS:
                 if given.get(key) is None and prev.get(key):
                     given[key] = prev[key]
-    return summarizer_for_build(name, seed=int(manifest.get("seed") or 0), db=db, refresh=refresh, **given)
+    summ = summarizer_for_build(name, seed=int(manifest.get("seed") or 0), db=db, refresh=refresh, **given)
+    recorded = manifest.get("summarizer") or {}
+    if cls is not None and not cls.uses_model and str(recorded.get("name") or "").lower() == name:
+        # the offline namer with the version's parameters (its category style, ...): an edit names as the build did
+        import inspect
+
+        accepted = inspect.signature(cls.__init__).parameters
+        params = {k: v for k, v in (recorded.get("params") or {}).items() if k in accepted and k != "self"}
+        try:
+            summ = cls(**params)
+        except (TypeError, ValueError) as exc:
+            from taxonomy.errors import UsageError
+
+            raise UsageError(f"the version's manifest records summarizer parameters {name} refuses: {exc}") from None
+    return summ
 
 
 def embedder_for(manifest: Mapping, cache_dir=None):

@@ -151,8 +151,9 @@ def resummarize(
     summ.preflight()  # before any work
 
     old = {u: (tree.nodes[u].name, tree.nodes[u].description) for u in uids}
-    vectors = embedder_for(manifest, cache_dir).embed([leaf.text for leaf in tree.leaves])
-    name_nodes(tree, uids, vectors, summ)
+    embedder = embedder_for(manifest, cache_dir)
+    vectors = embedder.embed([leaf.text for leaf in tree.leaves])
+    name_nodes(tree, uids, vectors, summ, embedder=embedder)
 
     # the change-set: the renames in a safe order (each node's last one carries its description), then the nodes
     # whose name stayed (their description may have changed)

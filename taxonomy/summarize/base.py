@@ -30,7 +30,7 @@ class Summary:
 class Summarizer(ABC):
     """Names and describes the clusters of one level at a time.
 
-    Callers never ask what kind of summarizer they hold: :meth:`preflight`, :meth:`remember` and
+    Callers never ask what kind of summarizer they hold: :meth:`preflight`, :meth:`use_embedder`, :meth:`remember` and
     :meth:`summarize_targets` work on every one; :attr:`uses_model` says whether there are model calls to report.
     """
 
@@ -61,6 +61,10 @@ class Summarizer(ABC):
 
     def preflight(self) -> None:
         """Check what naming will need before any work starts (a model's key and server); nothing by default."""
+
+    def use_embedder(self, embedder) -> None:
+        """Hand over the embedder that made the values' vectors (the offline summarizer embeds its general words
+        for broad categories with it: :mod:`taxonomy.summarize.lexicon`); ignored by default."""
 
     def remember(self, name: str, description: str) -> None:
         """Note an existing node's description (a model shows it when the node's parent is named); ignored by

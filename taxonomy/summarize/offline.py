@@ -103,6 +103,12 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
     category_pair_ratio:
         A broad category's name pairs two adjectives ("Social and cultural values") when the second scores at least
         this share of the first's; else it is named by the first alone ("Social values").
+    category_lexicon:
+        True (default): a broad category is named first by general adjectives, those of the embedding model's own
+        vocabulary nearest its centroid ("Practical values", :mod:`.lexicon`), when the summarizer has the
+        embedder (:meth:`use_embedder`; ``taxo build``, edits and ``taxo resummarize`` hand it over); the
+        adjectives its members say come after them. False: only the members' adjectives. On the published tree
+        level-3 name fidelity is 0.675 ± 0.020 with it against 0.621 ± 0.019 without (10 seeds).
     category_suffix:
         The noun that ends a broad category's name ("values" -> "Social values"). None (default) infers it from
         the data: "values" when most members are abstract nouns (-ness, -ity, -ism, -tion, ... heads: the
@@ -147,6 +153,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         category_level: int = 3,
         category_suffix: str | None = None,
         category_pair_ratio: float = 0.5,
+        category_lexicon: bool = True,
         centroid_weight: float = 1.0,
         part_penalty: float = 0.05,
         leaf_part_penalty: float = 0.1,
@@ -167,6 +174,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         self.category_level = int(category_level)
         self.category_suffix = None if category_suffix is None else str(category_suffix).strip()
         self.category_pair_ratio = float(category_pair_ratio)
+        self.category_lexicon = bool(category_lexicon)
         self.centroid_weight = float(centroid_weight)
         self.part_penalty = float(part_penalty)
         self.leaf_part_penalty = float(leaf_part_penalty)
@@ -174,10 +182,30 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         self.leaf_centroid_mix = None if leaf_centroid_mix is None else float(leaf_centroid_mix)
         self.head_weight_min = float(head_weight_min)
         self.leaf_parent_blend = float(leaf_parent_blend)
+        self._lexicon = None  # set by use_embedder
+
+    def use_embedder(self, embedder) -> None:
+        """Name broad categories with the adjectives of this embedder's model vocabulary (``category_lexicon``)."""
+        from .lexicon import Lexicon
+
+        if self._lexicon is None or self._lexicon.embedder is not embedder:
+            self._lexicon = Lexicon(embedder)
 
     def get_params(self) -> dict:
         """Constructor parameters only (not what a call inferred, such as ``category_suffix_``)."""
         return {k: v for k, v in super().get_params().items() if not k.endswith("_")}
+
+    def _broad_names(self, c: ClusterInfo, suffix: str, said: list[str]) -> list[str]:
+        """A broad category's names: with the lexicon (``category_lexicon`` and an embedder), the model
+        vocabulary's adjectives nearest its centroid and the names of the adjectives its members say (``said``),
+        nearest first by their own vectors; else ``said`` as it is."""
+        lexicon = self._lexicon
+        if not self.category_lexicon or lexicon is None:
+            return said
+        from .lexicon import category_centroid
+
+        centroid = category_centroid(c.embeddings, c.weights)
+        return said if centroid is None else lexicon.category_names(centroid, suffix, self.max_chars, also=said)
 
     def _presence_mix(self, p: np.ndarray, mix: float) -> np.ndarray:
         """Member weights mixing frequency (raised to ``frequency_power``) with mere presence, ``mix`` 0..1."""
@@ -459,7 +487,7 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
             members = [o for o in vectors.central_members(k, cw, show, 3) if self._fits(o.split(), o)]
             opts = self._rerank(opts, members, vectors, k, cw, probs[k], tok, blend.get(k))
             if suffix and cat_cov is not None and self.category_level and c.level >= self.category_level:
-                opts = self._category_names(cat_cov, k, suffix, show) + opts
+                opts = self._broad_names(c, suffix, self._category_names(cat_cov, k, suffix, show)) + opts
             # a parent that repeats one of its children's names says nothing new: such options go last
             child = {str(x).casefold() for x in (c.child_names or [])}
             opts = [o for o in opts if o.casefold() not in child] + [o for o in opts if o.casefold() in child]

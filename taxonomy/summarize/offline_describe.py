@@ -159,16 +159,17 @@ class DescribeMixin:
             return f"A single member: {self._quote(c.members[0])}."
         children = list(c.child_names or [])
         ex = self._examples(c, name, rep, tok, self.n_examples)
+        # "Social values, ...", not "Values about social values, ..."
+        category = bool(noun == "Values" and name.casefold().endswith(" values"))
+        lead = name if category else f"{noun} about {focus}"
         if c.level >= 2 and children:
             cw, _ = norm_weights(c.child_weights if len(c.child_weights) == len(children) else None, len(children))
             corder = sorted(range(len(children)), key=lambda j: (-cw[j], str(children[j])))
             shown = [f"“{self._clip(children[j])}”" for j in corder[:3]]
-            category = bool(noun == "Values" and name.casefold().endswith(" values"))
-            lead = name if category else f"{noun} about {focus}"
             first = f"{lead}, gathering {join_list(shown)}"
             first += " among others." if len(children) > 3 else "."
         else:
-            first = f"{noun} about {focus}, such as {self._factored_list(ex)}." if ex else f"{noun} about {focus}."
+            first = f"{lead}, such as {self._factored_list(ex)}." if ex else f"{lead}."
         if not near:
             return first
         others = join_list([f"“{self._clip(x)}”" for x in near])
