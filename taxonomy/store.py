@@ -8,6 +8,7 @@ from operator import itemgetter
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from taxonomy.db.bulk import driver_rows
 from taxonomy.db.engine import sqlite_big_cache
 from taxonomy.db.models import Base, Membership, Node, TombstoneRow, Value, ValueAlias, Version
 from taxonomy.domain import Leaf, Tombstone, Tree
@@ -215,7 +216,7 @@ def read_tree(session: Session, version_id: int, *, aliases: bool = False) -> Tr
     # sorted here, not by the database: code-point order on every database (PostgreSQL's ORDER BY follows its
     # collation), and PostgreSQL's sort of 100,000 texts costs more than Python's; the rows sorted before the
     # leaves are made, so that the leaves lie in memory in their order (every later pass over them is faster)
-    rows = _driver_rows(
+    rows = driver_rows(
         session,
         select(Value.text, Value.id, Membership.node_id, Membership.weight, Membership.count)
         .join(Value, Value.id == Membership.value_id)
@@ -240,23 +241,6 @@ def read_tree(session: Session, version_id: int, *, aliases: bool = False) -> Tr
             if surface != leaf.text and surface not in leaf.aliases:
                 leaf.aliases.append(surface)
     return tree
-
-
-def _driver_rows(session: Session, stmt) -> list[tuple]:
-    """The rows of a Core ``select`` as the driver gives them: plain tuples, without SQLAlchemy's row objects (100,000
-    rows of a version ~0.05 s sooner). Only for columns SQLAlchemy passes through unconverted on SQLite and
-    PostgreSQL: integers, floats, text."""
-    conn = session.connection()
-    compiled = stmt.compile(dialect=conn.dialect)
-    params = compiled.params
-    if conn.dialect.paramstyle in ("qmark", "format", "numeric"):
-        params = tuple(params[key] for key in compiled.positiontup)
-    cur = conn.connection.driver_connection.cursor()
-    try:
-        cur.execute(str(compiled), params)
-        return list(cur.fetchall())
-    finally:
-        cur.close()
 
 
 def level_counts(session: Session, version_ids: Sequence[int] | None = None) -> dict[int, dict[int, int]]:
