@@ -255,9 +255,9 @@ def cached_vectors(embedder, texts: list[str], progress=None) -> np.ndarray:
     instead of one lookup per 900 texts: every row of the model when the cache holds at most
     :data:`SCAN_RATIO` times as many as are wanted (one pass in key order: 0.25 s for 100,000; the rows are
     counted only when the file's size allows more), else the wanted keys in a temporary table joined with the
-    cache's (0.75 s for 100,000, whatever else the cache holds). The stored vectors are joined in the texts' order
-    into one buffer (no NumPy call per row); only the texts the cache lacks go to ``embedder.embed`` (which loads
-    the model and stores them)."""
+    cache's (0.75 s for 100,000, whatever else the cache holds). Each stored vector is copied into its text's row
+    as it is read (no NumPy call per row, no row kept); only the texts the cache lacks go to ``embedder.embed``
+    (which loads the model and stores them)."""
     import sqlite3
 
     from embeddings.cache import text_key
@@ -267,16 +267,23 @@ def cached_vectors(embedder, texts: list[str], progress=None) -> np.ndarray:
     first: dict[bytes, int] = {}
     for i, t in enumerate(texts):
         first.setdefault(text_key(t), i)
-    blobs: list[bytes | None] = [None] * len(texts)  # each text's stored vector, at its first occurrence
     conn = sqlite3.connect(embedder.cache.path, timeout=60)
     try:
         model = embedder.identity
-        if _few_rows(conn, embedder.cache.path, model, len(first)):  # the model's rows, in key order
+        one = conn.execute("SELECT length(key), length(vector) FROM embeddings WHERE model = ? LIMIT 1",
+                           [model]).fetchone()
+        if one is None or not one[1] or one[1] % 4:  # nothing of this model, or not float32 rows
+            return _embed(embedder, texts, progress)
+        size = one[1]
+        buf = bytearray(len(texts) * size)  # each text's vector at its first occurrence, zeros where none is
+        into, found = memoryview(buf), bytearray(len(texts))
+        if _few_rows(conn, embedder.cache.path, model, len(first), sum(one)):  # the model's rows, in key order
             at = first.get
             for key, blob in conn.execute("SELECT key, vector FROM embeddings WHERE model = ?", [model]):
                 i = at(key)
                 if i is not None:
-                    blobs[i] = blob
+                    into[i * size : i * size + size] = blob
+                    found[i] = 1
         else:
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("CREATE TEMP TABLE wanted (key BLOB PRIMARY KEY, i INTEGER NOT NULL) WITHOUT ROWID")
@@ -284,37 +291,30 @@ def cached_vectors(embedder, texts: list[str], progress=None) -> np.ndarray:
             for i, blob in conn.execute(
                 "SELECT w.i, e.vector FROM wanted w JOIN embeddings e ON e.model = ? AND e.key = w.key", [model]
             ):
-                blobs[i] = blob
-    except sqlite3.Error:  # another layout or a damaged file: the embedder's own lookup decides
-        return _embed(embedder, texts, progress)
+                into[i * size : i * size + size] = blob
+                found[i] = 1
+    except (sqlite3.Error, ValueError):  # another layout, a damaged file, rows of several sizes: the embedder's
+        return _embed(embedder, texts, progress)  # own lookup decides
     finally:
         conn.close()
-    sizes = {len(b) for b in blobs if b is not None}
-    if len(sizes) != 1 or sizes.pop() % 4:  # none found, or rows of several sizes
-        return _embed(embedder, texts, progress)
-    if len(first) < len(texts):  # repeated texts (not in a version, whose texts are unique): the first's vector
-        blobs = [blobs[first[text_key(t)]] for t in texts]
-    missing = [i for i, b in enumerate(blobs) if b is None]
-    size = next(len(b) for b in blobs if b is not None)
-    if missing:
-        zero = bytes(size)
-        blobs = [zero if b is None else b for b in blobs]
-    out = np.frombuffer(bytearray().join(blobs), dtype=np.float32).reshape(len(texts), size // 4)
-    if missing:
+    out = np.frombuffer(buf, dtype=np.float32).reshape(len(texts), size // 4)
+    held = np.frombuffer(found, dtype=np.uint8).astype(bool)
+    if len(first) < len(texts):  # repeated texts (not in a version, whose texts are unique): copy the first's row
+        rep = np.array([first[text_key(t)] for t in texts], dtype=np.int64)
+        out, held = out[rep], held[rep]
+    missing = np.flatnonzero(~held)
+    if len(missing):
         out[missing] = _embed(embedder, [texts[i] for i in missing], progress)
     embedder.stats.n_texts += len(texts) - len(missing)
     embedder.stats.n_cached += len(texts) - len(missing)
     return out
 
 
-def _few_rows(conn, path: Path, model: str, wanted: int) -> bool:
-    """The cache holds at most :data:`SCAN_RATIO` times ``wanted`` rows of ``model``: known from the file's size
-    and one row's size when the whole file could hold no more, else counted."""
-    one = conn.execute("SELECT length(key) + length(vector) FROM embeddings WHERE model = ? LIMIT 1", [model]).fetchone()
-    if one is None:
-        return True
+def _few_rows(conn, path: Path, model: str, wanted: int, row_bytes: int) -> bool:
+    """The cache holds at most :data:`SCAN_RATIO` times ``wanted`` rows of ``model``: known without counting
+    them when the whole file could hold no more rows of ``row_bytes`` (key and vector), else counted."""
     try:
-        if path.stat().st_size <= SCAN_RATIO * wanted * one[0]:
+        if path.stat().st_size <= SCAN_RATIO * wanted * row_bytes:
             return True
     except OSError:
         pass

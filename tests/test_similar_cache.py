@@ -209,6 +209,10 @@ def test_cached_vectors_embeds_only_what_the_cache_lacks(tmp_path, monkeypatch, 
     assert asked == [["zz"]]
     assert np.array_equal(out, x[[2, 3, 0, 2, 1]])
     assert cached_vectors(emb, []).shape[0] == 0 and asked[-1] == []
+    # a row of another size: the embedder's own lookup decides (here: embeds them all)
+    EmbeddingCache(cache).put(resolve_model(None).identity, ["short"], np.ones((1, 3), dtype=np.float32))
+    asked.clear()
+    assert np.array_equal(cached_vectors(emb, ["a", "short"]), np.tile(x[3], (2, 1))) and asked == [["a", "short"]]
 
 
 def _same(a: VersionVectors, b: VersionVectors) -> None:
