@@ -137,8 +137,9 @@ def test_old_entries_are_pruned(setup, monkeypatch):
 
 @pytest.mark.parametrize("weights", ["given", "zero", "mostly zero"])
 def test_computed_vectors_are_those_of_the_tree(db_url, tmp_path, monkeypatch, weights):
-    """compute_version_vectors (one bulk read of the cache, segment sums) gives bit for bit what read_tree, the
-    embedder and node_vectors give, on a 4-level version with uneven nodes, across several blocks of values."""
+    """compute_version_vectors (one bulk read of the cache, the level-1 sums as one sparse product) gives bit for
+    bit what read_tree, the embedder and node_vectors give, on a 4-level version with uneven nodes (one of 150
+    values), across several blocks of dimensions."""
     import random
 
     import taxonomy.similar_cache as sc
