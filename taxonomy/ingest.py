@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from taxonomy.db.bulk import insert_rows
 from taxonomy.db.engine import SQLITE_CACHE_KIB, session_scope, sqlite_big_cache  # noqa: F401 (re-exported)
 from taxonomy.db.models import Batch, BatchValue, ExtractionRecord, Value, ValueAlias
 from taxonomy.errors import UsageError
@@ -85,28 +86,6 @@ VALUES_PER_INSERT = 1000
 
 def _param_mark(conn) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
-def bulk_insert(session: Session, table: str, columns: Sequence[str], cells: Sequence[Sequence[Any] | Any],
-                n: int) -> None:
-    """Insert ``n`` rows into ``table`` inside the session's transaction, given column by column (``cells[i]``
-    the i-th column's values; a value that is not a list or tuple is that column's value in every row): ``COPY``
-    on PostgreSQL (psycopg), the driver's ``executemany`` elsewhere; no SQLAlchemy work per row."""
-    if not n:
-        return
-    conn = session.connection()
-    cols = [c if isinstance(c, (list, tuple, range)) else repeat(c, n) for c in cells]
-    raw = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            copy.write(copy_lines(cols, n))
-        return
-    marks = ", ".join([_param_mark(conn)] * len(columns))
-    cur = raw.cursor()
-    try:
-        cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", zip(*cols))
-    finally:
-        cur.close()
 
 
 @without_gc  # chunks hold no reference cycles; collector passes over 1M records' objects cost more than parsing
@@ -185,9 +164,9 @@ def ingest(
             )
             session.add(batch)
             session.flush()
-            bulk_insert(session, BatchValue.__table__.name, ("batch_id", "value_id", "weight", "count", "n_conversations"),
-                        (batch.id, [ids[v.text] for v in values], [float(v.weight) for v in values],
-                         [int(v.count) for v in values], [v.n_conversations for v in values]), len(values))
+            insert_rows(session.connection(), BatchValue.__table__.name,
+                        ("batch_id", "value_id", "weight", "count", "n_conversations"),
+                        [(batch.id, ids[v.text], float(v.weight), int(v.count), v.n_conversations) for v in values])
             _store_aliases(session, ids, values, old_ids)
             if spool.n_records:
                 insert_records(session, batch.id, ids, spool.chunks(), n_records=spool.n_records)
@@ -393,8 +372,8 @@ def _store_aliases(session: Session, ids: dict[str, int], values, old_ids: set[i
         )
         existing.update({(vid, s): aid for vid, s, aid in rows})
     new = [(k, n) for k, n in wanted.items() if k not in existing] if existing else list(wanted.items())
-    bulk_insert(session, ValueAlias.__table__.name, ("value_id", "surface", "n_rows"),
-                ([k[0] for k, _ in new], [k[1] for k, _ in new], [n for _, n in new]), len(new))
+    insert_rows(session.connection(), ValueAlias.__table__.name, ("value_id", "surface", "n_rows"),
+                [(k[0], k[1], n) for k, n in new])
     bumps = [{"alias_id": existing[key], "more": n} for key, n in wanted.items() if key in existing]
     if bumps:  # one executemany, not one statement per alias (a second batch of 100k values has ~100k)
         t = ValueAlias.__table__

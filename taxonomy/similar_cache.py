@@ -15,11 +15,12 @@ version's content and the embedding model, so it is kept in ``<cache dir>/versio
 
 The files are written when the vectors are in hand: by ``taxo build`` (:func:`save_built_version`) and by the
 first ``similar`` on a version that has none. That first call takes the values' vectors from a values file when
-one holds the version's texts, else from the embedding cache in one query (:func:`cached_vectors`; the model
-embeds only the values the cache lacks), and sums the vectors of each node's members with one segment sum per
-level, no Python loop per node or value (:func:`compute_version_vectors`). After an edit that only renames nodes,
-it takes everything but the names from the parent version's file (:func:`derive_renamed`), reading only the new
-version's nodes.
+one holds the version's texts, else from the parent version's file and the embedding cache in one query
+(:func:`cached_vectors`; the model embeds only the values the cache lacks), and sums the vectors of each node's
+members with one sparse product for level 1 and one ``np.add.at`` per level above, no Python loop per node or
+value (:func:`compute_version_vectors`); a new values file is written by a thread meanwhile. After an edit that
+only renames nodes, it takes everything but the names from the parent version's file (:func:`derive_renamed`),
+reading only the new version's nodes.
 
 The content checksum (:func:`taxonomy.tree.content_checksum`) covers every value text, weight and parent and
 every node's name, level and parent, i.e. everything the vectors and paths are computed from; the model
@@ -36,6 +37,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +52,8 @@ SUBDIR = "version-vectors"
 VALUES_PREFIX = "values-"
 #: :func:`cached_vectors` reads every row of the model when the cache holds at most this many times the rows wanted
 SCAN_RATIO = 3
-#: Values per block of the node sums (:func:`assemble`): ~12 MB of float64 products at 384 dimensions.
-BLOCK = 4096
+#: Dimensions per block of the node sums (:func:`assemble`): 25 MB of float64 vectors at 100,000 values.
+BLOCK = 32
 
 
 @dataclass
@@ -193,22 +195,34 @@ def _write_atomically(d: Path, name: str, write) -> None:
         raise
 
 
-def save_version_vectors(cache_dir, checksum: str, model_identity: str, vv: VersionVectors) -> Path | None:
-    """Store ``vv``: its values file unless one with the same texts and model is there, then the version's file.
-    A cache that cannot be written (read-only directory, full disk) is not an error: the next call computes the
-    vectors again."""
+def save_values_file(cache_dir, model_identity: str, texts: list[str], vecs: np.ndarray) -> Path | None:
+    """Store the values file of these texts' vectors under this model, unless one is there; None when the cache
+    cannot be written (read-only directory, full disk: not an error)."""
     d = _dir(cache_dir)
-    vkey = values_key(vv.texts, model_identity)
-    meta = {"format": FORMAT, "checksum": checksum, "model": model_identity, "values": vkey, "texts": vv.texts,
-            "uids": vv.uids, "names": vv.names, "levels": vv.levels, "parents": vv.parents}
+    path = _values_path(cache_dir, values_key(texts, model_identity))
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        if not _holds_rows(path, len(texts)):
+            _write_atomically(d, path.name, lambda fh: np.save(
+                fh, np.ascontiguousarray(vecs, dtype=np.float32), allow_pickle=False))
+    except OSError:
+        return None
+    return path
+
+
+def save_version_vectors(cache_dir, checksum: str, model_identity: str, vv: VersionVectors) -> Path | None:
+    """Store ``vv``: its values file unless one with the same texts and model is there
+    (:func:`save_values_file`), then the version's file. A cache that cannot be written (read-only directory,
+    full disk) is not an error: the next call computes the vectors again."""
+    d = _dir(cache_dir)
+    values = save_values_file(cache_dir, model_identity, vv.texts, vv.leaf_vecs)
+    if values is None:
+        return None
+    meta = {"format": FORMAT, "checksum": checksum, "model": model_identity, "values": values.stem[len(VALUES_PREFIX):],
+            "texts": vv.texts, "uids": vv.uids, "names": vv.names, "levels": vv.levels, "parents": vv.parents}
     blob = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
     name = f"{_key(checksum, model_identity)}.npz"
     try:
-        d.mkdir(parents=True, exist_ok=True)
-        values_path = _values_path(cache_dir, vkey)
-        if not _holds_rows(values_path, len(vv.texts)):
-            _write_atomically(d, values_path.name, lambda fh: np.save(
-                fh, np.ascontiguousarray(vv.leaf_vecs, dtype=np.float32), allow_pickle=False))
         _write_atomically(d, name, lambda fh: np.savez(
             fh, meta=blob, leaf_row=np.asarray(vv.leaf_row, dtype=np.int32),
             node_vecs=np.ascontiguousarray(vv.node_vecs, dtype=np.float32)))
@@ -239,9 +253,11 @@ def clear_version_vectors(cache_dir=None) -> int:
 def cached_vectors(embedder, texts: list[str], progress=None) -> np.ndarray:
     """``embedder.embed(texts)`` (the same unit vectors, in order), reading the embedding cache in one query
     instead of one lookup per 900 texts: every row of the model when the cache holds at most
-    :data:`SCAN_RATIO` times as many as are wanted (one pass in key order: 0.2 s for 100,000), else the wanted
-    keys in a temporary table joined with the cache's (0.75 s for 100,000, whatever else the cache holds); only
-    the texts the cache lacks go to ``embedder.embed`` (which loads the model and stores them)."""
+    :data:`SCAN_RATIO` times as many as are wanted (one pass in key order: 0.25 s for 100,000; the rows are
+    counted only when the file's size allows more), else the wanted keys in a temporary table joined with the
+    cache's (0.75 s for 100,000, whatever else the cache holds). Each stored vector is copied into its text's row
+    as it is read (no NumPy call per row, no row kept); only the texts the cache lacks go to ``embedder.embed``
+    (which loads the model and stores them)."""
     import sqlite3
 
     from embeddings.cache import text_key
@@ -254,40 +270,56 @@ def cached_vectors(embedder, texts: list[str], progress=None) -> np.ndarray:
     conn = sqlite3.connect(embedder.cache.path, timeout=60)
     try:
         model = embedder.identity
-        held = conn.execute("SELECT count(*) FROM embeddings WHERE model = ?", [model]).fetchone()[0]
-        if held <= SCAN_RATIO * len(first):  # the model's rows, in key order (its primary key is (model, key))
-            rows = [(first[key], dim, blob) for key, dim, blob in conn.execute(
-                "SELECT key, dim, vector FROM embeddings WHERE model = ?", [model]) if key in first]
+        one = conn.execute("SELECT length(key), length(vector) FROM embeddings WHERE model = ? LIMIT 1",
+                           [model]).fetchone()
+        if one is None or not one[1] or one[1] % 4:  # nothing of this model, or not float32 rows
+            return _embed(embedder, texts, progress)
+        size = one[1]
+        buf = bytearray(len(texts) * size)  # each text's vector at its first occurrence, zeros where none is
+        into, found = memoryview(buf), bytearray(len(texts))
+        if _few_rows(conn, embedder.cache.path, model, len(first), sum(one)):  # the model's rows, in key order
+            at = first.get
+            for key, blob in conn.execute("SELECT key, vector FROM embeddings WHERE model = ?", [model]):
+                i = at(key)
+                if i is not None:
+                    into[i * size : i * size + size] = blob
+                    found[i] = 1
         else:
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("CREATE TEMP TABLE wanted (key BLOB PRIMARY KEY, i INTEGER NOT NULL) WITHOUT ROWID")
             conn.executemany("INSERT INTO wanted VALUES (?, ?)", sorted(first.items()))  # appended in key order
-            rows = conn.execute(
-                "SELECT w.i, e.dim, e.vector FROM wanted w JOIN embeddings e ON e.model = ? AND e.key = w.key",
-                [model],
-            ).fetchall()
-    except sqlite3.Error:  # another layout or a damaged file: the embedder's own lookup decides
-        return _embed(embedder, texts, progress)
+            for i, blob in conn.execute(
+                "SELECT w.i, e.vector FROM wanted w JOIN embeddings e ON e.model = ? AND e.key = w.key", [model]
+            ):
+                into[i * size : i * size + size] = blob
+                found[i] = 1
+    except (sqlite3.Error, ValueError):  # another layout, a damaged file, rows of several sizes: the embedder's
+        return _embed(embedder, texts, progress)  # own lookup decides
     finally:
         conn.close()
-    dims = {dim for _, dim, _ in rows}
-    if len(dims) != 1 or any(len(blob) != 4 * dim for _, dim, blob in rows):
-        return _embed(embedder, texts, progress)
-    dim = dims.pop()
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    found = np.zeros(len(texts), dtype=bool)
-    for i, _, blob in rows:  # row by row into place: 3x faster than joining the blobs and scattering the rows
-        out[i] = np.frombuffer(blob, dtype=np.float32)
-    found[np.fromiter((i for i, _, _ in rows), dtype=np.int64, count=len(rows))] = True
+    out = np.frombuffer(buf, dtype=np.float32).reshape(len(texts), size // 4)
+    held = np.frombuffer(found, dtype=np.uint8).astype(bool)
     if len(first) < len(texts):  # repeated texts (not in a version, whose texts are unique): copy the first's row
         rep = np.array([first[text_key(t)] for t in texts], dtype=np.int64)
-        out, found = out[rep], found[rep]
-    missing = np.flatnonzero(~found)
+        out, held = out[rep], held[rep]
+    missing = np.flatnonzero(~held)
     if len(missing):
         out[missing] = _embed(embedder, [texts[i] for i in missing], progress)
     embedder.stats.n_texts += len(texts) - len(missing)
     embedder.stats.n_cached += len(texts) - len(missing)
     return out
+
+
+def _few_rows(conn, path: Path, model: str, wanted: int, row_bytes: int) -> bool:
+    """The cache holds at most :data:`SCAN_RATIO` times ``wanted`` rows of ``model``: known without counting
+    them when the whole file could hold no more rows of ``row_bytes`` (key and vector), else counted."""
+    try:
+        if path.stat().st_size <= SCAN_RATIO * wanted * row_bytes:
+            return True
+    except OSError:
+        pass
+    held = conn.execute("SELECT count(*) FROM embeddings WHERE model = ?", [model]).fetchone()[0]
+    return held <= SCAN_RATIO * wanted
 
 
 def _embed(embedder, texts: list[str], progress) -> np.ndarray:
@@ -305,8 +337,9 @@ def assemble(texts: list[str], leaf_row: np.ndarray, weights: np.ndarray, leaf_v
     ``leaf_row`` in ``uids`` and its weight) and its nodes (sorted by uid; ``parent_row`` -1 for a top node):
     every node's centroid, the same as :func:`taxonomy.query.node_vectors` gives: the weight-weighted sum (weights
     ``max(w, 0) + 1e-12``, all 1 when none is positive) of the vectors of the values under the node, normalised
-    (zero for an empty node). A level-1 node adds its values in their order, a node above adds its children in the
-    order of their uids (float64). Linear in the number of values."""
+    (zero for an empty node). A level-1 node adds its values in their order (float64), as one sparse product (each
+    node's row of weights times the values' vectors, :data:`BLOCK` dimensions at a time), a node above adds its
+    children in the order of their uids. Linear in the number of values."""
     w = np.maximum(np.asarray(weights, dtype=np.float64), 0.0)
     if w.sum() <= 0:
         w = np.ones_like(w)
@@ -315,18 +348,16 @@ def assemble(texts: list[str], leaf_row: np.ndarray, weights: np.ndarray, leaf_v
     d = leaf_vecs.shape[1] if leaf_vecs.ndim == 2 else 0
     total = np.zeros((len(uids), d), dtype=np.float64)
     if len(texts):
-        # level 1: the values grouped by node (stable: each node's in their order), one segment sum per block of
-        # whole nodes of about BLOCK values (float64 products of one block at a time, not of every value)
+        from scipy.sparse import csr_matrix
+
+        # node i's row holds the weights of its values, in their order (a stable sort keeps it): the product adds
+        # weight * vector value by value, in that order, as np.add.at does
         order = np.argsort(leaf_row, kind="stable")
-        at = leaf_row[order]
-        starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-        bounds = np.r_[starts, len(texts)]
-        i = 0
-        while i < len(starts):
-            j = max(i + 1, int(np.searchsorted(bounds, bounds[i] + BLOCK, side="right")) - 1)
-            part = order[bounds[i] : bounds[j]]
-            total[at[starts[i:j]]] = np.add.reduceat(leaf_vecs[part] * w[part, None], starts[i:j] - bounds[i], axis=0)
-            i = j
+        starts = np.zeros(len(uids) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(leaf_row, minlength=len(uids)), out=starts[1:])
+        members = csr_matrix((w[order], order, starts), shape=(len(uids), len(texts)))
+        for j in range(0, d, BLOCK):
+            total[:, j : j + BLOCK] = members @ np.asarray(leaf_vecs[:, j : j + BLOCK], dtype=np.float64)
     for level in range(2, int(level_arr.max(initial=0)) + 1):  # then each level from its children, in uid order
         kids = np.flatnonzero((level_arr == level - 1) & (parent_row >= 0))
         np.add.at(total, parent_row[kids], total[kids])
@@ -337,16 +368,20 @@ def assemble(texts: list[str], leaf_row: np.ndarray, weights: np.ndarray, leaf_v
 
 
 def _leaf_vectors(cache_dir, embedder, texts: list[str], values_files: bool,
-                  base: VersionVectors | None = None, progress=None) -> np.ndarray:
-    """The values' vectors: from a values file holding exactly these texts (another version with the same values
-    wrote it); else those ``base`` (the parent version's) holds, and the rest from the embedding cache; else all
-    from the embedding cache."""
+                  base: VersionVectors | Callable[[], VersionVectors | None] | None = None,
+                  progress=None) -> tuple[np.ndarray, bool]:
+    """The values' vectors, and whether they came from a values file: from a values file holding exactly these
+    texts (another version with the same values wrote it); else those ``base`` (the parent version's, or the
+    function that loads them, called only then) holds, and the rest from the embedding cache; else all from the
+    embedding cache."""
     found = values_files and bool(texts)
     vecs = load_values_file(cache_dir, values_key(texts, embedder.identity), len(texts)) if found else None
     if vecs is not None:
-        return vecs
+        return vecs, True
+    if callable(base):
+        base = base()
     if base is None or not texts:
-        return cached_vectors(embedder, texts, progress)
+        return cached_vectors(embedder, texts, progress), False
     row = {t: i for i, t in enumerate(base.texts)}
     at = np.fromiter((row.get(t, -1) for t in texts), dtype=np.int64, count=len(texts))
     out = np.empty((len(texts), base.leaf_vecs.shape[1]), dtype=np.float32)
@@ -355,37 +390,47 @@ def _leaf_vectors(cache_dir, embedder, texts: list[str], values_files: bool,
     missing = np.flatnonzero(~known)
     if len(missing):
         out[missing] = cached_vectors(embedder, [texts[i] for i in missing], progress)
-    return out
+    return out, False
 
 
 def compute_version_vectors(session, version_id: int, embedder, *, cache_dir=None, values_files: bool = False,
-                            base: VersionVectors | None = None, progress=None) -> VersionVectors:
+                            base: VersionVectors | Callable[[], VersionVectors | None] | None = None,
+                            progress=None,
+                            new_values: Callable[[list[str], np.ndarray], object] | None = None) -> VersionVectors:
     """The vectors of a stored version (:func:`assemble`): its values' (in code-point order of the texts, as
     :func:`taxonomy.store.read_tree` orders them; with ``values_files``, from a values file of ``cache_dir`` when
-    one holds these texts; else those ``base``, another version's vectors, holds and :func:`cached_vectors` for the
-    rest) and every node's centroid. Reads only what ``similar`` needs of the version
-    (value texts, weights and nodes: no tree objects)."""
+    one holds these texts; else those ``base``, another version's vectors or the function that loads them, holds
+    and :func:`cached_vectors` for the rest) and every node's centroid. Reads only what ``similar`` needs of the
+    version (value texts, weights and nodes: no tree objects), as the driver's rows. ``new_values(texts,
+    vectors)`` is called once the values' vectors are in hand when no values file held them, before the nodes
+    are read and summed (:func:`version_vectors` writes the values file meanwhile)."""
     from operator import itemgetter
 
+    from taxonomy.db.bulk import driver_rows
     from taxonomy.db.models import Membership, Node, Value
 
-    rows = session.execute(
-        select(Value.text, Membership.node_id, Membership.weight)
-        .join(Value, Value.id == Membership.value_id)
-        .where(Membership.version_id == version_id)
-    ).all()
+    rows = driver_rows(session, select(Value.text, Membership.node_id, Membership.weight)
+                       .join(Value, Value.id == Membership.value_id).where(Membership.version_id == version_id))
     rows.sort(key=itemgetter(0))
-    nodes = session.execute(
-        select(Node.id, Node.uid, Node.name, Node.level, Node.parent_id).where(Node.version_id == version_id)
-    ).all()
-    nodes.sort(key=itemgetter(1))
-    row_of = {n.id: i for i, n in enumerate(nodes)}
-    parent_row = np.array([row_of[n.parent_id] if n.parent_id is not None else -1 for n in nodes], dtype=np.int64)
     texts = [r[0] for r in rows]
-    leaf_row = np.fromiter((row_of[r[1]] for r in rows), dtype=np.int64, count=len(rows))
-    w = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
-    return assemble(texts, leaf_row, w, _leaf_vectors(cache_dir, embedder, texts, values_files, base, progress), [n.uid for n in nodes],
-                    [n.name for n in nodes], [n.level for n in nodes], parent_row)
+    node_of = np.fromiter(map(itemgetter(1), rows), dtype=np.int64, count=len(rows))
+    w = np.fromiter(map(itemgetter(2), rows), dtype=np.float64, count=len(rows))
+    del rows
+    leaf_vecs, from_file = _leaf_vectors(cache_dir, embedder, texts, values_files, base, progress)
+    if new_values is not None and not from_file and texts:
+        new_values(texts, leaf_vecs)
+    nodes = driver_rows(session, select(Node.uid, Node.id, Node.name, Node.level, Node.parent_id)
+                        .where(Node.version_id == version_id))
+    nodes.sort(key=itemgetter(0))
+    row_of = {n[1]: i for i, n in enumerate(nodes)}
+    parent_row = np.array([row_of[n[4]] if n[4] is not None else -1 for n in nodes], dtype=np.int64)
+    ids = np.fromiter(row_of, dtype=np.int64, count=len(row_of))  # node ids in uid order
+    by_id = np.argsort(ids)
+    leaf_row = by_id[np.minimum(np.searchsorted(ids, node_of, sorter=by_id), max(len(ids) - 1, 0))]
+    if len(node_of) and (not len(ids) or not np.array_equal(ids[leaf_row], node_of)):
+        raise ValueError(f"version {version_id}: a membership names a node of another version")
+    return assemble(texts, leaf_row, w, leaf_vecs, [n[0] for n in nodes], [n[2] for n in nodes],
+                    [n[3] for n in nodes], parent_row)
 
 
 def derive_renamed(session, version_id: int, base: VersionVectors) -> VersionVectors | None:
@@ -429,26 +474,47 @@ def version_vectors(session, version, embedder, *, cache_dir=None, cache: bool =
     """The vectors ``similar`` searches for ``version`` (a :class:`~taxonomy.db.models.Version`) under
     ``embedder``'s model: its cached file; else, for a rename-only change of a version whose file is cached, that
     file with the new names (:func:`derive_renamed`); else computed (:func:`compute_version_vectors`), with the
-    values' vectors the parent's file holds taken from it. Stored unless ``cache`` is false or the version has no
-    checksum. ``progress`` (:class:`taxonomy.progress.Progress`) shows the embedding of values the cache lacks."""
+    values' vectors from the values file that holds the version's values, else those the parent's file holds
+    (read only then). Stored unless ``cache`` is false or the version has no checksum: a new values file is
+    written by a thread while the nodes are read and summed. ``progress`` (:class:`taxonomy.progress.Progress`)
+    shows the embedding of values the cache lacks."""
+    import threading
+
     identity = embedder.identity
     checksum = version.checksum or ""
     cache = cache and bool(checksum)
     vv = load_version_vectors(cache_dir, checksum, identity) if cache else None
     if vv is not None:
         return vv
-    base = None  # the parent version's vectors: most of this version's, often all
-    if cache and version.parent_id is not None:
+
+    def parent() -> VersionVectors | None:  # the parent version's vectors: most of this version's, often all
+        if not cache or version.parent_id is None:
+            return None
         from taxonomy.db.models import Version
 
         parent_sum = session.execute(select(Version.checksum).where(Version.id == version.parent_id)).scalar()
-        base = load_version_vectors(cache_dir, parent_sum, identity) if parent_sum else None
+        return load_version_vectors(cache_dir, parent_sum, identity) if parent_sum else None
+
     ops = ((version.manifest or {}).get("change_set") or {}).get("operations") or []
-    if base is not None and ops and all(op.get("op") == "rename" for op in ops):
-        vv = derive_renamed(session, version.id, base)
-    if vv is None:
-        vv = compute_version_vectors(session, version.id, embedder, cache_dir=cache_dir, values_files=cache,
-                                     base=base, progress=progress)
+    base = None
+    if ops and all(op.get("op") == "rename" for op in ops):
+        base = parent()
+        vv = derive_renamed(session, version.id, base) if base is not None else None
+    writing: list[threading.Thread] = []
+
+    def write_values(texts: list[str], vecs: np.ndarray) -> None:
+        writing.append(threading.Thread(target=save_values_file, args=(cache_dir, identity, texts, vecs),
+                                        name="taxo-values-file"))
+        writing[-1].start()
+
+    try:
+        if vv is None:
+            vv = compute_version_vectors(session, version.id, embedder, cache_dir=cache_dir, values_files=cache,
+                                         base=base if base is not None else parent, progress=progress,
+                                         new_values=write_values if cache else None)
+    finally:
+        for thread in writing:
+            thread.join()
     if cache:
         save_version_vectors(cache_dir, checksum, identity, vv)
     return vv

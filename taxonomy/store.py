@@ -8,8 +8,8 @@ from operator import itemgetter
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from taxonomy.db.engine import sqlite_big_cache
-from taxonomy.db.models import Base, Membership, Node, TombstoneRow, Value, ValueAlias, Version
+from taxonomy.db.bulk import driver_rows, insert_rows
+from taxonomy.db.models import Membership, Node, TombstoneRow, Value, ValueAlias, Version
 from taxonomy.domain import Leaf, Tombstone, Tree
 from taxonomy.domain import Node as TreeNode
 from taxonomy.errors import NotFoundError, UsageError
@@ -56,7 +56,7 @@ def write_version(
         nodes = sorted(tree.nodes_at(level), key=lambda n: n.uid)
         if not nodes:
             continue
-        _insert_rows(conn, Node.__table__.name, NODE_COLUMNS, [
+        insert_rows(conn, Node.__table__.name, NODE_COLUMNS, [
             (vid, n.uid, n.level, n.name, n.description, uid_to_id[n.parent_uid] if n.parent_uid else None,
              n.member_count, n.weight, n.pct_total_occurrences)
             for n in nodes
@@ -102,53 +102,12 @@ MEMBERSHIP_COLUMNS = ("version_id", "value_id", "node_id", "weight", "count")
 
 
 def _insert_memberships(conn, rows: list[tuple], meanwhile: Callable[[], object] | None = None) -> None:
-    """(version id, value id, node id, weight, count) rows into ``memberships`` (:func:`_insert_rows`), in the order
+    """(version id, value id, node id, weight, count) rows into ``memberships`` (:func:`insert_rows`), in the order
     of the value ids (the rows are a set; only where they lie follows it): the primary-key (version, value) and
     value indexes then grow at one end, 100,000 rows into a table of several versions 1.2x faster on PostgreSQL's
     side and 1.7x on SQLite (2.5x with its page cache made bigger meanwhile). ``meanwhile``: as
-    :func:`_insert_rows` takes it."""
-    _insert_rows(conn, Membership.__table__.name, MEMBERSHIP_COLUMNS, sorted(rows, key=itemgetter(1)), meanwhile)
-
-
-def _insert_rows(conn, table: str, columns: Sequence[str], rows: list[tuple],
-                 meanwhile: Callable[[], object] | None = None) -> None:
-    """``rows`` (tuples of the ``columns``) into ``table``, in the connection's transaction, in their order: on
-    PostgreSQL (psycopg) one ``COPY ... FROM STDIN`` (several times faster than INSERTs, for the client and the
-    server), elsewhere the driver's ``executemany`` on plain tuples (no per-row dicts; SQLite with a bigger page
-    cache meanwhile). ``meanwhile`` is called once: on PostgreSQL while a thread sends the rows and waits for the
-    server to take them in (most of that time is the server's, its foreign-key checks at the end of the COPY), then
-    the COPY's end is awaited; elsewhere after the insert."""
-    cols = ", ".join(columns)
-    raw = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        def copy_rows() -> None:
-            with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-
-        if meanwhile is None:
-            return copy_rows()
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1, thread_name_prefix="taxo-copy") as pool:  # (its end waits for the thread)
-            copying = pool.submit(copy_rows)
-            meanwhile()
-            copying.result()
-        return None
-    if conn.dialect.paramstyle not in ("qmark", "format", "pyformat"):  # another driver: through SQLAlchemy
-        conn.execute(insert(Base.metadata.tables[table]), [dict(zip(columns, r, strict=True)) for r in rows])
-    else:
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        cur = raw.cursor()
-        try:
-            with sqlite_big_cache(cur, conn.dialect.name == "sqlite"):
-                for start in range(0, len(rows), 20_000):
-                    cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join([mark] * len(columns))})",
-                                    rows[start : start + 20_000])
-        finally:
-            cur.close()
-    if meanwhile is not None:
-        meanwhile()
+    :func:`insert_rows` takes it."""
+    insert_rows(conn, Membership.__table__.name, MEMBERSHIP_COLUMNS, sorted(rows, key=itemgetter(1)), meanwhile)
 
 
 def check_storable(tree: Tree) -> None:
@@ -215,7 +174,7 @@ def read_tree(session: Session, version_id: int, *, aliases: bool = False) -> Tr
     # sorted here, not by the database: code-point order on every database (PostgreSQL's ORDER BY follows its
     # collation), and PostgreSQL's sort of 100,000 texts costs more than Python's; the rows sorted before the
     # leaves are made, so that the leaves lie in memory in their order (every later pass over them is faster)
-    rows = _driver_rows(
+    rows = driver_rows(
         session,
         select(Value.text, Value.id, Membership.node_id, Membership.weight, Membership.count)
         .join(Value, Value.id == Membership.value_id)
@@ -240,23 +199,6 @@ def read_tree(session: Session, version_id: int, *, aliases: bool = False) -> Tr
             if surface != leaf.text and surface not in leaf.aliases:
                 leaf.aliases.append(surface)
     return tree
-
-
-def _driver_rows(session: Session, stmt) -> list[tuple]:
-    """The rows of a Core ``select`` as the driver gives them: plain tuples, without SQLAlchemy's row objects (100,000
-    rows of a version ~0.05 s sooner). Only for columns SQLAlchemy passes through unconverted on SQLite and
-    PostgreSQL: integers, floats, text."""
-    conn = session.connection()
-    compiled = stmt.compile(dialect=conn.dialect)
-    params = compiled.params
-    if conn.dialect.paramstyle in ("qmark", "format", "numeric"):
-        params = tuple(params[key] for key in compiled.positiontup)
-    cur = conn.connection.driver_connection.cursor()
-    try:
-        cur.execute(str(compiled), params)
-        return list(cur.fetchall())
-    finally:
-        cur.close()
 
 
 def level_counts(session: Session, version_ids: Sequence[int] | None = None) -> dict[int, dict[int, int]]:

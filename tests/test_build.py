@@ -147,7 +147,7 @@ def test_interrupted_build_leaves_no_partial_version(sample_db, cache_dir, monke
     """The version, its nodes and memberships are one transaction: a failure midway leaves nothing."""
     import taxonomy.store as store
 
-    real_insert = store._insert_rows
+    real_insert = store.insert_rows
     real_memberships = store._insert_memberships
     calls = {"n": 0, "memberships": 0}
 
@@ -160,7 +160,7 @@ def test_interrupted_build_leaves_no_partial_version(sample_db, cache_dir, monke
         calls["memberships"] = len(rows) // 2
         raise KeyboardInterrupt("interrupted while writing memberships")
 
-    monkeypatch.setattr(store, "_insert_rows", counting_insert)
+    monkeypatch.setattr(store, "insert_rows", counting_insert)
     monkeypatch.setattr(store, "_insert_memberships", interrupted_memberships)
     with pytest.raises(KeyboardInterrupt):
         build(db=sample_db, levels=LEVELS, cache_dir=cache_dir)

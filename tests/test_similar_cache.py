@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -135,15 +137,16 @@ def test_old_entries_are_pruned(setup, monkeypatch):
 
 @pytest.mark.parametrize("weights", ["given", "zero", "mostly zero"])
 def test_computed_vectors_are_those_of_the_tree(db_url, tmp_path, monkeypatch, weights):
-    """compute_version_vectors (one bulk read of the cache, segment sums) gives bit for bit what read_tree, the
-    embedder and node_vectors give, on a 4-level version with uneven nodes, across several blocks of values."""
+    """compute_version_vectors (one bulk read of the cache, the level-1 sums as one sparse product) gives bit for
+    bit what read_tree, the embedder and node_vectors give, on a 4-level version with uneven nodes (one of 150
+    values), across several blocks of dimensions."""
     import random
 
     import taxonomy.similar_cache as sc
     from embeddings import Embedder
     from taxonomy.store import read_tree
 
-    monkeypatch.setattr(sc, "BLOCK", 7)  # blocks of whole nodes; a node larger than a block is one block
+    monkeypatch.setattr(sc, "BLOCK", 7)  # the sums in blocks of 7 of the 24 dimensions (the last one shorter)
     rng = random.Random(1)
     texts = [f"value {i:03d} {'x' * rng.randrange(1, 4)}" for i in range(300)]
     w = {"given": lambda i: rng.choice([0.0, 0.5, 1.0, 3.25]) * (i % 7 + 1), "zero": lambda i: 0.0,
@@ -182,7 +185,7 @@ def test_computed_vectors_are_those_of_the_tree(db_url, tmp_path, monkeypatch, w
     assert np.allclose(np.linalg.norm(new.node_vecs, axis=1), np.where(empty, 0.0, 1.0), atol=1e-5)
 
 
-@pytest.mark.parametrize("scan_ratio", [3, 0], ids=["scan", "join"])
+@pytest.mark.parametrize("scan_ratio", [10**6, 3, 0], ids=["scan, by the file size", "scan, counted", "join"])
 def test_cached_vectors_embeds_only_what_the_cache_lacks(tmp_path, monkeypatch, scan_ratio):
     """Both ways of reading the cache (every row of the model, or the wanted keys joined), with rows of another
     model and unwanted rows of this one in the file."""
@@ -207,6 +210,10 @@ def test_cached_vectors_embeds_only_what_the_cache_lacks(tmp_path, monkeypatch, 
     assert asked == [["zz"]]
     assert np.array_equal(out, x[[2, 3, 0, 2, 1]])
     assert cached_vectors(emb, []).shape[0] == 0 and asked[-1] == []
+    # a row of another size: the embedder's own lookup decides (here: embeds them all)
+    EmbeddingCache(cache).put(resolve_model(None).identity, ["short"], np.ones((1, 3), dtype=np.float32))
+    asked.clear()
+    assert np.array_equal(cached_vectors(emb, ["a", "short"]), np.tile(x[3], (2, 1))) and asked == [["a", "short"]]
 
 
 def _same(a: VersionVectors, b: VersionVectors) -> None:
@@ -342,3 +349,38 @@ def test_values_the_cache_lacks_are_embedded_with_progress(setup, tmp_path):
     steps.clear()
     tx.similar("honest", version=v, k=3, db=db, cache_dir=empty, progress=Recording())
     assert steps == []  # the version's vectors are cached now
+
+
+def test_the_values_file_is_looked_for_before_the_parents_file(setup, monkeypatch):
+    """After a merge (the same values) the values file holds every vector: the parent version's file is not
+    read; after a value is taken out (no values file holds the new set) it is, for the values it holds. Both
+    give what a fresh computation gives, and the new values file is written (by its thread) with the vectors."""
+    import taxonomy.similar_cache as sc
+
+    db, cache, v1 = setup
+    tx.similar("honest", version=v1, k=5, db=db, cache_dir=cache)
+    v2 = tx.merge(v1, "t:l1:a1", into="t:l1:a2", db=db).version_id
+    v3 = tx.apply(v2, [{"op": "unplace", "value": "candor"}], db=db).version_id
+    with session_scope(db) as s:
+        sums = {v: get_version(s, v).checksum for v in (v1, v2, v3)}
+    read = []
+    real_load = sc.load_version_vectors
+    monkeypatch.setattr(sc, "load_version_vectors", lambda c, checksum, m: read.append(checksum) or real_load(c, checksum, m))
+    r2 = tx.similar("honest", version=v2, k=8, db=db, cache_dir=cache)
+    assert read == [sums[v2]]
+    read.clear()
+    r3 = tx.similar("honest", version=v3, k=8, db=db, cache_dir=cache)
+    assert read == [sums[v3], sums[v2]]
+    assert "candor" not in [h.id for h in r3.values]
+    for v, r in ((v2, r2), (v3, r3)):
+        assert r.to_dict() == tx.similar("honest", version=v, k=8, db=db, cache_dir=cache, cache_vectors=False).to_dict()
+        _same(real_load(cache, sums[v], resolve_model(None).identity), _computed_here(db, v, cache))
+    assert len(sorted((Path(cache) / SUBDIR).glob("values-*.npy"))) == 2
+
+
+def _computed_here(db, v, cache):
+    import taxonomy.similar_cache as sc
+    from embeddings import Embedder
+
+    with session_scope(db) as s:
+        return sc.compute_version_vectors(s, v, Embedder(cache_dir=cache))
