@@ -104,11 +104,12 @@ class OfflineSummarizer(NamingMixin, DescribeMixin, Summarizer):
         A broad category's name pairs two adjectives ("Social and cultural values") when the second scores at least
         this share of the first's; else it is named by the first alone ("Social values").
     category_lexicon:
-        True (default): a broad category is named first by general adjectives, those of the embedding model's own
-        vocabulary nearest its centroid ("Practical values", :mod:`.lexicon`), when the summarizer has the
-        embedder (:meth:`use_embedder`; ``taxo build``, edits and ``taxo resummarize`` hand it over); the
-        adjectives its members say come after them. False: only the members' adjectives. On the published tree
-        level-3 name fidelity is 0.675 ± 0.020 with it against 0.621 ± 0.019 without (10 seeds).
+        True (default): a broad category may also be named by general adjectives, those of the embedding model's
+        own vocabulary nearest its centroid ("Practical values", :mod:`.lexicon`), when the summarizer has the
+        embedder (:meth:`use_embedder`; ``taxo build``, edits and ``taxo resummarize`` hand it over): they and the
+        adjectives its members say are ordered by how near each phrase's vector lies to the centroid. False: only
+        the members' adjectives. On the published tree level-3 name fidelity is 0.674 ± 0.020 with it against
+        0.621 ± 0.019 without (10 seeds).
     category_suffix:
         The noun that ends a broad category's name ("values" -> "Social values"). None (default) infers it from
         the data: "values" when most members are abstract nouns (-ness, -ity, -ism, -tion, ... heads: the
