@@ -7,11 +7,13 @@ MiniLM). :class:`Lexicon` keeps the adjectives of that list (words with an adjec
 :data:`~taxonomy.summarize.text.ADJ_ENDINGS`, less "-ent" and "-ant", which end as many nouns: "student",
 "servant") with their vectors, embedded once through the embedding cache. :meth:`Lexicon.category_names` names a
 category by the adjectives nearest its centroid, each said with the category's suffix ("Practical values") and
-ordered, with the names of the adjectives the members say (``also``), by how close each phrase's own vector comes to the centroid.
+ordered, with the names of the adjectives the members say (``also``), by how close each phrase's own vector
+comes to the centroid.
 
 Nothing here is taken from any data or reference: the same words serve every domain, and the choice is made by
 the model's vectors alone. On the published Values-in-the-Wild tree this lifts level-3 name fidelity from
-0.621 ± 0.019 to 0.674 ± 0.020 (10 seeds, with the members' own adjectives competing; ``benchmarks/name_quality.py``).
+0.621 ± 0.019 to 0.674 ± 0.020 (10 seeds, with the members' own adjectives competing;
+``benchmarks/name_quality.py``).
 """
 
 from __future__ import annotations
