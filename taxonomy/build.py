@@ -263,6 +263,10 @@ def cluster_values(X: np.ndarray, values: LoadedValues, clusterer, clio, embed, 
     return fitted, level_counts, clio_result
 
 
+#: ``category_words``: the embedding model's vocabulary and the members' adjectives, or the members' only
+CATEGORY_WORDS = ("vocabulary", "members")
+
+
 def name_clusters(values: LoadedValues, X: np.ndarray, labels, summarizer, clio_result, *, id_prefix, progress,
                   embedder=None):
     """Stage 4: the tree of the clusters, every node named and described (by the summarizer, or as Clio named
@@ -376,6 +380,7 @@ def build(
     batches: Sequence[int] | str | None = None,
     min_conversations: int | None = None,
     category_suffix: str | None = None,
+    category_words: str | None = None,
     contrast: float | None = None,
 ) -> BuildResult:
     """Build a taxonomy from every ingested value and store it as a new version (one transaction).
@@ -392,6 +397,10 @@ def build(
     Coverage (:mod:`taxonomy.coverage`, recorded in the manifest): ``batches`` (default: all), ``role`` ("ai" or
     "human": only that role's extraction records count) and ``min_conversations`` (only values seen in that many
     distinct conversations).
+
+    ``category_words`` (offline summarizer): "vocabulary" (default) names top-level categories by the adjectives
+    of the embedding model's vocabulary and those the members say, whichever lies nearest
+    (:mod:`taxonomy.summarize.lexicon`); "members" by the members' adjectives only.
 
     ``contrast``: a share of the level-1 count (0 < share <= 1, e.g. 0.07; default off): level-1 nodes that hold
     values grouped by a shared word only ("moral clarity", "moral disregard") are split by what the rest of each
@@ -434,6 +443,13 @@ def build(
         if not hasattr(summ, "category_suffix") or summ.uses_model:
             raise UsageError("--category-suffix: only for the offline summarizer")
         summ.category_suffix = str(category_suffix).strip()
+    if category_words is not None:  # where the offline namer takes top-level categories' adjectives from
+        words = str(category_words).strip().lower()
+        if words not in CATEGORY_WORDS:
+            raise UsageError(f"--category-words {category_words!r}: use {' or '.join(CATEGORY_WORDS)}")
+        if not hasattr(summ, "category_lexicon") or summ.uses_model:
+            raise UsageError("--category-words: only for the offline summarizer")
+        summ.category_lexicon = words == "vocabulary"
     clio = None
     if hierarchy == "clio":
         from taxonomy.cluster.clio import ClioHierarchy

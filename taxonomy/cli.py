@@ -111,6 +111,11 @@ def build(
         Optional[str],
         typer.Option(help="Noun ending top-level category names, e.g. values ('' = none) [default: inferred]"),
     ] = None,
+    category_words: Annotated[
+        Optional[str],
+        typer.Option(help="Where top-level categories' adjectives come from: vocabulary (the embedding model's, "
+                          "and the members') or members (theirs only) [default: vocabulary]"),
+    ] = None,
     top: Annotated[int, typer.Option(help="Top-level count for --levels auto")] = 5,
     contrast: Annotated[
         Optional[float],
@@ -156,7 +161,8 @@ def build(
                         message=message, author=author, id_prefix=id_prefix, top=top, cache_dir=cache_dir,
                         batch_size=batch_size, embed_backend=embed_backend,
                         device=device, progress=bar, role=role, batches=batches,
-                        min_conversations=min_conversations, category_suffix=category_suffix, contrast=contrast, hierarchy=hierarchy,
+                        min_conversations=min_conversations, category_suffix=category_suffix, category_words=category_words,
+                        contrast=contrast, hierarchy=hierarchy,
                         count_tolerance=count_tolerance, llm=llm)
     if as_json:
         return emit_json(res)

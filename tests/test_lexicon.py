@@ -148,3 +148,33 @@ def test_the_build_records_the_choice_and_edits_name_as_the_build_did(db, cache_
     for version, top in ((a.version_id, top_a), (b.version_id, top_b)):
         res = resummarize(version, level=3, db=db, cache_dir=cache_dir)
         assert _top_names(db, res.version_id) == top
+
+
+def test_cli_category_words_members_or_a_bad_value(db, cache_dir, capsys):
+    from taxonomy.api import ingest, sample_path
+    from taxonomy.cli import main
+    from taxonomy.db.engine import session_scope
+    from taxonomy.db.models import Version
+
+    ingest(str(sample_path()), db=db, value_col="value", weight_col="pct_convos")
+    args = ["build", "--levels", "40,8,3", "--db", db, "--cache-dir", str(cache_dir), "--quiet"]
+    assert main([*args, "--category-words", "members"]) == 0
+    vid = int(capsys.readouterr().out.strip())
+    with session_scope(db) as s:
+        assert s.get(Version, vid).manifest["summarizer"]["params"]["category_lexicon"] is False
+    said = {t for v in _values_of(db, vid) for t in v.lower().replace("-", " ").split()}
+    for name in _top_names(db, vid):  # only the members' words
+        assert set(name.lower().split()) - {"values", "and"} <= said, name
+    assert main([*args, "--category-words", "nouns"]) == 2
+    err = capsys.readouterr().err
+    assert "--category-words 'nouns': use vocabulary or members" in err and "Traceback" not in err
+    with session_scope(db) as s:
+        assert s.query(Version).count() == 1  # nothing written for the refused build
+
+
+def _values_of(db, version):
+    from taxonomy.db.engine import session_scope
+    from taxonomy.store import read_tree
+
+    with session_scope(db) as s:
+        return [leaf.text for leaf in read_tree(s, version).leaves]
