@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from embeddings.model import model_words, resolve_model
 from taxonomy.summarize import ClusterInfo, OfflineSummarizer
